@@ -1,0 +1,134 @@
+"""Conversations and their messages: the transcript, the source of truth for delivery."""
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from customers.models import Channel
+
+
+class ConversationStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    ACTIVE = "active", "Active"
+    CLOSED = "closed", "Closed"
+    MISSED = "missed", "Missed"
+
+
+OPEN_STATUSES = (ConversationStatus.WAITING, ConversationStatus.ACTIVE)
+
+
+class CloseReason(models.TextChoices):
+    CUSTOMER = "customer", "Closed by the customer"
+    AGENT = "agent", "Closed by the agent"
+    IDLE = "idle", "Customer silent too long"
+    WAIT_TIMEOUT = "wait_timeout", "Nobody free in time"
+    OFFLINE = "offline", "Left a message outside business hours"
+
+
+class Conversation(models.Model):
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="conversations")
+    business_line = models.ForeignKey(
+        "routing.BusinessLine", on_delete=models.PROTECT, related_name="conversations"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    status = models.CharField(max_length=8, choices=ConversationStatus.choices, default=ConversationStatus.WAITING)
+    agent = models.ForeignKey(
+        "agents.Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="conversations"
+    )
+    priority = models.SmallIntegerField(default=0, help_text="Higher is served first; then oldest first.")
+    started_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(default=timezone.now, help_text="When it (last) joined the waiting queue.")
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    first_agent_reply_at = models.DateTimeField(null=True, blank=True)
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    last_agent_message_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=16, choices=CloseReason.choices, blank=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    rating_comment = models.TextField(blank=True)
+    last_seq = models.PositiveIntegerField(default=0, help_text="Sequence number of the newest message.")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        permissions = [("export_transcript", "Can export transcripts as CSV")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in ConversationStatus]), name="conversation_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=[c.value for c in Channel]), name="conversation_channel_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ConversationStatus.ACTIVE) | Q(agent__isnull=False),
+                name="conversation_active_has_agent",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ConversationStatus.WAITING) | Q(agent__isnull=True),
+                name="conversation_waiting_has_no_agent",
+            ),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5), name="conversation_rating_1_to_5"
+            ),
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(status__in=[s.value for s in OPEN_STATUSES]),
+                name="conversation_one_open_per_customer",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                F("business_line"), F("priority").desc(), F("queued_at"), F("id"),
+                condition=Q(status=ConversationStatus.WAITING),
+                name="conversation_waiting_queue_idx",
+            ),
+            models.Index(fields=["agent", "status"], name="conversation_agent_status_idx"),
+            models.Index(fields=["customer", "-started_at"], name="conversation_customer_idx"),
+            models.Index(fields=["started_at"], name="conversation_started_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conversation #{self.pk}"
+
+
+class Sender(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    AGENT = "agent", "Agent"
+    SYSTEM = "system", "System"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveIntegerField(help_text="Gap-free position within the conversation, from 1.")
+    sender = models.CharField(max_length=8, choices=Sender.choices)
+    agent = models.ForeignKey(
+        "agents.Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    body = models.TextField(blank=True)
+    event = models.CharField(
+        max_length=32, blank=True, help_text="For system messages: what happened (assigned, closed, ...)."
+    )
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True)
+    is_internal_note = models.BooleanField(default=False, help_text="Seen by agents only.")
+    attachment = models.FileField(upload_to="attachments/%Y/%m/", null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["conversation_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique_per_conversation"),
+            models.UniqueConstraint(
+                fields=["conversation", "sender", "client_msg_id"],
+                condition=Q(client_msg_id__isnull=False),
+                name="message_client_msg_id_unique",
+            ),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="message_seq_positive"),
+            models.CheckConstraint(
+                condition=Q(sender__in=[s.value for s in Sender]), name="message_sender_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(sender=Sender.AGENT) | Q(agent__isnull=False), name="message_agent_sender_has_agent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.sender}: {self.body[:40]}"

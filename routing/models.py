@@ -1,0 +1,77 @@
+"""Business lines: each has its own widget key, team, greeting, hours, timeouts and identity secret."""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+
+def new_widget_key() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def new_identity_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def default_wait_timeout() -> int:
+    return settings.ROUTING_WAIT_TIMEOUT
+
+
+def default_agent_reply_timeout() -> int:
+    return settings.ROUTING_AGENT_REPLY_TIMEOUT
+
+
+def default_disconnect_grace() -> int:
+    return settings.ROUTING_DISCONNECT_GRACE
+
+
+def default_idle_timeout() -> int:
+    return settings.ROUTING_IDLE_TIMEOUT
+
+
+class BusinessLine(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    key = models.SlugField(
+        max_length=64, unique=True, default=new_widget_key,
+        help_text="Public widget key, written into the site's <script> tag.",
+    )
+    identity_secret = models.CharField(
+        max_length=128, default=new_identity_secret,
+        help_text="Secret for HMAC-SHA256(external_id) identity verification. Never shown to customers.",
+    )
+    greeting = models.TextField(blank=True, default="Hello! How can we help you today?")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    business_hours = models.JSONField(
+        default=dict, blank=True,
+        help_text='Weekly schedule: {"mon": [["09:00", "18:00"]], ...}; days left out are closed. '
+        "Empty means always open.",
+    )
+    wait_timeout = models.PositiveIntegerField(
+        default=default_wait_timeout, help_text="Seconds a customer waits before the chat is missed."
+    )
+    agent_reply_timeout = models.PositiveIntegerField(
+        default=default_agent_reply_timeout, help_text="Seconds an assigned agent has to answer."
+    )
+    disconnect_grace = models.PositiveIntegerField(
+        default=default_disconnect_grace,
+        help_text="Seconds an agent may be without any live connection before their chats are requeued.",
+    )
+    idle_timeout = models.PositiveIntegerField(
+        default=default_idle_timeout, help_text="Seconds of customer silence before the chat is closed."
+    )
+    allowed_origins = models.TextField(
+        blank=True, default="",
+        help_text="Sites that may embed the widget, one origin per line (https://www.example.com).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def allowed_origin_list(self) -> list[str]:
+        return [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
