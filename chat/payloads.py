@@ -1,0 +1,47 @@
+"""The wire shapes of the protocol (docs/protocol.md): one place, used by WebSocket frames and REST alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chat.models import Conversation, Message
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "seq": message.seq,
+        "sender": message.sender,
+        "body": message.body,
+        "client_msg_id": message.client_msg_id,
+        "created_at": message.created_at.isoformat(),
+    }
+    if message.event:
+        payload["event"] = message.event
+    if message.agent_id is not None:
+        payload["agent_id"] = message.agent_id
+    if message.is_internal_note:
+        payload["internal"] = True
+    if message.attachment:
+        payload["attachment"] = {"url": message.attachment.url, "name": message.attachment.name.rsplit("/", 1)[-1]}
+    return payload
+
+
+def conversation_payload(conversation: Conversation, *, queue_position: int | None = None) -> dict[str, Any]:
+    """`conversation.agent` and `.customer` should be fetched with `select_related`."""
+    agent = conversation.agent
+    customer = conversation.customer
+    return {
+        "id": conversation.id,
+        "status": conversation.status,
+        "channel": conversation.channel,
+        "business_line": conversation.business_line.key,
+        "customer": {"id": customer.id, "name": customer.name, "email": customer.email},
+        "agent": None if agent is None else {"id": agent.id, "name": agent.display_name},
+        "queue_position": queue_position,
+        "last_seq": conversation.last_seq,
+        "started_at": conversation.started_at.isoformat(),
+        "closed_at": conversation.closed_at.isoformat() if conversation.closed_at else None,
+        "close_reason": conversation.close_reason or None,
+    }
