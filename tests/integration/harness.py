@@ -1,0 +1,206 @@
+"""Real Daphne workers for the integration tests, and the HTTP calls that set a chat up.
+
+The workers are separate processes on the pytest-django test database and the shared Redis (under a key
+prefix of their own), so the tests see the product exactly as a load balancer's clients would.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+DAPHNE = BASE_DIR / ".venv" / "bin" / "daphne"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+
+# No proxy from the environment may stand between the tests and 127.0.0.1.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def database_url(settings_dict: dict[str, Any]) -> str:
+    """A libpq URL for Django's connection settings (TCP host, or a Unix socket folder as `?host=`)."""
+    user = quote(settings_dict.get("USER") or "", safe="")
+    password = settings_dict.get("PASSWORD") or ""
+    credentials = f"{user}:{quote(password, safe='')}" if password else user
+    host = settings_dict.get("HOST") or ""
+    socket_dir = (settings_dict.get("OPTIONS") or {}).get("host") or (host if host.startswith("/") else "")
+    name = quote(settings_dict["NAME"], safe="")
+    if socket_dir:
+        return f"postgresql://{credentials}@/{name}?host={quote(socket_dir, safe='/')}"
+    port = settings_dict.get("PORT")
+    netloc = f"{host}:{port}" if port else host
+    return f"postgresql://{credentials}@{netloc}/{name}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: a worker must not outlive a pytest that was killed."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def http_json(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    """One HTTP request with a JSON body; returns the status and the decoded JSON (or text) answer."""
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with _opener.open(request, timeout=10) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    text = raw.decode(errors="replace")
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+class Worker:
+    """One `daphne` process; keeps its port across restarts so clients reconnect to the same URL."""
+
+    def __init__(self, *, name: str, env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.env = env
+        self.port = free_port()
+        self.log_path = log_dir / f"{name}.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ws_url(self, path: str) -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- {self.name}: starting on port {self.port}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                [str(DAPHNE), "-b", "127.0.0.1", "-p", str(self.port), "cs_platform.asgi:application"],
+                cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            )
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        last: tuple[int, Any] | str = "no answer"
+        while time.monotonic() < deadline:
+            if not self.alive:
+                raise RuntimeError(f"{self.name} exited during start-up:\n{self.log_text()}")
+            try:
+                last = http_json("GET", f"{self.url}/healthz")
+                if last[0] == 200:
+                    return
+            except OSError as error:
+                last = repr(error)
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not healthy after {START_TIMEOUT}s ({last}):\n{self.log_text()}")
+
+    def kill(self, sig: int = signal.SIGTERM) -> None:
+        """Sends `sig` to this worker's own process and waits for it to end (SIGKILL after a grace)."""
+        if not self.alive:
+            return
+        assert self.process is not None
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT)
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def ensure_running(self) -> None:
+        if not self.alive:
+            self.start()
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_text(self, since: int = 0) -> str:
+        if not self.log_path.exists():
+            return ""
+        with open(self.log_path, "rb") as log:
+            log.seek(since)
+            return log.read().decode(errors="replace")
+
+
+def worker_env(*, database: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
+    """The environment of a worker: the test database, the shared Redis under a prefix of this session."""
+    env = {key: value for key, value in os.environ.items() if not key.lower().endswith("_proxy")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="cs_platform.settings",
+        DATABASE_URL=database,
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=redis_prefix,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        DB_CONN_MAX_AGE="0",
+        DEBUG="false",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def customer_session(worker: Worker, business_line: str, **fields: Any) -> dict[str, Any]:
+    """`POST /api/widget/session/`: a customer token for the business line's widget."""
+    status, body = http_json(
+        "POST", f"{worker.url}/api/widget/session/", {"business_line": business_line, "channel": "web", **fields}
+    )
+    assert status in (200, 201), f"widget session: {status} {body}"
+    return body
+
+
+def agent_login(worker: Worker, username: str, password: str = "pw") -> dict[str, Any]:
+    """`POST /api/auth/token/`: an agent's API token and id."""
+    status, body = http_json(
+        "POST", f"{worker.url}/api/auth/token/", {"username": username, "password": password}
+    )
+    assert status == 200, f"auth token: {status} {body}"
+    return body
+
+
+def transcript(worker: Worker, conversation_id: int, token: str) -> list[dict[str, Any]]:
+    """Every message of a conversation through `GET /api/conversations/{id}/messages/`, following pages."""
+    url: str | None = f"{worker.url}/api/conversations/{conversation_id}/messages/"
+    messages: list[dict[str, Any]] = []
+    for _ in range(100):
+        if url is None:
+            return messages
+        status, body = http_json("GET", url, token=token)
+        assert status == 200, f"transcript: {status} {body}"
+        if isinstance(body, list):
+            return messages + body
+        messages.extend(body["results"])
+        url = body.get("next")
+    raise AssertionError("transcript: more than 100 pages")
