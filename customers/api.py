@@ -1,0 +1,172 @@
+"""REST edge for customers: `POST /api/widget/session/` opens (or resumes) a widget, H5 or app session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from django.utils.cache import patch_vary_headers
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView, exception_handler
+
+from customers.models import Channel
+from customers.selectors import business_line_for_widget, widget_origin_allowed
+from customers.services import CustomerErrorCode, IdentityInvalid, customer_session_start
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error of this API: a stable snake_case `code` and a human `message`."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False,
+        help_text="Per-field messages, for `invalid_request`.",
+    )
+
+
+def coded_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, reshaped to `{"code", "message"}` like the WebSocket protocol's error frames."""
+    if isinstance(exc, Http404):
+        exc = NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None or not isinstance(exc, APIException):
+        return response
+    if isinstance(exc, ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {api_settings.NON_FIELD_ERRORS_KEY: exc.detail}
+        errors = {field: [str(m) for m in (value if isinstance(value, list) else [value])]
+                  for field, value in errors.items()}
+        field, messages = next(iter(errors.items()))
+        prefix = "" if field == api_settings.NON_FIELD_ERRORS_KEY else f"{field}: "
+        response.data = {"code": "invalid_request", "message": prefix + messages[0], "errors": errors}
+    else:
+        code = exc.get_codes()
+        response.data = {"code": code if isinstance(code, str) else exc.default_code, "message": str(exc.detail)}
+    return response
+
+
+class CodedErrorsAPIView(APIView):
+    """Every API class of the product answers errors as `{"code", "message"}`."""
+
+    def get_exception_handler(self):
+        return coded_exception_handler
+
+
+class WidgetSessionApi(CodedErrorsAPIView):
+    """Token based, no cookies: no CSRF, anyone may call; the business line's key and origins gate it."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        business_line = serializers.CharField(max_length=64, help_text="The business line's public widget key.")
+        channel = serializers.ChoiceField(choices=Channel.choices)
+        visitor_token = serializers.CharField(
+            max_length=64, required=False, allow_null=True, allow_blank=True,
+            help_text="The token a previous session returned; an unknown one starts a new visitor.",
+        )
+        external_id = serializers.CharField(
+            max_length=128, required=False, allow_null=True, allow_blank=True,
+            help_text="The site's own user id, for a logged-in user. Needs `identity_hash`.",
+        )
+        identity_hash = serializers.CharField(
+            max_length=128, required=False, allow_null=True, allow_blank=True,
+            help_text="Hex HMAC-SHA256 of `external_id`, keyed with the business line's identity secret.",
+        )
+        name = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
+        email = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            if attrs.get("identity_hash") and not attrs.get("external_id"):
+                raise serializers.ValidationError({"external_id": ["identity_hash requires external_id."]})
+            return attrs
+
+    class WidgetSessionOutputSerializer(serializers.Serializer):
+        customer_id = serializers.IntegerField()
+        token = serializers.CharField(help_text="Signed, expiring customer token for `/ws/customer/?token=`.")
+        visitor_token = serializers.CharField(help_text="Keep it (e.g. in localStorage) and send it next time.")
+
+    @extend_schema(
+        operation_id="widget_session_create",
+        tags=["widget"],
+        summary="Open or resume a customer session",
+        request=InputSerializer,
+        responses={
+            200: OpenApiResponse(WidgetSessionOutputSerializer, description="An existing customer."),
+            201: OpenApiResponse(WidgetSessionOutputSerializer, description="A new customer."),
+            400: OpenApiResponse(ErrorSerializer, description="`invalid_request`: a bad channel or field."),
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="`identity_invalid` (wrong or missing identity_hash) or `origin_forbidden`.",
+            ),
+            404: OpenApiResponse(ErrorSerializer, description="`business_line_not_found`."),
+        },
+        examples=[
+            OpenApiExample("Anonymous visitor", value={"business_line": "demo", "channel": "web"}, request_only=True),
+            OpenApiExample(
+                "Identified user",
+                value={"business_line": "demo", "channel": "app", "external_id": "user-42",
+                       "identity_hash": "<hex hmac-sha256>", "name": "Ada", "email": "ada@example.com"},
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        business_line = business_line_for_widget(key=data["business_line"])
+        if business_line is None:
+            raise NotFound("Unknown business line.", code=CustomerErrorCode.BUSINESS_LINE_NOT_FOUND.value)
+        origin = request.headers.get("Origin")
+        if not widget_origin_allowed(business_line=business_line, origin=origin, host=request.get_host()):
+            raise PermissionDenied(
+                "This origin may not open a session for this business line.",
+                code=CustomerErrorCode.ORIGIN_FORBIDDEN.value,
+            )
+        try:
+            session = customer_session_start(
+                business_line=business_line,
+                channel=data["channel"],
+                visitor_token=data.get("visitor_token") or None,
+                external_id=data.get("external_id") or None,
+                identity_hash=data.get("identity_hash") or None,
+                name=data.get("name") or "",
+                email=data.get("email") or "",
+            )
+        except IdentityInvalid as exc:
+            raise PermissionDenied(str(exc), code=exc.code.value) from exc
+        output = self.WidgetSessionOutputSerializer(
+            {"customer_id": session.customer.pk, "token": session.token,
+             "visitor_token": session.customer.visitor_token}
+        )
+        return Response(output.data, status=status.HTTP_201_CREATED if session.created else status.HTTP_200_OK)
+
+    @extend_schema(exclude=True)
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """CORS preflight. It cannot name a business line, so it admits any origin: the POST checks it."""
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Content-Type"
+        response["Access-Control-Max-Age"] = "600"
+        return response
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        """Let a widget on another site read the answer, unless its origin was the problem."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        origin = request.headers.get("Origin")
+        data = getattr(response, "data", None)
+        refused = isinstance(data, dict) and data.get("code") == CustomerErrorCode.ORIGIN_FORBIDDEN
+        if origin is not None and not refused:
+            response["Access-Control-Allow-Origin"] = origin
+        patch_vary_headers(response, ["Origin"])
+        return response

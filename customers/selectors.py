@@ -1,0 +1,57 @@
+"""Reads about customers: who a customer token belongs to, which origins may open a widget session."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+
+from customers.models import Customer
+from routing.models import BusinessLine
+
+CUSTOMER_TOKEN_SALT = "customers.customer-token"
+
+
+def customer_token_signer() -> signing.TimestampSigner:
+    """The one signer for customer tokens: the salt keeps them from being valid anywhere else SECRET_KEY signs."""
+    return signing.TimestampSigner(salt=CUSTOMER_TOKEN_SALT)
+
+
+def customer_from_token(*, token: str) -> Customer | None:
+    """The customer a token was issued to; None for a missing, forged or expired token, or a deleted customer."""
+    if not token or not isinstance(token, str):
+        return None
+    try:
+        value = customer_token_signer().unsign(token, max_age=settings.CUSTOMER_TOKEN_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    if not value.isdigit():
+        return None
+    return Customer.objects.select_related("business_line").filter(pk=int(value)).first()
+
+
+def business_line_for_widget(*, key: str) -> BusinessLine | None:
+    return BusinessLine.objects.filter(key=key).first()
+
+
+def widget_origin_allowed(*, business_line: BusinessLine, origin: str | None, host: str) -> bool:
+    """A browser's `Origin` must be one of the business line's sites or the product's own pages (same host).
+
+    Native apps send no `Origin` and are let through: their customers prove nothing more by a header they set.
+    """
+    if origin is None:
+        return True
+    normalized = origin.strip().rstrip("/").lower()
+    if normalized in {allowed.lower() for allowed in business_line.allowed_origin_list}:
+        return True
+    return bool(host) and urlsplit(normalized).netloc == host.lower()
+
+
+def customer_identity_hash(*, business_line: BusinessLine, external_id: str) -> str:
+    """What the business line's own backend computes for a logged-in user: hex HMAC-SHA256 of the external id."""
+    return hmac.new(
+        business_line.identity_secret.encode(), external_id.encode(), hashlib.sha256
+    ).hexdigest()

@@ -1,0 +1,348 @@
+"""`POST /api/widget/session/`: anonymous visitors, verified identities, origins, and customer tokens."""
+
+import hashlib
+import hmac
+import threading
+import time
+
+import pytest
+from django.core import signing
+from django.db import connection
+from rest_framework.test import APIClient
+
+from customers.models import Customer
+from customers.selectors import customer_from_token, customer_identity_hash
+from customers.services import IdentityInvalid, customer_session_start, customer_token_issue
+from tests.factories import BusinessLineFactory, CustomerFactory
+
+URL = "/api/widget/session/"
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def line():
+    return BusinessLineFactory(key="shop", identity_secret="s3cret", allowed_origins="https://www.shop.example")
+
+
+def sign(external_id: str, secret: str = "s3cret") -> str:
+    return hmac.new(secret.encode(), external_id.encode(), hashlib.sha256).hexdigest()
+
+
+def post(api: APIClient, body: dict, **headers):
+    return api.post(URL, body, format="json", headers=headers)
+
+
+class TestAnonymous:
+    def test_new_visitor_gets_a_new_customer_and_fresh_tokens(self, api, line):
+        response = post(api, {"business_line": "shop", "channel": "web"})
+
+        assert response.status_code == 201
+        body = response.json()
+        customer = Customer.objects.get(pk=body["customer_id"])
+        assert customer.business_line == line
+        assert customer.external_id is None
+        assert customer.first_channel == "web"
+        assert body["visitor_token"] == customer.visitor_token
+        assert len(body["visitor_token"]) >= 32
+        assert customer_from_token(token=body["token"]) == customer
+
+    def test_reload_with_visitor_token_keeps_the_customer_and_updates_it(self, api, line):
+        first = post(api, {"business_line": "shop", "channel": "web"}).json()
+        before = Customer.objects.get(pk=first["customer_id"]).last_seen_at
+
+        again = post(
+            api,
+            {"business_line": "shop", "channel": "web", "visitor_token": first["visitor_token"],
+             "name": "Ada", "email": "ada@example.com"},
+        )
+
+        assert again.status_code == 200
+        assert again.json()["customer_id"] == first["customer_id"]
+        assert again.json()["visitor_token"] == first["visitor_token"]
+        customer = Customer.objects.get(pk=first["customer_id"])
+        assert (customer.name, customer.email) == ("Ada", "ada@example.com")
+        assert customer.last_seen_at > before
+        assert Customer.objects.count() == 1
+
+    def test_unknown_visitor_token_starts_a_new_customer_with_a_fresh_token(self, api, line):
+        response = post(api, {"business_line": "shop", "channel": "h5", "visitor_token": "made-up-token"})
+
+        assert response.status_code == 201
+        assert response.json()["visitor_token"] != "made-up-token"
+
+    def test_visitor_token_of_another_business_line_is_not_known_here(self, api, line):
+        other = CustomerFactory(business_line=BusinessLineFactory())
+
+        response = post(api, {"business_line": "shop", "channel": "web", "visitor_token": other.visitor_token})
+
+        assert response.status_code == 201
+        assert response.json()["customer_id"] != other.pk
+
+    def test_visitor_token_of_an_identified_customer_does_not_replace_the_hash(self, api, line):
+        identified = CustomerFactory(business_line=line, external_id="u1")
+
+        response = post(api, {"business_line": "shop", "channel": "web", "visitor_token": identified.visitor_token})
+
+        assert response.status_code == 201
+        assert response.json()["customer_id"] != identified.pk
+
+
+class TestIdentified:
+    def test_same_external_id_is_the_same_customer_on_every_channel(self, api, line):
+        ids = {
+            post(api, {"business_line": "shop", "channel": channel, "external_id": "u-42",
+                          "identity_hash": sign("u-42")}).json()["customer_id"]
+            for channel in ("web", "h5", "app")
+        }
+
+        assert len(ids) == 1
+        customer = Customer.objects.get(pk=ids.pop())
+        assert customer.external_id == "u-42"
+        assert customer.first_channel == "web"
+        assert Customer.objects.count() == 1
+
+    def test_the_first_identified_session_creates_and_later_ones_find(self, api, line):
+        first = post(api, {"business_line": "shop", "channel": "app", "external_id": "u-1",
+                              "identity_hash": sign("u-1"), "name": "Bo"})
+        second = post(api, {"business_line": "shop", "channel": "app", "external_id": "u-1",
+                               "identity_hash": sign("u-1").upper()})
+
+        assert (first.status_code, second.status_code) == (201, 200)
+        assert Customer.objects.get().name == "Bo"
+
+    def test_anonymous_visitor_who_logs_in_keeps_their_record(self, api, line):
+        anonymous = post(api, {"business_line": "shop", "channel": "web"}).json()
+
+        identified = post(
+            api,
+            {"business_line": "shop", "channel": "web", "visitor_token": anonymous["visitor_token"],
+             "external_id": "u-7", "identity_hash": sign("u-7")},
+        )
+
+        assert identified.status_code == 200
+        assert identified.json()["customer_id"] == anonymous["customer_id"]
+        assert Customer.objects.get().external_id == "u-7"
+
+    def test_visitor_who_logs_in_to_a_known_identity_gets_that_identity(self, api, line):
+        known = CustomerFactory(business_line=line, external_id="u-8")
+        anonymous = post(api, {"business_line": "shop", "channel": "web"}).json()
+
+        identified = post(
+            api,
+            {"business_line": "shop", "channel": "web", "visitor_token": anonymous["visitor_token"],
+             "external_id": "u-8", "identity_hash": sign("u-8")},
+        )
+
+        assert identified.json()["customer_id"] == known.pk
+        assert Customer.objects.get(pk=anonymous["customer_id"]).external_id is None
+
+    def test_same_external_id_in_two_business_lines_is_two_customers(self, api, line):
+        BusinessLineFactory(key="bank", identity_secret="other")
+
+        shop = post(api, {"business_line": "shop", "channel": "web", "external_id": "u", "identity_hash": sign("u")})
+        bank = post(api, {"business_line": "bank", "channel": "web", "external_id": "u",
+                             "identity_hash": sign("u", "other")})
+
+        assert shop.json()["customer_id"] != bank.json()["customer_id"]
+
+    @pytest.mark.parametrize("identity_hash", [None, "", "0" * 64, "not-hex-é", sign("u-1", "wrong-secret")])
+    def test_wrong_or_missing_hash_is_refused_and_creates_nothing(self, api, line, identity_hash):
+        anonymous = CustomerFactory(business_line=line)
+        body = {"business_line": "shop", "channel": "web", "external_id": "u-1",
+                "visitor_token": anonymous.visitor_token}
+        if identity_hash is not None:
+            body["identity_hash"] = identity_hash
+
+        response = post(api, body)
+
+        assert response.status_code == 403
+        assert response.json()["code"] == "identity_invalid"
+        assert response.json()["message"]
+        assert Customer.objects.count() == 1
+        assert Customer.objects.get().external_id is None
+
+    def test_hash_of_another_external_id_is_refused(self, api, line):
+        response = post(api, {"business_line": "shop", "channel": "web", "external_id": "u-1",
+                                 "identity_hash": sign("u-2")})
+
+        assert response.status_code == 403
+        assert not Customer.objects.exists()
+
+    def test_a_business_line_without_secret_verifies_nobody(self, api, line):
+        line.identity_secret = ""
+        line.save()
+
+        response = post(api, {"business_line": "shop", "channel": "web", "external_id": "u",
+                                 "identity_hash": hmac.new(b"", b"u", hashlib.sha256).hexdigest()})
+
+        assert response.status_code == 403
+
+    def test_selector_hash_matches_what_a_site_backend_computes(self, line):
+        assert customer_identity_hash(business_line=line, external_id="u-1") == sign("u-1")
+
+
+class TestBadInput:
+    def test_unknown_business_line_is_404_with_code(self, api, line):
+        response = post(api, {"business_line": "nope", "channel": "web"})
+
+        assert response.status_code == 404
+        assert response.json()["code"] == "business_line_not_found"
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"business_line": "shop", "channel": "fax"}, "channel"),
+            ({"business_line": "shop"}, "channel"),
+            ({"channel": "web"}, "business_line"),
+            ({"business_line": "shop", "channel": "web", "email": "not-an-email"}, "email"),
+            ({"business_line": "shop", "channel": "web", "external_id": "x" * 129, "identity_hash": "a"},
+             "external_id"),
+            ({"business_line": "shop", "channel": "web", "identity_hash": "abc"}, "external_id"),
+        ],
+    )
+    def test_bad_fields_are_400_with_a_message_and_create_nothing(self, api, line, body, field):
+        response = post(api, body)
+
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_request"
+        assert response.json()["message"].startswith(field)
+        assert field in response.json()["errors"]
+        assert not Customer.objects.exists()
+
+    def test_malformed_json_is_400(self, api, line):
+        response = api.post(URL, "{not json", content_type="application/json")
+
+        assert response.status_code == 400
+        assert response.json()["code"] == "parse_error"
+
+
+class TestOrigin:
+    def test_foreign_origin_is_refused(self, api, line):
+        response = post(api, {"business_line": "shop", "channel": "web"}, Origin="https://evil.example")
+
+        assert response.status_code == 403
+        assert response.json()["code"] == "origin_forbidden"
+        assert "Access-Control-Allow-Origin" not in response.headers
+        assert not Customer.objects.exists()
+
+    def test_allowed_origin_is_served_with_cors_headers(self, api, line):
+        response = post(api, {"business_line": "shop", "channel": "web"}, Origin="https://www.shop.example")
+
+        assert response.status_code == 201
+        assert response.headers["Access-Control-Allow-Origin"] == "https://www.shop.example"
+        assert "Origin" in response.headers["Vary"]
+
+    def test_origin_allowed_for_another_line_is_refused_here(self, api, line):
+        BusinessLineFactory(key="bank", allowed_origins="https://bank.example")
+
+        response = post(api, {"business_line": "shop", "channel": "web"}, Origin="https://bank.example")
+
+        assert response.status_code == 403
+
+    def test_the_products_own_pages_are_allowed(self, api, line):
+        response = post(api, {"business_line": "shop", "channel": "h5"}, Origin="http://testserver")
+
+        assert response.status_code == 201
+
+    def test_no_origin_as_apps_send_is_allowed(self, api, line):
+        response = post(api, {"business_line": "shop", "channel": "app"})
+
+        assert response.status_code == 201
+
+    def test_preflight_allows_the_post(self, api, line):
+        response = api.options(URL, headers={"Origin": "https://www.shop.example",
+                                                "Access-Control-Request-Method": "POST"})
+
+        assert response.status_code == 204
+        assert "POST" in response.headers["Access-Control-Allow-Methods"]
+        assert response.headers["Access-Control-Allow-Origin"] == "https://www.shop.example"
+
+    def test_no_csrf_token_or_cookie_is_needed(self, line):
+        strict = APIClient(enforce_csrf_checks=True)
+
+        response = post(strict, {"business_line": "shop", "channel": "web"})
+
+        assert response.status_code == 201
+        assert not response.cookies
+
+
+class TestCustomerToken:
+    def test_round_trip(self, line):
+        customer = CustomerFactory(business_line=line)
+
+        assert customer_from_token(token=customer_token_issue(customer=customer)) == customer
+
+    @pytest.mark.parametrize("mangle", [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
+        lambda t: str(int(t.split(":")[0]) + 1) + t[t.index(":"):],
+        lambda t: "",
+        lambda t: "garbage",
+    ])
+    def test_forged_token_is_none(self, line, mangle):
+        customer = CustomerFactory(business_line=line)
+        CustomerFactory(business_line=line)
+
+        assert customer_from_token(token=mangle(customer_token_issue(customer=customer))) is None
+
+    def test_token_signed_for_another_purpose_is_none(self, line):
+        customer = CustomerFactory(business_line=line)
+
+        assert customer_from_token(token=signing.TimestampSigner().sign(str(customer.pk))) is None
+
+    def test_expired_token_is_none(self, line, settings, monkeypatch):
+        customer = CustomerFactory(business_line=line)
+        settings.CUSTOMER_TOKEN_MAX_AGE = 60
+        issued_at = int(time.time()) - 61
+        monkeypatch.setattr(signing.TimestampSigner, "timestamp", lambda self: signing.b62_encode(issued_at))
+        token = customer_token_issue(customer=customer)
+        monkeypatch.undo()
+
+        assert customer_from_token(token=token) is None
+
+    def test_token_of_a_deleted_customer_is_none(self, line):
+        customer = CustomerFactory(business_line=line)
+        token = customer_token_issue(customer=customer)
+        customer.delete()
+
+        assert customer_from_token(token=token) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_first_sessions_with_one_external_id_make_one_customer():
+    line = BusinessLineFactory(identity_secret="s3cret")
+    barrier = threading.Barrier(4)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            barrier.wait()
+            session = customer_session_start(
+                business_line=line, channel="app", external_id="racer", identity_hash=sign("racer")
+            )
+            results.append(session.customer.pk)
+        except BaseException as exc:  # noqa: BLE001 (reported by the assertion below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(set(results)) == 1
+    assert Customer.objects.filter(external_id="racer").count() == 1
+
+
+def test_service_refuses_a_wrong_hash_directly(line):
+    with pytest.raises(IdentityInvalid):
+        customer_session_start(business_line=line, channel="web", external_id="u", identity_hash="00")
