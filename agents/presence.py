@@ -1,0 +1,71 @@
+"""Which agents have a live connection, on any worker, kept in Redis.
+
+Each socket registers under its own channel name with an expiry it renews by heartbeat, and is removed only
+by that name: an old socket's late disconnect can never take a newer socket of the same agent down (the
+seed's `map.remove(key, connection)`), and a crashed worker's sockets simply expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+
+import redis
+import redis.asyncio as aioredis
+from django.conf import settings
+
+_sync_client: redis.Redis | None = None
+_async_clients: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
+
+
+def _key(agent_id: int) -> str:
+    return f"{settings.REDIS_PREFIX}:presence:agent:{agent_id}"
+
+
+def _client() -> redis.Redis:
+    global _sync_client
+    if _sync_client is None:
+        _sync_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
+    return _sync_client
+
+
+def _async_client() -> aioredis.Redis:
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
+        _async_clients[loop] = client
+    return client
+
+
+async def connection_register(*, agent_id: int, connection: str) -> bool:
+    """Register or renew one socket; returns True when the agent had no live socket before it."""
+    ttl = settings.CHAT_PRESENCE_TTL_SECONDS
+    now = time.time()
+    key = _key(agent_id)
+    async with _async_client().pipeline(transaction=True) as pipe:
+        pipe.zcount(key, now, "+inf")
+        pipe.zadd(key, {connection: now + ttl})
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.expire(key, ttl * 2)
+        live_before, *_ = await pipe.execute()
+    return live_before == 0
+
+
+async def connection_remove(*, agent_id: int, connection: str) -> None:
+    """Remove exactly this socket, never another one of the same agent."""
+    await _async_client().zrem(_key(agent_id), connection)
+
+
+def connected_agent_ids(agent_ids: Iterable[int]) -> set[int]:
+    """Agents among `agent_ids` with at least one live socket."""
+    ids = list(agent_ids)
+    if not ids:
+        return set()
+    now = time.time()
+    with _client().pipeline(transaction=False) as pipe:
+        for agent_id in ids:
+            pipe.zcount(_key(agent_id), now, "+inf")
+        counts = pipe.execute()
+    return {agent_id for agent_id, count in zip(ids, counts) if count > 0}

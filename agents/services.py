@@ -1,0 +1,53 @@
+"""State changes of agents: presence."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import Agent, Presence
+from chat import events
+from chat.errors import ChatError, ErrorCode
+
+logger = logging.getLogger(__name__)
+
+
+def agent_presence_set(*, agent_id: int, status: str) -> Agent:
+    """Record the presence the agent chose; going online may let waiting conversations be assigned."""
+    if status not in Presence.values:
+        raise ChatError(ErrorCode.INVALID_FIELD, f"status must be one of {', '.join(Presence.values)}")
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().get(id=agent_id)
+        if agent.presence != status:
+            agent.presence = status
+            agent.presence_changed_at = timezone.now()
+            agent.save(update_fields=["presence", "presence_changed_at"])
+            logger.info("agent %s is now %s", agent_id, status)
+        events.publish_on_commit(
+            events.agent_group(agent_id),
+            events.frame_event({"type": "presence.state", "agent_id": agent_id, "status": status}),
+        )
+        if status == Presence.ONLINE:
+            _assignment_for_lines_on_commit(agent)
+    return agent
+
+
+def agent_connected(*, agent_id: int) -> None:
+    """The agent's first live socket appeared: if they are online, they can take chats again."""
+    agent = Agent.objects.get(id=agent_id)
+    if agent.presence == Presence.ONLINE:
+        _assignment_for_lines_on_commit(agent)
+
+
+def _assignment_for_lines_on_commit(agent: Agent) -> None:
+    from routing.services import assignment_request
+
+    line_ids = list(agent.business_lines.values_list("id", flat=True))
+
+    def run() -> None:
+        for line_id in line_ids:
+            assignment_request(business_line_id=line_id)
+
+    transaction.on_commit(run)

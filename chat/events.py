@@ -1,0 +1,60 @@
+"""Realtime events: published through the channel layer only after the transaction that caused them commits.
+
+Every worker delivers an event published to a group to the sockets it holds in that group (the seed's
+broadcast design). Events are hints carrying fresh data; the database stays the source of truth, and a client
+that missed one catches up with `sync`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+# Who may see an event's frame: everyone in the group, or agents only (internal notes).
+AUDIENCE_ALL = "all"
+AUDIENCE_AGENTS = "agents"
+
+
+def conversation_group(conversation_id: int) -> str:
+    return f"conv.{conversation_id}"
+
+
+def agent_group(agent_id: int) -> str:
+    return f"agent.{agent_id}"
+
+
+def customer_group(customer_id: int) -> str:
+    return f"customer.{customer_id}"
+
+
+def frame_event(frame: dict[str, Any], *, audience: str = AUDIENCE_ALL) -> dict[str, Any]:
+    """A channel-layer event that every socket in the group forwards as `frame`."""
+    return {"type": "chat.frame", "frame": frame, "audience": audience}
+
+
+def join_event(conversation_id: int) -> dict[str, Any]:
+    """Tells a participant's sockets to subscribe to a conversation (and, for agents, to load it)."""
+    return {"type": "chat.join", "conversation_id": conversation_id}
+
+
+def leave_event(conversation_id: int) -> dict[str, Any]:
+    return {"type": "chat.leave", "conversation_id": conversation_id}
+
+
+def publish(group: str, event: dict[str, Any]) -> None:
+    """Publish now, from synchronous code. A lost publish is logged, never raised: clients resync."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(group, event)
+    except Exception:
+        logger.exception("publish to %s failed (event %s)", group, event.get("type"))
+
+
+def publish_on_commit(group: str, event: dict[str, Any]) -> None:
+    """Publish once the current transaction commits, so nobody hears of state that could still roll back."""
+    transaction.on_commit(lambda: publish(group, event))

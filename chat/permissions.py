@@ -1,0 +1,58 @@
+"""The permission rule, in one place: who may see and who may write to a conversation.
+
+A customer sees only their own conversations. An agent sees the conversations of their business lines, and
+writes only to those assigned to them. Unknown and foreign conversations are indistinguishable (`not_found`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from django.db.models import QuerySet
+
+from chat.errors import ChatError, ErrorCode
+from chat.models import OPEN_STATUSES, Conversation, ConversationStatus
+
+
+@dataclass(frozen=True)
+class Participant:
+    """The authenticated side of a socket or request."""
+
+    kind: Literal["customer", "agent"]
+    id: int
+
+    @property
+    def is_agent(self) -> bool:
+        return self.kind == "agent"
+
+
+def visible_conversations(participant: Participant) -> QuerySet[Conversation]:
+    if participant.is_agent:
+        return Conversation.objects.filter(business_line__agents__id=participant.id)
+    return Conversation.objects.filter(customer_id=participant.id)
+
+
+def conversation_for(
+    participant: Participant, conversation_id: object, *, for_update: bool = False
+) -> Conversation:
+    """The conversation if `participant` may see it, else `not_found`; optionally row-locked."""
+    if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):
+        raise ChatError(ErrorCode.INVALID_FIELD, "conversation_id must be an integer")
+    queryset = visible_conversations(participant)
+    if for_update:
+        queryset = queryset.select_for_update(of=("self",))
+    conversation = queryset.filter(id=conversation_id).first()
+    if conversation is None:
+        raise ChatError(ErrorCode.NOT_FOUND, "No such conversation")
+    return conversation
+
+
+def require_writable(participant: Participant, conversation: Conversation) -> None:
+    """Customers write while their conversation is open; agents only to conversations assigned to them."""
+    if conversation.status not in OPEN_STATUSES:
+        raise ChatError(ErrorCode.CONVERSATION_CLOSED, f"Conversation is {conversation.status}")
+    if participant.is_agent and (
+        conversation.status != ConversationStatus.ACTIVE or conversation.agent_id != participant.id
+    ):
+        raise ChatError(ErrorCode.NOT_ASSIGNED, "This conversation is not assigned to you")

@@ -1,0 +1,174 @@
+"""State changes of conversations and messages. Consumers, views, tasks and tests all go through these.
+
+The sequence rule lives in `message_append`: the conversation row is locked, the next gap-free `seq` taken
+and the message inserted in one transaction; realtime events go out only after it commits.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chat import events
+from chat.errors import ChatError, ErrorCode
+from chat.models import OPEN_STATUSES, CloseReason, Conversation, ConversationStatus, Message, Sender
+from chat.payloads import conversation_payload, message_payload
+from chat.permissions import Participant, conversation_for, require_writable
+from customers.models import Channel, Customer
+
+logger = logging.getLogger(__name__)
+
+
+def message_append(
+    *,
+    conversation: Conversation,
+    sender: str,
+    body: str,
+    agent_id: int | None = None,
+    event: str = "",
+    client_msg_id: str | None = None,
+    internal: bool = False,
+) -> Message:
+    """Append to a conversation whose row the caller has locked (`select_for_update`) in this transaction."""
+    now = timezone.now()
+    conversation.last_seq += 1
+    message = Message.objects.create(
+        conversation=conversation,
+        seq=conversation.last_seq,
+        sender=sender,
+        agent_id=agent_id,
+        body=body,
+        event=event,
+        client_msg_id=client_msg_id,
+        is_internal_note=internal,
+        created_at=now,
+    )
+    update_fields = ["last_seq"]
+    if sender == Sender.CUSTOMER:
+        conversation.last_customer_message_at = now
+        update_fields.append("last_customer_message_at")
+    elif sender == Sender.AGENT and not internal:
+        conversation.last_agent_message_at = now
+        update_fields.append("last_agent_message_at")
+        if conversation.first_agent_reply_at is None:
+            conversation.first_agent_reply_at = now
+            update_fields.append("first_agent_reply_at")
+    conversation.save(update_fields=update_fields)
+    events.publish_on_commit(
+        events.conversation_group(conversation.id),
+        events.frame_event(
+            {"type": "message.new", "message": message_payload(message)},
+            audience=events.AUDIENCE_AGENTS if internal else events.AUDIENCE_ALL,
+        ),
+    )
+    return message
+
+
+def system_message_append(*, conversation: Conversation, event: str, body: str) -> Message:
+    """A system event (assigned, closed, ...) as a message, so the transcript tells the whole story."""
+    return message_append(conversation=conversation, sender=Sender.SYSTEM, body=body, event=event)
+
+
+def message_send(
+    *,
+    participant: Participant,
+    conversation_id: int,
+    client_msg_id: str,
+    body: str,
+    internal: bool = False,
+) -> tuple[Message, bool]:
+    """Store a customer's or agent's message; a repeated `client_msg_id` returns the original, stores nothing.
+
+    Returns the message and whether it is new.
+    """
+    if internal and not participant.is_agent:
+        raise ChatError(ErrorCode.INVALID_FIELD, "Only agents write internal notes")
+    sender = Sender.AGENT if participant.is_agent else Sender.CUSTOMER
+    with transaction.atomic():
+        conversation = conversation_for(participant, conversation_id, for_update=True)
+        original = Message.objects.filter(
+            conversation=conversation, sender=sender, client_msg_id=client_msg_id
+        ).first()
+        if original is not None:
+            return original, False
+        require_writable(participant, conversation)
+        message = message_append(
+            conversation=conversation,
+            sender=sender,
+            body=body,
+            agent_id=participant.id if participant.is_agent else None,
+            client_msg_id=client_msg_id,
+            internal=internal,
+        )
+    return message, True
+
+
+def conversation_state_publish_on_commit(conversation: Conversation) -> None:
+    """Tell every socket of the conversation (customer's and agent's) its current state."""
+    from routing.selectors import queue_position
+
+    conversation = Conversation.objects.select_related("customer", "business_line", "agent").get(id=conversation.id)
+    events.publish_on_commit(
+        events.conversation_group(conversation.id),
+        events.frame_event(
+            {
+                "type": "conversation.state",
+                "conversation": conversation_payload(conversation, queue_position=queue_position(conversation)),
+            }
+        ),
+    )
+
+
+def conversation_start(*, customer: Customer, channel: str) -> tuple[Conversation, bool]:
+    """Open a conversation for the customer, or return the open one they already have.
+
+    Returns the conversation and whether it is new. The database allows one open conversation per customer,
+    so two sockets racing to start get the same one.
+    """
+    if channel not in Channel.values:
+        raise ChatError(ErrorCode.INVALID_FIELD, f"channel must be one of {', '.join(Channel.values)}")
+    existing = Conversation.objects.filter(customer=customer, status__in=OPEN_STATUSES).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.create(
+                customer=customer, business_line_id=customer.business_line_id, channel=channel
+            )
+            greeting = customer.business_line.greeting
+            if greeting:
+                system_message_append(conversation=conversation, event="greeting", body=greeting)
+            events.publish_on_commit(events.customer_group(customer.id), events.join_event(conversation.id))
+            _assignment_on_commit(conversation.business_line_id)
+    except IntegrityError:
+        return Conversation.objects.get(customer=customer, status__in=OPEN_STATUSES), False
+    logger.info("conversation %s started by customer %s on %s", conversation.id, customer.id, channel)
+    return conversation, True
+
+
+def conversation_close(*, participant: Participant, conversation_id: int) -> Conversation:
+    """Close an open conversation; closing a closed one changes nothing."""
+    with transaction.atomic():
+        conversation = conversation_for(participant, conversation_id, for_update=True)
+        if conversation.status not in OPEN_STATUSES:
+            return conversation
+        if participant.is_agent:
+            require_writable(participant, conversation)
+        conversation.status = ConversationStatus.CLOSED
+        conversation.closed_at = timezone.now()
+        conversation.close_reason = CloseReason.AGENT if participant.is_agent else CloseReason.CUSTOMER
+        conversation.save(update_fields=["status", "closed_at", "close_reason"])
+        who = "The agent" if participant.is_agent else "The customer"
+        system_message_append(conversation=conversation, event="closed", body=f"{who} closed the conversation.")
+        conversation_state_publish_on_commit(conversation)
+        _assignment_on_commit(conversation.business_line_id)
+    logger.info("conversation %s closed by %s %s", conversation.id, participant.kind, participant.id)
+    return conversation
+
+
+def _assignment_on_commit(business_line_id: int) -> None:
+    from routing.services import assignment_request
+
+    transaction.on_commit(lambda: assignment_request(business_line_id=business_line_id))
