@@ -1,0 +1,29 @@
+"""Admin for agents: who they are, how many chats they take at once, their presence and their teams."""
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from agents.models import Agent
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "user", "capacity", "presence", "team_names", "last_assigned_at"]
+    list_filter = ["presence", "business_lines"]
+    list_select_related = ["user"]
+    search_fields = ["display_name", "user__username", "user__email"]
+    autocomplete_fields = ["user"]
+    filter_horizontal = ["business_lines"]
+    fields = ["user", "display_name", "capacity", "business_lines", "presence", "presence_changed_at",
+              "last_assigned_at"]
+    # Presence is the agent's own choice, set from the workbench through the presence service (which also
+    # triggers assignment); an admin edit would bypass both.
+    readonly_fields = ["presence", "presence_changed_at", "last_assigned_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("business_lines")
+
+    @admin.display(description="Business lines")
+    def team_names(self, obj: Agent) -> str:
+        return ", ".join(line.name for line in obj.business_lines.all())

@@ -1,0 +1,378 @@
+"""The Django admin for supervisors: read-only transcripts, filters, search, CSV export and the Supervisors group."""
+
+import csv
+import importlib
+import io
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+from django.apps import apps as global_apps
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from chat.admin import EXPORT_HEADER
+from chat.models import ConversationStatus, Sender
+from tests.factories import (
+    AgentFactory,
+    BusinessLineFactory,
+    ConversationFactory,
+    CustomerFactory,
+    MessageFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:chat_conversation_changelist")
+SCRIPT = "<script>alert(1)</script>"
+
+
+def transcript_url(conversation) -> str:
+    return reverse("admin:chat_conversation_change", args=[conversation.pk])
+
+
+@pytest.fixture
+def supervisor(client):
+    user = UserFactory(username="supervisor", is_staff=True)
+    user.groups.add(Group.objects.get(name="Supervisors"))
+    client.force_login(user)
+    return user
+
+
+def staff_with(*codenames: str):
+    user = UserFactory(is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+def export(client, conversations):
+    return client.post(
+        CHANGELIST, {"action": "export_transcripts", "_selected_action": [c.pk for c in conversations]}
+    )
+
+
+def listed(response) -> set[int]:
+    return {conversation.pk for conversation in response.context["cl"].result_list}
+
+
+def test_supervisor_reads_the_conversation_list(client, supervisor):
+    # given
+    conversation = ConversationFactory(customer__name="Ada Lovelace")
+
+    # when
+    response = client.get(CHANGELIST)
+
+    # then
+    assert response.status_code == 200
+    assert listed(response) == {conversation.pk}
+    assert "Ada Lovelace" in response.content.decode()
+
+
+def test_transcript_shows_messages_in_seq_order_and_escaped(client, supervisor):
+    # given: messages stored out of order, one of them a script
+    conversation = ConversationFactory()
+    for seq, body in [(3, "third-body"), (1, "first-body"), (4, SCRIPT), (2, "second-body")]:
+        MessageFactory(conversation=conversation, seq=seq, body=body)
+
+    # when
+    response = client.get(transcript_url(conversation))
+
+    # then
+    html = response.content.decode()
+    assert response.status_code == 200
+    positions = [html.index(body) for body in ["first-body", "second-body", "third-body", "&lt;script&gt;"]]
+    assert positions == sorted(positions)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert SCRIPT not in html
+
+
+def test_user_text_in_the_list_is_escaped(client, supervisor):
+    # given
+    ConversationFactory(customer__name=SCRIPT)
+
+    # when
+    html = client.get(CHANGELIST).content.decode()
+
+    # then
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert SCRIPT not in html
+
+
+def test_transcript_is_read_only_for_a_supervisor(client, supervisor):
+    # given
+    conversation = ConversationFactory()
+    MessageFactory(conversation=conversation, seq=1, body="hello")
+
+    # when
+    page = client.get(transcript_url(conversation))
+    add = client.get(reverse("admin:chat_conversation_add"))
+    delete = client.post(reverse("admin:chat_conversation_delete", args=[conversation.pk]), {"post": "yes"})
+    change = client.post(transcript_url(conversation), {"status": "closed"})
+
+    # then
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+    assert 'name="messages-0-body"' not in page.content.decode()
+    assert (add.status_code, delete.status_code, change.status_code) == (403, 403, 403)
+    conversation.refresh_from_db()
+    assert conversation.status == ConversationStatus.WAITING
+    assert conversation.messages.count() == 1
+
+
+@pytest.mark.parametrize("url", ["list", "transcript"])
+def test_staff_without_the_permissions_gets_403(client, url):
+    # given
+    conversation = ConversationFactory()
+    client.force_login(staff_with())
+
+    # when
+    response = client.get(CHANGELIST if url == "list" else transcript_url(conversation))
+
+    # then
+    assert response.status_code == 403
+
+
+def test_csv_export_has_one_row_per_message_in_order_and_neutralises_formulas(client, supervisor):
+    # given: two selected conversations (messages stored out of order) and one that is not selected
+    line = BusinessLineFactory(name="Retail")
+    agent = AgentFactory(display_name="Bob")
+    first = ConversationFactory(
+        customer=CustomerFactory(business_line=line, name="=cmd|'/c calc'!A1", email="ann@example.com",
+                                 external_id="u-1"),
+        channel="h5", status=ConversationStatus.CLOSED, agent=agent,
+    )
+    second = ConversationFactory(
+        customer=CustomerFactory(business_line=line, name="Carl", email="@carl@example.com"),
+        channel="web",
+    )
+    unselected = ConversationFactory(customer__business_line=line)
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    MessageFactory(conversation=first, seq=2, sender=Sender.AGENT, agent=agent, body="+1 more", created_at=at)
+    MessageFactory(conversation=first, seq=1, body="Hi, 你好", created_at=at)
+    MessageFactory(conversation=first, seq=3, sender=Sender.AGENT, agent=agent, body="-internal",
+                   is_internal_note=True, created_at=at)
+    MessageFactory(conversation=second, seq=1, body='say "hi",\nthen =SUM(A1)', created_at=at)
+    MessageFactory(conversation=unselected, seq=1, body="not exported", created_at=at)
+
+    # when
+    response = export(client, [second, first])
+
+    # then
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="transcripts-')
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    stamp = "2026-01-02T03:04:05+00:00"
+    first_cells = [str(first.pk), "Retail", "h5", "closed", "'=cmd|'/c calc'!A1", "ann@example.com", "u-1", "Bob"]
+    second_cells = [str(second.pk), "Retail", "web", "waiting", "Carl", "'@carl@example.com", "", ""]
+    assert rows == [
+        EXPORT_HEADER,
+        [*first_cells, "1", "customer", "Hi, 你好", "no", stamp],
+        [*first_cells, "2", "agent", "'+1 more", "no", stamp],
+        [*first_cells, "3", "agent", "'-internal", "yes", stamp],
+        [*second_cells, "1", "customer", 'say "hi",\nthen =SUM(A1)', "no", stamp],
+    ]
+
+
+def test_export_action_is_offered_to_a_supervisor(client, supervisor):
+    # given
+    ConversationFactory()
+
+    # when
+    response = client.get(CHANGELIST)
+
+    # then
+    assert "export_transcripts" in dict(response.context["action_form"].fields["action"].choices)
+
+
+def test_export_is_neither_offered_nor_allowed_with_only_view_permissions(client):
+    # given
+    conversation = ConversationFactory()
+    MessageFactory(conversation=conversation, seq=1, body="secret transcript")
+    client.force_login(staff_with("view_conversation", "view_message"))
+
+    # when
+    page = client.get(CHANGELIST)
+    attempt = export(client, [conversation])
+
+    # then
+    assert page.status_code == 200
+    assert "export_transcripts" not in page.content.decode()
+    assert attempt["Content-Type"].startswith("text/html")
+    assert "Content-Disposition" not in attempt
+
+
+def test_supervisors_group_has_exactly_the_view_and_export_permissions():
+    # when
+    group = Group.objects.get(name="Supervisors")
+
+    # then
+    assert set(group.permissions.values_list("content_type__app_label", "codename")) == {
+        ("routing", "view_businessline"),
+        ("customers", "view_customer"),
+        ("agents", "view_agent"),
+        ("chat", "view_conversation"),
+        ("chat", "view_message"),
+        ("chat", "export_transcript"),
+    }
+
+
+def test_supervisors_group_migration_is_reversible():
+    # given
+    migration = importlib.import_module("chat.migrations.0002_supervisors_group")
+    schema_editor = SimpleNamespace(connection=connection)
+
+    # when
+    migration.remove_supervisors_group(global_apps, schema_editor)
+    removed = not Group.objects.filter(name="Supervisors").exists()
+    migration.create_supervisors_group(global_apps, schema_editor)
+
+    # then
+    assert removed
+    assert Group.objects.get(name="Supervisors").permissions.count() == 6
+
+
+@pytest.fixture
+def filter_fixture():
+    retail, travel = BusinessLineFactory(), BusinessLineFactory()
+    bob = AgentFactory()
+    return SimpleNamespace(
+        retail=retail,
+        travel=travel,
+        bob=bob,
+        waiting_web=ConversationFactory(
+            customer__business_line=retail, channel="web", started_at=datetime(2026, 3, 1, 12, tzinfo=UTC)
+        ),
+        closed_h5=ConversationFactory(
+            customer__business_line=travel, channel="h5", status=ConversationStatus.CLOSED, agent=bob,
+            started_at=datetime(2026, 4, 1, 12, tzinfo=UTC),
+        ),
+        active_app=ConversationFactory(
+            customer__business_line=retail, channel="app", status=ConversationStatus.ACTIVE, agent=bob,
+            started_at=datetime(2026, 4, 2, 12, tzinfo=UTC),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (lambda f: {"status__exact": "closed"}, ["closed_h5"]),
+        (lambda f: {"channel__exact": "app"}, ["active_app"]),
+        (lambda f: {"business_line__id__exact": f.retail.pk}, ["waiting_web", "active_app"]),
+        (lambda f: {"agent__id__exact": f.bob.pk}, ["closed_h5", "active_app"]),
+        (lambda f: {"started_at__gte": "2026-04-01", "started_at__lt": "2026-05-01"}, ["closed_h5", "active_app"]),
+        (lambda f: {"started_at__year": 2026, "started_at__month": 3}, ["waiting_web"]),
+    ],
+    ids=["status", "channel", "business_line", "agent", "date_range", "date_hierarchy"],
+)
+def test_list_filters_return_the_right_conversations(client, supervisor, filter_fixture, params, expected):
+    # when
+    response = client.get(CHANGELIST, params(filter_fixture))
+
+    # then
+    assert response.status_code == 200
+    assert listed(response) == {getattr(filter_fixture, name).pk for name in expected}
+
+
+def test_search_by_message_text_lists_each_matching_conversation_once(client, supervisor):
+    # given
+    refund = ConversationFactory()
+    MessageFactory(conversation=refund, seq=1, body="I want a REFUND")
+    MessageFactory(conversation=refund, seq=2, body="the refund, please")
+    other = ConversationFactory()
+    MessageFactory(conversation=other, seq=1, body="where is my parcel")
+
+    # when
+    response = client.get(CHANGELIST, {"q": "refund"})
+
+    # then
+    assert [c.pk for c in response.context["cl"].result_list] == [refund.pk]
+    assert response.context["cl"].result_count == 1
+
+
+@pytest.mark.parametrize("query", ["Grace Hopper", "grace@navy.example", "ext-42"])
+def test_search_by_customer_name_email_or_external_id(client, supervisor, query):
+    # given
+    wanted = ConversationFactory(
+        customer__name="Grace Hopper", customer__email="grace@navy.example", customer__external_id="ext-42"
+    )
+    ConversationFactory(customer__name="Someone Else", customer__email="else@example.com")
+
+    # when
+    response = client.get(CHANGELIST, {"q": query})
+
+    # then
+    assert listed(response) == {wanted.pk}
+
+
+def count_queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as context:
+        assert client.get(url).status_code == 200
+    return len(context.captured_queries)
+
+
+def test_transcript_page_queries_do_not_grow_with_messages(client, supervisor):
+    # given
+    agent = AgentFactory()
+    short, long = ConversationFactory(), ConversationFactory()
+    for conversation, size in [(short, 2), (long, 20)]:
+        for seq in range(1, size + 1):
+            MessageFactory(conversation=conversation, seq=seq, sender=Sender.AGENT, agent=agent)
+    client.get(transcript_url(short))  # warms process-wide caches (content types)
+
+    # when / then
+    assert count_queries(client, transcript_url(short)) == count_queries(client, transcript_url(long))
+
+
+def test_conversation_list_queries_do_not_grow_with_rows(client, supervisor):
+    # given
+    agent = AgentFactory()
+    ConversationFactory(agent=agent, status=ConversationStatus.CLOSED)
+    few = count_queries(client, CHANGELIST)
+    for _ in range(10):
+        ConversationFactory(agent=agent, status=ConversationStatus.CLOSED)
+
+    # when / then
+    assert count_queries(client, CHANGELIST) == few
+
+
+def test_identity_secret_is_masked_for_supervisors_and_shown_to_superusers(client, supervisor):
+    # given
+    line = BusinessLineFactory(identity_secret="s3cret-value-xyz")
+    url = reverse("admin:routing_businessline_change", args=[line.pk])
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+
+    # when
+    as_supervisor = client.get(url)
+    guessing = client.get(reverse("admin:routing_businessline_changelist"), {"identity_secret__startswith": "s"})
+    client.force_login(superuser)
+    as_superuser = client.get(url)
+
+    # then
+    assert as_supervisor.status_code == 200
+    assert "s3cret-value-xyz" not in as_supervisor.content.decode()
+    assert guessing.status_code == 400
+    assert "s3cret-value-xyz" in as_superuser.content.decode()
+
+
+def test_supervisor_reads_agents_customers_and_business_lines(client, supervisor):
+    # given
+    line = BusinessLineFactory(name="Retail")
+    AgentFactory(display_name="Dora", business_lines=[line])
+    CustomerFactory(business_line=line, name="Eve", external_id="e-1")
+
+    # when
+    pages = {
+        name: client.get(reverse(f"admin:{name}_changelist"))
+        for name in ["routing_businessline", "agents_agent", "customers_customer"]
+    }
+
+    # then
+    assert {name: page.status_code for name, page in pages.items()} == dict.fromkeys(pages, 200)
+    assert "Dora" in pages["agents_agent"].content.decode()
+    assert "Retail" in pages["agents_agent"].content.decode()
+    assert "Eve" in pages["customers_customer"].content.decode()
