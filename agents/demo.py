@@ -1,0 +1,97 @@
+"""The demo data behind `manage.py seed_demo`: one business line, three agents and a supervisor.
+
+Running it again resets the same rows (password, capacity, secret, team) instead of adding new ones, so an
+operator can always get back to a known demo state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser, Group
+from django.db import transaction
+
+from agents.models import Agent
+from routing.models import BusinessLine
+
+DEMO_KEY = "demo"
+DEMO_NAME = "Demo"
+DEMO_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
+DEFAULT_PASSWORD = "demo"
+DEFAULT_CAPACITY = 3
+DEFAULT_IDENTITY_SECRET = "demo-identity-secret"
+DEMO_AGENTS = (("agent1", "Alice"), ("agent2", "Bob"), ("agent3", "Carol"))
+SUPERVISOR_USERNAME = "supervisor"
+SUPERVISORS_GROUP = "Supervisors"
+
+
+@dataclass
+class DemoSeed:
+    """What `demo_seed` left in the database, and which of it is new (the rest was reset)."""
+
+    business_line: BusinessLine
+    agents: list[Agent]
+    supervisor: AbstractUser
+    password: str
+    created: set[str] = field(default_factory=set)
+
+
+def _staff_user(*, username: str, first_name: str, password: str, created: set[str]) -> AbstractUser:
+    user, is_new = get_user_model().objects.get_or_create(username=username)
+    if is_new:
+        created.add(username)
+    user.first_name = first_name
+    user.is_staff = True
+    user.is_active = True
+    user.set_password(password)
+    user.save()
+    return user
+
+
+@transaction.atomic
+def demo_seed(
+    *,
+    password: str = DEFAULT_PASSWORD,
+    capacity: int = DEFAULT_CAPACITY,
+    identity_secret: str = DEFAULT_IDENTITY_SECRET,
+) -> DemoSeed:
+    """Create or reset the `demo` business line, its agents `agent1`-`agent3` and a `supervisor`."""
+    created: set[str] = set()
+    business_line, is_new = BusinessLine.objects.update_or_create(
+        key=DEMO_KEY,
+        defaults={
+            "name": DEMO_NAME,
+            "identity_secret": identity_secret,
+            "allowed_origins": "\n".join(DEMO_ORIGINS),
+            "business_hours": {},
+            "time_zone": "UTC",
+            "wait_timeout": settings.ROUTING_WAIT_TIMEOUT,
+            "agent_reply_timeout": settings.ROUTING_AGENT_REPLY_TIMEOUT,
+            "disconnect_grace": settings.ROUTING_DISCONNECT_GRACE,
+            "idle_timeout": settings.ROUTING_IDLE_TIMEOUT,
+        },
+    )
+    if is_new:
+        created.add(DEMO_KEY)
+
+    agents = []
+    for username, display_name in DEMO_AGENTS:
+        user = _staff_user(username=username, first_name=display_name, password=password, created=created)
+        agent, _ = Agent.objects.update_or_create(
+            user=user, defaults={"display_name": display_name, "capacity": capacity}
+        )
+        agent.business_lines.add(business_line)
+        agents.append(agent)
+
+    supervisor = _staff_user(
+        username=SUPERVISOR_USERNAME, first_name="Sam", password=password, created=created
+    )
+    # The group and its permissions come from a data migration; only its membership is ours to set.
+    group, _ = Group.objects.get_or_create(name=SUPERVISORS_GROUP)
+    supervisor.groups.add(group)
+
+    return DemoSeed(
+        business_line=business_line, agents=agents, supervisor=supervisor, password=password, created=created
+    )
