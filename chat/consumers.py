@@ -1,0 +1,481 @@
+"""WebSocket edges of the live chat: parse a frame, check it, call a service or selector, reply.
+
+Each worker holds only its own sockets. A socket subscribes to channel-layer groups (its conversations, its
+agent or customer), and every worker forwards a group's events to the sockets it holds. The protocol is in
+docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any, Awaitable, Callable
+from urllib.parse import parse_qs, urlsplit
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils.http import is_same_domain
+
+from agents import presence
+from agents.models import Agent
+from agents.services import agent_connected, agent_presence_set
+from chat import events, selectors, services
+from chat.errors import ChatError, ErrorCode
+from chat.payloads import conversation_payload, message_payload
+from chat.permissions import Participant
+from customers.models import Customer
+from customers.selectors import customer_from_token, widget_origin_allowed
+from routing.selectors import queue_position
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+Handler = Callable[[dict[str, Any], Any], Awaitable[None]]
+
+
+class TokenBucket:
+    """Per-socket rate limit: `rate` frames a second on average, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+def _field_int(frame: dict[str, Any], name: str, *, minimum: int = 0) -> int:
+    value = frame.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ChatError(ErrorCode.INVALID_FIELD, f"{name} must be an integer >= {minimum}")
+    return value
+
+
+def _field_str(frame: dict[str, Any], name: str, *, max_length: int) -> str:
+    value = frame.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ChatError(ErrorCode.INVALID_FIELD, f"{name} must be a non-empty string")
+    if len(value) > max_length:
+        raise ChatError(ErrorCode.INVALID_FIELD, f"{name} is longer than {max_length} characters")
+    return value
+
+
+def _field_bool(frame: dict[str, Any], name: str, *, default: bool | None = None) -> bool:
+    value = frame.get(name, default)
+    if not isinstance(value, bool):
+        raise ChatError(ErrorCode.INVALID_FIELD, f"{name} must be true or false")
+    return value
+
+
+def _field_body(frame: dict[str, Any]) -> str:
+    value = frame.get("body")
+    if not isinstance(value, str) or not value.strip():
+        raise ChatError(ErrorCode.INVALID_FIELD, "body must be a non-empty string")
+    if len(value) > settings.CHAT_MAX_BODY_CHARS:
+        raise ChatError(ErrorCode.BODY_TOO_LONG, f"body is longer than {settings.CHAT_MAX_BODY_CHARS} characters")
+    return value
+
+
+def _valid_ref(value: Any) -> Any:
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and len(str(value)) <= 64:
+        return value
+    return None
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    """What customer and agent sockets share: framing, limits, errors, subscriptions and relays."""
+
+    role: str = ""
+
+    async def connect(self) -> None:
+        self.joined: set[int] = set()
+        self.bucket = TokenBucket(settings.CHAT_RATE_PER_SECOND, settings.CHAT_RATE_BURST)
+        self.participant: Participant | None = None
+        await self.accept()
+        try:
+            refusal = await self.authenticate()
+        except Exception:
+            logger.exception("%s socket: authentication failed unexpectedly", self.role)
+            refusal = (ErrorCode.INTERNAL_ERROR, "Authentication failed", CLOSE_UNAUTHENTICATED)
+        if refusal is not None:
+            code, message, close_code = refusal
+            await self.send_frame({"type": "error", "code": code, "message": message})
+            await self.close(code=close_code)
+            return
+        await self.channel_layer.group_add(self.own_group(), self.channel_name)
+        await self.on_authenticated()
+
+    async def disconnect(self, code: int) -> None:
+        if self.participant is None:
+            return
+        for conversation_id in list(self.joined):
+            await self.channel_layer.group_discard(events.conversation_group(conversation_id), self.channel_name)
+        await self.channel_layer.group_discard(self.own_group(), self.channel_name)
+
+    # Role hooks
+
+    async def authenticate(self) -> tuple[ErrorCode, str, int] | None:
+        raise NotImplementedError
+
+    def own_group(self) -> str:
+        raise NotImplementedError
+
+    async def on_authenticated(self) -> None:
+        raise NotImplementedError
+
+    async def on_join(self, conversation_id: int) -> None:
+        raise NotImplementedError
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "message.send": self.handle_message_send,
+            "sync": self.handle_sync,
+            "typing": self.handle_typing,
+            "read": self.handle_read,
+            "conversation.close": self.handle_conversation_close,
+            "ping": self.handle_ping,
+        }
+
+    # Framing
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":"), ensure_ascii=False))
+
+    async def send_error(self, code: ErrorCode, message: str, ref: Any = None) -> None:
+        await self.send_frame({"type": "error", "code": code.value, "message": message, "ref": ref})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.participant is None:
+            return
+        if text_data is None:
+            await self.send_error(ErrorCode.INVALID_JSON, "Frames are JSON text, not binary")
+            return
+        if len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
+            await self.send_error(
+                ErrorCode.FRAME_TOO_LARGE, f"Frames are limited to {settings.CHAT_MAX_FRAME_BYTES} bytes"
+            )
+            return
+        if not self.bucket.take():
+            await self.send_error(ErrorCode.RATE_LIMITED, "Too many frames; slow down")
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            await self.send_error(ErrorCode.INVALID_JSON, "Frame is not valid JSON")
+            return
+        if not isinstance(frame, dict):
+            await self.send_error(ErrorCode.INVALID_JSON, "Frame must be a JSON object")
+            return
+        ref = _valid_ref(frame.get("ref"))
+        frame_type = frame.get("type")
+        handler = self.handlers().get(frame_type) if isinstance(frame_type, str) else None
+        if handler is None:
+            await self.send_error(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type for a {self.role}", ref)
+            return
+        try:
+            await handler(frame, ref)
+        except ChatError as error:
+            await self.send_error(error.code, error.message, ref)
+        except Exception:
+            logger.exception(
+                "%s %s: frame %s failed", self.role, self.participant.id, frame.get("type")
+            )
+            await self.send_error(ErrorCode.INTERNAL_ERROR, "The server could not handle this frame", ref)
+
+    # Frames both sides send
+
+    async def handle_message_send(self, frame: dict[str, Any], ref: Any) -> None:
+        conversation_id = _field_int(frame, "conversation_id", minimum=1)
+        client_msg_id = _field_str(frame, "client_msg_id", max_length=64)
+        body = _field_body(frame)
+        internal = _field_bool(frame, "internal", default=False) if self.participant.is_agent else False
+        message, _created = await database_sync_to_async(services.message_send)(
+            participant=self.participant,
+            conversation_id=conversation_id,
+            client_msg_id=client_msg_id,
+            body=body,
+            internal=internal,
+        )
+        await self.send_frame(
+            {"type": "message.ack", "client_msg_id": client_msg_id, "message": message_payload(message), "ref": ref}
+        )
+
+    async def handle_sync(self, frame: dict[str, Any], ref: Any) -> None:
+        conversation_id = _field_int(frame, "conversation_id", minimum=1)
+        after_seq = _field_int(frame, "after_seq", minimum=0)
+        messages, has_more = await database_sync_to_async(selectors.messages_after)(
+            participant=self.participant, conversation_id=conversation_id, after_seq=after_seq
+        )
+        await self.send_frame(
+            {
+                "type": "sync.result",
+                "conversation_id": conversation_id,
+                "messages": [message_payload(m) for m in messages],
+                "has_more": has_more,
+                "ref": ref,
+            }
+        )
+
+    async def handle_typing(self, frame: dict[str, Any], ref: Any) -> None:
+        conversation_id = self._joined_conversation(frame)
+        typing = _field_bool(frame, "typing")
+        await self._relay(conversation_id, {"type": "typing", "conversation_id": conversation_id, "typing": typing})
+
+    async def handle_read(self, frame: dict[str, Any], ref: Any) -> None:
+        conversation_id = self._joined_conversation(frame)
+        seq = _field_int(frame, "seq", minimum=0)
+        await self._relay(conversation_id, {"type": "read", "conversation_id": conversation_id, "seq": seq})
+
+    async def handle_conversation_close(self, frame: dict[str, Any], ref: Any) -> None:
+        conversation_id = _field_int(frame, "conversation_id", minimum=1)
+        conversation = await database_sync_to_async(self._close_and_load)(conversation_id)
+        await self.send_frame({**conversation, "ref": ref})
+
+    async def handle_ping(self, frame: dict[str, Any], ref: Any) -> None:
+        await self.send_frame({"type": "pong", "ref": ref})
+
+    def _close_and_load(self, conversation_id: int) -> dict[str, Any]:
+        closed = services.conversation_close(participant=self.participant, conversation_id=conversation_id)
+        return _state_frame(selectors.conversation_with_relations(conversation_id=closed.id))
+
+    def _joined_conversation(self, frame: dict[str, Any]) -> int:
+        """Typing and read receipts need no database: a socket is subscribed only to conversations it may use."""
+        conversation_id = _field_int(frame, "conversation_id", minimum=1)
+        if conversation_id not in self.joined:
+            raise ChatError(ErrorCode.NOT_FOUND, "No such conversation")
+        return conversation_id
+
+    async def _relay(self, conversation_id: int, frame: dict[str, Any]) -> None:
+        event = events.frame_event({**frame, "sender": self.role})
+        event["skip_role"] = self.role
+        await self.channel_layer.group_send(events.conversation_group(conversation_id), event)
+
+    # Channel-layer events
+
+    async def chat_frame(self, event: dict[str, Any]) -> None:
+        if event.get("audience") == events.AUDIENCE_AGENTS and self.role != "agent":
+            return
+        if event.get("skip_role") == self.role:
+            return
+        await self.send_frame(event["frame"])
+
+    async def chat_join(self, event: dict[str, Any]) -> None:
+        conversation_id = event["conversation_id"]
+        if conversation_id in self.joined:
+            return
+        await self.join(conversation_id)
+        await self.on_join(conversation_id)
+
+    async def chat_leave(self, event: dict[str, Any]) -> None:
+        conversation_id = event["conversation_id"]
+        self.joined.discard(conversation_id)
+        await self.channel_layer.group_discard(events.conversation_group(conversation_id), self.channel_name)
+
+    async def join(self, conversation_id: int) -> None:
+        """Subscribe before reading the state, so nothing committed in between is missed."""
+        if conversation_id not in self.joined:
+            self.joined.add(conversation_id)
+            await self.channel_layer.group_add(events.conversation_group(conversation_id), self.channel_name)
+
+    def _query_param(self, name: str) -> str | None:
+        values = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get(name)
+        return values[0] if values else None
+
+    def _header(self, name: bytes) -> str | None:
+        for key, value in self.scope.get("headers", []):
+            if key == name:
+                return value.decode("latin1")
+        return None
+
+
+def _state_frame(conversation: Any) -> dict[str, Any]:
+    return {
+        "type": "conversation.state",
+        "conversation": conversation_payload(conversation, queue_position=queue_position(conversation)),
+    }
+
+
+class CustomerConsumer(ChatConsumer):
+    role = "customer"
+
+    async def authenticate(self) -> tuple[ErrorCode, str, int] | None:
+        customer: Customer | None = await database_sync_to_async(customer_from_token)(
+            token=self._query_param("token") or ""
+        )
+        if customer is None:
+            return ErrorCode.UNAUTHENTICATED, "Missing, forged or expired customer token", CLOSE_UNAUTHENTICATED
+        if not widget_origin_allowed(
+            business_line=customer.business_line, origin=self._header(b"origin"), host=self._header(b"host") or ""
+        ):
+            return ErrorCode.ORIGIN_FORBIDDEN, "This site may not open the chat", CLOSE_FORBIDDEN
+        self.customer = customer
+        self.participant = Participant(kind="customer", id=customer.id)
+        return None
+
+    def own_group(self) -> str:
+        return events.customer_group(self.customer.id)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {**super().handlers(), "conversation.start": self.handle_conversation_start}
+
+    async def on_authenticated(self) -> None:
+        await self.send_frame({"type": "hello", "role": self.role, "customer_id": self.customer.id, **_limits()})
+        conversations = await database_sync_to_async(selectors.customer_open_conversations)(
+            customer_id=self.customer.id
+        )
+        for conversation in conversations:
+            await self.join(conversation.id)
+        for conversation in conversations:
+            await self.on_join(conversation.id)
+
+    async def on_join(self, conversation_id: int) -> None:
+        frame = await database_sync_to_async(self._state_frame)(conversation_id)
+        await self.send_frame(frame)
+
+    def _state_frame(self, conversation_id: int) -> dict[str, Any]:
+        return _state_frame(selectors.conversation_with_relations(conversation_id=conversation_id))
+
+    async def handle_conversation_start(self, frame: dict[str, Any], ref: Any) -> None:
+        channel = frame.get("channel", self.customer.first_channel)
+        conversation, _created = await database_sync_to_async(services.conversation_start)(
+            customer=self.customer, channel=channel
+        )
+        await self.join(conversation.id)
+        state = await database_sync_to_async(self._state_frame)(conversation.id)
+        await self.send_frame({**state, "ref": ref})
+
+
+class AgentConsumer(ChatConsumer):
+    role = "agent"
+
+    async def authenticate(self) -> tuple[ErrorCode, str, int] | None:
+        token = self._query_param("token")
+        if token:
+            agent = await database_sync_to_async(_agent_for_token)(token)
+        else:
+            user = self.scope.get("user")
+            agent = await database_sync_to_async(_agent_for_user)(user)
+            if agent is not None and not _own_site_origin(self._header(b"origin"), self._header(b"host") or ""):
+                return ErrorCode.ORIGIN_FORBIDDEN, "Cross-site agent sockets are refused", CLOSE_FORBIDDEN
+        if agent is None:
+            return ErrorCode.UNAUTHENTICATED, "An agent session or API token is required", CLOSE_UNAUTHENTICATED
+        self.agent = agent
+        self.participant = Participant(kind="agent", id=agent.id)
+        return None
+
+    def own_group(self) -> str:
+        return events.agent_group(self.agent.id)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {**super().handlers(), "presence.set": self.handle_presence_set}
+
+    async def on_authenticated(self) -> None:
+        await self.send_frame(
+            {"type": "hello", "role": self.role, "agent_id": self.agent.id, "presence": self.agent.presence, **_limits()}
+        )
+        conversations = await database_sync_to_async(selectors.agent_active_conversations)(agent_id=self.agent.id)
+        for conversation in conversations:
+            await self.join(conversation.id)
+        for conversation in conversations:
+            await self.on_join(conversation.id)
+        await self._heartbeat()
+        self.heartbeat_task = asyncio.create_task(self._heartbeat_forever())
+
+    async def disconnect(self, code: int) -> None:
+        if self.participant is not None:
+            heartbeat_task = getattr(self, "heartbeat_task", None)
+            if heartbeat_task is not None:
+                heartbeat_task.cancel()
+            try:
+                await presence.connection_remove(agent_id=self.agent.id, connection=self.channel_name)
+            except Exception:
+                logger.exception("agent %s: presence removal failed; it will expire", self.agent.id)
+        await super().disconnect(code)
+
+    async def _heartbeat(self) -> None:
+        first_live = await presence.connection_register(agent_id=self.agent.id, connection=self.channel_name)
+        if first_live:
+            await database_sync_to_async(agent_connected)(agent_id=self.agent.id)
+
+    async def _heartbeat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(settings.CHAT_HEARTBEAT_SECONDS)
+            try:
+                await self._heartbeat()
+            except Exception:
+                logger.exception("agent %s: heartbeat failed", self.agent.id)
+
+    async def on_join(self, conversation_id: int) -> None:
+        frame = await database_sync_to_async(self._assigned_frame)(conversation_id)
+        if frame is not None:
+            await self.send_frame(frame)
+
+    def _assigned_frame(self, conversation_id: int) -> dict[str, Any] | None:
+        conversation = selectors.conversation_with_relations(conversation_id=conversation_id)
+        if conversation.agent_id != self.agent.id:
+            return None
+        messages, has_more = selectors.messages_after(
+            participant=self.participant, conversation_id=conversation_id, after_seq=0
+        )
+        return {
+            "type": "conversation.assigned",
+            "conversation": conversation_payload(conversation),
+            "messages": [message_payload(m) for m in messages],
+            "has_more": has_more,
+        }
+
+    async def handle_presence_set(self, frame: dict[str, Any], ref: Any) -> None:
+        status = frame.get("status")
+        await database_sync_to_async(agent_presence_set)(agent_id=self.agent.id, status=status)
+        await self.send_frame({"type": "presence.state", "agent_id": self.agent.id, "status": status, "ref": ref})
+
+
+def _limits() -> dict[str, Any]:
+    return {
+        "heartbeat": settings.CHAT_HEARTBEAT_SECONDS,
+        "limits": {
+            "max_frame_bytes": settings.CHAT_MAX_FRAME_BYTES,
+            "max_body_chars": settings.CHAT_MAX_BODY_CHARS,
+            "rate_per_second": settings.CHAT_RATE_PER_SECOND,
+            "rate_burst": settings.CHAT_RATE_BURST,
+            "sync_limit": settings.CHAT_SYNC_LIMIT,
+        },
+    }
+
+
+def _agent_for_token(token: str) -> Agent | None:
+    from rest_framework.authtoken.models import Token
+
+    found = Token.objects.select_related("user").filter(key=token).first()
+    if found is None or not found.user.is_active:
+        return None
+    return Agent.objects.filter(user=found.user).first()
+
+
+def _agent_for_user(user: Any) -> Agent | None:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    return Agent.objects.filter(user=user).first()
+
+
+def _own_site_origin(origin: str | None, host: str) -> bool:
+    """A session cookie rides along with any page's socket; only the product's own pages may use it."""
+    if origin is None:
+        return False
+    parsed = urlsplit(origin)
+    if parsed.netloc and parsed.netloc.lower() == host.lower():
+        return True
+    return any(is_same_domain(parsed.hostname or "", pattern) for pattern in settings.ALLOWED_HOSTS)

@@ -1,0 +1,369 @@
+"""Every frame of the protocol and every error, through Channels' WebsocketCommunicator."""
+
+import json
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from rest_framework.authtoken.models import Token
+
+from agents.models import Presence
+from chat.models import ConversationStatus, Message
+from cs_platform.asgi import application
+from customers.services import customer_token_issue
+from tests.factories import AgentFactory, BusinessLineFactory, CustomerFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+SHOP = "https://shop.example"
+
+
+async def open_socket(path, *, origin=None, host="testserver"):
+    headers = [(b"host", host.encode())]
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    socket = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await socket.connect()
+    assert connected
+    return socket
+
+
+async def expect(socket, frame_type, timeout=3, where=lambda frame: True):
+    """The next frame of `frame_type` matching `where`, skipping others (their order is not part of the contract)."""
+    for _ in range(50):
+        frame = await socket.receive_json_from(timeout=timeout)
+        if frame["type"] == frame_type and where(frame):
+            return frame
+    raise AssertionError(f"no {frame_type} frame")
+
+
+@pytest.fixture
+def line(db):
+    return BusinessLineFactory(allowed_origins=SHOP, greeting="Welcome!")
+
+
+@pytest.fixture
+def customer(line):
+    return CustomerFactory(business_line=line)
+
+
+@pytest.fixture
+def agent(line):
+    return AgentFactory(business_lines=[line], capacity=2)
+
+
+def customer_path(customer):
+    return f"/ws/customer/?token={customer_token_issue(customer=customer)}"
+
+
+async def agent_path(agent):
+    token, _ = await Token.objects.aget_or_create(user_id=agent.user_id)
+    return f"/ws/agent/?token={token.key}"
+
+
+async def customer_socket(customer, origin=SHOP):
+    socket = await open_socket(customer_path(customer), origin=origin)
+    hello = await socket.receive_json_from()
+    assert hello["type"] == "hello" and hello["customer_id"] == customer.id
+    return socket
+
+
+async def agent_socket(agent):
+    socket = await open_socket(await agent_path(agent))
+    hello = await socket.receive_json_from()
+    assert hello["type"] == "hello" and hello["agent_id"] == agent.id
+    return socket
+
+
+async def start(socket):
+    await socket.send_json_to({"type": "conversation.start", "ref": "s1"})
+    state = await expect(socket, "conversation.state")
+    return state["conversation"]
+
+
+async def test_customer_starts_waits_and_is_assigned_with_messages_written_while_waiting(customer, agent):
+    customer_ws = await customer_socket(customer)
+    conversation = await start(customer_ws)
+    assert conversation["status"] == "waiting" and conversation["queue_position"] == 1
+    assert conversation["agent"] is None
+
+    await customer_ws.send_json_to({"type": "message.send", "conversation_id": conversation["id"],
+                                    "client_msg_id": "m1", "body": "Is anyone there?", "ref": 7})
+    ack = await expect(customer_ws, "message.ack")
+    assert ack["ref"] == 7 and ack["client_msg_id"] == "m1" and ack["message"]["seq"] == 2
+
+    agent_ws = await agent_socket(agent)
+    await agent_ws.send_json_to({"type": "presence.set", "status": "online", "ref": "p"})
+    assigned = await expect(agent_ws, "conversation.assigned")
+    assert assigned["conversation"]["id"] == conversation["id"]
+    assert assigned["conversation"]["agent"] == {"id": agent.id, "name": agent.display_name}
+    bodies = [m["body"] for m in assigned["messages"]]
+    assert bodies[:2] == ["Welcome!", "Is anyone there?"]
+    assert [m["seq"] for m in assigned["messages"]] == list(range(1, len(bodies) + 1))
+
+    state = await expect(customer_ws, "conversation.state")
+    while state["conversation"]["status"] != "active":
+        state = await expect(customer_ws, "conversation.state")
+    assert state["conversation"]["agent"]["id"] == agent.id
+
+    await agent_ws.send_json_to({"type": "message.send", "conversation_id": conversation["id"],
+                                 "client_msg_id": "a1", "body": "Hello, how can I help?"})
+    ack = await expect(agent_ws, "message.ack")
+    new = await expect(customer_ws, "message.new", where=lambda f: f["message"]["sender"] == "agent")
+    assert new["message"] == ack["message"]
+    await customer_ws.disconnect()
+    await agent_ws.disconnect()
+
+
+async def test_every_socket_of_the_conversation_gets_message_new(customer):
+    first = await customer_socket(customer)
+    conversation = await start(first)
+    second = await customer_socket(customer)
+    resent = await expect(second, "conversation.state")
+    assert resent["conversation"]["id"] == conversation["id"]
+    await first.send_json_to({"type": "message.send", "conversation_id": conversation["id"],
+                              "client_msg_id": "x", "body": "from tab one"})
+    await expect(first, "message.ack")
+    for socket in (first, second):
+        new = await expect(socket, "message.new")
+        assert new["message"]["body"] == "from tab one"
+    await first.disconnect()
+    await second.disconnect()
+
+
+async def test_repeated_client_msg_id_acks_the_original(customer):
+    socket = await customer_socket(customer)
+    conversation = await start(socket)
+    frame = {"type": "message.send", "conversation_id": conversation["id"], "client_msg_id": "dup", "body": "once"}
+    await socket.send_json_to(frame)
+    first = await expect(socket, "message.ack")
+    await socket.send_json_to({**frame, "body": "twice"})
+    second = await expect(socket, "message.ack")
+    assert second["message"] == first["message"]
+    assert await Message.objects.filter(client_msg_id="dup").acount() == 1
+    await socket.disconnect()
+
+
+async def test_sync_returns_every_later_message_in_order(customer):
+    socket = await customer_socket(customer)
+    conversation = await start(socket)
+    for i in range(4):
+        await socket.send_json_to({"type": "message.send", "conversation_id": conversation["id"],
+                                   "client_msg_id": f"m{i}", "body": f"n{i}"})
+        await expect(socket, "message.ack")
+    await socket.send_json_to({"type": "sync", "conversation_id": conversation["id"], "after_seq": 2, "ref": "r"})
+    result = await expect(socket, "sync.result")
+    assert result["ref"] == "r" and result["has_more"] is False
+    assert [m["seq"] for m in result["messages"]] == [3, 4, 5]
+    assert [m["body"] for m in result["messages"]] == ["n1", "n2", "n3"]
+    await socket.disconnect()
+
+
+async def test_typing_and_read_reach_the_other_side_with_sender(customer, agent):
+    agent.presence = Presence.ONLINE
+    await agent.asave()
+    agent_ws = await agent_socket(agent)
+    customer_ws = await customer_socket(customer)
+    conversation = await start(customer_ws)
+    await expect(agent_ws, "conversation.assigned")
+
+    await customer_ws.send_json_to({"type": "typing", "conversation_id": conversation["id"], "typing": True})
+    typing = await expect(agent_ws, "typing")
+    assert typing == {"type": "typing", "conversation_id": conversation["id"], "typing": True, "sender": "customer"}
+
+    await agent_ws.send_json_to({"type": "read", "conversation_id": conversation["id"], "seq": 2})
+    read = await expect(customer_ws, "read")
+    assert read == {"type": "read", "conversation_id": conversation["id"], "seq": 2, "sender": "agent"}
+    await customer_ws.disconnect()
+    await agent_ws.disconnect()
+
+
+async def test_close_tells_every_socket_including_the_agent(customer, agent):
+    agent.presence = Presence.ONLINE
+    await agent.asave()
+    agent_ws = await agent_socket(agent)
+    customer_ws = await customer_socket(customer)
+    conversation = await start(customer_ws)
+    await expect(agent_ws, "conversation.assigned")
+    await customer_ws.send_json_to({"type": "conversation.close", "conversation_id": conversation["id"], "ref": 1})
+    reply = await expect(customer_ws, "conversation.state")
+    while reply.get("ref") != 1:
+        reply = await expect(customer_ws, "conversation.state")
+    assert reply["conversation"]["status"] == "closed"
+    agent_state = await expect(agent_ws, "conversation.state")
+    assert agent_state["conversation"]["status"] == "closed"
+    await customer_ws.disconnect()
+    await agent_ws.disconnect()
+
+
+async def test_internal_notes_reach_agents_only(customer, agent):
+    agent.presence = Presence.ONLINE
+    await agent.asave()
+    agent_ws = await agent_socket(agent)
+    customer_ws = await customer_socket(customer)
+    conversation = await start(customer_ws)
+    await expect(agent_ws, "conversation.assigned")
+    await agent_ws.send_json_to({"type": "message.send", "conversation_id": conversation["id"],
+                                 "client_msg_id": "note", "body": "VIP customer", "internal": True})
+    note = await expect(agent_ws, "message.new")
+    assert note["message"]["internal"] is True
+    await customer_ws.send_json_to({"type": "sync", "conversation_id": conversation["id"], "after_seq": 0})
+    result = await expect(customer_ws, "sync.result")
+    assert "VIP customer" not in [m["body"] for m in result["messages"]]
+    assert await customer_ws.receive_nothing(timeout=0.3)
+    await customer_ws.disconnect()
+    await agent_ws.disconnect()
+
+
+@pytest.mark.parametrize(
+    "raw, code",
+    [
+        ("not json", "invalid_json"),
+        ("[1, 2]", "invalid_json"),
+        (json.dumps({"type": "nope"}), "unknown_type"),
+        (json.dumps({"type": ["list"]}), "unknown_type"),
+        (json.dumps({"type": "presence.set", "status": "online"}), "unknown_type"),
+        (json.dumps({"type": "message.send", "conversation_id": "1", "client_msg_id": "a", "body": "b"}),
+         "invalid_field"),
+        (json.dumps({"type": "message.send", "conversation_id": 999999, "client_msg_id": "a", "body": "b"}),
+         "not_found"),
+        (json.dumps({"type": "message.send", "conversation_id": 1, "client_msg_id": "", "body": "b"}),
+         "invalid_field"),
+        (json.dumps({"type": "message.send", "conversation_id": 1, "client_msg_id": "a", "body": "  "}),
+         "invalid_field"),
+        (json.dumps({"type": "message.send", "conversation_id": 1, "client_msg_id": "a", "body": "x" * 4001}),
+         "body_too_long"),
+        (json.dumps({"type": "sync", "conversation_id": 1, "after_seq": -1}), "invalid_field"),
+        (json.dumps({"type": "typing", "conversation_id": 1, "typing": True}), "not_found"),
+        (json.dumps({"type": "message.send", "body": "x" * 20000}), "frame_too_large"),
+    ],
+)
+async def test_bad_input_gets_an_error_frame_and_the_socket_keeps_working(customer, raw, code):
+    socket = await customer_socket(customer)
+    await socket.send_to(text_data=raw)
+    error = await expect(socket, "error")
+    assert error["code"] == code and error["message"]
+    await socket.send_json_to({"type": "ping", "ref": "still-there"})
+    assert (await expect(socket, "pong"))["ref"] == "still-there"
+    assert not await Message.objects.filter(conversation__customer=customer).aexists()
+    await socket.disconnect()
+
+
+async def test_error_echoes_ref(customer):
+    socket = await customer_socket(customer)
+    await socket.send_json_to({"type": "sync", "conversation_id": 424242, "after_seq": 0, "ref": "abc"})
+    error = await expect(socket, "error")
+    assert (error["code"], error["ref"]) == ("not_found", "abc")
+    await socket.disconnect()
+
+
+async def test_too_many_frames_are_rate_limited(customer, settings):
+    settings.CHAT_RATE_BURST = 5
+    settings.CHAT_RATE_PER_SECOND = 1
+    socket = await customer_socket(customer)
+    for _ in range(8):
+        await socket.send_json_to({"type": "ping"})
+    frames = [await socket.receive_json_from() for _ in range(8)]
+    assert [f["type"] for f in frames].count("pong") == 5
+    assert {f["code"] for f in frames if f["type"] == "error"} == {"rate_limited"}
+    await socket.disconnect()
+
+
+async def test_customer_cannot_touch_another_customers_conversation(customer, line):
+    owner_ws = await customer_socket(customer)
+    conversation = await start(owner_ws)
+    intruder = await CustomerFactory._meta.model.objects.acreate(business_line=line, name="Mallory")
+    intruder_ws = await customer_socket(intruder)
+    for frame in (
+        {"type": "sync", "conversation_id": conversation["id"], "after_seq": 0},
+        {"type": "message.send", "conversation_id": conversation["id"], "client_msg_id": "z", "body": "hi"},
+        {"type": "conversation.close", "conversation_id": conversation["id"]},
+        {"type": "read", "conversation_id": conversation["id"], "seq": 1},
+    ):
+        await intruder_ws.send_json_to(frame)
+        assert (await expect(intruder_ws, "error"))["code"] == "not_found"
+    assert await owner_ws.receive_nothing(timeout=0.3)
+    await owner_ws.disconnect()
+    await intruder_ws.disconnect()
+
+
+async def test_agent_of_another_business_line_cannot_read_the_conversation(customer):
+    outsider = await _agent_elsewhere()
+    customer_ws = await customer_socket(customer)
+    conversation = await start(customer_ws)
+    agent_ws = await agent_socket(outsider)
+    await agent_ws.send_json_to({"type": "sync", "conversation_id": conversation["id"], "after_seq": 0})
+    assert (await expect(agent_ws, "error"))["code"] == "not_found"
+    await customer_ws.disconnect()
+    await agent_ws.disconnect()
+
+
+async def _agent_elsewhere():
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(lambda: AgentFactory(business_lines=[BusinessLineFactory()]))()
+
+
+@pytest.mark.parametrize("path", ["/ws/customer/", "/ws/customer/?token=forged", "/ws/agent/",
+                                  "/ws/agent/?token=forged"])
+async def test_missing_or_forged_tokens_are_closed_with_4401(path):
+    socket = await open_socket(path)
+    error = await socket.receive_json_from()
+    assert error["code"] == "unauthenticated"
+    assert (await socket.receive_output())["code"] == 4401
+
+
+async def test_customer_socket_from_a_foreign_origin_is_closed_with_4403(customer):
+    socket = await open_socket(customer_path(customer), origin="https://evil.example")
+    assert (await socket.receive_json_from())["code"] == "origin_forbidden"
+    assert (await socket.receive_output())["code"] == 4403
+
+
+async def test_agent_session_socket_from_a_foreign_origin_is_refused(agent, client):
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(client.force_login)(agent.user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    for origin, expected in (("https://evil.example", 4403), ("http://testserver", None)):
+        socket = WebsocketCommunicator(application, "/ws/agent/",
+                                       headers=[(b"host", b"testserver"), (b"origin", origin.encode()),
+                                                (b"cookie", cookie)])
+        await socket.connect()
+        first = await socket.receive_json_from()
+        if expected is None:
+            assert first["type"] == "hello" and first["agent_id"] == agent.id
+            await socket.disconnect()
+        else:
+            assert first["code"] == "origin_forbidden"
+            assert (await socket.receive_output())["code"] == expected
+
+
+async def test_presence_set_rejects_unknown_status(agent):
+    socket = await agent_socket(agent)
+    await socket.send_json_to({"type": "presence.set", "status": "sleeping", "ref": 3})
+    error = await expect(socket, "error")
+    assert (error["code"], error["ref"]) == ("invalid_field", 3)
+    await agent.arefresh_from_db()
+    assert agent.presence == Presence.OFFLINE
+    await socket.disconnect()
+
+
+async def test_reconnecting_agent_gets_its_conversations_back(customer, agent):
+    agent.presence = Presence.ONLINE
+    await agent.asave()
+    first = await agent_socket(agent)
+    customer_ws = await customer_socket(customer)
+    conversation = await start(customer_ws)
+    await expect(first, "conversation.assigned")
+    await first.disconnect()
+    second = await agent_socket(agent)
+    again = await expect(second, "conversation.assigned")
+    assert again["conversation"]["id"] == conversation["id"]
+    assert (await ConversationStatus_of(conversation["id"])) == ConversationStatus.ACTIVE
+    await second.disconnect()
+    await customer_ws.disconnect()
+
+
+async def ConversationStatus_of(conversation_id):
+    from chat.models import Conversation
+
+    return (await Conversation.objects.aget(id=conversation_id)).status
