@@ -1,0 +1,65 @@
+"""REST edge for agents: `POST /api/auth/token/` trades a username and password for an API token."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from agents.selectors import agent_for_user
+from customers.api import CodedErrorsAPIView, ErrorSerializer
+
+
+class InvalidCredentials(APIException):
+    status_code = 400
+    default_code = "invalid_credentials"
+    default_detail = "Wrong username or password."
+
+
+class AuthTokenApi(CodedErrorsAPIView):
+    """Credentials in the body, no cookies: no CSRF. Only agents get a token; the same token on every call."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    class AuthTokenInputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=150)
+        password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+
+    class AuthTokenOutputSerializer(serializers.Serializer):
+        token = serializers.CharField(help_text="Send as `Authorization: Token <token>` or `?token=<token>`.")
+        agent_id = serializers.IntegerField(help_text="The same id as `conversation.agent.id` and `to_agent_id`.")
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        tags=["agents"],
+        summary="Get an agent's API token",
+        description="Only users with an agent profile get a token; asking again returns the same one. Send it as "
+        "`Authorization: Token <token>` or `?token=<token>`, on REST calls and on `/ws/agent/`.",
+        request=AuthTokenInputSerializer,
+        responses={
+            200: AuthTokenOutputSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer, description="`invalid_credentials`, or `invalid_request` for a missing field."
+            ),
+            403: OpenApiResponse(ErrorSerializer, description="`not_an_agent`: the user has no agent profile."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.AuthTokenInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(
+            request, username=serializer.validated_data["username"], password=serializer.validated_data["password"]
+        )
+        if user is None:
+            raise InvalidCredentials()
+        agent = agent_for_user(user=user)
+        if agent is None:
+            raise PermissionDenied("This user is not an agent.", code="not_an_agent")
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response(self.AuthTokenOutputSerializer({"token": token.key, "agent_id": agent.pk}).data)
