@@ -5,7 +5,23 @@ from __future__ import annotations
 from django.conf import settings
 
 from chat.models import OPEN_STATUSES, Conversation, ConversationStatus, Message
-from chat.permissions import Participant, conversation_for
+from chat.permissions import Participant, conversation_for, visible_conversations
+from customers.models import Customer
+
+
+def history_customer_for_agent(*, agent_id: int, customer_id: int) -> Customer | None:
+    """The customer if they belong to one of the agent's business lines; else None, as if they did not exist."""
+    return Customer.objects.filter(id=customer_id, business_line__agents__id=agent_id).first()
+
+
+def history_customer_conversations(*, agent_id: int, customer_id: int) -> list[Conversation]:
+    """Every conversation of the customer the agent may see, on every channel, newest first, in one query."""
+    return list(
+        visible_conversations(Participant(kind="agent", id=agent_id))
+        .filter(customer_id=customer_id)
+        .select_related("customer", "business_line", "agent")
+        .order_by("-started_at", "-id")
+    )
 
 
 def messages_after(
