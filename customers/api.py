@@ -67,7 +67,7 @@ class WidgetSessionApi(CodedErrorsAPIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    class InputSerializer(serializers.Serializer):
+    class WidgetSessionInputSerializer(serializers.Serializer):
         business_line = serializers.CharField(max_length=64, help_text="The business line's public widget key.")
         channel = serializers.ChoiceField(choices=Channel.choices)
         visitor_token = serializers.CharField(
@@ -99,7 +99,12 @@ class WidgetSessionApi(CodedErrorsAPIView):
         operation_id="widget_session_create",
         tags=["widget"],
         summary="Open or resume a customer session",
-        request=InputSerializer,
+        description="Anonymous: send the `visitor_token` of the previous session to stay the same customer. "
+        "Logged-in users of the site: send `external_id` and `identity_hash` (hex HMAC-SHA256 of `external_id` "
+        "keyed with the business line's identity secret, computed by the site's backend) to be the same customer "
+        "on every channel. A browser's `Origin` must be one of the business line's allowed origins. Use `token` "
+        "for `/ws/customer/?token=`.",
+        request=WidgetSessionInputSerializer,
         responses={
             200: OpenApiResponse(WidgetSessionOutputSerializer, description="An existing customer."),
             201: OpenApiResponse(WidgetSessionOutputSerializer, description="A new customer."),
@@ -121,7 +126,7 @@ class WidgetSessionApi(CodedErrorsAPIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.WidgetSessionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         business_line = business_line_for_widget(key=data["business_line"])

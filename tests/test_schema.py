@@ -1,0 +1,115 @@
+"""The OpenAPI schema: generated without warnings, listing the REST API, and true to what the API answers."""
+
+import re
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from jsonschema import Draft202012Validator
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from chat.models import ConversationStatus, Sender
+from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, CustomerFactory, MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+OUR_OPERATIONS = {
+    ("/api/widget/session/", "post"),
+    ("/api/auth/token/", "post"),
+    ("/api/customers/{customer_id}/conversations/", "get"),
+    ("/api/conversations/{conversation_id}/messages/", "get"),
+}
+
+
+@pytest.fixture
+def schema() -> dict[str, Any]:
+    response = APIClient().get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return response.json()
+
+
+def as_json_schema(node: Any) -> Any:
+    """OpenAPI 3.0 to JSON Schema: `nullable` becomes a null alternative; objects admit no undeclared keys."""
+    if isinstance(node, list):
+        return [as_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {key: as_json_schema(value) for key, value in node.items() if key != "nullable"}
+    if converted.get("type") == "object" and "properties" in converted:
+        converted.setdefault("additionalProperties", False)
+    if node.get("nullable"):
+        return {"anyOf": [converted, {"type": "null"}]}
+    return converted
+
+
+def validator_for(schema: dict[str, Any], path: str, method: str, status: int) -> Draft202012Validator:
+    body = schema["paths"][path][method]["responses"][str(status)]["content"]["application/json"]["schema"]
+    return Draft202012Validator({**as_json_schema(body), "components": as_json_schema(schema["components"])})
+
+
+def test_schema_lists_every_operation_of_the_rest_api(schema):
+    listed = {(path, method) for path, operations in schema["paths"].items() for method in operations}
+
+    assert OUR_OPERATIONS <= listed
+
+
+def test_schema_generates_and_validates_without_warnings():
+    out = StringIO()
+
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=out, stderr=StringIO())
+
+    assert "/api/conversations/{conversation_id}/messages/" in out.getvalue()
+
+
+def test_docs_page_loads_only_from_this_site():
+    api = APIClient()
+    html = api.get("/api/docs/").content.decode()
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+
+    assert urls
+    assert not re.search(r"https?://|//[a-z]", html.replace("http://testserver", ""), re.IGNORECASE)
+    for url in urls:
+        assert url.startswith("/") and not url.startswith("//")
+        assert api.get(url).status_code == 200, url
+
+
+def test_real_answers_match_the_schema(schema):
+    line = BusinessLineFactory(key="shop", identity_secret="s")
+    agent = AgentFactory(business_lines=[line])
+    customer = CustomerFactory(business_line=line, external_id="u-1")
+    started = timezone.now() - timedelta(days=1)
+    closed = ConversationFactory(customer=customer, status=ConversationStatus.CLOSED, started_at=started,
+                                 closed_at=started + timedelta(minutes=3), close_reason="agent", agent=agent)
+    ConversationFactory(customer=customer, status=ConversationStatus.WAITING)
+    MessageFactory(conversation=closed, seq=1, sender=Sender.CUSTOMER, client_msg_id="c1")
+    MessageFactory(conversation=closed, seq=2, sender=Sender.SYSTEM, event="assigned", body="")
+    MessageFactory(conversation=closed, seq=3, sender=Sender.AGENT, agent=agent, is_internal_note=True)
+    token = Token.objects.create(user=agent.user).key
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    agent.user.set_password("pw")
+    agent.user.save()
+
+    answers = [
+        ("/api/widget/session/", "post", APIClient().post(
+            "/api/widget/session/", {"business_line": "shop", "channel": "web"}, format="json")),
+        ("/api/widget/session/", "post", APIClient().post(
+            "/api/widget/session/", {"business_line": "nope", "channel": "web"}, format="json")),
+        ("/api/widget/session/", "post", APIClient().post(
+            "/api/widget/session/", {"business_line": "shop", "channel": "fax"}, format="json")),
+        ("/api/auth/token/", "post", APIClient().post(
+            "/api/auth/token/", {"username": agent.user.username, "password": "pw"}, format="json")),
+        ("/api/customers/{customer_id}/conversations/", "get", api.get(f"/api/customers/{customer.pk}/conversations/")),
+        ("/api/conversations/{conversation_id}/messages/", "get", api.get(f"/api/conversations/{closed.pk}/messages/")),
+        ("/api/conversations/{conversation_id}/messages/", "get", api.get("/api/conversations/0/messages/")),
+        ("/api/conversations/{conversation_id}/messages/", "get", APIClient().get("/api/conversations/0/messages/")),
+    ]
+
+    assert [response.status_code for *_, response in answers] == [201, 404, 400, 200, 200, 200, 404, 401]
+    for path, method, response in answers:
+        errors = list(validator_for(schema, path, method, response.status_code).iter_errors(response.json()))
+        assert errors == [], (path, response.status_code, [e.message for e in errors])
