@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
@@ -13,6 +15,22 @@ from rest_framework.response import Response
 
 from agents.selectors import agent_for_user
 from customers.api import CodedErrorsAPIView, ErrorSerializer
+
+
+class QueryOrHeaderTokenScheme(OpenApiAuthenticationExtension):
+    """Documents both ways an agent token travels, as alternatives: the header and `?token=`."""
+
+    target_class = "agents.authentication.QueryOrHeaderTokenAuthentication"
+    name = ["tokenAuth", "tokenQuery"]
+
+    def get_security_definition(self, auto_schema):
+        return [
+            build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Token"),
+            {"type": "apiKey", "in": "query", "name": "token"},
+        ]
+
+    def get_security_requirement(self, auto_schema):
+        return [{"tokenAuth": []}, {"tokenQuery": []}]
 
 
 class InvalidCredentials(APIException):

@@ -57,6 +57,18 @@ def test_schema_lists_every_operation_of_the_rest_api(schema):
     assert OUR_OPERATIONS <= listed
 
 
+def test_history_documents_every_way_an_agent_authenticates(schema):
+    security = schema["paths"]["/api/conversations/{conversation_id}/messages/"]["get"]["security"]
+
+    assert security == [{"tokenAuth": []}, {"tokenQuery": []}, {"cookieAuth": []}]
+    assert schema["components"]["securitySchemes"]["tokenQuery"] == {"type": "apiKey", "in": "query", "name": "token"}
+
+
+def test_widget_session_and_auth_token_need_no_credentials(schema):
+    assert schema["paths"]["/api/widget/session/"]["post"]["security"] == [{}]
+    assert schema["paths"]["/api/auth/token/"]["post"]["security"] == [{}]
+
+
 def test_schema_generates_and_validates_without_warnings():
     out = StringIO()
 
