@@ -44,12 +44,16 @@ def _pgserver_user() -> str | None:
     return "pgserver" if os.geteuid() == 0 else None
 
 
-def ensure_postgres() -> str:
-    """Start (or attach to) the embedded PostgreSQL; returns its URL. It keeps running until `stop()`."""
+def _pgserver_runtime_dir() -> None:
+    """pgserver keeps its lock file and, for long paths, its socket under the runtime dir; set before importing it."""
     runtime_dir = DATA_DIR / "run"
     runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # pgserver keeps its lock file and, for long paths, its socket under the runtime dir.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
+
+
+def ensure_postgres() -> str:
+    """Start (or attach to) the embedded PostgreSQL; returns its URL. It keeps running until `stop()`."""
+    _pgserver_runtime_dir()
     import pgserver
 
     with _locked():
@@ -155,6 +159,7 @@ def _stop_postgres() -> None:
     pgdata = _postgres_dir()
     if not (pgdata / "postmaster.pid").exists():
         return
+    _pgserver_runtime_dir()
     from pgserver._commands import pg_ctl
 
     try:
