@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -40,7 +41,7 @@ def coded_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         exc = PermissionDenied()
     response = exception_handler(exc, context)
     if response is None or not isinstance(exc, APIException):
-        return response
+        return response  # not an API error: Django's 500 handling applies
     if isinstance(exc, ValidationError):
         errors = exc.detail if isinstance(exc.detail, dict) else {api_settings.NON_FIELD_ERRORS_KEY: exc.detail}
         errors = {field: [str(m) for m in (value if isinstance(value, list) else [value])]
@@ -57,7 +58,7 @@ def coded_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
 class CodedErrorsAPIView(APIView):
     """Every API class of the product answers errors as `{"code", "message"}`."""
 
-    def get_exception_handler(self):
+    def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response | None]:
         return coded_exception_handler
 
 
