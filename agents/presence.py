@@ -23,6 +23,10 @@ def _key(agent_id: int) -> str:
     return f"{settings.REDIS_PREFIX}:presence:agent:{agent_id}"
 
 
+def _last_live_key() -> str:
+    return f"{settings.REDIS_PREFIX}:presence:last_live"
+
+
 def _client() -> redis.Redis:
     global _sync_client
     if _sync_client is None:
@@ -49,13 +53,17 @@ async def connection_register(*, agent_id: int, connection: str) -> bool:
         pipe.zadd(key, {connection: now + ttl})
         pipe.zremrangebyscore(key, "-inf", now)
         pipe.expire(key, ttl * 2)
+        pipe.hset(_last_live_key(), str(agent_id), now)
         live_before, *_ = await pipe.execute()
     return live_before == 0
 
 
 async def connection_remove(*, agent_id: int, connection: str) -> None:
     """Remove exactly this socket, never another one of the same agent."""
-    await _async_client().zrem(_key(agent_id), connection)
+    async with _async_client().pipeline(transaction=True) as pipe:
+        pipe.zrem(_key(agent_id), connection)
+        pipe.hset(_last_live_key(), str(agent_id), time.time())
+        await pipe.execute()
 
 
 def connected_agent_ids(agent_ids: Iterable[int]) -> set[int]:
@@ -69,3 +77,24 @@ def connected_agent_ids(agent_ids: Iterable[int]) -> set[int]:
             pipe.zcount(_key(agent_id), now, "+inf")
         counts = pipe.execute()
     return {agent_id for agent_id, count in zip(ids, counts) if count > 0}
+
+
+def disconnected_for(agent_ids: Iterable[int]) -> dict[int, float]:
+    """Seconds each agent among `agent_ids` has been without any live socket (connected agents are left out).
+
+    An agent Redis knows nothing about (new, or Redis restarted) starts its clock now, so a Redis restart
+    gives every agent a full grace period to reconnect instead of requeueing all their chats.
+    """
+    ids = list(agent_ids)
+    connected = connected_agent_ids(ids)
+    offline = [agent_id for agent_id in ids if agent_id not in connected]
+    if not offline:
+        return {}
+    now = time.time()
+    client = _client()
+    with client.pipeline(transaction=False) as pipe:
+        for agent_id in offline:
+            pipe.hsetnx(_last_live_key(), str(agent_id), now)
+        pipe.hmget(_last_live_key(), [str(agent_id) for agent_id in offline])
+        *_, last_live = pipe.execute()
+    return {agent_id: now - float(seen) for agent_id, seen in zip(offline, last_live)}

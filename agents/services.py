@@ -42,12 +42,7 @@ def agent_connected(*, agent_id: int) -> None:
 
 
 def _assignment_for_lines_on_commit(agent: Agent) -> None:
-    from routing.services import assignment_request
+    from routing.services import routing_request
 
-    line_ids = list(agent.business_lines.values_list("id", flat=True))
-
-    def run() -> None:
-        for line_id in line_ids:
-            assignment_request(business_line_id=line_id)
-
-    transaction.on_commit(run)
+    for line_id in agent.business_lines.values_list("id", flat=True):
+        routing_request(business_line_id=line_id)

@@ -28,7 +28,8 @@ from chat.payloads import conversation_payload, message_payload
 from chat.permissions import Participant
 from customers.models import Customer
 from customers.selectors import customer_from_token, widget_origin_allowed
-from routing.selectors import queue_position
+from routing import services as routing
+from routing.selectors import business_line_offline, conversation_state
 
 logger = logging.getLogger(__name__)
 
@@ -248,8 +249,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "pong", "ref": ref})
 
     def _close_and_load(self, conversation_id: int) -> dict[str, Any]:
-        closed = services.conversation_close(participant=self.participant, conversation_id=conversation_id)
-        return _state_frame(selectors.conversation_with_relations(conversation_id=closed.id))
+        services.conversation_close(participant=self.participant, conversation_id=conversation_id)
+        return self._state_frame(conversation_id)
+
+    def _state_frame(self, conversation_id: int) -> dict[str, Any]:
+        return conversation_state(selectors.conversation_with_relations(conversation_id=conversation_id))
 
     def _joined_conversation(self, frame: dict[str, Any]) -> int:
         """Typing and read receipts need no database: a socket is subscribed only to conversations it may use."""
@@ -301,13 +305,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return None
 
 
-def _state_frame(conversation: Any) -> dict[str, Any]:
-    return {
-        "type": "conversation.state",
-        "conversation": conversation_payload(conversation, queue_position=queue_position(conversation)),
-    }
-
-
 class CustomerConsumer(ChatConsumer):
     role = "customer"
 
@@ -329,10 +326,17 @@ class CustomerConsumer(ChatConsumer):
         return events.customer_group(self.customer.id)
 
     def handlers(self) -> dict[str, Handler]:
-        return {**super().handlers(), "conversation.start": self.handle_conversation_start}
+        return {
+            **super().handlers(),
+            "conversation.start": self.handle_conversation_start,
+            "conversation.leave_message": self.handle_leave_message,
+        }
 
     async def on_authenticated(self) -> None:
-        await self.send_frame({"type": "hello", "role": self.role, "customer_id": self.customer.id, **_limits()})
+        offline = await database_sync_to_async(business_line_offline)(self.customer.business_line)
+        await self.send_frame(
+            {"type": "hello", "role": self.role, "customer_id": self.customer.id, "offline": offline, **_limits()}
+        )
         conversations = await database_sync_to_async(selectors.customer_open_conversations)(
             customer_id=self.customer.id
         )
@@ -345,13 +349,20 @@ class CustomerConsumer(ChatConsumer):
         frame = await database_sync_to_async(self._state_frame)(conversation_id)
         await self.send_frame(frame)
 
-    def _state_frame(self, conversation_id: int) -> dict[str, Any]:
-        return _state_frame(selectors.conversation_with_relations(conversation_id=conversation_id))
-
     async def handle_conversation_start(self, frame: dict[str, Any], ref: Any) -> None:
         channel = frame.get("channel", self.customer.first_channel)
         conversation, _created = await database_sync_to_async(services.conversation_start)(
             customer=self.customer, channel=channel
+        )
+        await self.join(conversation.id)
+        state = await database_sync_to_async(self._state_frame)(conversation.id)
+        await self.send_frame({**state, "ref": ref})
+
+    async def handle_leave_message(self, frame: dict[str, Any], ref: Any) -> None:
+        body = _field_body(frame)
+        contact = {name: _field_str(frame, name, max_length=200) for name in ("name", "email") if name in frame}
+        conversation = await database_sync_to_async(services.conversation_leave_message)(
+            customer=self.customer, channel=frame.get("channel", self.customer.first_channel), body=body, **contact
         )
         await self.join(conversation.id)
         state = await database_sync_to_async(self._state_frame)(conversation.id)
@@ -380,7 +391,12 @@ class AgentConsumer(ChatConsumer):
         return events.agent_group(self.agent.id)
 
     def handlers(self) -> dict[str, Handler]:
-        return {**super().handlers(), "presence.set": self.handle_presence_set}
+        return {
+            **super().handlers(),
+            "presence.set": self.handle_presence_set,
+            "conversation.transfer": self.handle_transfer,
+            "conversation.pick": self.handle_pick,
+        }
 
     async def on_authenticated(self) -> None:
         await self.send_frame(
@@ -436,6 +452,37 @@ class AgentConsumer(ChatConsumer):
             "messages": [message_payload(m) for m in messages],
             "has_more": has_more,
         }
+
+    async def handle_transfer(self, frame: dict[str, Any], ref: Any) -> None:
+        conversation_id = _field_int(frame, "conversation_id", minimum=1)
+        state = await database_sync_to_async(self._transfer_and_load)(
+            conversation_id, frame.get("to_agent_id"), frame.get("to_business_line")
+        )
+        await self.send_frame({**state, "ref": ref})
+
+    def _transfer_and_load(self, conversation_id: int, to_agent_id: Any, to_business_line: Any) -> dict[str, Any]:
+        routing.conversation_transfer(
+            agent_id=self.agent.id,
+            conversation_id=conversation_id,
+            to_agent_id=to_agent_id,
+            to_business_line=to_business_line,
+        )
+        return self._state_frame(conversation_id)
+
+    async def handle_pick(self, frame: dict[str, Any], ref: Any) -> None:
+        conversation_id = _field_int(frame, "conversation_id", minimum=1)
+        await database_sync_to_async(routing.assignment_pick)(agent_id=self.agent.id, conversation_id=conversation_id)
+        await self.join(conversation_id)
+        await self.on_join(conversation_id)
+
+    async def chat_leave(self, event: dict[str, Any]) -> None:
+        """Transferred or requeued away from this agent: say so, then stop listening to it."""
+        conversation_id = event["conversation_id"]
+        if conversation_id in self.joined:
+            state = await database_sync_to_async(self._state_frame)(conversation_id)
+            await self.send_frame(state)
+        await super().chat_leave(event)
+
 
     async def handle_presence_set(self, frame: dict[str, Any], ref: Any) -> None:
         status = frame.get("status")

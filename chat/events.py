@@ -55,6 +55,22 @@ def publish(group: str, event: dict[str, Any]) -> None:
         logger.exception("publish to %s failed (event %s)", group, event.get("type"))
 
 
+def publish_many(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Publish several events in one trip to the event loop (Celery tasks have none of their own)."""
+    if not messages:
+        return
+
+    async def send_all() -> None:
+        layer = get_channel_layer()
+        for group, event in messages:
+            await layer.group_send(group, event)
+
+    try:
+        async_to_sync(send_all)()
+    except Exception:
+        logger.exception("publish of %s events failed", len(messages))
+
+
 def publish_on_commit(group: str, event: dict[str, Any]) -> None:
     """Publish once the current transaction commits, so nobody hears of state that could still roll back."""
     transaction.on_commit(lambda: publish(group, event))

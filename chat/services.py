@@ -14,7 +14,7 @@ from django.utils import timezone
 from chat import events
 from chat.errors import ChatError, ErrorCode
 from chat.models import OPEN_STATUSES, CloseReason, Conversation, ConversationStatus, Message, Sender
-from chat.payloads import conversation_payload, message_payload
+from chat.payloads import message_payload
 from chat.permissions import Participant, conversation_for, require_writable
 from customers.models import Channel, Customer
 
@@ -106,19 +106,16 @@ def message_send(
 
 
 def conversation_state_publish_on_commit(conversation: Conversation) -> None:
-    """Tell every socket of the conversation (customer's and agent's) its current state."""
-    from routing.selectors import queue_position
+    """Tell every socket of the conversation (customer's and agent's) its state, as it is at commit."""
+    from routing.selectors import conversation_state
 
-    conversation = Conversation.objects.select_related("customer", "business_line", "agent").get(id=conversation.id)
-    events.publish_on_commit(
-        events.conversation_group(conversation.id),
-        events.frame_event(
-            {
-                "type": "conversation.state",
-                "conversation": conversation_payload(conversation, queue_position=queue_position(conversation)),
-            }
-        ),
-    )
+    conversation_id = conversation.id
+
+    def publish_state() -> None:
+        fresh = Conversation.objects.select_related("customer", "business_line", "agent").get(id=conversation_id)
+        events.publish(events.conversation_group(conversation_id), events.frame_event(conversation_state(fresh)))
+
+    transaction.on_commit(publish_state)
 
 
 def conversation_start(*, customer: Customer, channel: str) -> tuple[Conversation, bool]:
@@ -141,7 +138,7 @@ def conversation_start(*, customer: Customer, channel: str) -> tuple[Conversatio
             if greeting:
                 system_message_append(conversation=conversation, event="greeting", body=greeting)
             events.publish_on_commit(events.customer_group(customer.id), events.join_event(conversation.id))
-            _assignment_on_commit(conversation.business_line_id)
+            _routing_request(conversation.business_line_id)
     except IntegrityError:
         return Conversation.objects.get(customer=customer, status__in=OPEN_STATUSES), False
     logger.info("conversation %s started by customer %s on %s", conversation.id, customer.id, channel)
@@ -163,12 +160,52 @@ def conversation_close(*, participant: Participant, conversation_id: int) -> Con
         who = "The agent" if participant.is_agent else "The customer"
         system_message_append(conversation=conversation, event="closed", body=f"{who} closed the conversation.")
         conversation_state_publish_on_commit(conversation)
-        _assignment_on_commit(conversation.business_line_id)
+        _routing_request(conversation.business_line_id)
     logger.info("conversation %s closed by %s %s", conversation.id, participant.kind, participant.id)
     return conversation
 
 
-def _assignment_on_commit(business_line_id: int) -> None:
-    from routing.services import assignment_request
+def _routing_request(business_line_id: int) -> None:
+    from routing.services import routing_request
 
-    transaction.on_commit(lambda: assignment_request(business_line_id=business_line_id))
+    routing_request(business_line_id=business_line_id)
+
+
+def conversation_leave_message(
+    *, customer: Customer, channel: str, body: str, name: str = "", email: str = ""
+) -> Conversation:
+    """Nobody can answer now: keep the customer's message and contact details as a missed conversation.
+
+    An open waiting conversation becomes the missed one, so the message stays with what was said before.
+    """
+    if channel not in Channel.values:
+        raise ChatError(ErrorCode.INVALID_FIELD, f"channel must be one of {', '.join(Channel.values)}")
+    with transaction.atomic():
+        contact = {field: value for field, value in (("name", name), ("email", email)) if value}
+        if contact:
+            Customer.objects.filter(id=customer.id).update(**contact)
+        conversation = (
+            Conversation.objects.select_for_update()
+            .filter(customer=customer, status=ConversationStatus.WAITING)
+            .first()
+        )
+        if conversation is None:
+            if Conversation.objects.filter(customer=customer, status=ConversationStatus.ACTIVE).exists():
+                raise ChatError(ErrorCode.INVALID_FIELD, "An agent is with you: write in the open conversation")
+            conversation = Conversation.objects.create(
+                customer=customer, business_line_id=customer.business_line_id, channel=channel
+            )
+            events.publish_on_commit(events.customer_group(customer.id), events.join_event(conversation.id))
+        conversation.status = ConversationStatus.MISSED
+        conversation.closed_at = timezone.now()
+        conversation.close_reason = CloseReason.OFFLINE
+        conversation.save(update_fields=["status", "closed_at", "close_reason"])
+        message_append(conversation=conversation, sender=Sender.CUSTOMER, body=body)
+        system_message_append(
+            conversation=conversation, event="left_message",
+            body="Thanks! We got your message and will get back to you.",
+        )
+        conversation_state_publish_on_commit(conversation)
+        _routing_request(conversation.business_line_id)
+    logger.info("customer %s left a message in conversation %s", customer.id, conversation.id)
+    return conversation

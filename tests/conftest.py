@@ -72,3 +72,30 @@ def throwaway_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server = _start_redis(tmp_path)
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def celery_runs_inline() -> Iterator[None]:
+    """In-process tests run Celery tasks inline; tests with real processes start a real Celery worker."""
+    from cs_platform.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def redis_prefix_of_this_run() -> Iterator[None]:
+    """Keys and channel-layer groups of this run are its own, though other runs share the Redis."""
+    import os
+
+    from channels.layers import channel_layers
+    from django.conf import settings
+
+    original = settings.REDIS_PREFIX, settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    settings.REDIS_PREFIX = f"cstest{os.getpid()}u"
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"{settings.REDIS_PREFIX}:layer:"
+    channel_layers.backends.clear()
+    yield
+    settings.REDIS_PREFIX, settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = original
+    channel_layers.backends.clear()
