@@ -7,13 +7,13 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.selectors import agent_for_user
+from agents.services import agent_api_token_issue
 from customers.api import CodedErrorsAPIView, ErrorSerializer
 
 
@@ -79,5 +79,5 @@ class AuthTokenApi(CodedErrorsAPIView):
         agent = agent_for_user(user=user)
         if agent is None:
             raise PermissionDenied("This user is not an agent.", code="not_an_agent")
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response(self.AuthTokenOutputSerializer({"token": token.key, "agent_id": agent.pk}).data)
+        token = agent_api_token_issue(agent=agent)
+        return Response(self.AuthTokenOutputSerializer({"token": token, "agent_id": agent.pk}).data)

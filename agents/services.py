@@ -6,12 +6,18 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from agents.models import Agent, Presence
 from chat import events
 from chat.errors import ChatError, ErrorCode
 
 logger = logging.getLogger(__name__)
+
+
+def agent_api_token_issue(*, agent: Agent) -> str:
+    """The agent's API token for REST and `/ws/agent/?token=`; asking again returns the same one."""
+    return Token.objects.get_or_create(user_id=agent.user_id)[0].key
 
 
 def agent_presence_set(*, agent_id: int, status: str) -> Agent:

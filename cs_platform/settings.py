@@ -143,6 +143,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "customers.models.Channel",
+        "ConversationStatusEnum": "chat.models.ConversationStatus",
+        "SenderEnum": "chat.models.Sender",
+        "CloseReasonEnum": "chat.models.CloseReason",
+        "PresenceEnum": "agents.models.Presence",
+    },
 }
 
 # Routing: defaults for a new business line's timeouts, in seconds, and the safety-net sweep.
