@@ -153,16 +153,30 @@ def conversation_close(*, participant: Participant, conversation_id: int) -> Con
             return conversation
         if participant.is_agent:
             require_writable(participant, conversation)
-        conversation.status = ConversationStatus.CLOSED
-        conversation.closed_at = timezone.now()
-        conversation.close_reason = CloseReason.AGENT if participant.is_agent else CloseReason.CUSTOMER
-        conversation.save(update_fields=["status", "closed_at", "close_reason"])
         who = "The agent" if participant.is_agent else "The customer"
-        system_message_append(conversation=conversation, event="closed", body=f"{who} closed the conversation.")
-        conversation_state_publish_on_commit(conversation)
-        _routing_request(conversation.business_line_id)
+        conversation_end(
+            conversation=conversation,
+            status=ConversationStatus.CLOSED,
+            reason=CloseReason.AGENT if participant.is_agent else CloseReason.CUSTOMER,
+            event="closed",
+            body=f"{who} closed the conversation.",
+        )
     logger.info("conversation %s closed by %s %s", conversation.id, participant.kind, participant.id)
     return conversation
+
+
+def conversation_end(
+    *, conversation: Conversation, status: ConversationStatus, reason: CloseReason, event: str, body: str
+) -> None:
+    """End a conversation whose row the caller has locked: closed or missed, said in the transcript, told to
+    every socket, and the queue and the freed agent slot offered to routing."""
+    conversation.status = status
+    conversation.closed_at = timezone.now()
+    conversation.close_reason = reason
+    conversation.save(update_fields=["status", "closed_at", "close_reason"])
+    system_message_append(conversation=conversation, event=event, body=body)
+    conversation_state_publish_on_commit(conversation)
+    _routing_request(conversation.business_line_id)
 
 
 def _routing_request(business_line_id: int) -> None:
@@ -196,16 +210,13 @@ def conversation_leave_message(
                 customer=customer, business_line_id=customer.business_line_id, channel=channel
             )
             events.publish_on_commit(events.customer_group(customer.id), events.join_event(conversation.id))
-        conversation.status = ConversationStatus.MISSED
-        conversation.closed_at = timezone.now()
-        conversation.close_reason = CloseReason.OFFLINE
-        conversation.save(update_fields=["status", "closed_at", "close_reason"])
         message_append(conversation=conversation, sender=Sender.CUSTOMER, body=body)
-        system_message_append(
-            conversation=conversation, event="left_message",
+        conversation_end(
+            conversation=conversation,
+            status=ConversationStatus.MISSED,
+            reason=CloseReason.OFFLINE,
+            event="left_message",
             body="Thanks! We got your message and will get back to you.",
         )
-        conversation_state_publish_on_commit(conversation)
-        _routing_request(conversation.business_line_id)
     logger.info("customer %s left a message in conversation %s", customer.id, conversation.id)
     return conversation

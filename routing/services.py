@@ -27,7 +27,7 @@ from chat import events
 from chat.errors import ChatError, ErrorCode
 from chat.models import OPEN_STATUSES, CloseReason, Conversation, ConversationStatus
 from chat.permissions import Participant, conversation_for, require_writable
-from chat.services import conversation_state_publish_on_commit, system_message_append
+from chat.services import conversation_end, conversation_state_publish_on_commit, system_message_append
 from routing.models import BusinessLine
 from routing.selectors import available_agent_ids, queue_states, waiting_queue
 
@@ -316,15 +316,13 @@ def _apply_timeout(condition: Q, action: Callable[[Conversation], bool]) -> int:
 
 
 def _miss(conversation: Conversation) -> bool:
-    conversation.status = ConversationStatus.MISSED
-    conversation.closed_at = timezone.now()
-    conversation.close_reason = CloseReason.WAIT_TIMEOUT
-    conversation.save(update_fields=["status", "closed_at", "close_reason"])
-    system_message_append(
-        conversation=conversation, event="missed",
+    conversation_end(
+        conversation=conversation,
+        status=ConversationStatus.MISSED,
+        reason=CloseReason.WAIT_TIMEOUT,
+        event="missed",
         body="Sorry, nobody is free right now. Leave us a message and we will get back to you.",
     )
-    conversation_state_publish_on_commit(conversation)
     _missed_publish_on_commit(conversation)
     logger.info("conversation %s missed after waiting %ss", conversation.id, conversation.business_line.wait_timeout)
     return True
@@ -358,16 +356,13 @@ def _reassign(conversation: Conversation) -> bool:
 
 
 def _close_idle(conversation: Conversation) -> bool:
-    conversation.status = ConversationStatus.CLOSED
-    conversation.closed_at = timezone.now()
-    conversation.close_reason = CloseReason.IDLE
-    conversation.save(update_fields=["status", "closed_at", "close_reason"])
-    system_message_append(
-        conversation=conversation, event="closed",
+    conversation_end(
+        conversation=conversation,
+        status=ConversationStatus.CLOSED,
+        reason=CloseReason.IDLE,
+        event="closed",
         body="The conversation was closed because there was no reply for a while.",
     )
-    conversation_state_publish_on_commit(conversation)
-    routing_request(business_line_id=conversation.business_line_id)
     return True
 
 

@@ -367,3 +367,82 @@ async def ConversationStatus_of(conversation_id):
     from chat.models import Conversation
 
     return (await Conversation.objects.aget(id=conversation_id)).status
+
+
+async def test_nobody_online_the_customer_is_offered_to_leave_a_message(customer):
+    socket = await open_socket(customer_path(customer), origin=SHOP)
+    hello = await socket.receive_json_from()
+    assert hello["offline"] is True
+    await socket.send_json_to({"type": "conversation.leave_message", "body": "Call me back please",
+                               "name": "Ann", "email": "ann@example.com", "ref": "lm"})
+    state = await expect(socket, "conversation.state", where=lambda f: f.get("ref") == "lm")
+    assert state["conversation"]["status"] == "missed" and state["conversation"]["leave_message"] is True
+    await customer.arefresh_from_db()
+    assert (customer.name, customer.email) == ("Ann", "ann@example.com")
+    bodies = [m.body async for m in Message.objects.filter(conversation_id=state["conversation"]["id"])]
+    assert "Call me back please" in bodies
+    await socket.disconnect()
+
+
+async def test_agent_picks_a_missed_conversation_from_the_queue(customer, agent):
+    customer_ws = await customer_socket(customer)
+    await customer_ws.send_json_to({"type": "conversation.leave_message", "body": "Anyone?"})
+    missed = (await expect(customer_ws, "conversation.state"))["conversation"]
+    agent.presence = Presence.ONLINE
+    await agent.asave()
+    agent_ws = await agent_socket(agent)
+    await agent_ws.send_json_to({"type": "conversation.pick", "conversation_id": missed["id"]})
+    assigned = await expect(agent_ws, "conversation.assigned")
+    assert assigned["conversation"]["id"] == missed["id"] and assigned["conversation"]["status"] == "active"
+    assert "Anyone?" in [m["body"] for m in assigned["messages"]]
+    await customer_ws.disconnect()
+    await agent_ws.disconnect()
+
+
+async def test_transfer_to_another_agent_moves_the_conversation(customer, agent, line):
+    from asgiref.sync import sync_to_async
+
+    colleague = await sync_to_async(lambda: AgentFactory(business_lines=[line], presence=Presence.ONLINE))()
+    agent.presence = Presence.ONLINE
+    await agent.asave()
+    agent_ws = await agent_socket(agent)
+    customer_ws = await customer_socket(customer)
+    conversation = await start(customer_ws)
+    await expect(agent_ws, "conversation.assigned")
+    colleague_ws = await agent_socket(colleague)
+
+    await agent_ws.send_json_to({"type": "conversation.transfer", "conversation_id": conversation["id"],
+                                 "to_agent_id": colleague.id, "ref": "t"})
+    reply = await expect(agent_ws, "conversation.state", where=lambda f: f.get("ref") == "t")
+    assert reply["conversation"]["agent"]["id"] == colleague.id
+    assigned = await expect(colleague_ws, "conversation.assigned")
+    assert assigned["conversation"]["id"] == conversation["id"]
+    seen = await expect(customer_ws, "conversation.state",
+                        where=lambda f: (f["conversation"]["agent"] or {}).get("id") == colleague.id)
+    assert seen["conversation"]["status"] == "active"
+
+    await agent_ws.send_json_to({"type": "message.send", "conversation_id": conversation["id"],
+                                 "client_msg_id": "late", "body": "still me?"})
+    assert (await expect(agent_ws, "error"))["code"] == "not_assigned"
+    for socket in (agent_ws, colleague_ws, customer_ws):
+        await socket.disconnect()
+
+
+async def test_transfer_to_an_unavailable_agent_is_refused(customer, agent, line):
+    from asgiref.sync import sync_to_async
+
+    offline_colleague = await sync_to_async(lambda: AgentFactory(business_lines=[line]))()
+    agent.presence = Presence.ONLINE
+    await agent.asave()
+    agent_ws = await agent_socket(agent)
+    customer_ws = await customer_socket(customer)
+    conversation = await start(customer_ws)
+    await expect(agent_ws, "conversation.assigned")
+    for extra, code in (({"to_agent_id": offline_colleague.id}, "agent_unavailable"),
+                        ({"to_agent_id": "x"}, "invalid_field"),
+                        ({}, "invalid_field"),
+                        ({"to_business_line": "no-such-line"}, "not_found")):
+        await agent_ws.send_json_to({"type": "conversation.transfer", "conversation_id": conversation["id"], **extra})
+        assert (await expect(agent_ws, "error"))["code"] == code
+    for socket in (agent_ws, customer_ws):
+        await socket.disconnect()
