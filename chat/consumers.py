@@ -330,6 +330,7 @@ class CustomerConsumer(ChatConsumer):
             **super().handlers(),
             "conversation.start": self.handle_conversation_start,
             "conversation.leave_message": self.handle_leave_message,
+            "conversation.rate": self.handle_rate,
         }
 
     async def on_authenticated(self) -> None:
@@ -357,6 +358,20 @@ class CustomerConsumer(ChatConsumer):
         await self.join(conversation.id)
         state = await database_sync_to_async(self._state_frame)(conversation.id)
         await self.send_frame({**state, "ref": ref})
+
+    async def handle_rate(self, frame: dict[str, Any], ref: Any) -> None:
+        conversation_id = _field_int(frame, "conversation_id", minimum=1)
+        comment = frame.get("comment", "")
+        if not isinstance(comment, str) or len(comment) > settings.CHAT_MAX_BODY_CHARS:
+            raise ChatError(
+                ErrorCode.INVALID_FIELD, f"comment must be text of at most {settings.CHAT_MAX_BODY_CHARS} characters"
+            )
+        conversation = await database_sync_to_async(services.conversation_rate)(
+            customer_id=self.customer.id, conversation_id=conversation_id, rating=frame.get("rating"), comment=comment
+        )
+        await self.send_frame(
+            {"type": "conversation.rated", "conversation_id": conversation.id, "rating": conversation.rating, "ref": ref}
+        )
 
     async def handle_leave_message(self, frame: dict[str, Any], ref: Any) -> None:
         body = _field_body(frame)

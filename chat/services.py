@@ -220,3 +220,20 @@ def conversation_leave_message(
         )
     logger.info("customer %s left a message in conversation %s", customer.id, conversation.id)
     return conversation
+
+
+def conversation_rate(*, customer_id: int, conversation_id: int, rating: int, comment: str = "") -> Conversation:
+    """The customer rates a conversation that has ended (1 to 5, with an optional comment); rating again replaces it."""
+    if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
+        raise ChatError(ErrorCode.INVALID_FIELD, "rating must be an integer from 1 to 5")
+    with transaction.atomic():
+        conversation = conversation_for(
+            Participant(kind="customer", id=customer_id), conversation_id, for_update=True
+        )
+        if conversation.status != ConversationStatus.CLOSED:
+            raise ChatError(ErrorCode.INVALID_FIELD, "Only a closed conversation can be rated")
+        conversation.rating = rating
+        conversation.rating_comment = comment
+        conversation.save(update_fields=["rating", "rating_comment"])
+    logger.info("conversation %s rated %s by customer %s", conversation_id, rating, customer_id)
+    return conversation

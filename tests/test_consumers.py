@@ -446,3 +446,24 @@ async def test_transfer_to_an_unavailable_agent_is_refused(customer, agent, line
         assert (await expect(agent_ws, "error"))["code"] == code
     for socket in (agent_ws, customer_ws):
         await socket.disconnect()
+
+
+async def test_customer_rates_a_closed_conversation(customer):
+    socket = await customer_socket(customer)
+    conversation = await start(socket)
+    await socket.send_json_to({"type": "conversation.rate", "conversation_id": conversation["id"], "rating": 5})
+    assert (await expect(socket, "error"))["code"] == "invalid_field"
+    await socket.send_json_to({"type": "conversation.close", "conversation_id": conversation["id"]})
+    await expect(socket, "conversation.state", where=lambda f: f["conversation"]["status"] == "closed")
+    for bad in (0, 6, "5", True):
+        await socket.send_json_to({"type": "conversation.rate", "conversation_id": conversation["id"], "rating": bad})
+        assert (await expect(socket, "error"))["code"] == "invalid_field"
+    await socket.send_json_to({"type": "conversation.rate", "conversation_id": conversation["id"], "rating": 4,
+                               "comment": "Quick and kind", "ref": "r"})
+    rated = await expect(socket, "conversation.rated")
+    assert (rated["rating"], rated["ref"]) == (4, "r")
+    from chat.models import Conversation
+
+    stored = await Conversation.objects.aget(id=conversation["id"])
+    assert (stored.rating, stored.rating_comment) == (4, "Quick and kind")
+    await socket.disconnect()
