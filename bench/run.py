@@ -1,0 +1,718 @@
+"""`python -m bench.run` (what `make bench` runs): the product against a bare relay, in one run.
+
+It brings the product up as deployed (two web workers, a Celery worker and beat, PostgreSQL and Redis from
+DATABASE_URL / REDIS_URL, else embedded ones of its own) on a database and a Redis key prefix of its own, and
+the bare relay (bench/bare_relay.py) with two processes. It runs each scenario several times, prints a
+Markdown table (medians, min-max, product / bare relay from the same run), writes the raw figures as JSON
+under bench/results/, and stops everything it started, by its own process ids. docs/performance.md explains
+the figures.
+
+    python -m bench.run [--quick] [--layer pubsub|core] [--server daphne|uvicorn] [--scenarios relay,idle]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psutil
+import psycopg
+import redis
+import uvloop
+
+from bench import loadgen
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+RESULTS_DIR = BASE_DIR / "bench" / "results"
+SCENARIOS = ("idle", "assignment", "burst", "relay")
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+MAX_RELAY_P99_MS = 100
+
+# No proxy from the environment may stand between the benchmark and 127.0.0.1.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each scenario is: the full run (issue 5) or `--quick`, the smoke test's few seconds."""
+
+    reps: int
+    relay_pairs: int
+    relay_rates: tuple[float, ...]
+    relay_fixed_rates: tuple[float, ...]
+    relay_step_seconds: float
+    relay_drain_seconds: float
+    idle_sockets: int
+    idle_rest_seconds: float
+    assign_agents: int
+    assign_capacity: int
+    assign_starts: int
+    assign_rate: float
+    burst_customers: int
+    burst_agents: int
+    burst_capacity: int
+    burst_seconds: float
+    time_limit_seconds: float
+
+
+FULL = Sizes(
+    reps=3, relay_pairs=100,
+    relay_rates=(200, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 16000),
+    relay_fixed_rates=(200, 500), relay_step_seconds=3.0, relay_drain_seconds=3.0,
+    idle_sockets=2000, idle_rest_seconds=15.0,
+    assign_agents=10, assign_capacity=100, assign_starts=100, assign_rate=20.0,
+    burst_customers=1000, burst_agents=100, burst_capacity=1, burst_seconds=10.0,
+    time_limit_seconds=25 * 60,
+)
+QUICK = Sizes(
+    reps=1, relay_pairs=4, relay_rates=(20, 40), relay_fixed_rates=(20, 40), relay_step_seconds=1.0,
+    relay_drain_seconds=5.0, idle_sockets=40, idle_rest_seconds=2.0,
+    assign_agents=2, assign_capacity=10, assign_starts=6, assign_rate=10.0,
+    burst_customers=12, burst_agents=4, burst_capacity=1, burst_seconds=1.0,
+    time_limit_seconds=120,
+)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Servers: the database and Redis, and every process this run starts
+
+
+def _die_with_parent() -> None:
+    """Runs in each child before exec: nothing we start may outlive a benchmark that was killed."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Service:
+    """One process this run started; it is stopped by its own pid and no other."""
+
+    def __init__(self, name: str, argv: list[str], *, env: dict[str, str], log_dir: Path, port: int = 0) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.port = port
+        self.log_path = log_dir / f"{name}.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            )
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT)
+
+    def wait_ready(self, ready: Any) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not ready(self):
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited during start-up; see {self.log_path}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} not ready after {START_TIMEOUT:.0f} s; see {self.log_path}")
+            time.sleep(0.1)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _http_ok(service: Service) -> bool:
+    try:
+        with _opener.open(f"http://127.0.0.1:{service.port}/healthz", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _port_open(service: Service) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", service.port)) == 0
+
+
+def _with_database(url: str, name: str) -> str:
+    """The same server's URL with another database name (TCP host or a Unix socket folder in `?host=`)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+class Stack:
+    """Everything one run needs, started in order and stopped in reverse, including on errors and signals."""
+
+    def __init__(self, *, layer: str, server: str, sizes: Sizes) -> None:
+        self.layer = layer
+        self.server = server
+        self.sizes = sizes
+        self.tag = f"csbench{os.getpid()}"
+        self.work_dir = Path(tempfile.mkdtemp(prefix=f"{self.tag}-"))
+        self.log_dir = self.work_dir / "logs"
+        self.log_dir.mkdir()
+        self.embedded_dir: Path | None = None
+        self.server_url = ""
+        self.database_url = ""
+        self.redis_url = ""
+        self.database_created = False
+        self.services: list[Service] = []
+        self.web: list[Service] = []
+        self.bare: list[Service] = []
+
+    # Start
+
+    def start(self) -> dict[str, Any]:
+        self.server_url, self.redis_url = self._servers()
+        self.database_url = _with_database(self.server_url, self.tag)
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.tag}"')
+        self.database_created = True
+        env = self.product_env()
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=env, check=True)
+        data = self._django_setup(env)
+        self.web = [self._web(f"web{n}", env) for n in (1, 2)]
+        self.services += self.web
+        worker = Service("celery-worker", [str(VENV_BIN / "celery"), "-A", "cs_platform", "worker",
+                                           "--concurrency", "2", "--loglevel", "INFO", "-n", f"{self.tag}@%h"],
+                         env=env, log_dir=self.log_dir)
+        beat = Service("celery-beat", [str(VENV_BIN / "celery"), "-A", "cs_platform", "beat", "--loglevel", "INFO",
+                                       "-s", str(self.work_dir / "celerybeat-schedule")],
+                       env=env, log_dir=self.log_dir)
+        self.bare = [self._bare(f"bare{n}") for n in (1, 2)]
+        self.services += [worker, beat, *self.bare]
+        for service in self.services:
+            service.start()
+        for service in self.web:
+            service.wait_ready(_http_ok)
+        for service in self.bare:
+            service.wait_ready(_port_open)
+        return data
+
+    def _servers(self) -> tuple[str, str]:
+        database_url = os.environ.get("DATABASE_URL", "")
+        redis_url = os.environ.get("REDIS_URL", "")
+        if database_url and redis_url:
+            return database_url, redis_url
+        # Embedded servers of this run only, in a folder of its own: started here, stopped here.
+        self.embedded_dir = BASE_DIR / ".data" / self.tag
+        os.environ["CS_DATA_DIR"] = str(self.embedded_dir)
+        from cs_platform import embedded
+
+        return database_url or embedded.ensure_postgres(), redis_url or embedded.ensure_redis()
+
+    def product_env(self) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if not key.lower().endswith("_proxy")}
+        env.update(
+            DJANGO_SETTINGS_MODULE="cs_platform.settings",
+            DATABASE_URL=self.database_url,
+            REDIS_URL=self.redis_url,
+            REDIS_PREFIX=self.tag,
+            CHANNEL_LAYER=self.layer,
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            DEBUG="false",
+            PYTHONUNBUFFERED="1",
+            # The per-socket limit (20 frames/s) would cap the relay figure at 20 x sockets; it is the server,
+            # not the limiter, that is measured here.
+            CHAT_RATE_PER_SECOND="100000",
+            CHAT_RATE_BURST="100000",
+        )
+        return env
+
+    def _django_setup(self, env: dict[str, str]) -> dict[str, Any]:
+        s = self.sizes
+        lines = [
+            {"key": "bench-relay", "agents": s.relay_pairs, "capacity": 1},
+            {"key": "bench-assign", "agents": s.assign_agents, "capacity": s.assign_capacity},
+            {"key": "bench-idle", "agents": 0, "capacity": 1},
+            *({"key": f"bench-burst-{rep}", "agents": s.burst_agents, "capacity": s.burst_capacity}
+              for rep in range(s.reps)),
+        ]
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.django_setup", "create", json.dumps({"lines": lines})],
+            cwd=BASE_DIR, env=env, check=True, capture_output=True, text=True,
+        )
+        return json.loads(done.stdout)["lines"]
+
+    def _web(self, name: str, env: dict[str, str]) -> Service:
+        port = free_port()
+        if self.server == "uvicorn":
+            argv = [str(VENV_BIN / "uvicorn"), "cs_platform.asgi:application", "--host", "127.0.0.1",
+                    "--port", str(port), "--no-access-log", "--lifespan", "off"]
+        else:
+            argv = [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "cs_platform.asgi:application"]
+        return Service(name, argv, env=env, log_dir=self.log_dir, port=port)
+
+    def _bare(self, name: str) -> Service:
+        port = free_port()
+        argv = [sys.executable, "-m", "bench.bare_relay", "--port", str(port), "--redis-url", self.redis_url,
+                "--channel", f"{self.tag}:bare"]
+        return Service(name, argv, env=self.product_env(), log_dir=self.log_dir, port=port)
+
+    def restart(self, service: Service) -> None:
+        """A fresh process, so that memory figures start from the same place every time."""
+        service.stop()
+        service.start()
+        service.wait_ready(_http_ok if service in self.web else _port_open)
+
+    # Checks and clean-up
+
+    def db_check(self, line_key: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.django_setup", "check", line_key],
+            cwd=BASE_DIR, env=self.product_env(), check=True, capture_output=True, text=True,
+        )
+        return json.loads(done.stdout)
+
+    def layer_subscriptions(self) -> int:
+        """Redis pub/sub channels of this run's channel layer (the pub/sub layer subscribes one per group)."""
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            return len(client.pubsub_channels(f"{self.tag}:layer:*"))
+        finally:
+            client.close()
+
+    def versions(self) -> dict[str, str]:
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            postgres = conn.execute("SHOW server_version").fetchone()[0]
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            redis_version = client.info("server")["redis_version"]
+        finally:
+            client.close()
+        packages = ("django", "channels", "channels-redis", "daphne", "uvicorn", "websockets", "redis", "psycopg",
+                    "uvloop", "orjson")
+        return {"postgresql": postgres, "redis_server": redis_version,
+                **{name: metadata.version(name) for name in packages}}
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            try:
+                service.stop()
+            except Exception as error:  # keep stopping the others
+                print(f"stopping {service.name}: {error!r}", file=sys.stderr)
+        if self.redis_url:
+            self._forget_redis_keys()
+        if self.database_created:
+            with psycopg.connect(self.server_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.tag}" WITH (FORCE)')
+        if self.embedded_dir is not None:
+            from cs_platform import embedded
+
+            embedded.stop()
+            shutil.rmtree(self.embedded_dir, ignore_errors=True)
+
+    def _forget_redis_keys(self) -> None:
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            keys = list(client.scan_iter(match=f"{self.tag}:*", count=1000))
+            for start in range(0, len(keys), 1000):
+                client.delete(*keys[start:start + 1000])
+        finally:
+            client.close()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Customers through the product's REST edge
+
+
+def widget_sessions(web: list[Service], line_key: str, count: int) -> list[dict[str, Any]]:
+    """`POST /api/widget/session/` `count` times (no Origin, as an app would), spread over both workers."""
+
+    def one(n: int) -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{web[n % len(web)].port}/api/widget/session/",
+            data=json.dumps({"business_line": line_key, "channel": "web"}).encode(),
+            headers={"Content-Type": "application/json"}, method="POST",
+        )
+        with _opener.open(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(count)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Scenarios: each runs `reps` times and keeps every run's raw figures
+
+
+def ws_base(service: Service) -> str:
+    return f"ws://127.0.0.1:{service.port}"
+
+
+async def scenario_idle(stack: Stack, customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    s = stack.sizes
+    web1, bare1 = stack.web[0], stack.bare[0]
+    runs = []
+    for _rep in range(s.reps):
+        stack.restart(web1)
+        before = stack.layer_subscriptions()
+        product = await loadgen.idle_sockets(
+            loadgen.product_customer_specs(ws_base(web1), customers), server_pid=web1.pid, expect_hello=True,
+            heartbeat=15.0, rest_seconds=s.idle_rest_seconds,
+        )
+        await asyncio.sleep(2.0)
+        product["layer_subscriptions_left_after_close"] = stack.layer_subscriptions() - before
+        stack.restart(bare1)
+        bare = await loadgen.idle_sockets(
+            [(f"{ws_base(bare1)}/?id=idle{n}", "customer", n) for n in range(len(customers))],
+            server_pid=bare1.pid, expect_hello=False, heartbeat=15.0, rest_seconds=s.idle_rest_seconds,
+        )
+        runs.append({"product": product, "bare": bare})
+    return runs
+
+
+async def scenario_assignment(
+    stack: Stack, agents: list[dict[str, Any]], customers: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    s = stack.sizes
+    web1, web2 = stack.web
+    agent_conns = await loadgen.open_many(loadgen.product_agent_specs(ws_base(web2), agents), expect_hello=True)
+    runs = []
+    try:
+        await loadgen.agents_online(agent_conns)
+        for rep in range(s.reps):
+            batch = customers[rep * s.assign_starts:(rep + 1) * s.assign_starts]
+            conns = await loadgen.open_many(loadgen.product_customer_specs(ws_base(web1), batch), expect_hello=True)
+            try:
+                runs.append(await loadgen.assignment_latency(conns, agent_conns, rate=s.assign_rate))
+            finally:
+                await loadgen.close_many(conns)
+    finally:
+        await loadgen.close_many(agent_conns)
+    return runs
+
+
+async def scenario_burst(
+    stack: Stack, lines: dict[str, Any], customers_by_rep: list[list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    s = stack.sizes
+    web1, web2 = stack.web
+    runs = []
+    for rep in range(s.reps):
+        line_key = f"bench-burst-{rep}"
+        agents = await loadgen.open_many(
+            loadgen.product_agent_specs(ws_base(web2), lines[line_key]["agents"]), expect_hello=True
+        )
+        customers: list[loadgen.Conn] = []
+        try:
+            await loadgen.agents_online(agents)
+            customers = await loadgen.open_many(
+                loadgen.product_customer_specs(ws_base(web1), customers_by_rep[rep]), expect_hello=True
+            )
+            figures = await loadgen.burst(customers, agents, capacity=s.burst_capacity, seconds=s.burst_seconds)
+        finally:
+            await loadgen.close_many([*customers, *agents])
+        database = stack.db_check(line_key)
+        figures["db_active"] = database["active"]
+        figures["db_waiting"] = database["waiting"]
+        figures["db_conversations_held_twice"] = len(database["conversations_assigned_twice"])
+        figures["db_agents_over_capacity"] = len(database["agents_over_capacity"])
+        runs.append(figures)
+    return runs
+
+
+async def scenario_relay(
+    stack: Stack, agents: list[dict[str, Any]], customers: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    s = stack.sizes
+    (web1, web2), (bare1, bare2) = stack.web, stack.bare
+    product_agents = await loadgen.open_many(loadgen.product_agent_specs(ws_base(web2), agents), expect_hello=True)
+    product_customers: list[loadgen.Conn] = []
+    bare_conns: list[loadgen.Conn] = []
+    runs = []
+    try:
+        await loadgen.agents_online(product_agents)
+        product_customers = await loadgen.open_many(
+            loadgen.product_customer_specs(ws_base(web1), customers), expect_hello=True
+        )
+        product_pairs = await loadgen.product_pairs(product_customers, product_agents)
+        n = s.relay_pairs
+        bare_conns = await loadgen.open_many(
+            [(f"{ws_base(bare1)}/?id=c{i}", "customer", f"c{i}") for i in range(n)]
+            + [(f"{ws_base(bare2)}/?id=a{i}", "agent", f"a{i}") for i in range(n)],
+            expect_hello=False,
+        )
+        bare_pairs = list(zip(bare_conns[:n], bare_conns[n:]))
+        for customer, agent in bare_pairs:
+            customer.peer, agent.peer = agent.ident, customer.ident
+        for rep in range(s.reps):
+            run = {}
+            for name, pairs in (("product", product_pairs), ("bare", bare_pairs)):
+                run[name] = await loadgen.relay_ramp(
+                    pairs, product=name == "product", rates=s.relay_rates, seconds=s.relay_step_seconds,
+                    drain=s.relay_drain_seconds, tag=f"r{rep}{name[0]}",
+                )
+            runs.append(run)
+    finally:
+        await loadgen.close_many([*product_customers, *product_agents, *bare_conns])
+    return runs
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Figures: medians and ranges over runs, the ratio product / bare relay, the table
+
+
+def spread(values: list[float | None]) -> dict[str, Any]:
+    """Median and min-max over the runs that produced a value."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return {"median": None, "min": None, "max": None, "values": values}
+    return {"median": statistics.median(present), "min": min(present), "max": max(present), "values": values}
+
+
+def ratio(product: dict[str, Any], bare: dict[str, Any]) -> float | None:
+    if product["median"] is None or not bare["median"]:
+        return None
+    return round(product["median"] / bare["median"], 3)
+
+
+def relay_step_at(ramp: dict[str, Any], rate: float) -> dict[str, Any] | None:
+    return next((step for step in ramp["steps"] if step["rate_target"] == rate), None)
+
+
+def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
+    """One row per figure: product and bare relay medians with min-max, and their ratio."""
+    rows: list[dict[str, Any]] = []
+
+    def row(figure: str, product: list[Any], bare: list[Any] | None = None, *, unit: str = "") -> None:
+        entry = {"figure": figure, "unit": unit, "product": spread(product)}
+        if bare is not None:
+            entry["bare"] = spread(bare)
+            entry["ratio"] = ratio(entry["product"], entry["bare"])
+        rows.append(entry)
+
+    relay = results.get("relay")
+    if relay:
+        both = ("product", "bare")
+        row(f"relay: highest rate, nothing lost, p99 < {MAX_RELAY_P99_MS} ms",
+            *([run[side]["max_sustained_rate"] for run in relay] for side in both), unit="msg/s")
+        for rate in sizes.relay_fixed_rates:
+            for q in ("p50", "p95", "p99"):
+                row(f"relay at {rate:g} msg/s: {q}",
+                    *([(relay_step_at(run[side], rate) or {}).get(f"{q}_ms") for run in relay] for side in both),
+                    unit="ms")
+            row(f"relay at {rate:g} msg/s: lost", *(
+                [(relay_step_at(run[side], rate) or {}).get("lost") for run in relay] for side in both
+            ), unit="messages")
+    idle = results.get("idle")
+    if idle:
+        for key, label, unit in (
+            ("rss_per_socket_kib", f"idle: memory per socket ({sizes.idle_sockets} sockets)", "KiB"),
+            ("open_per_second", "idle: sockets opened per second", "/s"),
+            ("cpu_percent_at_rest", "idle: CPU at rest, heartbeats", "% of a core"),
+        ):
+            row(label, [run["product"][key] for run in idle], [run["bare"][key] for run in idle], unit=unit)
+        row("idle: layer subscriptions left after mass close",
+            [run["product"]["layer_subscriptions_left_after_close"] for run in idle], unit="channels")
+    assignment = results.get("assignment")
+    if assignment:
+        for q in ("p50", "p99"):
+            row(f"assignment at {sizes.assign_rate:g} starts/s: {q}", [run[f"{q}_ms"] for run in assignment],
+                unit="ms")
+        row("assignment: starts never assigned", [run["unassigned"] for run in assignment], unit="starts")
+    burst = results.get("burst")
+    if burst:
+        row(f"burst: {sizes.burst_customers} starts in {sizes.burst_seconds:g} s, all "
+            f"{sizes.burst_agents * sizes.burst_capacity} slots filled after", [run["fill_seconds"] for run in burst],
+            unit="s")
+        row("burst: invariant breaches (frames + database)", [
+            run["frames_conversations_held_twice"] + run["frames_agents_over_capacity"]
+            + run["db_conversations_held_twice"] + run["db_agents_over_capacity"] for run in burst
+        ], unit="breaches")
+    return rows
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 100 or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) < 1 else f"{value:.1f}"
+
+
+def _cell(figures: dict[str, Any] | None) -> str:
+    if figures is None:
+        return "n/a"
+    if figures["median"] is None:
+        return "-"
+    if figures["min"] == figures["max"]:
+        return _number(figures["median"])
+    return f"{_number(figures['median'])} ({_number(figures['min'])}–{_number(figures['max'])})"
+
+
+def markdown_table(rows: list[dict[str, Any]], *, reps: int) -> str:
+    lines = [
+        f"| figure | unit | product, median (min–max of {reps}) | bare relay | product / bare |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for entry in rows:
+        ratio_text = "n/a" if "ratio" not in entry else (
+            "-" if entry["ratio"] is None else f"{entry['ratio']:.2f}x"
+        )
+        lines.append(
+            f"| {entry['figure']} | {entry['unit']} | {_cell(entry['product'])} | {_cell(entry.get('bare'))} "
+            f"| {ratio_text} |"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        model = next(
+            (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+             if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {
+        "cpu": model or platform.processor(),
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The run
+
+
+async def run_scenarios(stack: Stack, lines: dict[str, Any], chosen: list[str]) -> dict[str, Any]:
+    s = stack.sizes
+    web = stack.web
+    results: dict[str, Any] = {}
+    loop = asyncio.get_running_loop()
+
+    async def sessions(line_key: str, count: int) -> list[dict[str, Any]]:
+        return await loop.run_in_executor(None, widget_sessions, web, line_key, count)
+
+    if "idle" in chosen:
+        results["idle"] = await scenario_idle(stack, await sessions("bench-idle", s.idle_sockets))
+    if "assignment" in chosen:
+        customers = await sessions("bench-assign", s.assign_starts * s.reps)
+        results["assignment"] = await scenario_assignment(stack, lines["bench-assign"]["agents"], customers)
+    if "burst" in chosen:
+        customers_by_rep = [await sessions(f"bench-burst-{rep}", s.burst_customers) for rep in range(s.reps)]
+        results["burst"] = await scenario_burst(stack, lines, customers_by_rep)
+    if "relay" in chosen:
+        customers = await sessions("bench-relay", s.relay_pairs)
+        results["relay"] = await scenario_relay(stack, lines["bench-relay"]["agents"], customers)
+    return results
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--layer", choices=("pubsub", "core"), default="pubsub",
+                        help="channel layer: RedisPubSubChannelLayer (pubsub) or RedisChannelLayer (core)")
+    parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne", help="the web workers' server")
+    parser.add_argument("--quick", action="store_true", help="a tiny run of every scenario (the smoke test's)")
+    parser.add_argument("--reps", type=int, help="runs of each scenario (default 3; 1 with --quick)")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
+                        help=f"comma-separated, from {', '.join(SCENARIOS)}")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    return args
+
+
+def _raise_exit(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    if args.reps:
+        sizes = Sizes(**{**asdict(sizes), "reps": args.reps})
+    signal.signal(signal.SIGTERM, _raise_exit)
+    started = time.monotonic()
+    started_at = datetime.now(timezone.utc)
+    stack = Stack(layer=args.layer, server=args.server, sizes=sizes)
+    failed = True
+    try:
+        print(f"bench: starting the product ({args.server}, {args.layer} layer) and the bare relay; "
+              f"logs in {stack.log_dir}", file=sys.stderr, flush=True)
+        lines = stack.start()
+        versions = stack.versions()
+        results = uvloop.run(asyncio.wait_for(run_scenarios(stack, lines, args.scenarios), sizes.time_limit_seconds))
+        failed = False
+    finally:
+        if failed:
+            for service in stack.services:
+                print(f"--- {service.name} (last lines)\n{service.log_tail()}", file=sys.stderr)
+        stack.stop()
+        if not failed:
+            shutil.rmtree(stack.work_dir, ignore_errors=True)
+    rows = summarize(results, sizes)
+    table = markdown_table(rows, reps=sizes.reps)
+    report = {
+        "command": " ".join(["python -m bench.run", *argv]),
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "duration_seconds": round(time.monotonic() - started, 1),
+        "layer": args.layer,
+        "server": args.server,
+        "quick": args.quick,
+        "reps": sizes.reps,
+        "sizes": asdict(sizes),
+        "machine": machine(),
+        "versions": versions,
+        "summary": rows,
+        "runs": results,
+        "table": table,
+    }
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    name = f"{started_at:%Y%m%d-%H%M%S}-{args.server}-{args.layer}{'-quick' if args.quick else ''}.json"
+    path = args.results_dir / name
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(table)
+    print(f"\nRaw figures: {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
