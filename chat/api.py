@@ -18,6 +18,7 @@ from agents.selectors import agent_for_user
 from chat.errors import ChatError
 from chat.models import CloseReason, ConversationStatus, Sender
 from chat.payloads import conversation_payload, message_payload
+from routing.selectors import queue_position
 from chat.permissions import Participant
 from chat.selectors import history_customer_conversations, history_customer_for_agent, messages_after
 from customers.api import CodedErrorsAPIView, ErrorSerializer
@@ -121,7 +122,7 @@ class CustomerConversationsApi(CodedErrorsAPIView):
         conversations = history_customer_conversations(agent_id=agent.pk, customer_id=customer.pk)
         customer_data = self.CustomerConversationsOutputSerializer.HistoryCustomerSerializer(customer).data
         return Response(
-            {"customer": customer_data, "conversations": [conversation_payload(c) for c in conversations]}
+            {"customer": customer_data, "conversations": [conversation_payload(c, queue_position=queue_position(c)) for c in conversations]}
         )
 
 

@@ -24,6 +24,7 @@ from agents.models import Agent
 from agents.services import agent_connected, agent_presence_set
 from chat import events, selectors, services
 from chat.errors import ChatError, ErrorCode
+from chat.models import ConversationStatus
 from chat.payloads import conversation_payload, message_payload
 from chat.permissions import Participant
 from customers.models import Customer
@@ -33,6 +34,7 @@ from routing.selectors import business_line_offline, conversation_state
 
 logger = logging.getLogger(__name__)
 
+ENDED_STATUSES = {ConversationStatus.CLOSED.value, ConversationStatus.MISSED.value}
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 
@@ -169,22 +171,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 ErrorCode.FRAME_TOO_LARGE, f"Frames are limited to {settings.CHAT_MAX_FRAME_BYTES} bytes"
             )
             return
-        if not self.bucket.take():
-            await self.send_error(ErrorCode.RATE_LIMITED, "Too many frames; slow down")
-            return
         try:
             frame = json.loads(text_data)
         except ValueError:
-            await self.send_error(ErrorCode.INVALID_JSON, "Frame is not valid JSON")
+            frame = None
+        ref = _valid_ref(frame.get("ref")) if isinstance(frame, dict) else None
+        if not self.bucket.take():
+            await self.send_error(ErrorCode.RATE_LIMITED, "Too many frames; slow down", ref)
             return
         if not isinstance(frame, dict):
             await self.send_error(ErrorCode.INVALID_JSON, "Frame must be a JSON object")
             return
-        ref = _valid_ref(frame.get("ref"))
         frame_type = frame.get("type")
         handler = self.handlers().get(frame_type) if isinstance(frame_type, str) else None
         if handler is None:
-            await self.send_error(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type for a {self.role}", ref)
+            await self.send_error(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type for the {self.role} socket", ref)
             return
         try:
             await handler(frame, ref)
@@ -274,7 +275,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         if event.get("skip_role") == self.role:
             return
-        await self.send_frame(event["frame"])
+        frame = event["frame"]
+        await self.send_frame(frame)
+        if frame["type"] == "conversation.state" and frame["conversation"]["status"] in ENDED_STATUSES:
+            await self.unsubscribe(frame["conversation"]["id"])
 
     async def chat_join(self, event: dict[str, Any]) -> None:
         conversation_id = event["conversation_id"]
@@ -284,7 +288,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.on_join(conversation_id)
 
     async def chat_leave(self, event: dict[str, Any]) -> None:
-        conversation_id = event["conversation_id"]
+        await self.unsubscribe(event["conversation_id"])
+
+    async def unsubscribe(self, conversation_id: int) -> None:
         self.joined.discard(conversation_id)
         await self.channel_layer.group_discard(events.conversation_group(conversation_id), self.channel_name)
 
@@ -496,8 +502,7 @@ class AgentConsumer(ChatConsumer):
         if conversation_id in self.joined:
             state = await database_sync_to_async(self._state_frame)(conversation_id)
             await self.send_frame(state)
-        await super().chat_leave(event)
-
+        await self.unsubscribe(conversation_id)
 
     async def handle_presence_set(self, frame: dict[str, Any], ref: Any) -> None:
         status = frame.get("status")

@@ -83,6 +83,8 @@ _CHANNEL_LAYER_HOST = {
     # redis-py's default 5 s socket timeout equals the layer's blocking read time; keep it well above.
     "socket_timeout": 30,
     "socket_connect_timeout": 5,
+    # redis-py caps a pool at 100 connections and raises past it; the core layer needs one per blocked receive.
+    "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000),
 }
 if CHANNEL_LAYER_BACKEND == "core":
     CHANNEL_LAYERS = {

@@ -152,6 +152,7 @@ def _assign(conversation: Conversation, agent: Agent) -> None:
     )
     conversation_state_publish_on_commit(conversation)
     events.publish_on_commit(events.agent_group(agent.id), events.join_event(conversation.id))
+    events.publish_on_commit(events.customer_group(conversation.customer_id), events.join_event(conversation.id))
 
 
 def assignment_pick(*, agent_id: int, conversation_id: int) -> Conversation:
