@@ -44,3 +44,10 @@ chromium:
 	export DEBIAN_FRONTEND=noninteractive; \
 	echo "Installing Debian's chromium for the browser tests..."; \
 	$$SUDO apt-get install -y chromium || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
+
+# The benchmark (docs/performance.md): the product against a bare relay, about 10 minutes on 2 cores.
+# Flags through BENCH_ARGS, e.g. make bench BENCH_ARGS="--layer core" or BENCH_ARGS="--server uvicorn --scenarios relay".
+BENCH_ARGS ?=
+.PHONY: bench
+bench: $(VENV)/.installed-test
+	$(VENV_PYTHON) -m bench.run $(BENCH_ARGS)

@@ -90,7 +90,7 @@ FULL = Sizes(
 QUICK = Sizes(
     reps=1, relay_pairs=4, relay_rates=(20, 40), relay_fixed_rates=(20, 40), relay_step_seconds=1.0,
     relay_drain_seconds=5.0, idle_sockets=40, idle_rest_seconds=2.0,
-    assign_agents=2, assign_capacity=10, assign_starts=6, assign_rate=10.0,
+    assign_agents=2, assign_capacity=20, assign_starts=6, assign_rate=10.0,
     burst_customers=12, burst_agents=4, burst_capacity=1, burst_seconds=1.0,
     time_limit_seconds=120,
 )
@@ -169,6 +169,11 @@ def _http_ok(service: Service) -> bool:
         return False
 
 
+def _celery_ready(service: Service) -> bool:
+    """Celery's start-up takes a core for seconds: no scenario starts before it is done."""
+    return " ready." in service.log_tail()
+
+
 def _port_open(service: Service) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.5)
@@ -206,7 +211,7 @@ class Stack:
     def start(self) -> dict[str, Any]:
         self.server_url, self.redis_url = self._servers()
         self.database_url = _with_database(self.server_url, self.tag)
-        with psycopg.connect(self.server_url, autocommit=True) as conn:
+        with psycopg.connect(self.maintenance_url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.tag}"')
         self.database_created = True
         env = self.product_env()
@@ -226,6 +231,7 @@ class Stack:
             service.start()
         for service in self.web:
             service.wait_ready(_http_ok)
+        worker.wait_ready(_celery_ready)
         for service in self.bare:
             service.wait_ready(_port_open)
         return data
@@ -235,12 +241,23 @@ class Stack:
         redis_url = os.environ.get("REDIS_URL", "")
         if database_url and redis_url:
             return database_url, redis_url
-        # Embedded servers of this run only, in a folder of its own: started here, stopped here.
+        # Embedded servers of this run only, in a folder of their own: started here, stopped here.
         self.embedded_dir = BASE_DIR / ".data" / self.tag
-        os.environ["CS_DATA_DIR"] = str(self.embedded_dir)
-        from cs_platform import embedded
+        done = subprocess.run(
+            [sys.executable, "-m", "cs_platform.embedded", "start"], cwd=BASE_DIR, env=self._embedded_env(),
+            check=True, capture_output=True, text=True,
+        )
+        urls = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+        return database_url or urls["DATABASE_URL"], redis_url or urls["REDIS_URL"]
 
-        return database_url or embedded.ensure_postgres(), redis_url or embedded.ensure_redis()
+    def _embedded_env(self) -> dict[str, str]:
+        assert self.embedded_dir is not None
+        return {**os.environ, "CS_DATA_DIR": str(self.embedded_dir)}
+
+    @property
+    def maintenance_url(self) -> str:
+        """The server's `postgres` database: the one to create and drop the bench database from."""
+        return _with_database(self.server_url, "postgres")
 
     def product_env(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not key.lower().endswith("_proxy")}
@@ -314,7 +331,7 @@ class Stack:
             client.close()
 
     def versions(self) -> dict[str, str]:
-        with psycopg.connect(self.server_url, autocommit=True) as conn:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
             postgres = conn.execute("SHOW server_version").fetchone()[0]
         client = redis.Redis.from_url(self.redis_url)
         try:
@@ -335,12 +352,11 @@ class Stack:
         if self.redis_url:
             self._forget_redis_keys()
         if self.database_created:
-            with psycopg.connect(self.server_url, autocommit=True) as conn:
+            with psycopg.connect(self.maintenance_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.tag}" WITH (FORCE)')
         if self.embedded_dir is not None:
-            from cs_platform import embedded
-
-            embedded.stop()
+            subprocess.run([sys.executable, "-m", "cs_platform.embedded", "stop"], cwd=BASE_DIR,
+                           env=self._embedded_env(), check=False)
             shutil.rmtree(self.embedded_dir, ignore_errors=True)
 
     def _forget_redis_keys(self) -> None:
@@ -412,11 +428,14 @@ async def scenario_assignment(
     runs = []
     try:
         await loadgen.agents_online(agent_conns)
-        for rep in range(s.reps):
-            batch = customers[rep * s.assign_starts:(rep + 1) * s.assign_starts]
+        for rep in range(-1, s.reps):
+            # Run -1 warms both workers up (first queries, first assignment) and is not counted.
+            batch = customers[(rep + 1) * s.assign_starts:(rep + 2) * s.assign_starts]
             conns = await loadgen.open_many(loadgen.product_customer_specs(ws_base(web1), batch), expect_hello=True)
             try:
-                runs.append(await loadgen.assignment_latency(conns, agent_conns, rate=s.assign_rate))
+                figures = await loadgen.assignment_latency(conns, agent_conns, rate=s.assign_rate)
+                if rep >= 0:
+                    runs.append(figures)
             finally:
                 await loadgen.close_many(conns)
     finally:
@@ -631,7 +650,7 @@ async def run_scenarios(stack: Stack, lines: dict[str, Any], chosen: list[str]) 
     if "idle" in chosen:
         results["idle"] = await scenario_idle(stack, await sessions("bench-idle", s.idle_sockets))
     if "assignment" in chosen:
-        customers = await sessions("bench-assign", s.assign_starts * s.reps)
+        customers = await sessions("bench-assign", s.assign_starts * (s.reps + 1))
         results["assignment"] = await scenario_assignment(stack, lines["bench-assign"]["agents"], customers)
     if "burst" in chosen:
         customers_by_rep = [await sessions(f"bench-burst-{rep}", s.burst_customers) for rep in range(s.reps)]
