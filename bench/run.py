@@ -41,7 +41,7 @@ import psycopg
 import redis
 import uvloop
 
-from bench import loadgen
+from bench import loadgen, pyspy_summary
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -80,7 +80,7 @@ class Sizes:
 
 FULL = Sizes(
     reps=3, relay_pairs=100,
-    relay_rates=(200, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 16000),
+    relay_rates=(50, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 12000, 16000),
     relay_fixed_rates=(200, 500), relay_step_seconds=3.0, relay_drain_seconds=3.0,
     idle_sockets=2000, idle_rest_seconds=15.0,
     assign_agents=10, assign_capacity=100, assign_starts=100, assign_rate=20.0,
@@ -88,7 +88,7 @@ FULL = Sizes(
     time_limit_seconds=25 * 60,
 )
 QUICK = Sizes(
-    reps=1, relay_pairs=4, relay_rates=(20, 40), relay_fixed_rates=(20, 40), relay_step_seconds=1.0,
+    reps=1, relay_pairs=4, relay_rates=(20, 40), relay_fixed_rates=(20,), relay_step_seconds=1.0,
     relay_drain_seconds=5.0, idle_sockets=40, idle_rest_seconds=2.0,
     assign_agents=2, assign_capacity=20, assign_starts=6, assign_rate=10.0,
     burst_customers=12, burst_agents=4, burst_capacity=1, burst_seconds=1.0,
@@ -189,8 +189,9 @@ def _with_database(url: str, name: str) -> str:
 class Stack:
     """Everything one run needs, started in order and stopped in reverse, including on errors and signals."""
 
-    def __init__(self, *, layer: str, server: str, sizes: Sizes) -> None:
+    def __init__(self, *, layer: str, server: str, sizes: Sizes, extra_env: dict[str, str]) -> None:
         self.layer = layer
+        self.extra_env = extra_env
         self.server = server
         self.sizes = sizes
         self.tag = f"csbench{os.getpid()}"
@@ -275,6 +276,7 @@ class Stack:
             CHAT_RATE_PER_SECOND="100000",
             CHAT_RATE_BURST="100000",
         )
+        env.update(self.extra_env)
         return env
 
     def _django_setup(self, env: dict[str, str]) -> dict[str, Any]:
@@ -472,21 +474,31 @@ async def scenario_burst(
     return runs
 
 
+async def open_product_pairs(
+    stack: Stack, agents: list[dict[str, Any]], customers: list[dict[str, Any]], conns: list[loadgen.Conn]
+) -> list[tuple[loadgen.Conn, loadgen.Conn]]:
+    """Agents on worker 2, customers on worker 1, one conversation each; every socket opened goes to `conns`."""
+    web1, web2 = stack.web
+    conns += await loadgen.open_many(loadgen.product_agent_specs(ws_base(web2), agents), expect_hello=True)
+    await loadgen.agents_online(conns)
+    customer_conns = await loadgen.open_many(
+        loadgen.product_customer_specs(ws_base(web1), customers), expect_hello=True
+    )
+    agent_conns = list(conns)
+    conns += customer_conns
+    return await loadgen.product_pairs(customer_conns, agent_conns)
+
+
 async def scenario_relay(
     stack: Stack, agents: list[dict[str, Any]], customers: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     s = stack.sizes
     (web1, web2), (bare1, bare2) = stack.web, stack.bare
-    product_agents = await loadgen.open_many(loadgen.product_agent_specs(ws_base(web2), agents), expect_hello=True)
-    product_customers: list[loadgen.Conn] = []
+    product_conns: list[loadgen.Conn] = []
     bare_conns: list[loadgen.Conn] = []
     runs = []
     try:
-        await loadgen.agents_online(product_agents)
-        product_customers = await loadgen.open_many(
-            loadgen.product_customer_specs(ws_base(web1), customers), expect_hello=True
-        )
-        product_pairs = await loadgen.product_pairs(product_customers, product_agents)
+        product_pairs = await open_product_pairs(stack, agents, customers, product_conns)
         n = s.relay_pairs
         bare_conns = await loadgen.open_many(
             [(f"{ws_base(bare1)}/?id=c{i}", "customer", f"c{i}") for i in range(n)]
@@ -496,17 +508,60 @@ async def scenario_relay(
         bare_pairs = list(zip(bare_conns[:n], bare_conns[n:]))
         for customer, agent in bare_pairs:
             customer.peer, agent.peer = agent.ident, customer.ident
+        sides = (
+            ("product", product_pairs, {"web1": web1.pid, "web2": web2.pid}),
+            ("bare", bare_pairs, {"bare1": bare1.pid, "bare2": bare2.pid}),
+        )
         for rep in range(s.reps):
             run = {}
-            for name, pairs in (("product", product_pairs), ("bare", bare_pairs)):
-                run[name] = await loadgen.relay_ramp(
-                    pairs, product=name == "product", rates=s.relay_rates, seconds=s.relay_step_seconds,
-                    drain=s.relay_drain_seconds, tag=f"r{rep}{name[0]}",
-                )
+            for name, pairs, watch in sides:
+                common = {"product": name == "product", "seconds": s.relay_step_seconds,
+                          "drain": s.relay_drain_seconds, "watch": watch}
+                run[name] = await loadgen.relay_ramp(pairs, rates=s.relay_rates, tag=f"r{rep}{name}", **common)
+                run[name]["fixed"] = [
+                    await loadgen.relay_fixed(pairs, rate=rate, tag=f"f{rep}{name}{rate:g}", **common)
+                    for rate in s.relay_fixed_rates
+                ]
             runs.append(run)
     finally:
-        await loadgen.close_many([*product_customers, *product_agents, *bare_conns])
+        await loadgen.close_many([*product_conns, *bare_conns])
     return runs
+
+
+async def profile_relay(
+    stack: Stack, agents: list[dict[str, Any]], customers: list[dict[str, Any]], *, rate: float, seconds: float,
+    out_dir: Path, stem: str,
+) -> dict[str, Any]:
+    """py-spy on both web workers (every thread, waits included) while the relay runs at a fixed rate."""
+    conns: list[loadgen.Conn] = []
+    try:
+        pairs = await open_product_pairs(stack, agents, customers, conns)
+        await loadgen.relay_fixed(pairs, product=True, rate=rate, seconds=2.0, drain=5.0, tag="warm", watch={})
+        outputs = {web.name: out_dir / f"{stem}-{web.name}.txt" for web in stack.web}
+        spies = [
+            await asyncio.create_subprocess_exec(
+                str(VENV_BIN / "py-spy"), "record", "--pid", str(web.pid), "--duration", f"{seconds + 1:g}",
+                "--rate", "250", "--format", "raw", "--idle", "--threads", "--nonblocking",
+                "--output", str(outputs[web.name]), stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            for web in stack.web
+        ]
+        await asyncio.sleep(0.5)
+        step = await loadgen.relay_fixed(
+            pairs, product=True, rate=rate, seconds=seconds, drain=5.0, tag="profile",
+            watch={web.name: web.pid for web in stack.web},
+        )
+        for spy in spies:
+            await asyncio.wait_for(spy.wait(), seconds + 30)
+    finally:
+        await loadgen.close_many(conns)
+    summaries = {}
+    for name, path in outputs.items():
+        summaries[name] = path.with_name(f"{path.stem}-summary.txt")
+        summaries[name].write_text(pyspy_summary.summarize(path) + "\n")
+    return {"step": step, "profiles": {name: str(path) for name, path in outputs.items()},
+            "summaries": {name: str(path) for name, path in summaries.items()}}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -528,7 +583,7 @@ def ratio(product: dict[str, Any], bare: dict[str, Any]) -> float | None:
 
 
 def relay_step_at(ramp: dict[str, Any], rate: float) -> dict[str, Any] | None:
-    return next((step for step in ramp["steps"] if step["rate_target"] == rate), None)
+    return next((step for step in ramp["fixed"] if step["rate_target"] == rate), None)
 
 
 def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
@@ -638,7 +693,17 @@ def machine() -> dict[str, Any]:
 # The run
 
 
-async def run_scenarios(stack: Stack, lines: dict[str, Any], chosen: list[str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Profile:
+    rate: float
+    seconds: float
+    out_dir: Path
+    stem: str
+
+
+async def run_scenarios(
+    stack: Stack, lines: dict[str, Any], chosen: list[str], profile: Profile | None = None
+) -> dict[str, Any]:
     s = stack.sizes
     web = stack.web
     results: dict[str, Any] = {}
@@ -658,6 +723,12 @@ async def run_scenarios(stack: Stack, lines: dict[str, Any], chosen: list[str]) 
     if "relay" in chosen:
         customers = await sessions("bench-relay", s.relay_pairs)
         results["relay"] = await scenario_relay(stack, lines["bench-relay"]["agents"], customers)
+    if profile is not None:
+        customers = await sessions("bench-relay", s.relay_pairs)
+        results["profile"] = await profile_relay(
+            stack, lines["bench-relay"]["agents"], customers, rate=profile.rate, seconds=profile.seconds,
+            out_dir=profile.out_dir, stem=profile.stem,
+        )
     return results
 
 
@@ -671,8 +742,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
                         help=f"comma-separated, from {', '.join(SCENARIOS)}")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the product's processes, e.g. DB_CONN_MAX_AGE=60 (repeatable)")
+    parser.add_argument("--profile", type=float, metavar="RATE",
+                        help="instead of the scenarios: py-spy on both web workers while the relay runs at RATE")
+    parser.add_argument("--profile-seconds", type=float, default=10.0)
     args = parser.parse_args(argv)
+    if args.profile is not None:
+        args.scenarios = ""
     args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    if any("=" not in item for item in args.env):
+        parser.error("--env takes NAME=VALUE")
+    args.env = dict(item.split("=", 1) for item in args.env)
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
@@ -690,15 +771,23 @@ def main(argv: list[str]) -> int:
         sizes = Sizes(**{**asdict(sizes), "reps": args.reps})
     signal.signal(signal.SIGTERM, _raise_exit)
     started = time.monotonic()
+    load_before = list(os.getloadavg())
     started_at = datetime.now(timezone.utc)
-    stack = Stack(layer=args.layer, server=args.server, sizes=sizes)
+    stack = Stack(layer=args.layer, server=args.server, sizes=sizes, extra_env=args.env)
     failed = True
     try:
         print(f"bench: starting the product ({args.server}, {args.layer} layer) and the bare relay; "
               f"logs in {stack.log_dir}", file=sys.stderr, flush=True)
         lines = stack.start()
         versions = stack.versions()
-        results = uvloop.run(asyncio.wait_for(run_scenarios(stack, lines, args.scenarios), sizes.time_limit_seconds))
+        profile = None if args.profile is None else Profile(
+            rate=args.profile, seconds=args.profile_seconds, out_dir=args.results_dir,
+            stem=f"profile-{started_at:%Y%m%d-%H%M%S}-{args.server}-{args.layer}",
+        )
+        args.results_dir.mkdir(parents=True, exist_ok=True)
+        results = uvloop.run(
+            asyncio.wait_for(run_scenarios(stack, lines, args.scenarios, profile), sizes.time_limit_seconds)
+        )
         failed = False
     finally:
         if failed:
@@ -715,7 +804,9 @@ def main(argv: list[str]) -> int:
         "duration_seconds": round(time.monotonic() - started, 1),
         "layer": args.layer,
         "server": args.server,
+        "env": args.env,
         "quick": args.quick,
+        "load_average_before_after": [load_before, list(os.getloadavg())],
         "reps": sizes.reps,
         "sizes": asdict(sizes),
         "machine": machine(),
@@ -725,7 +816,8 @@ def main(argv: list[str]) -> int:
         "table": table,
     }
     args.results_dir.mkdir(parents=True, exist_ok=True)
-    name = f"{started_at:%Y%m%d-%H%M%S}-{args.server}-{args.layer}{'-quick' if args.quick else ''}.json"
+    variant = "".join(f"-{key.lower()}{value}" for key, value in args.env.items())
+    name = f"{started_at:%Y%m%d-%H%M%S}-{args.server}-{args.layer}{variant}{'-quick' if args.quick else ''}.json"
     path = args.results_dir / name
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(table)
