@@ -1,4 +1,4 @@
-"""Real Daphne workers for the integration tests, and the HTTP calls that set a chat up.
+"""Real Daphne workers and a Celery worker for the integration tests, and the HTTP calls that set a chat up.
 
 The workers are separate processes on the pytest-django test database and the shared Redis (under a key
 prefix of their own), so the tests see the product exactly as a load balancer's clients would.
@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-DAPHNE = BASE_DIR / ".venv" / "bin" / "daphne"
+VENV_BIN = BASE_DIR / ".venv" / "bin"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
@@ -78,55 +78,42 @@ def http_json(method: str, url: str, body: Any = None, token: str | None = None)
         return status, text
 
 
-class Worker:
-    """One `daphne` process; keeps its port across restarts so clients reconnect to the same URL."""
+class Process:
+    """One child process of the test session, its output in a log file; only this PID is ever signalled."""
 
     def __init__(self, *, name: str, env: dict[str, str], log_dir: Path) -> None:
         self.name = name
         self.env = env
-        self.port = free_port()
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def command(self) -> list[str]:
+        raise NotImplementedError
 
-    def ws_url(self, path: str) -> str:
-        return f"ws://127.0.0.1:{self.port}{path}"
+    def wait_ready(self, log_offset: int) -> None:
+        raise NotImplementedError
 
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def start(self) -> None:
+        offset = self.log_size()
         with open(self.log_path, "ab") as log:
-            log.write(f"--- {self.name}: starting on port {self.port}\n".encode())
+            log.write(f"--- {self.name}: starting\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [str(DAPHNE), "-b", "127.0.0.1", "-p", str(self.port), "cs_platform.asgi:application"],
-                cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                self.command(), cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
             )
-        self._wait_healthy()
+        self.wait_ready(offset)
 
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        last: tuple[int, Any] | str = "no answer"
-        while time.monotonic() < deadline:
-            if not self.alive:
-                raise RuntimeError(f"{self.name} exited during start-up:\n{self.log_text()}")
-            try:
-                last = http_json("GET", f"{self.url}/healthz")
-                if last[0] == 200:
-                    return
-            except OSError as error:
-                last = repr(error)
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} not healthy after {START_TIMEOUT}s ({last}):\n{self.log_text()}")
+    def _check_alive(self) -> None:
+        if not self.alive:
+            raise RuntimeError(f"{self.name} exited during start-up:\n{self.log_text()}")
 
     def kill(self, sig: int = signal.SIGTERM) -> None:
-        """Sends `sig` to this worker's own process and waits for it to end (SIGKILL after a grace)."""
+        """Sends `sig` to this process and waits for it to end (SIGKILL after a grace)."""
         if not self.alive:
             return
         assert self.process is not None
@@ -154,6 +141,58 @@ class Worker:
         with open(self.log_path, "rb") as log:
             log.seek(since)
             return log.read().decode(errors="replace")
+
+
+class Worker(Process):
+    """A web worker, `daphne -b 127.0.0.1 -p PORT`; it keeps its port across restarts so clients reconnect to
+    the same URL."""
+
+    def __init__(self, *, name: str, env: dict[str, str], log_dir: Path) -> None:
+        super().__init__(name=name, env=env, log_dir=log_dir)
+        self.port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ws_url(self, path: str) -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def command(self) -> list[str]:
+        return [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "cs_platform.asgi:application"]
+
+    def wait_ready(self, log_offset: int) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        last: tuple[int, Any] | str = "no answer"
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                last = http_json("GET", f"{self.url}/healthz")
+                if last[0] == 200:
+                    return
+            except OSError as error:
+                last = repr(error)
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not healthy after {START_TIMEOUT}s ({last}):\n{self.log_text(log_offset)}")
+
+
+class CeleryWorker(Process):
+    """`celery -A cs_platform worker`: routing runs in its tasks (docs/routing.md)."""
+
+    def command(self) -> list[str]:
+        return [
+            str(VENV_BIN / "celery"), "-A", "cs_platform", "worker", "--concurrency", "2", "--loglevel", "INFO",
+            "--hostname", f"{self.env['REDIS_PREFIX']}@%h", "--without-gossip", "--without-mingle",
+        ]
+
+    def wait_ready(self, log_offset: int) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            self._check_alive()
+            if " ready." in self.log_text(log_offset):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready after {START_TIMEOUT}s:\n{self.log_text(log_offset)}")
 
 
 def worker_env(*, database: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
@@ -191,16 +230,15 @@ def agent_login(worker: Worker, username: str, password: str = "pw") -> dict[str
 
 
 def transcript(worker: Worker, conversation_id: int, token: str) -> list[dict[str, Any]]:
-    """Every message of a conversation through `GET /api/conversations/{id}/messages/`, following pages."""
-    url: str | None = f"{worker.url}/api/conversations/{conversation_id}/messages/"
+    """Every message of a conversation through `GET /api/conversations/{id}/messages/`, paging by `after_seq`."""
     messages: list[dict[str, Any]] = []
     for _ in range(100):
-        if url is None:
-            return messages
-        status, body = http_json("GET", url, token=token)
+        after_seq = messages[-1]["seq"] if messages else 0
+        status, body = http_json(
+            "GET", f"{worker.url}/api/conversations/{conversation_id}/messages/?after_seq={after_seq}", token=token
+        )
         assert status == 200, f"transcript: {status} {body}"
-        if isinstance(body, list):
-            return messages + body
-        messages.extend(body["results"])
-        url = body.get("next")
+        messages.extend(body["messages"])
+        if not body["has_more"]:
+            return messages
     raise AssertionError("transcript: more than 100 pages")

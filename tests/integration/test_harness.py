@@ -44,10 +44,21 @@ def test_a_killed_worker_comes_back_on_its_port(workers):
 @pytest.mark.parametrize(
     ("settings_dict", "url"),
     [
-        ({"NAME": "test_x", "USER": "postgres", "HOST": "127.0.0.1", "PORT": 5432}, "postgresql://postgres@127.0.0.1:5432/test_x"),
-        ({"NAME": "test_x", "USER": "postgres", "HOST": "", "OPTIONS": {"host": "/tmp/pg"}}, "postgresql://postgres@/test_x?host=/tmp/pg"),
-        ({"NAME": "test_x", "USER": "u", "PASSWORD": "p@ss", "HOST": "db", "PORT": ""}, "postgresql://u:p%40ss@db/test_x"),
+        (
+            {"NAME": "test_x", "USER": "postgres", "HOST": "127.0.0.1", "PORT": 5432},
+            "postgresql://postgres@127.0.0.1:5432/test_x",
+        ),
+        (
+            {"NAME": "test_x", "USER": "postgres", "HOST": "", "OPTIONS": {"host": "/tmp/pg"}},
+            "postgresql://postgres@/test_x?host=/tmp/pg",
+        ),
+        (
+            {"NAME": "test_x", "USER": "u", "PASSWORD": "p@ss", "HOST": "db", "PORT": ""},
+            "postgresql://u:p%40ss@db/test_x",
+        ),
     ],
 )
 def test_database_url_follows_the_connection_settings(settings_dict, url):
+    # Given Django's connection settings for a TCP host, a Unix socket folder, or a password to escape
+    # Then the workers are given the libpq URL of the same database
     assert database_url(settings_dict) == url

@@ -36,20 +36,25 @@ class Client:
     async def send_raw(self, data: str | bytes) -> None:
         await self.connection.send(data)
 
-    async def request(self, frame: Frame, reply_type: str, timeout: float = 5.0) -> Frame:
-        """Sends `frame` with a fresh `ref` and returns its direct reply (or the error that echoes the ref)."""
+    async def request(self, frame: Frame, reply_type: str | None = None, timeout: float = 5.0) -> Frame:
+        """Sends `frame` with a fresh `ref`; returns the frame that echoes it (of `reply_type`, or an error)."""
         ref = f"r{next(_refs)}"
         await self.send({**frame, "ref": ref})
-        return await self.expect((reply_type, "error"), lambda reply: reply.get("ref") == ref, timeout=timeout)
+        types = None if reply_type is None else (reply_type, "error")
+        return await self.expect(types, lambda reply: reply.get("ref") == ref, timeout=timeout)
 
     async def expect(
-        self, type_: str | tuple[str, ...], predicate: Callable[[Frame], bool] | None = None, timeout: float = 5.0
+        self,
+        type_: str | tuple[str, ...] | None,
+        predicate: Callable[[Frame], bool] | None = None,
+        timeout: float = 5.0,
     ) -> Frame:
-        """The first frame (already buffered or still to come) of this type that satisfies `predicate`."""
+        """The first frame (already buffered or still to come) of this type (None: any) that satisfies `predicate`."""
         types = (type_,) if isinstance(type_, str) else type_
+        wanted = "any" if types is None else "/".join(types)
 
         def matches(frame: Frame) -> bool:
-            return frame.get("type") in types and (predicate is None or predicate(frame))
+            return (types is None or frame.get("type") in types) and (predicate is None or predicate(frame))
 
         for index, frame in enumerate(self._pending):
             if matches(frame):
@@ -63,15 +68,23 @@ class Client:
                     self._pending.append(frame)
         except TimeoutError:
             raise AssertionError(
-                f"{self.name}: no {'/'.join(types)} frame matching within {timeout}s; "
+                f"{self.name}: no {wanted} frame matching within {timeout}s; "
                 f"unclaimed frames: {self._pending}"
             ) from None
         except ConnectionClosed as closed:
             self.close_code = closed.rcvd.code if closed.rcvd else None
             raise AssertionError(
-                f"{self.name}: closed (code {self.close_code}) while waiting for {'/'.join(types)}; "
+                f"{self.name}: closed (code {self.close_code}) while waiting for {wanted}; "
                 f"unclaimed frames: {self._pending}"
             ) from None
+
+    async def receive(self, timeout: float) -> Frame | None:
+        """The next frame off the wire, or None after `timeout`; raises ConnectionClosed when the socket ends."""
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._receive()
+        except TimeoutError:
+            return None
 
     async def closed(self, timeout: float = 5.0) -> int | None:
         """Reads (and keeps) frames until the server closes the socket; returns the close code."""
@@ -101,9 +114,12 @@ class Client:
         return frame
 
 
-async def connect(url: str, *, origin: str | None = None, name: str | None = None) -> Client:
+async def connect(
+    url: str, *, origin: str | None = None, headers: dict[str, str] | None = None, name: str | None = None
+) -> Client:
     connection = await ws_connect(
-        url, origin=origin, proxy=None, open_timeout=5, close_timeout=2, compression=None, max_queue=None
+        url, origin=origin, additional_headers=headers, proxy=None,
+        open_timeout=5, close_timeout=2, compression=None, max_queue=None,
     )
     return Client(connection, name=name or url)
 
@@ -124,14 +140,18 @@ class Refusal:
         return (at_handshake or after_accept) and not greeted
 
 
-async def attempt(url: str, *, origin: str | None = None, timeout: float = 5.0) -> Refusal:
-    """Opens a socket expecting refusal; the result says how it ended (a socket left open fails the test)."""
+async def attempt(
+    url: str, *, origin: str | None = None, headers: dict[str, str] | None = None, timeout: float = 5.0
+) -> Refusal:
+    """Opens a socket expecting refusal; the result says how it ended (neither status nor code: left open)."""
     try:
-        client = await connect(url, origin=origin, name=f"refused {url}")
+        client = await connect(url, origin=origin, headers=headers, name=f"refused {url}")
     except InvalidStatus as error:
         return Refusal(http_status=error.response.status_code, close_code=None, frames=[])
     try:
         code = await client.closed(timeout=timeout)
+    except AssertionError:
+        code = None  # left open: not refused
     finally:
         await client.close()
     return Refusal(http_status=None, close_code=code, frames=client.received)
@@ -143,8 +163,10 @@ class Clients:
     def __init__(self) -> None:
         self.all: list[Client] = []
 
-    async def connect(self, url: str, *, origin: str | None = None, name: str | None = None) -> Client:
-        client = await connect(url, origin=origin, name=name)
+    async def connect(
+        self, url: str, *, origin: str | None = None, headers: dict[str, str] | None = None, name: str | None = None
+    ) -> Client:
+        client = await connect(url, origin=origin, headers=headers, name=name)
         self.all.append(client)
         return client
 
