@@ -12,5 +12,6 @@ urlpatterns = [
     path("api/", include("customers.urls")),
     path("api/", include("agents.urls")),
     path("api/", include("chat.urls")),
+    path("workbench/", include("agents.page_urls")),
     path("", include("customers.site_urls")),
 ]

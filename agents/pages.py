@@ -1,0 +1,54 @@
+"""The agent workbench page (`/workbench/`): the Django admin's look, the live chat in the browser's own script.
+
+The page is static; its script speaks the agent protocol over `/ws/agent/` with the session cookie and reads
+history from the REST API (docs/protocol.md). The view only checks who is asking and hands the script its
+configuration.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from agents.selectors import agent_for_user
+
+TITLE = "Agent workbench"
+
+
+def _admin_context(request: HttpRequest) -> dict:
+    """The admin's header (site name, user tools) without its app sidebar: agents need the room."""
+    return {**admin.site.each_context(request), "is_nav_sidebar_enabled": False, "title": TITLE}
+
+
+def _content_security_policy(request: HttpRequest) -> str:
+    """Scripts, styles and sockets from this site only; nobody may frame the workbench."""
+    socket_origin = f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {socket_origin}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+        "object-src 'none'"
+    )
+
+
+@require_GET
+@login_required
+def workbench(request: HttpRequest) -> HttpResponse:
+    """Agents only: other users (supervisors, admins) get a 403 page pointing them back to the admin."""
+    agent = agent_for_user(user=request.user)
+    if agent is None:
+        return render(request, "agents/workbench_forbidden.html", _admin_context(request), status=403)
+    config = {
+        "agent_id": agent.pk,
+        "agent_name": agent.display_name,
+        "socket_path": "/ws/agent/",
+        "customer_history_url": "/api/customers/{id}/conversations/",
+        "messages_url": "/api/conversations/{id}/messages/",
+        "login_url": f"/admin/login/?next={request.path}",
+    }
+    response = render(request, "agents/workbench.html", {**_admin_context(request), "config": config})
+    response["Content-Security-Policy"] = _content_security_policy(request)
+    response["Referrer-Policy"] = "same-origin"
+    return response

@@ -1,0 +1,146 @@
+"""The agent workbench in a real browser: Debian's Chromium on /workbench/, against live Daphne workers and a
+Celery worker, with scripted customers on the other end of the chat (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.workbench_conftest import (  # noqa: F401  (fixtures)
+    agent_page,
+    screenshot,
+    scripted,
+    team,
+    workbench_browser,
+    workbench_processes,
+    workbench_site,
+)
+from tests.factories import AgentFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def bodies(frames: list[dict], conversation_id: int) -> list[str]:
+    """Every message body a socket was given for a conversation, whatever frame carried it."""
+    found = []
+    for frame in frames:
+        messages = [frame["message"]] if "message" in frame else frame.get("messages", [])
+        found += [m["body"] for m in messages if m["conversation_id"] == conversation_id]
+    return found
+
+
+def test_an_agent_answers_a_customer_from_the_workbench(agent_page, scripted, team, screenshot):
+    # Given a customer whose earlier question was closed unanswered, and who now writes while nobody is online
+    customer = scripted(line=team.line, name="Ada Lovelace", email="ada@example.com")
+    earlier = customer.start()
+    customer.say(earlier["id"], "Do you ship to Norway?")
+    customer.close_conversation(earlier["id"])
+    conversation = customer.start()
+    assert conversation["status"] == "waiting"
+    customer.say(conversation["id"], "My parcel #1234 has not arrived")
+
+    # When the agent logs in through the admin's login form and goes online
+    agent_page.open_workbench(team.username)
+    page = agent_page.page
+    expect(page.locator("#site-name")).to_be_visible()
+    agent_page.set_presence("online")
+
+    # Then the conversation is assigned to them and shows the message written while waiting
+    item = agent_page.conversation(conversation["id"])
+    expect(item).to_contain_text("Ada Lovelace")
+    expect(item.locator(".wb-badge")).to_have_text("active")
+    expect(agent_page.transcript_message("My parcel #1234 has not arrived")).to_have_attribute("data-sender", "customer")
+    expect(page.locator("#transcript .wb-msg--system").first).to_contain_text("Hello! How can we help you today?")
+    customer.expect(
+        "conversation.state",
+        lambda f: f["conversation"]["id"] == conversation["id"] and f["conversation"]["status"] == "active",
+    )
+
+    # ... and the customer panel shows who it is and their whole history, the earlier conversation included
+    details = page.locator("#customer-details")
+    expect(details).to_contain_text("Ada Lovelace")
+    expect(details).to_contain_text("ada@example.com")
+    expect(details).to_contain_text("app")
+    page.locator(f"#history-list [data-history-id='{earlier['id']}']").click()
+    expect(page.locator("#history-transcript")).to_contain_text("Do you ship to Norway?")
+    screenshot(page, "workbench-1-assigned-with-history")
+
+    # When the agent picks a canned reply and presses Enter
+    page.locator("#canned-replies").select_option(label="Let me check that for you, one moment please.")
+    expect(page.locator("#composer-input")).to_have_value("Let me check that for you, one moment please.")
+    page.locator("#composer-input").press("Enter")
+
+    # Then the customer receives it, and the workbench shows it as sent (no longer pending)
+    reply = customer.expect("message.new", lambda f: f["message"]["sender"] == "agent")["message"]
+    assert reply["body"] == "Let me check that for you, one moment please."
+    assert reply["agent_id"] == team.agent.id
+    expect(agent_page.transcript_message(reply["body"]).locator(".wb-msg-receipt")).to_have_text("Sent")
+    sent = agent_page.sent_frames("message.send")[-1]
+    assert sent["client_msg_id"] == reply["client_msg_id"] and len(sent["client_msg_id"]) == 36
+
+    # When the agent writes an internal note, then another reply
+    page.locator("#internal-note").check()
+    agent_page.write("VIP customer, offer free shipping")
+    expect(agent_page.transcript_message("VIP customer, offer free shipping")).to_contain_text("Internal note")
+    page.locator("#internal-note").uncheck()
+    agent_page.write("It ships tomorrow.")
+
+    # Then the customer receives the reply but never the note
+    customer.expect("message.new", lambda f: f["message"]["body"] == "It ships tomorrow.")
+    assert "VIP customer, offer free shipping" not in bodies(customer.received(), conversation["id"])
+    synced = customer.request({"type": "sync", "conversation_id": conversation["id"], "after_seq": 0}, "sync.result")
+    assert "VIP customer, offer free shipping" not in bodies([synced], conversation["id"])
+    screenshot(page, "workbench-2-reply-and-note")
+
+    # When the agent closes the conversation
+    page.locator("#close-button").click()
+
+    # Then the customer is told, and the workbench shows it closed, with nothing left to write in
+    closed = customer.expect(
+        "conversation.state",
+        lambda f: f["conversation"]["id"] == conversation["id"] and f["conversation"]["status"] == "closed",
+    )
+    assert closed["conversation"]["close_reason"] == "agent"
+    expect(item.locator(".wb-badge")).to_have_text("closed")
+    expect(page.locator("#composer")).to_be_hidden()
+    expect(page.locator("#transcript")).to_contain_text("The agent closed the conversation.")
+    expect(page.locator(f"#history-list [data-history-id='{conversation['id']}'] .wb-badge")).to_have_text("closed")
+    assert agent_page.dialogs == ["Close the conversation with Ada Lovelace?"]
+    screenshot(page, "workbench-3-closed")
+
+
+def test_a_staff_user_who_is_not_an_agent_gets_a_403_page(agent_page, workbench_site, screenshot):
+    # Given a staff user without an agent profile (a supervisor)
+    supervisor = UserFactory(is_staff=True)
+
+    # When they log in and open the workbench
+    agent_page.login(supervisor.username)
+    expect(agent_page.page).to_have_url(f"{workbench_site.web.url}/workbench/")
+    response = agent_page.page.goto(f"{workbench_site.web.url}/workbench/")
+
+    # Then they get the admin's 403 page, and no socket is opened
+    assert response.status == 403
+    expect(agent_page.page.locator("#workbench-forbidden")).to_contain_text("for agents only")
+    expect(agent_page.page.locator("#site-name")).to_be_visible()
+    assert agent_page.sent == []
+    screenshot(agent_page.page, "workbench-403")
+
+
+def test_html_from_a_customer_is_shown_as_text(agent_page, scripted, team, screenshot):
+    # Given an online agent
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+
+    # When a customer whose name is HTML writes HTML
+    body = '<img src=x onerror="alert(document.domain)"><b>bold</b><script>alert(1)</script>'
+    customer = scripted(line=team.line, name="<i>Eve</i>")
+    conversation = customer.start()
+    customer.say(conversation["id"], body)
+
+    # Then the workbench shows both as typed, and no element of theirs exists in the page
+    page = agent_page.page
+    expect(agent_page.conversation(conversation["id"]).locator(".wb-conv-name")).to_have_text("<i>Eve</i>")
+    expect(agent_page.transcript_message(body).locator(".wb-msg-body")).to_have_text(body)
+    expect(page.locator("#transcript img, #transcript b, #transcript script, #conversation-list i")).to_have_count(0)
+    expect(page.locator("#customer-details")).to_contain_text("<i>Eve</i>")
+    screenshot(page, "workbench-html-as-text")
