@@ -1,0 +1,66 @@
+"""Pages served to customers: the chat page a widget frames (`/chat/`) and the full-page mobile chat (`/h5/`).
+
+The page itself is static; its script opens the session and the socket (docs/protocol.md). The view only
+finds the business line, says which channel the page speaks for, and which sites may frame it.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_GET
+
+from customers.models import Channel
+from customers.selectors import business_line_for_widget
+from routing.models import BusinessLine
+
+EMBEDDABLE_CHANNELS = (Channel.WEB, Channel.H5)
+
+
+def _content_security_policy(request: HttpRequest, business_line: BusinessLine) -> str:
+    """Scripts and sockets from this site only; framed only by this site and the business line's sites."""
+    socket_origin = f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}"
+    ancestors = " ".join(["'self'", *business_line.allowed_origin_list])
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+        f"connect-src 'self' {socket_origin}; frame-ancestors {ancestors}; base-uri 'none'; form-action 'self'; "
+        "object-src 'none'"
+    )
+
+
+def _chat_page(request: HttpRequest, *, channel: str, embedded: bool) -> HttpResponse:
+    business_line = business_line_for_widget(key=request.GET.get("business_line", ""))
+    if business_line is None:
+        raise Http404("Unknown business line")
+    config = {
+        "business_line": business_line.key,
+        "business_line_name": business_line.name,
+        "greeting": business_line.greeting,
+        "channel": channel,
+        "embed": embedded,
+        "session_url": "/api/widget/session/",
+        "socket_path": "/ws/customer/",
+    }
+    response = render(request, "widget/chat.html", {"config": config, "title": business_line.name,
+                                                     "embedded": embedded})
+    response["Content-Security-Policy"] = _content_security_policy(request, business_line)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@require_GET
+@xframe_options_exempt
+def chat_page(request: HttpRequest) -> HttpResponse:
+    """`/chat/?business_line=KEY[&channel=web|h5][&embed=1]`: the page widget.js frames (or a plain link)."""
+    channel = request.GET.get("channel", Channel.WEB)
+    if channel not in EMBEDDABLE_CHANNELS:
+        channel = Channel.WEB
+    return _chat_page(request, channel=channel, embedded=request.GET.get("embed") == "1")
+
+
+@require_GET
+@xframe_options_exempt
+def h5_page(request: HttpRequest) -> HttpResponse:
+    """`/h5/?business_line=KEY`: the full-page chat for mobile browsers and in-app browsers (WeChat)."""
+    return _chat_page(request, channel=Channel.H5, embedded=False)

@@ -1,0 +1,295 @@
+"""Fixtures for the browser tests: a real Daphne worker and a Celery worker on the test database, Debian's
+Chromium driven by Playwright, and a scripted agent speaking the WebSocket protocol (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from agents.models import Agent
+from routing.models import BusinessLine
+from tests.factories import AgentFactory, BusinessLineFactory
+from tests.integration import wsclient
+from tests.integration.harness import BASE_DIR, Worker, agent_login, database_url, worker_env
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = BASE_DIR / "artifacts" / "screenshots"
+REDIS_PREFIX = f"csbrowser{os.getpid()}"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+
+expect.set_options(timeout=10_000)
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: Celery must not outlive a pytest that was killed."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class CeleryProcess:
+    """`celery -A cs_platform worker` in one process (`--pool solo`): assignment runs as a Celery task."""
+
+    def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(BASE_DIR / ".venv" / "bin" / "celery"), "-A", "cs_platform", "worker", "--pool", "solo",
+                 "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+                 "--hostname", f"{self.env['REDIS_PREFIX']}@%h"],
+                cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while " ready." not in self.log_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"celery did not start:\n{self.log_text()}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Only this PID is signalled."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT)
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_text(self, since: int = 0) -> str:
+        if not self.log_path.exists():
+            return ""
+        with open(self.log_path, "rb") as log:
+            log.seek(since)
+            return log.read().decode(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def chat_processes(
+    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Worker, CeleryProcess]]:
+    """One web worker and one Celery worker for a module; neither holds a database connection between
+    requests or tasks, so the database can be flushed between tests."""
+    env = worker_env(
+        database=database_url(connection.settings_dict), redis_url=settings.REDIS_URL, redis_prefix=REDIS_PREFIX
+    )
+    log_dir = tmp_path_factory.mktemp("browser-processes")
+    web = Worker(name="web", env=env, log_dir=log_dir)
+    celery = CeleryProcess(env=env, log_path=log_dir / "celery.log")
+    try:
+        web.start()
+        celery.start()
+        yield web, celery
+    finally:
+        celery.stop()
+        web.kill()
+        _forget_redis_keys(REDIS_PREFIX)
+
+
+def _forget_redis_keys(prefix: str) -> None:
+    """Deletes this session's keys only; other runs share this Redis."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start:start + 500])
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def server(chat_processes: tuple[Worker, CeleryProcess], request: pytest.FixtureRequest) -> Worker:
+    """The web worker, running; its log and Celery's join a failure report."""
+    web, celery = chat_processes
+    web.ensure_running()
+    request.node.browser_log_offsets = {"web": (web, web.log_size()), "celery": (celery, celery.log_size())}
+    return web
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    report = yield
+    offsets = getattr(item, "browser_log_offsets", None)
+    if report.failed and offsets:
+        for name, (process, offset) in offsets.items():
+            report.sections.append((f"{name} log", process.log_text(since=offset)))
+    return report
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium for a module. Playwright's sync API keeps an event loop running in this thread, which Django
+    takes for async code; the tests' ORM calls never overlap it, so Django is told so for this module only."""
+    if not CHROMIUM.exists():
+        pytest.fail("No /usr/bin/chromium: `make chromium` (or `apt-get install -y chromium`) installs it.")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh profile per test: no visitor token, no storage left over."""
+    browser_context = browser.new_context(viewport={"width": 1280, "height": 800})
+    browser_context.set_default_timeout(10_000)
+    yield browser_context
+    browser_context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Iterator[Page]:
+    """A page whose uncaught script errors and dialogs (a sign of injected script) fail the test."""
+    new_page = context.new_page()
+    problems: list[str] = []
+    new_page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    new_page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    yield new_page
+    assert problems == []
+
+
+@pytest.fixture
+def other_site() -> Iterator[Callable[[str], str]]:
+    """Another web site (its own origin, on loopback) serving one page: a business line's site embedding the
+    widget. Returns the page's URL."""
+    pages: dict[str, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            body = pages.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet."""
+
+    site = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+
+    def serve(html: str) -> str:
+        pages["/"] = html.encode()
+        return f"http://127.0.0.1:{site.server_address[1]}/"
+
+    yield serve
+    site.shutdown()
+    site.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def screenshot() -> Callable[[Page, str], None]:
+    """Saves the page as artifacts/screenshots/NAME.png, for a person to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def save(target: Page, name: str) -> None:
+        target.screenshot(path=str(SCREENSHOTS / f"{name}.png"), animations="disabled")
+
+    return save
+
+
+@pytest.fixture
+def demo_line(server: Worker) -> BusinessLine:
+    """The business line the demo site's script tag names, with the test server as its site."""
+    return BusinessLineFactory(
+        key="demo", name="Acme Shop", allowed_origins=server.url, greeting="Hello! How can we help you today?"
+    )
+
+
+@pytest.fixture
+def alice(demo_line: BusinessLine) -> Agent:
+    return AgentFactory(display_name="Alice", business_lines=[demo_line])
+
+
+class ScriptedAgent:
+    """An agent's socket for a synchronous test: wsclient's asyncio client on an event loop of its own thread."""
+
+    def __init__(self, *, url: str, name: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"agent {name}", daemon=True)
+        self._thread.start()
+        self.client = self._run(wsclient.connect(url, name=name))
+        self.hello = self.expect("hello")
+
+    def _run(self, coroutine: Any, timeout: float = 20.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    def expect(self, type_: str, predicate: Callable[[dict], bool] | None = None, timeout: float = 10.0) -> dict:
+        """The first frame of this type matching `predicate`, received or still to come."""
+        return self._run(self.client.expect(type_, predicate, timeout=timeout), timeout + 5)
+
+    def request(self, frame: dict, reply_type: str) -> dict:
+        reply = self._run(self.client.request(frame, reply_type))
+        assert reply["type"] == reply_type, reply
+        return reply
+
+    def send(self, frame: dict) -> None:
+        self._run(self.client.send(frame))
+
+    def go_online(self) -> None:
+        self.request({"type": "presence.set", "status": "online"}, "presence.state")
+
+    def say(self, conversation_id: int, body: str) -> dict:
+        frame = {"type": "message.send", "conversation_id": conversation_id, "client_msg_id": uuid.uuid4().hex,
+                 "body": body}
+        return self.request(frame, "message.ack")["message"]
+
+    def close(self) -> None:
+        try:
+            self._run(self.client.close())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+            self._loop.close()
+
+
+@pytest.fixture
+def scripted_agent(server: Worker) -> Iterator[Callable[[Agent], ScriptedAgent]]:
+    """Connects an agent's socket with an API token (`POST /api/auth/token/`); closed at the end of the test."""
+    agents: list[ScriptedAgent] = []
+
+    def connect(agent: Agent) -> ScriptedAgent:
+        token = agent_login(server, agent.user.username)["token"]
+        scripted = ScriptedAgent(url=server.ws_url(f"/ws/agent/?token={token}"), name=agent.display_name)
+        agents.append(scripted)
+        return scripted
+
+    yield connect
+    for scripted in agents:
+        scripted.close()

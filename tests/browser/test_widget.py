@@ -1,0 +1,353 @@
+"""The customer's side in a real browser: the demo site's widget (one script tag, an iframe of /chat/) and the
+full-page H5 chat, against a live Daphne worker and a Celery worker, with a scripted agent on the other end."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from django.db import connection
+from playwright.sync_api import FrameLocator, Locator, Page, expect
+
+from chat.models import CloseReason, Conversation, ConversationStatus, Message, Sender
+from chat.permissions import Participant
+from chat.services import message_send
+from customers.models import Customer
+from customers.selectors import customer_identity_hash
+from tests.factories import BusinessLineFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def open_widget(page: Page, server_url: str) -> FrameLocator:
+    """The demo site, with the launcher clicked: the chat panel's frame."""
+    page.goto(f"{server_url}/")
+    page.get_by_role("button", name=re.compile("^Open the chat")).click()
+    return page.frame_locator("iframe[title='Chat with us']")
+
+
+def messages(chat: FrameLocator) -> Locator:
+    return chat.locator("#messages > li")
+
+
+def test_the_demo_sites_launcher_opens_the_chat_panel(page, server, demo_line, screenshot):
+    # given
+    page.goto(f"{server.url}/")
+    launcher = page.get_by_role("button", name="Open the chat")
+    expect(launcher).to_be_visible()
+    screenshot(page, "01-demo-site-launcher")
+
+    # when
+    launcher.click()
+
+    # then
+    frame = page.locator("iframe[title='Chat with us']")
+    expect(frame).to_be_visible()
+    chat = page.frame_locator("iframe[title='Chat with us']")
+    expect(chat.locator("#title")).to_have_text("Acme Shop")
+    expect(page.get_by_role("button", name="Close the chat")).to_be_visible()
+    screenshot(page, "02-widget-open-nobody-online")
+
+
+def test_with_nobody_online_a_left_message_becomes_a_missed_conversation(page, server, demo_line, screenshot):
+    # given: no agent online, so the widget offers the form at once
+    chat = open_widget(page, server.url)
+    expect(chat.get_by_role("heading", name="Leave us a message")).to_be_visible()
+    expect(chat.locator("#composer")).to_be_hidden()
+
+    # when
+    chat.get_by_role("textbox", name="Name").fill("Ada Lovelace")
+    chat.get_by_role("textbox", name="Email").fill("ada@example.com")
+    chat.get_by_role("textbox", name="Your message").fill("Please call me back about order #1234 🙏")
+    chat.get_by_role("button", name="Send message").click()
+
+    # then
+    expect(chat.locator("#ended-text")).to_have_text("Your message is with our team. Need anything else?")
+    screenshot(page, "03-left-a-message-thanks")
+    conversation = Conversation.objects.select_related("customer").get()
+    assert conversation.status == ConversationStatus.MISSED
+    assert conversation.close_reason == CloseReason.OFFLINE
+    assert (conversation.customer.name, conversation.customer.email) == ("Ada Lovelace", "ada@example.com")
+    assert conversation.messages.filter(sender=Sender.CUSTOMER).get().body == (
+        "Please call me back about order #1234 🙏"
+    )
+
+
+def test_a_customer_waits_in_the_queue_then_chats_with_the_agent_both_ways(
+    page, server, alice, scripted_agent, screenshot
+):
+    # given: nobody online yet; the customer chooses to wait and starts a chat
+    chat = open_widget(page, server.url)
+    chat.get_by_role("button", name="Wait for an agent instead").click()
+    chat.get_by_role("button", name="Start chat").click()
+    expect(chat.locator("#status")).to_contain_text("You are number 1 in the queue")
+    screenshot(page, "04-waiting-in-the-queue")
+    conversation_id = Conversation.objects.get().id
+
+    # when: the agent goes online
+    agent = scripted_agent(alice)
+    agent.go_online()
+
+    # then: the conversation is assigned and the customer sees who answers
+    agent.expect("conversation.assigned", lambda frame: frame["conversation"]["id"] == conversation_id)
+    expect(chat.locator("#status")).to_have_text("Chatting with Alice")
+
+    # when: the customer types and writes, with an emoji
+    chat.get_by_role("textbox", name="Type your message").press_sequentially("Hello")
+    agent.expect("typing", lambda frame: frame["typing"] is True and frame["sender"] == "customer")
+    chat.get_by_role("textbox", name="Type your message").fill("Hello 👋 where is my parcel?")
+    chat.get_by_role("textbox", name="Type your message").press("Enter")
+
+    # then: the agent gets it as written, and the customer's copy is acknowledged
+    received = agent.expect("message.new", lambda frame: frame["message"]["sender"] == "customer")["message"]
+    assert received["body"] == "Hello 👋 where is my parcel?"
+    customer_message = messages(chat).filter(has_text="where is my parcel?")
+    expect(customer_message).to_have_count(1)
+    expect(customer_message.locator(".receipt")).to_have_text("Sent")
+    expect(chat.locator("#pending > li")).to_have_count(0)
+
+    # when: the agent reads it
+    agent.send({"type": "read", "conversation_id": conversation_id, "seq": received["seq"]})
+
+    # then
+    expect(customer_message.locator(".receipt")).to_have_text("Seen")
+
+    # when: the agent types, then answers with an emoji
+    agent.send({"type": "typing", "conversation_id": conversation_id, "typing": True})
+
+    # then
+    expect(chat.locator("#typing")).to_have_text("Alice is typing…")
+    screenshot(page, "05-agent-typing")
+    reply = agent.say(conversation_id, "On its way 🚚 it arrives tomorrow.")
+    expect(messages(chat).filter(has_text="On its way 🚚 it arrives tomorrow.")).to_have_count(1)
+    expect(chat.locator("#typing")).to_be_hidden()
+    read = agent.expect("read", lambda frame: frame["seq"] >= reply["seq"])
+    assert read["sender"] == "customer"
+    screenshot(page, "06-chatting")
+
+    # when: the panel is closed and the agent writes again
+    chat.get_by_role("button", name="Close the chat window").click()
+    expect(page.locator("iframe[title='Chat with us']")).to_be_hidden()
+    agent.say(conversation_id, "Anything else I can do?")
+
+    # then: the launcher shows an unread badge, gone once the panel opens
+    badge_launcher = page.get_by_role("button", name="Open the chat (1 unread)")
+    expect(badge_launcher).to_be_visible()
+    screenshot(page, "07-unread-badge")
+    badge_launcher.click()
+    expect(page.get_by_role("button", name="Close the chat")).to_be_visible()
+    expect(messages(chat).filter(has_text="Anything else I can do?")).to_be_visible()
+
+
+def test_a_reload_of_the_h5_page_keeps_the_customer_and_the_transcript(
+    browser, server, alice, scripted_agent, screenshot
+):
+    # given: an agent online, and a customer on a phone who started a chat and got a reply
+    agent = scripted_agent(alice)
+    agent.go_online()
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    page.goto(f"{server.url}/h5/?business_line=demo")
+    page.get_by_role("textbox", name="Type your message").fill("Do you ship to Mars? 🚀")
+    page.get_by_role("button", name="Send").click()
+    assigned = agent.expect("conversation.assigned")
+    conversation_id = assigned["conversation"]["id"]
+    agent.say(conversation_id, "Only on Tuesdays.")
+    expect(page.locator("#messages > li").filter(has_text="Only on Tuesdays.")).to_be_visible()
+    before = page.locator("#messages > li").all_inner_texts()
+
+    # when
+    page.reload()
+
+    # then: the same customer, the same transcript, in order, each message once
+    expect(page.locator("#status")).to_have_text("Chatting with Alice")
+    expect(page.locator("#messages > li")).to_have_count(len(before))
+    assert page.locator("#messages > li").all_inner_texts() == before
+    seqs = [int(seq) for seq in page.locator("#messages > li").evaluate_all("items => items.map(i => i.dataset.seq)")]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert Customer.objects.count() == 1
+    conversation = Conversation.objects.get()
+    assert (conversation.id, conversation.channel) == (conversation_id, "h5")
+    screenshot(page, "08-h5-after-reload")
+    phone.close()
+
+
+def test_the_customer_ends_the_chat_and_rates_it(page, server, alice, scripted_agent, screenshot):
+    # given: a chat with an agent
+    agent = scripted_agent(alice)
+    agent.go_online()
+    chat = open_widget(page, server.url)
+    expect(chat.get_by_role("button", name="Start chat")).to_be_visible()
+    expect(chat.locator("#greeting")).to_have_text("Hello! How can we help you today?")
+    screenshot(page, "03-intro-agents-online")
+    chat.get_by_role("textbox", name="Type your message").fill("Thanks, that is all.")
+    chat.get_by_role("textbox", name="Type your message").press("Enter")
+    conversation_id = agent.expect("conversation.assigned")["conversation"]["id"]
+    expect(chat.locator("#status")).to_have_text("Chatting with Alice")
+
+    # when: the customer ends it
+    chat.get_by_role("button", name="End chat").click()
+    chat.locator("#confirm-end").get_by_role("button", name="End chat").click()
+
+    # then: both sides learn it closed, and the customer is asked for a rating
+    closed = agent.expect("conversation.state", lambda frame: frame["conversation"]["status"] == "closed")
+    assert closed["conversation"]["close_reason"] == "customer"
+    expect(chat.get_by_role("heading", name="How was your chat?")).to_be_visible()
+    expect(chat.locator("#composer")).to_be_hidden()
+
+    # when
+    chat.get_by_role("radio", name="4 stars").click()
+    chat.get_by_label("Comment").fill("Quick and friendly 😊")
+    screenshot(page, "09-rating")
+    chat.get_by_role("button", name="Send rating").click()
+
+    # then
+    expect(chat.locator("#ended-text")).to_have_text("Thanks for your feedback!")
+    conversation = Conversation.objects.get(id=conversation_id)
+    assert (conversation.status, conversation.rating, conversation.rating_comment) == (
+        ConversationStatus.CLOSED, 4, "Quick and friendly 😊"
+    )
+
+
+def test_markup_in_messages_is_shown_as_text(page, server, alice, scripted_agent, screenshot):
+    # given: a chat with an agent
+    agent = scripted_agent(alice)
+    agent.go_online()
+    chat = open_widget(page, server.url)
+    chat.get_by_role("button", name="Start chat").click()
+    conversation_id = agent.expect("conversation.assigned")["conversation"]["id"]
+
+    # when: markup comes from both sides
+    chat.get_by_role("textbox", name="Type your message").fill(XSS)
+    chat.get_by_role("textbox", name="Type your message").press("Enter")
+    agent.expect("message.new", lambda frame: frame["message"]["sender"] == "customer")
+    agent.say(conversation_id, f"You wrote {XSS}")
+
+    # then: it is text on the screen, no element, no script ran (the page fixture fails on any dialog)
+    expect(messages(chat).filter(has_text=f"You wrote {XSS}")).to_have_count(1)
+    expect(messages(chat).locator(".bubble").get_by_text(XSS, exact=True)).to_have_count(1)
+    expect(chat.locator("#messages img")).to_have_count(0)
+    assert Message.objects.filter(conversation_id=conversation_id, body=XSS).exists()
+    screenshot(page, "10-markup-as-text")
+
+
+def test_after_a_lost_connection_the_chat_resends_pending_messages_and_catches_up(
+    page, server, alice, scripted_agent, screenshot
+):
+    # given: a chat with an agent
+    agent = scripted_agent(alice)
+    agent.go_online()
+    chat = open_widget(page, server.url)
+    chat.get_by_role("button", name="Start chat").click()
+    conversation_id = agent.expect("conversation.assigned")["conversation"]["id"]
+    expect(chat.locator("#status")).to_have_text("Chatting with Alice")
+
+    # when: the web worker goes away; the customer writes meanwhile, and the agent's side stores a note and a
+    # reply whose pushes nobody hears
+    server.kill()
+    expect(chat.locator("#banner")).to_have_text("Connection lost. Reconnecting…")
+    chat.get_by_role("textbox", name="Type your message").fill("Are you still there?")
+    chat.get_by_role("textbox", name="Type your message").press("Enter")
+    expect(chat.locator("#pending > li")).to_have_text(re.compile("Are you still there\\?.*Sending…"))
+    screenshot(page, "11-reconnecting-with-a-pending-message")
+    in_thread(agent_writes, agent_id=alice.id, conversation_id=conversation_id, note="VIP", body="Back in a sec.")
+    server.start()
+
+    # then: the pending message is resent and stored once; the reply arrives through sync; the note never shows
+    expect(chat.locator("#banner")).to_be_hidden()
+    expect(messages(chat).filter(has_text="Are you still there?")).to_have_count(1)
+    expect(messages(chat).filter(has_text="Back in a sec.")).to_have_count(1)
+    expect(chat.locator("#pending > li")).to_have_count(0)
+    expect(messages(chat).filter(has_text="VIP")).to_have_count(0)
+    assert Message.objects.filter(conversation_id=conversation_id, body="Are you still there?").count() == 1
+
+
+def agent_writes(*, agent_id: int, conversation_id: int, note: str, body: str) -> None:
+    """An internal note and a reply, stored by the chat services from outside any web worker."""
+    agent = Participant(kind="agent", id=agent_id)
+    for client_msg_id, text, internal in (("note-1", note, True), ("reply-1", body, False)):
+        message_send(participant=agent, conversation_id=conversation_id, client_msg_id=client_msg_id, body=text,
+                     internal=internal)
+
+
+def in_thread(function: Callable[..., None], **kwargs: Any) -> None:
+    """Runs Django code off the thread where Playwright's event loop runs."""
+
+    def run() -> None:
+        try:
+            function(**kwargs)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        executor.submit(run).result(timeout=30)
+
+
+def test_a_site_on_another_origin_embeds_the_widget_for_its_logged_in_user(
+    page, server, demo_line, other_site, screenshot
+):
+    # given: the business line's own site, elsewhere, with the script tag naming a logged-in user
+    identity_hash = customer_identity_hash(business_line=demo_line, external_id="user-42")
+    site_url = other_site(
+        "<!doctype html><meta charset='utf-8'><title>Partner shop</title><h1>Partner shop</h1>"
+        f'<script src="{server.url}/static/widget/widget.js" data-business-line="demo" data-external-id="user-42" '
+        f'data-identity-hash="{identity_hash}" data-name="Ada" data-email="ada@example.com" defer></script>'
+    )
+    demo_line.allowed_origins = f"{server.url}\n{site_url.rstrip('/')}"
+    demo_line.save()
+
+    # when
+    page.goto(site_url)
+    page.get_by_role("button", name="Open the chat").click()
+
+    # then: the chat opens in the frame, as that user
+    chat = page.frame_locator("iframe[title='Chat with us']")
+    expect(chat.get_by_role("heading", name="Leave us a message")).to_be_visible()
+    expect(chat.get_by_role("textbox", name="Name")).to_have_value("Ada")
+    screenshot(page, "12-partner-site-identified-user")
+    customer = Customer.objects.get()
+    assert (customer.external_id, customer.name, customer.email) == ("user-42", "Ada", "ada@example.com")
+
+
+def test_the_chat_page_may_be_framed_by_the_business_lines_sites_only(client):
+    # given
+    BusinessLineFactory(key="shop", allowed_origins="https://shop.example\nhttps://www.shop.example/")
+
+    # when
+    response = client.get("/chat/", {"business_line": "shop", "channel": "web", "embed": "1"})
+
+    # then
+    assert response.status_code == 200
+    policy = response["Content-Security-Policy"]
+    assert "frame-ancestors 'self' https://shop.example https://www.shop.example;" in policy
+    assert "script-src 'self';" in policy
+    assert "X-Frame-Options" not in response
+
+
+@pytest.mark.parametrize(
+    ("path", "asked", "channel"),
+    [("/chat/", None, "web"), ("/chat/", "h5", "h5"), ("/chat/", "app", "web"), ("/h5/", None, "h5")],
+)
+def test_the_chat_page_speaks_for_its_channel(client, path, asked, channel):
+    # given
+    BusinessLineFactory(key="shop")
+
+    # when
+    response = client.get(path, {"business_line": "shop", **({"channel": asked} if asked else {})})
+
+    # then
+    assert response.status_code == 200
+    assert response.context["config"]["channel"] == channel
+
+
+def test_an_unknown_business_line_has_no_chat_page(client):
+    # when
+    response = client.get("/h5/", {"business_line": "nope"})
+
+    # then
+    assert response.status_code == 404
