@@ -108,10 +108,11 @@ async def open_conn(url: str, *, role: str, ident: Any, expect_hello: bool) -> C
     return Conn(ws, role=role, ident=ident, hello=hello)
 
 
-async def open_many(
-    specs: Sequence[tuple[str, str, Any]], *, expect_hello: bool, concurrency: int = 64
-) -> list[Conn]:
-    """Open (url, role, ident) sockets, at most `concurrency` handshakes at a time, in `specs` order."""
+async def open_some(
+    specs: Sequence[tuple[str, str, Any]], *, expect_hello: bool, concurrency: int = 16
+) -> tuple[list[Conn], list[BaseException]]:
+    """Open (url, role, ident) sockets, at most `concurrency` handshakes at a time; the opened ones in `specs`
+    order, and the failures."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one(url: str, role: str, ident: Any) -> Conn:
@@ -119,8 +120,14 @@ async def open_many(
             return await open_conn(url, role=role, ident=ident, expect_hello=expect_hello)
 
     results = await asyncio.gather(*(one(*spec) for spec in specs), return_exceptions=True)
-    conns = [r for r in results if isinstance(r, Conn)]
-    failures = [r for r in results if not isinstance(r, Conn)]
+    return [r for r in results if isinstance(r, Conn)], [r for r in results if not isinstance(r, Conn)]
+
+
+async def open_many(
+    specs: Sequence[tuple[str, str, Any]], *, expect_hello: bool, concurrency: int = 16
+) -> list[Conn]:
+    """Open every socket of `specs` or none: a failure closes the opened ones and raises."""
+    conns, failures = await open_some(specs, expect_hello=expect_hello, concurrency=concurrency)
     if failures:
         await close_many(conns)
         raise ConnectionError(f"{len(failures)} of {len(specs)} sockets failed to open: {failures[0]!r}")
@@ -321,6 +328,11 @@ async def product_pairs(customers: Sequence[Conn], agents: Sequence[Conn]) -> li
 # Relay: paced messages both ways across pairs
 
 
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
 @dataclass
 class Tracker:
     sent: dict[str, float] = field(default_factory=dict)
@@ -352,7 +364,8 @@ def _relay_handlers(tracker: Tracker, *, product: bool) -> Handler:
 
 
 async def relay_step(
-    pairs: Sequence[tuple[Conn, Conn]], *, product: bool, rate: float, seconds: float, drain: float, tag: str
+    pairs: Sequence[tuple[Conn, Conn]], *, product: bool, rate: float, seconds: float, drain: float, tag: str,
+    watch: dict[str, int],
 ) -> dict[str, Any]:
     """`rate` messages a second for `seconds`, alternating customer->agent and agent->customer over the pairs.
 
@@ -379,10 +392,14 @@ async def relay_step(
         else:
             await sender.send({"to": sender.peer, "id": msg_id, "body": BODY})
 
-    cpu_before = psutil.Process().cpu_times()
+    processes = {"loadgen": psutil.Process(), **{name: psutil.Process(pid) for name, pid in watch.items()}}
+    cpu_before = {name: _cpu_seconds(process) for name, process in processes.items()}
     took = await paced(rate, count, send_one)
     await wait_until(lambda: not tracker.sent, drain)
-    cpu_after = psutil.Process().cpu_times()
+    cpu = {
+        name: round(100 * (_cpu_seconds(process) - cpu_before[name]) / took, 1)
+        for name, process in processes.items()
+    }
     lost = len(tracker.sent)
     summary = latency_summary(tracker.latencies)
     achieved = count / took
@@ -395,9 +412,7 @@ async def relay_step(
         "lost": lost,
         "errors": tracker.errors,
         **summary,
-        "loadgen_cpu_percent": round(
-            100 * ((cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)) / took, 1
-        ),
+        "cpu_percent": cpu,
         "passed": lost == 0 and tracker.errors == 0 and p99 is not None and p99 < 100
         and achieved >= 0.95 * rate,
         "_tracker": tracker,
@@ -409,15 +424,27 @@ async def relay_quiet(tracker: Tracker, *, idle: float = 1.0, limit: float = 30.
     await wait_until(lambda: time.perf_counter() - tracker.last_frame > idle, limit, poll=0.1)
 
 
+async def relay_fixed(
+    pairs: Sequence[tuple[Conn, Conn]], *, product: bool, rate: float, seconds: float, drain: float, tag: str,
+    watch: dict[str, int],
+) -> dict[str, Any]:
+    """One step at a fixed rate, whether or not the server keeps up; then wait for it to catch up."""
+    step = await relay_step(
+        pairs, product=product, rate=rate, seconds=seconds, drain=drain, tag=tag, watch=watch
+    )
+    await relay_quiet(step.pop("_tracker"))
+    return step
+
+
 async def relay_ramp(
     pairs: Sequence[tuple[Conn, Conn]], *, product: bool, rates: Sequence[float], seconds: float, drain: float,
-    tag: str,
+    tag: str, watch: dict[str, int],
 ) -> dict[str, Any]:
     """Step the rate up until a step loses a message, errs, falls behind, or has p99 >= 100 ms."""
     steps = []
     for index, rate in enumerate(rates):
         step = await relay_step(
-            pairs, product=product, rate=rate, seconds=seconds, drain=drain, tag=f"{tag}.{index}"
+            pairs, product=product, rate=rate, seconds=seconds, drain=drain, tag=f"{tag}.{index}", watch=watch
         )
         tracker = step.pop("_tracker")
         steps.append(step)
@@ -433,14 +460,9 @@ async def relay_ramp(
 # Idle sockets
 
 
-def _cpu_seconds(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return times.user + times.system
-
-
 async def idle_sockets(
     specs: Sequence[tuple[str, str, Any]], *, server_pid: int, expect_hello: bool, heartbeat: float,
-    rest_seconds: float, concurrency: int = 64,
+    rest_seconds: float, concurrency: int = 16,
 ) -> dict[str, Any]:
     """Open every socket, then hold them idle: memory per socket, opening rate, and CPU at rest.
 
@@ -453,8 +475,10 @@ async def idle_sockets(
     await asyncio.sleep(1.0)
     rss_before = server.memory_info().rss
     started = time.perf_counter()
-    conns = await open_many(specs, expect_hello=expect_hello, concurrency=concurrency)
+    conns, failures = await open_some(specs, expect_hello=expect_hello, concurrency=concurrency)
     opening = time.perf_counter() - started
+    if not conns:
+        raise ConnectionError(f"no idle socket opened: {failures[0]!r}")
     try:
         await asyncio.sleep(2.0)
         rss_after = server.memory_info().rss
@@ -475,6 +499,9 @@ async def idle_sockets(
         await close_many(conns)
     return {
         "sockets": len(conns),
+        "failed_to_open": len(failures),
+        "first_failure": repr(failures[0]) if failures else None,
+        "concurrent_handshakes": concurrency,
         "alive_after_rest": alive,
         "open_per_second": round(len(conns) / opening, 1),
         "rss_before_mib": round(rss_before / 2**20, 1),
