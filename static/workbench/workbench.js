@@ -222,7 +222,7 @@
     }
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** state.attempts) * (0.75 + Math.random() * 0.5);
     state.attempts += 1;
-    setConnection("reconnecting", `Disconnected: reconnecting in ${Math.max(1, Math.round(delay / 1000))} s…`);
+    setConnection("reconnecting", "Disconnected: reconnecting…");
     renderAll();
     setTimeout(connect, delay);
   }
@@ -627,7 +627,9 @@
       ui.chatMeta.textContent = "";
       ui.actions.hidden = true;
       ui.composer.hidden = true;
-      ui.transcript.replaceChildren();
+      ui.transcript.replaceChildren(
+        el("li", { class: "wb-empty", text: "Select one of your conversations on the left, or go online to receive one." }),
+      );
       ui.typing.hidden = true;
       return;
     }

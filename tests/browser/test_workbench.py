@@ -144,3 +144,140 @@ def test_html_from_a_customer_is_shown_as_text(agent_page, scripted, team, scree
     expect(page.locator("#transcript img, #transcript b, #transcript script, #conversation-list i")).to_have_count(0)
     expect(page.locator("#customer-details")).to_contain_text("<i>Eve</i>")
     screenshot(page, "workbench-html-as-text")
+
+
+def test_typing_and_read_receipts_travel_both_ways(agent_page, scripted, team, screenshot):
+    # Given an online agent with a customer's conversation on screen
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+    customer = scripted(line=team.line, name="Grace")
+    conversation = customer.start()
+    page = agent_page.page
+    expect(agent_page.conversation(conversation["id"])).to_be_visible()
+
+    # When the customer starts and stops typing, then the workbench shows it and hides it again
+    indicator = page.locator("#typing-indicator")
+    customer.send({"type": "typing", "conversation_id": conversation["id"], "typing": True})
+    expect(indicator).to_have_text("Grace is typing…")
+    expect(indicator).to_be_visible()
+    customer.send({"type": "typing", "conversation_id": conversation["id"], "typing": False})
+    expect(indicator).to_be_hidden()
+
+    # When the agent types ten characters, then the customer is told the agent is typing, in fewer frames
+    page.locator("#composer-input").press_sequentially("Hi Grace, ")
+    typing = customer.expect("typing", lambda f: f["typing"] is True)
+    assert typing == {"type": "typing", "conversation_id": conversation["id"], "typing": True, "sender": "agent"}
+    assert 1 <= len([f for f in agent_page.sent_frames("typing") if f["typing"]]) < 10
+
+    # When the customer writes while the conversation is on screen, then the workbench says it was read
+    question = customer.say(conversation["id"], "Can I change my delivery address?")
+    read = customer.expect("read", lambda f: f["seq"] >= question["seq"])
+    assert read["sender"] == "agent" and read["conversation_id"] == conversation["id"]
+
+    # When the agent answers and the customer reads the answer
+    page.locator("#composer-input").press_sequentially("yes, tell me the new one.")
+    page.locator("#composer-input").press("Enter")
+    answer = customer.expect("message.new", lambda f: f["message"]["sender"] == "agent")["message"]
+    assert answer["body"] == "Hi Grace, yes, tell me the new one."
+    receipt = agent_page.transcript_message(answer["body"]).locator(".wb-msg-receipt")
+    expect(receipt).to_have_text("Sent")
+    customer.send({"type": "read", "conversation_id": conversation["id"], "seq": answer["seq"]})
+
+    # Then the workbench marks the answer read
+    expect(receipt).to_have_text("Read")
+    screenshot(page, "workbench-read-receipt")
+
+
+def test_a_missed_conversation_is_listed_and_can_be_picked(agent_page, scripted, team, workbench_site, screenshot):
+    # Given an agent at the workbench but offline, and a business line where nobody waits at all
+    team.line.wait_timeout = 0
+    team.line.save(update_fields=["wait_timeout"])
+    agent_page.open_workbench(team.username)
+    expect(agent_page.page.locator("#presence-switch input[value=offline]")).to_be_checked()
+    customer = scripted(line=team.line, name="Linus")
+    conversation = customer.start()
+    customer.say(conversation["id"], "Please call me back about my invoice")
+
+    # When the sweep finds it waited too long
+    workbench_site.run_sweep()
+
+    # Then it is listed as missed with the customer's message
+    missed = agent_page.page.locator(f"#missed-list [data-missed-id='{conversation['id']}']")
+    expect(missed).to_contain_text("Please call me back about my invoice")
+    customer.expect(
+        "conversation.state",
+        lambda f: f["conversation"]["id"] == conversation["id"] and f["conversation"]["status"] == "missed",
+    )
+    screenshot(agent_page.page, "workbench-missed")
+
+    # When the agent goes online and picks it
+    agent_page.set_presence("online")
+    missed.get_by_role("button", name="Pick").click()
+
+    # Then it becomes one of their conversations, and the customer is told
+    expect(agent_page.conversation(conversation["id"]).locator(".wb-badge")).to_have_text("active")
+    expect(missed).to_have_count(0)
+    expect(agent_page.transcript_message("Please call me back about my invoice")).to_be_visible()
+    state = customer.expect(
+        "conversation.state",
+        lambda f: f["conversation"]["id"] == conversation["id"] and f["conversation"]["status"] == "active",
+    )
+    assert state["conversation"]["agent"]["id"] == team.agent.id
+
+
+def test_an_agent_transfers_a_conversation_to_a_colleague(agent_page, scripted, team):
+    # Given Alice chatting with a customer, and her colleague Bob online
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+    customer = scripted(line=team.line, name="Barbara")
+    conversation = customer.start()
+    customer.say(conversation["id"], "I would like to speak to billing")
+    item = agent_page.conversation(conversation["id"])
+    expect(item.locator(".wb-badge")).to_have_text("active")
+    bob = AgentFactory(display_name="Bob", business_lines=[team.line])
+    bob_socket = scripted(agent=bob)
+    bob_socket.request({"type": "presence.set", "status": "online"}, "presence.state")
+
+    # When Alice transfers it to Bob's id
+    page = agent_page.page
+    page.locator("#transfer-agent-id").fill(str(bob.id))
+    page.locator("#transfer-agent-form input[type=submit]").click()
+
+    # Then Bob has it, with what was said, and Alice's workbench shows it as transferred, read-only
+    assigned = bob_socket.expect("conversation.assigned", lambda f: f["conversation"]["id"] == conversation["id"])
+    assert "I would like to speak to billing" in bodies([assigned], conversation["id"])
+    expect(item.locator(".wb-badge")).to_have_text("transferred")
+    expect(page.locator("#composer")).to_be_hidden()
+    expect(page.locator("#transcript")).to_contain_text("Alice transferred the conversation to Bob.")
+    state = customer.expect(
+        "conversation.state",
+        lambda f: f["conversation"]["id"] == conversation["id"] and (f["conversation"]["agent"] or {}).get("id") == bob.id,
+    )
+    assert state["conversation"]["status"] == "active"
+
+
+def test_after_losing_its_worker_the_workbench_reconnects_and_catches_up(
+    agent_page, scripted, team, workbench_site, screenshot
+):
+    # Given a chat, the workbench on the `web` worker and the customer on the `chat` worker
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+    customer = scripted(line=team.line, name="Ken")
+    conversation = customer.start()
+    first = customer.say(conversation["id"], "Hello?")
+    expect(agent_page.transcript_message("Hello?")).to_be_visible()
+
+    # When the workbench's worker goes away and the customer writes meanwhile
+    sent_before = len(agent_page.sent)
+    workbench_site.web.kill()
+    expect(agent_page.connection).to_have_attribute("data-state", "reconnecting")
+    screenshot(agent_page.page, "workbench-reconnecting")
+    customer.say(conversation["id"], "Are you still there?")
+    workbench_site.web.start()
+
+    # Then the workbench reconnects, syncs from the last seq it held and shows what it missed, once
+    expect(agent_page.connection).to_have_attribute("data-state", "connected", timeout=40_000)
+    expect(agent_page.transcript_message("Are you still there?")).to_have_count(1)
+    assert {"type": "sync", "conversation_id": conversation["id"], "after_seq": first["seq"],
+            "ref": f"sync:{conversation['id']}"} in agent_page.sent[sent_before:]
+    expect(agent_page.transcript_message("Hello?")).to_have_count(1)
