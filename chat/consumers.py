@@ -494,7 +494,9 @@ class AgentConsumer(ChatConsumer):
         conversation_id = _field_int(frame, "conversation_id", minimum=1)
         await database_sync_to_async(routing.assignment_pick)(agent_id=self.agent.id, conversation_id=conversation_id)
         await self.join(conversation_id)
-        await self.on_join(conversation_id)
+        frame = await database_sync_to_async(self._assigned_frame)(conversation_id)
+        if frame is not None:
+            await self.send_frame({**frame, "ref": ref})
 
     async def chat_leave(self, event: dict[str, Any]) -> None:
         """Transferred or requeued away from this agent: say so, then stop listening to it."""

@@ -37,7 +37,12 @@ class Conversation(models.Model):
     )
     priority = models.SmallIntegerField(default=0, help_text="Higher is served first; then oldest first.")
     started_at = models.DateTimeField(default=timezone.now)
-    queued_at = models.DateTimeField(default=timezone.now, help_text="When it (last) joined the waiting queue.")
+    queued_at = models.DateTimeField(
+        default=timezone.now, help_text="Its place in the waiting queue; a requeued conversation keeps its start time."
+    )
+    waiting_since = models.DateTimeField(
+        default=timezone.now, help_text="When it last entered the waiting queue: the wait timeout counts from here."
+    )
     assigned_at = models.DateTimeField(null=True, blank=True)
     first_agent_reply_at = models.DateTimeField(null=True, blank=True)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)

@@ -7,10 +7,12 @@ and the message inserted in one transaction; realtime events go out only after i
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agents.models import Agent
 from chat import events
 from chat.errors import ChatError, ErrorCode
 from chat.models import OPEN_STATUSES, CloseReason, Conversation, ConversationStatus, Message, Sender
@@ -19,6 +21,8 @@ from chat.permissions import Participant, conversation_for, require_writable
 from customers.models import Channel, Customer
 
 logger = logging.getLogger(__name__)
+
+LEFT_MESSAGE_JOINS_MISSED_WITHIN = timedelta(hours=1)
 
 
 def message_append(
@@ -176,7 +180,16 @@ def conversation_end(
     conversation.save(update_fields=["status", "closed_at", "close_reason"])
     system_message_append(conversation=conversation, event=event, body=body)
     conversation_state_publish_on_commit(conversation)
+    if status == ConversationStatus.MISSED:
+        _missed_notify_on_commit(conversation)
     _routing_request(conversation.business_line_id)
+
+
+def _missed_notify_on_commit(conversation: Conversation) -> None:
+    """Agents of the business line learn of a missed conversation, to answer it later (`conversation.pick`)."""
+    frame = events.frame_event({"type": "conversation.missed", "conversation_id": conversation.id})
+    for agent_id in Agent.objects.filter(business_lines__id=conversation.business_line_id).values_list("id", flat=True):
+        events.publish_on_commit(events.agent_group(agent_id), frame)
 
 
 def _routing_request(business_line_id: int) -> None:
@@ -190,7 +203,8 @@ def conversation_leave_message(
 ) -> Conversation:
     """Nobody can answer now: keep the customer's message and contact details as a missed conversation.
 
-    An open waiting conversation becomes the missed one, so the message stays with what was said before.
+    The message joins what was said before: an open waiting conversation becomes the missed one, and a
+    conversation that has just timed out in the queue takes the message.
     """
     if channel not in Channel.values:
         raise ChatError(ErrorCode.INVALID_FIELD, f"channel must be one of {', '.join(Channel.values)}")
@@ -198,28 +212,51 @@ def conversation_leave_message(
         contact = {field: value for field, value in (("name", name), ("email", email)) if value}
         if contact:
             Customer.objects.filter(id=customer.id).update(**contact)
-        conversation = (
-            Conversation.objects.select_for_update()
-            .filter(customer=customer, status=ConversationStatus.WAITING)
-            .first()
-        )
+        conversation = _conversation_for_left_message(customer)
+        thanks = "Thanks! We got your message and will get back to you."
         if conversation is None:
-            if Conversation.objects.filter(customer=customer, status=ConversationStatus.ACTIVE).exists():
-                raise ChatError(ErrorCode.INVALID_FIELD, "An agent is with you: write in the open conversation")
             conversation = Conversation.objects.create(
                 customer=customer, business_line_id=customer.business_line_id, channel=channel
             )
             events.publish_on_commit(events.customer_group(customer.id), events.join_event(conversation.id))
         message_append(conversation=conversation, sender=Sender.CUSTOMER, body=body)
-        conversation_end(
-            conversation=conversation,
-            status=ConversationStatus.MISSED,
-            reason=CloseReason.OFFLINE,
-            event="left_message",
-            body="Thanks! We got your message and will get back to you.",
-        )
+        if conversation.status == ConversationStatus.MISSED:
+            system_message_append(conversation=conversation, event="left_message", body=thanks)
+            conversation_state_publish_on_commit(conversation)
+            _missed_notify_on_commit(conversation)
+        else:
+            conversation_end(
+                conversation=conversation,
+                status=ConversationStatus.MISSED,
+                reason=CloseReason.OFFLINE,
+                event="left_message",
+                body=thanks,
+            )
     logger.info("customer %s left a message in conversation %s", customer.id, conversation.id)
     return conversation
+
+
+def _conversation_for_left_message(customer: Customer) -> Conversation | None:
+    """The customer's waiting conversation, or the one that timed out in the queue within the last hour."""
+    latest = (
+        Conversation.objects.select_for_update()
+        .filter(customer=customer)
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    if latest is None:
+        return None
+    if latest.status == ConversationStatus.ACTIVE:
+        raise ChatError(ErrorCode.INVALID_FIELD, "An agent is with you: write in the open conversation")
+    if latest.status == ConversationStatus.WAITING:
+        return latest
+    recently_missed = (
+        latest.status == ConversationStatus.MISSED
+        and latest.close_reason == CloseReason.WAIT_TIMEOUT
+        and latest.closed_at is not None
+        and timezone.now() - latest.closed_at < LEFT_MESSAGE_JOINS_MISSED_WITHIN
+    )
+    return latest if recently_missed else None
 
 
 def conversation_rate(*, customer_id: int, conversation_id: int, rating: int, comment: str = "") -> Conversation:

@@ -231,7 +231,8 @@ def _requeue(conversation: Conversation, *, event: str, body: str) -> None:
     conversation.agent = None
     conversation.assigned_at = None
     conversation.queued_at = conversation.started_at
-    conversation.save(update_fields=["status", "agent", "assigned_at", "queued_at"])
+    conversation.waiting_since = timezone.now()
+    conversation.save(update_fields=["status", "agent", "assigned_at", "queued_at", "waiting_since"])
     system_message_append(conversation=conversation, event=event, body=body)
 
 
@@ -282,7 +283,7 @@ def _ago(seconds: int) -> datetime:
 
 
 def _waited_too_long(line: BusinessLine) -> Q:
-    return Q(business_line=line, status=ConversationStatus.WAITING, queued_at__lt=_ago(line.wait_timeout))
+    return Q(business_line=line, status=ConversationStatus.WAITING, waiting_since__lt=_ago(line.wait_timeout))
 
 
 def _unanswered_too_long(line: BusinessLine) -> Q:
@@ -324,18 +325,8 @@ def _miss(conversation: Conversation) -> bool:
         event="missed",
         body="Sorry, nobody is free right now. Leave us a message and we will get back to you.",
     )
-    _missed_publish_on_commit(conversation)
     logger.info("conversation %s missed after waiting %ss", conversation.id, conversation.business_line.wait_timeout)
     return True
-
-
-def _missed_publish_on_commit(conversation: Conversation) -> None:
-    """Agents of the business line learn of a missed conversation, to answer it later."""
-    for agent_id in Agent.objects.filter(business_lines__id=conversation.business_line_id).values_list("id", flat=True):
-        events.publish_on_commit(
-            events.agent_group(agent_id),
-            events.frame_event({"type": "conversation.missed", "conversation_id": conversation.id}),
-        )
 
 
 def _reassign(conversation: Conversation) -> bool:
