@@ -3,6 +3,8 @@ Celery worker, with scripted customers on the other end of the chat (docs/protoc
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -106,6 +108,7 @@ def test_an_agent_answers_a_customer_from_the_workbench(agent_page, scripted, te
     expect(page.locator("#transcript")).to_contain_text("The agent closed the conversation.")
     expect(page.locator(f"#history-list [data-history-id='{conversation['id']}'] .wb-badge")).to_have_text("closed")
     assert agent_page.dialogs == ["Close the conversation with Ada Lovelace?"]
+    assert agent_page.console_errors == []
     screenshot(page, "workbench-3-closed")
 
 
@@ -144,6 +147,32 @@ def test_html_from_a_customer_is_shown_as_text(agent_page, scripted, team, scree
     expect(page.locator("#transcript img, #transcript b, #transcript script, #conversation-list i")).to_have_count(0)
     expect(page.locator("#customer-details")).to_contain_text("<i>Eve</i>")
     screenshot(page, "workbench-html-as-text")
+
+
+def test_unread_messages_are_counted_until_the_conversation_is_opened(agent_page, scripted, team):
+    # Given an online agent with two conversations, the first one on screen
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+    first = scripted(line=team.line, name="Alan").start()
+    expect(agent_page.conversation(first["id"])).to_have_attribute("aria-current", "true")
+    customer = scripted(line=team.line, name="Joan")
+    second = customer.start()
+    other = agent_page.conversation(second["id"])
+    expect(other.locator(".wb-badge")).to_have_text("active")
+
+    # When the customer of the other conversation writes twice
+    customer.say(second["id"], "Hello")
+    customer.say(second["id"], "Anyone there?")
+
+    # Then the list counts them, and so does the tab's title
+    expect(other.locator(".wb-unread")).to_have_text("2")
+    expect(agent_page.page).to_have_title(re.compile(r"^\(2\) "))
+
+    # When the agent opens it, then the count is gone and the customer learns it was read
+    other.click()
+    expect(other.locator(".wb-unread")).to_have_count(0)
+    expect(agent_page.page).not_to_have_title(re.compile(r"^\("))
+    customer.expect("read", lambda f: f["conversation_id"] == second["id"] and f["seq"] >= 3)
 
 
 def test_typing_and_read_receipts_travel_both_ways(agent_page, scripted, team, screenshot):

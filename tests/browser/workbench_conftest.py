@@ -178,6 +178,7 @@ class AgentPage:
     base_url: str
     sent: list[dict[str, Any]] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def login(self, username: str, password: str = PASSWORD) -> None:
@@ -234,6 +235,14 @@ def agent_page(workbench_browser: Browser, workbench_site: WorkbenchSite) -> Ite
     agent_page = AgentPage(page=page, base_url=workbench_site.web.url)
     page.on("websocket", agent_page.watch)
     page.on("pageerror", lambda error: agent_page.problems.append(f"page error: {error}"))
+
+    def on_console(message: Any) -> None:
+        """Errors the workbench logs (a refused script or style would be one); the admin's login page asks for
+        a favicon nobody serves, so only the workbench counts."""
+        if message.type == "error" and page.url.startswith(f"{agent_page.base_url}/workbench/"):
+            agent_page.console_errors.append(f"{message.text} ({message.location.get('url')})")
+
+    page.on("console", on_console)
 
     def on_dialog(dialog: Any) -> None:
         agent_page.dialogs.append(dialog.message)
