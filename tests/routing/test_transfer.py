@@ -1,0 +1,178 @@
+"""Transfer to another agent (load moves at once, within capacity) and to another business line's queue."""
+
+import pytest
+
+from agents.models import Presence
+from chat.errors import ChatError, ErrorCode
+from chat.events import agent_group, conversation_group
+from chat.models import ConversationStatus
+from chat.permissions import Participant
+from chat.services import conversation_close
+from routing.selectors import queue_states
+from routing.services import assignment_pick, assignment_run, conversation_transfer
+from tests.factories import BusinessLineFactory
+from tests.routing.helpers import agent_in, connect, disconnect, load, status_of, system_events, waiting_customer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def line():
+    return BusinessLineFactory()
+
+
+@pytest.fixture
+def holder(line):
+    return agent_in(line, capacity=2)
+
+
+@pytest.fixture
+def conversation(line, holder):
+    conversation = waiting_customer(line)
+    assert assignment_run(business_line_id=line.id) == [conversation.id]
+    return conversation
+
+
+def test_transfer_to_another_agent_moves_the_load_at_once_and_tells_everyone(
+    line, holder, conversation, listen, django_capture_on_commit_callbacks
+):
+    target = agent_in(line, capacity=1)
+    watchers = listen(conversation_group(conversation.id), agent_group(holder.id), agent_group(target.id))
+    with django_capture_on_commit_callbacks(execute=True):
+        moved = conversation_transfer(agent_id=holder.id, conversation_id=conversation.id, to_agent_id=target.id)
+    assert (moved.status, moved.agent_id) == (ConversationStatus.ACTIVE, target.id)
+    assert (load(holder), load(target)) == (0, 1)
+    assert system_events(conversation)[-2:] == ["transferred", "assigned"]
+    events = watchers.events_until_marker()
+    assert {"type": "chat.leave", "conversation_id": conversation.id} in events
+    assert {"type": "chat.join", "conversation_id": conversation.id} in events
+    states = [e["frame"]["conversation"] for e in events
+              if e["type"] == "chat.frame" and e["frame"]["type"] == "conversation.state"]
+    assert states[-1]["agent"] == {"id": target.id, "name": target.display_name}
+
+
+def test_the_freed_slot_of_the_transferring_agent_serves_the_queue(
+    line, holder, conversation, django_capture_on_commit_callbacks
+):
+    # given a full agent and a customer waiting
+    second = waiting_customer(line)
+    assignment_run(business_line_id=line.id)
+    queued = waiting_customer(line)
+    target = agent_in(line, capacity=1)
+    # when they transfer one chat away, then the waiting customer goes to them through the trigger
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation_transfer(agent_id=holder.id, conversation_id=second.id, to_agent_id=target.id)
+    assert status_of(queued) == (ConversationStatus.ACTIVE, holder.id)
+    assert load(holder) == 2
+
+
+def test_transfer_respects_the_targets_capacity(line, holder, conversation):
+    target = agent_in(line, capacity=1)
+    assignment_pick(agent_id=target.id, conversation_id=waiting_customer(line).id)
+    with pytest.raises(ChatError) as refusal:
+        conversation_transfer(agent_id=holder.id, conversation_id=conversation.id, to_agent_id=target.id)
+    assert refusal.value.code == ErrorCode.AGENT_UNAVAILABLE
+    assert status_of(conversation) == (ConversationStatus.ACTIVE, holder.id)
+    assert load(target) == 1
+    assert "transferred" not in system_events(conversation)
+
+
+@pytest.mark.parametrize("target_kind", ["away", "offline", "disconnected", "other_line"])
+def test_transfer_target_must_be_online_connected_and_in_the_line(line, holder, conversation, target_kind):
+    if target_kind == "other_line":
+        target = agent_in(BusinessLineFactory())
+    elif target_kind == "disconnected":
+        target = agent_in(line)
+        disconnect(target)
+    else:
+        target = agent_in(line, presence_status=Presence(target_kind))
+    with pytest.raises(ChatError) as refusal:
+        conversation_transfer(agent_id=holder.id, conversation_id=conversation.id, to_agent_id=target.id)
+    assert refusal.value.code == ErrorCode.AGENT_UNAVAILABLE
+    assert status_of(conversation) == (ConversationStatus.ACTIVE, holder.id)
+    assert load(target) == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "code"),
+    [
+        ({"to_agent_id": "self"}, ErrorCode.INVALID_FIELD),
+        ({"to_agent_id": "7"}, ErrorCode.INVALID_FIELD),
+        ({"to_agent_id": True}, ErrorCode.INVALID_FIELD),
+        ({}, ErrorCode.INVALID_FIELD),
+        ({"to_agent_id": "other", "to_business_line": "other"}, ErrorCode.INVALID_FIELD),
+        ({"to_agent_id": 10**9}, ErrorCode.AGENT_UNAVAILABLE),
+        ({"to_business_line": "no-such-line"}, ErrorCode.NOT_FOUND),
+    ],
+)
+def test_transfer_refusals_have_error_codes_and_change_nothing(line, holder, conversation, arguments, code):
+    other_line = BusinessLineFactory()
+    other = agent_in(line)
+    resolved = {
+        key: {"self": holder.id, "other": other.id if key == "to_agent_id" else other_line.key}.get(value, value)
+        for key, value in arguments.items()
+    }
+    with pytest.raises(ChatError) as refusal:
+        conversation_transfer(agent_id=holder.id, conversation_id=conversation.id, **resolved)
+    assert refusal.value.code == code
+    assert status_of(conversation) == (ConversationStatus.ACTIVE, holder.id)
+    assert system_events(conversation)[-1] == "assigned"
+
+
+def test_only_the_assigned_agent_transfers_an_open_conversation_they_can_see(line, holder, conversation):
+    colleague = agent_in(line)
+    outsider = agent_in(BusinessLineFactory())
+    with pytest.raises(ChatError) as not_theirs:
+        conversation_transfer(agent_id=colleague.id, conversation_id=conversation.id, to_agent_id=colleague.id)
+    assert not_theirs.value.code == ErrorCode.NOT_ASSIGNED
+    with pytest.raises(ChatError) as unseen:
+        conversation_transfer(agent_id=outsider.id, conversation_id=conversation.id, to_agent_id=colleague.id)
+    assert unseen.value.code == ErrorCode.NOT_FOUND
+    conversation_close(participant=Participant(kind="customer", id=conversation.customer_id),
+                       conversation_id=conversation.id)
+    with pytest.raises(ChatError) as closed:
+        conversation_transfer(agent_id=holder.id, conversation_id=conversation.id, to_agent_id=colleague.id)
+    assert closed.value.code == ErrorCode.CONVERSATION_CLOSED
+    assert load(colleague) == 0
+
+
+def test_transfer_to_another_lines_queue_waits_there_and_frees_the_agent(
+    line, holder, conversation, listen, django_capture_on_commit_callbacks
+):
+    # given another business line with nobody connected
+    billing = BusinessLineFactory()
+    billing_agent = agent_in(billing, connected=False)
+    watchers = listen(agent_group(holder.id))
+    # when the agent transfers the conversation to that line's queue
+    with django_capture_on_commit_callbacks(execute=True):
+        moved = conversation_transfer(agent_id=holder.id, conversation_id=conversation.id,
+                                      to_business_line=billing.key)
+    # then it waits in the other line, the agent is free and told to let go of it
+    conversation.refresh_from_db()
+    assert (moved.status, moved.agent_id) == (ConversationStatus.WAITING, None)
+    assert (conversation.status, conversation.business_line_id, conversation.agent_id) == (
+        ConversationStatus.WAITING, billing.id, None
+    )
+    assert system_events(conversation)[-1] == "transferred"
+    assert load(holder) == 0
+    assert [s["conversation"]["id"] for s in queue_states(business_line_id=billing.id)] == [conversation.id]
+    assert queue_states(business_line_id=line.id) == []
+    assert {"type": "chat.leave", "conversation_id": conversation.id} in watchers.events_until_marker()
+    # and the old line's agents cannot take it back
+    assert assignment_run(business_line_id=line.id) == []
+    # when an agent of the other line is available, then the rule gives it to them
+    connect(billing_agent)
+    assert assignment_run(business_line_id=billing.id) == [conversation.id]
+    assert status_of(conversation) == (ConversationStatus.ACTIVE, billing_agent.id)
+
+
+def test_transfer_to_a_line_with_an_agent_free_is_assigned_at_once(
+    line, holder, conversation, django_capture_on_commit_callbacks
+):
+    billing = BusinessLineFactory()
+    billing_agent = agent_in(billing)
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation_transfer(agent_id=holder.id, conversation_id=conversation.id, to_business_line=billing.key)
+    assert status_of(conversation) == (ConversationStatus.ACTIVE, billing_agent.id)
+    assert system_events(conversation)[-2:] == ["transferred", "assigned"]
+    assert load(holder) == 0
