@@ -137,7 +137,7 @@ def test_html_from_a_customer_is_shown_as_text(agent_page, scripted, team, scree
     # When a customer whose name is HTML writes HTML
     body = '<img src=x onerror="alert(document.domain)"><b>bold</b><script>alert(1)</script>'
     customer = scripted(line=team.line, name="<i>Eve</i>")
-    conversation = customer.start()
+    conversation = customer.start_with_agent()
     customer.say(conversation["id"], body)
 
     # Then the workbench shows both as typed, and no element of theirs exists in the page
@@ -259,7 +259,7 @@ def test_an_agent_transfers_a_conversation_to_a_colleague(agent_page, scripted, 
     agent_page.open_workbench(team.username)
     agent_page.set_presence("online")
     customer = scripted(line=team.line, name="Barbara")
-    conversation = customer.start()
+    conversation = customer.start_with_agent()
     customer.say(conversation["id"], "I would like to speak to billing")
     item = agent_page.conversation(conversation["id"])
     expect(item.locator(".wb-badge")).to_have_text("active")
@@ -292,7 +292,7 @@ def test_after_losing_its_worker_the_workbench_reconnects_and_catches_up(
     agent_page.open_workbench(team.username)
     agent_page.set_presence("online")
     customer = scripted(line=team.line, name="Ken")
-    conversation = customer.start()
+    conversation = customer.start_with_agent()
     first = customer.say(conversation["id"], "Hello?")
     expect(agent_page.transcript_message("Hello?")).to_be_visible()
 

@@ -320,6 +320,18 @@ class ScriptedCustomer(ScriptedSocket):
     def start(self) -> dict:
         return self.request({"type": "conversation.start"}, "conversation.state")["conversation"]
 
+    def start_with_agent(self) -> dict:
+        """Starts a conversation and waits until an agent has it. Writing at once could race the assignment:
+        it skips a waiting conversation whose row a message send holds locked, until the next sweep (which
+        these tests do not run on a timer)."""
+        conversation = self.start()
+        if conversation["status"] == "active":
+            return conversation
+        return self.expect(
+            "conversation.state",
+            lambda f: f["conversation"]["id"] == conversation["id"] and f["conversation"]["status"] == "active",
+        )["conversation"]
+
     def close_conversation(self, conversation_id: int) -> dict:
         return self.request({"type": "conversation.close", "conversation_id": conversation_id}, "conversation.state")
 
