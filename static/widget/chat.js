@@ -85,6 +85,7 @@
     announced: new Set(), // conversations the server announced on this socket
     conversation: null,
     messages: new Map(), // seq -> message of the current conversation
+    agentNames: new Map(), // agent id -> display name, from conversation.state
     maxSeq: 0,
     contiguous: 0, // every seq up to here is held or known to be invisible (internal notes)
     syncing: false,
@@ -328,6 +329,7 @@
       switchConversation();
     }
     state.conversation = conversation;
+    if (conversation.agent) learnAgentName(conversation.agent);
     if (frame.ref === "start" || (state.startRequested && OPEN.has(conversation.status))) {
       state.startRequested = false;
       for (const item of state.outbox.values()) {
@@ -341,6 +343,14 @@
     if (!state.ready || conversation.last_seq > state.contiguous) requestSync(true);
     if (!OPEN.has(conversation.status)) hideTyping();
     render();
+  }
+
+  function learnAgentName(agent) {
+    if (state.agentNames.get(agent.id) === agent.name) return;
+    state.agentNames.set(agent.id, agent.name);
+    for (const who of el.messages.querySelectorAll(".who")) {
+      if (who.dataset.agentId === String(agent.id)) who.textContent = agent.name;
+    }
   }
 
   function switchConversation() {
@@ -520,15 +530,18 @@
     meta.className = "meta";
     const parts = [];
     if (message.sender === "agent") {
-      const agent = state.conversation && state.conversation.agent;
-      parts.push(agent && agent.id === message.agent_id ? agent.name : "Agent");
+      const who = document.createElement("span");
+      who.className = "who";
+      who.dataset.agentId = String(message.agent_id);
+      who.textContent = state.agentNames.get(message.agent_id) || "Agent";
+      meta.append(who, " · ");
     } else if (message.event === "greeting") {
       parts.push(config.business_line_name);
     }
     if (message.created_at) {
       parts.push(new Date(message.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
     }
-    meta.textContent = parts.join(" · ");
+    meta.append(parts.join(" · "));
     if (message.sender === "customer") {
       const receipt = document.createElement("span");
       receipt.className = "receipt";
@@ -777,7 +790,7 @@
     } else if (conversation && conversation.status === "closed") {
       view = state.rated.has(conversation.id) || state.ratingSkipped.has(conversation.id) ? "ended" : "rating";
     } else if (conversation && conversation.status === "missed") {
-      view = conversation.close_reason === "offline" || state.justLeftMessage ? "ended" : "leave";
+      view = conversation.close_reason === "offline" || state.justLeftMessage || leftAMessage() ? "ended" : "leave";
     } else if (state.startRequested) view = "chat";
     else if (state.ready) view = state.offline && !state.waitAnyway ? "leave" : "intro";
     el.chat.dataset.view = view;
@@ -799,6 +812,13 @@
       state.view = view;
       scrollToBottom(false);
     }
+  }
+
+  function leftAMessage() {
+    for (const message of state.messages.values()) {
+      if (message.event === "left_message") return true;
+    }
+    return false;
   }
 
   function renderLeaveCard(conversation) {

@@ -47,27 +47,28 @@ def _die_with_parent() -> None:
 
 
 class CeleryProcess:
-    """`celery -A cs_platform worker` in one process (`--pool solo`): assignment runs as a Celery task."""
+    """One `celery -A cs_platform ...` process (a worker or beat), its output in a log file."""
 
-    def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, *, args: list[str], ready_text: str, env: dict[str, str], log_path: Path) -> None:
+        self.args = args
+        self.ready_text = ready_text
         self.env = env
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        offset = self.log_size()
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [str(BASE_DIR / ".venv" / "bin" / "celery"), "-A", "cs_platform", "worker", "--pool", "solo",
-                 "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
-                 "--hostname", f"{self.env['REDIS_PREFIX']}@%h"],
+                [str(BASE_DIR / ".venv" / "bin" / "celery"), "-A", "cs_platform", *self.args],
                 cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + START_TIMEOUT
-        while " ready." not in self.log_text():
+        while self.ready_text not in self.log_text(offset):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"celery did not start:\n{self.log_text()}")
+                raise RuntimeError(f"celery {self.args[0]} did not start:\n{self.log_text(offset)}")
             time.sleep(0.1)
 
     def stop(self) -> None:
@@ -103,7 +104,11 @@ def chat_processes(
     )
     log_dir = tmp_path_factory.mktemp("browser-processes")
     web = Worker(name="web", env=env, log_dir=log_dir)
-    celery = CeleryProcess(env=env, log_path=log_dir / "celery.log")
+    celery = CeleryProcess(
+        args=["worker", "--pool", "solo", "--without-heartbeat", "--without-gossip", "--without-mingle",
+              "--loglevel", "INFO", "--hostname", f"{REDIS_PREFIX}@%h"],
+        ready_text=" ready.", env=env, log_path=log_dir / "celery.log",
+    )
     try:
         web.start()
         celery.start()
@@ -144,6 +149,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     return report
 
 
+@pytest.fixture
+def routing_sweeps(server: Worker, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[], None]]:
+    """Starts Celery beat, sweeping every half second, so the business lines' timeouts fire during the test."""
+    beat = CeleryProcess(
+        args=["beat", "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "INFO"],
+        ready_text="beat: Starting", env={**server.env, "ROUTING_SWEEP_INTERVAL": "0.5"},
+        log_path=tmp_path / "beat.log",
+    )
+
+    def start() -> None:
+        beat.start()
+        request.node.browser_log_offsets["beat"] = (beat, 0)
+
+    yield start
+    beat.stop()
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Chromium for a module. Playwright's sync API keeps an event loop running in this thread, which Django
@@ -168,14 +190,32 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture
-def page(context: BrowserContext) -> Iterator[Page]:
+def phone_context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh profile on a phone-sized touch screen."""
+    browser_context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    browser_context.set_default_timeout(10_000)
+    yield browser_context
+    browser_context.close()
+
+
+def _watched_page(browser_context: BrowserContext) -> Iterator[Page]:
     """A page whose uncaught script errors and dialogs (a sign of injected script) fail the test."""
-    new_page = context.new_page()
+    new_page = browser_context.new_page()
     problems: list[str] = []
     new_page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     new_page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
     yield new_page
     assert problems == []
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Iterator[Page]:
+    yield from _watched_page(context)
+
+
+@pytest.fixture
+def phone(phone_context: BrowserContext) -> Iterator[Page]:
+    yield from _watched_page(phone_context)
 
 
 @pytest.fixture

@@ -78,6 +78,38 @@ def test_with_nobody_online_a_left_message_becomes_a_missed_conversation(page, s
     )
 
 
+def test_a_chat_nobody_answers_in_time_offers_to_leave_a_message(page, server, demo_line, routing_sweeps, screenshot):
+    # given: a customer who chose to wait, on a line that gives up after two seconds
+    demo_line.wait_timeout = 2
+    demo_line.save()
+    chat = open_widget(page, server.url)
+    chat.get_by_role("button", name="Wait for an agent instead").click()
+    chat.get_by_role("button", name="Start chat").click()
+    expect(chat.locator("#status")).to_contain_text("You are number 1 in the queue")
+
+    # when: the timeouts run
+    routing_sweeps()
+
+    # then: the conversation is missed and the form is offered
+    expect(chat.get_by_role("heading", name="Leave us a message")).to_be_visible()
+    expect(chat.locator("#leave-text")).to_contain_text("Sorry, nobody could answer in time.")
+    expect(chat.locator("#messages .msg-system.event-missed")).to_have_count(1)
+    screenshot(page, "04-missed-leave-a-message")
+
+    # when
+    chat.get_by_role("textbox", name="Email").fill("bob@example.com")
+    chat.get_by_role("textbox", name="Your message").fill("Please email me the tracking number.")
+    chat.get_by_role("button", name="Send message").click()
+
+    # then
+    expect(chat.locator("#ended-text")).to_have_text("Your message is with our team. Need anything else?")
+    left = Message.objects.select_related("conversation__customer").get(
+        sender=Sender.CUSTOMER, body="Please email me the tracking number."
+    )
+    assert left.conversation.status == ConversationStatus.MISSED
+    assert left.conversation.customer.email == "bob@example.com"
+
+
 def test_a_customer_waits_in_the_queue_then_chats_with_the_agent_both_ways(
     page, server, alice, scripted_agent, screenshot
 ):
@@ -86,7 +118,7 @@ def test_a_customer_waits_in_the_queue_then_chats_with_the_agent_both_ways(
     chat.get_by_role("button", name="Wait for an agent instead").click()
     chat.get_by_role("button", name="Start chat").click()
     expect(chat.locator("#status")).to_contain_text("You are number 1 in the queue")
-    screenshot(page, "04-waiting-in-the-queue")
+    screenshot(page, "05-waiting-in-the-queue")
     conversation_id = Conversation.objects.get().id
 
     # when: the agent goes online
@@ -122,13 +154,13 @@ def test_a_customer_waits_in_the_queue_then_chats_with_the_agent_both_ways(
 
     # then
     expect(chat.locator("#typing")).to_have_text("Alice is typing…")
-    screenshot(page, "05-agent-typing")
+    screenshot(page, "06-agent-typing")
     reply = agent.say(conversation_id, "On its way 🚚 it arrives tomorrow.")
     expect(messages(chat).filter(has_text="On its way 🚚 it arrives tomorrow.")).to_have_count(1)
     expect(chat.locator("#typing")).to_be_hidden()
     read = agent.expect("read", lambda frame: frame["seq"] >= reply["seq"])
     assert read["sender"] == "customer"
-    screenshot(page, "06-chatting")
+    screenshot(page, "07-chatting")
 
     # when: the panel is closed and the agent writes again
     chat.get_by_role("button", name="Close the chat window").click()
@@ -138,27 +170,27 @@ def test_a_customer_waits_in_the_queue_then_chats_with_the_agent_both_ways(
     # then: the launcher shows an unread badge, gone once the panel opens
     badge_launcher = page.get_by_role("button", name="Open the chat (1 unread)")
     expect(badge_launcher).to_be_visible()
-    screenshot(page, "07-unread-badge")
+    screenshot(page, "08-unread-badge")
     badge_launcher.click()
     expect(page.get_by_role("button", name="Close the chat")).to_be_visible()
     expect(messages(chat).filter(has_text="Anything else I can do?")).to_be_visible()
 
 
 def test_a_reload_of_the_h5_page_keeps_the_customer_and_the_transcript(
-    browser, server, alice, scripted_agent, screenshot
+    phone, server, alice, scripted_agent, screenshot
 ):
     # given: an agent online, and a customer on a phone who started a chat and got a reply
     agent = scripted_agent(alice)
     agent.go_online()
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page = phone.new_page()
+    page = phone
     page.goto(f"{server.url}/h5/?business_line=demo")
     page.get_by_role("textbox", name="Type your message").fill("Do you ship to Mars? 🚀")
     page.get_by_role("button", name="Send").click()
     assigned = agent.expect("conversation.assigned")
     conversation_id = assigned["conversation"]["id"]
     agent.say(conversation_id, "Only on Tuesdays.")
-    expect(page.locator("#messages > li").filter(has_text="Only on Tuesdays.")).to_be_visible()
+    expect(page.locator("#messages > li")).to_have_count(4)  # greeting, assigned, question, answer
+    expect(page.locator("#messages > li").last).to_contain_text("Only on Tuesdays.")
     before = page.locator("#messages > li").all_inner_texts()
 
     # when
@@ -173,8 +205,7 @@ def test_a_reload_of_the_h5_page_keeps_the_customer_and_the_transcript(
     assert Customer.objects.count() == 1
     conversation = Conversation.objects.get()
     assert (conversation.id, conversation.channel) == (conversation_id, "h5")
-    screenshot(page, "08-h5-after-reload")
-    phone.close()
+    screenshot(page, "09-h5-after-reload")
 
 
 def test_the_customer_ends_the_chat_and_rates_it(page, server, alice, scripted_agent, screenshot):
@@ -184,7 +215,7 @@ def test_the_customer_ends_the_chat_and_rates_it(page, server, alice, scripted_a
     chat = open_widget(page, server.url)
     expect(chat.get_by_role("button", name="Start chat")).to_be_visible()
     expect(chat.locator("#greeting")).to_have_text("Hello! How can we help you today?")
-    screenshot(page, "03-intro-agents-online")
+    screenshot(page, "10-intro-agents-online")
     chat.get_by_role("textbox", name="Type your message").fill("Thanks, that is all.")
     chat.get_by_role("textbox", name="Type your message").press("Enter")
     conversation_id = agent.expect("conversation.assigned")["conversation"]["id"]
@@ -203,7 +234,7 @@ def test_the_customer_ends_the_chat_and_rates_it(page, server, alice, scripted_a
     # when
     chat.get_by_role("radio", name="4 stars").click()
     chat.get_by_label("Comment").fill("Quick and friendly 😊")
-    screenshot(page, "09-rating")
+    screenshot(page, "11-rating")
     chat.get_by_role("button", name="Send rating").click()
 
     # then
@@ -233,7 +264,7 @@ def test_markup_in_messages_is_shown_as_text(page, server, alice, scripted_agent
     expect(messages(chat).locator(".bubble").get_by_text(XSS, exact=True)).to_have_count(1)
     expect(chat.locator("#messages img")).to_have_count(0)
     assert Message.objects.filter(conversation_id=conversation_id, body=XSS).exists()
-    screenshot(page, "10-markup-as-text")
+    screenshot(page, "12-markup-as-text")
 
 
 def test_after_a_lost_connection_the_chat_resends_pending_messages_and_catches_up(
@@ -254,7 +285,7 @@ def test_after_a_lost_connection_the_chat_resends_pending_messages_and_catches_u
     chat.get_by_role("textbox", name="Type your message").fill("Are you still there?")
     chat.get_by_role("textbox", name="Type your message").press("Enter")
     expect(chat.locator("#pending > li")).to_have_text(re.compile("Are you still there\\?.*Sending…"))
-    screenshot(page, "11-reconnecting-with-a-pending-message")
+    screenshot(page, "13-reconnecting-with-a-pending-message")
     in_thread(agent_writes, agent_id=alice.id, conversation_id=conversation_id, note="VIP", body="Back in a sec.")
     server.start()
 
@@ -309,7 +340,7 @@ def test_a_site_on_another_origin_embeds_the_widget_for_its_logged_in_user(
     chat = page.frame_locator("iframe[title='Chat with us']")
     expect(chat.get_by_role("heading", name="Leave us a message")).to_be_visible()
     expect(chat.get_by_role("textbox", name="Name")).to_have_value("Ada")
-    screenshot(page, "12-partner-site-identified-user")
+    screenshot(page, "14-partner-site-identified-user")
     customer = Customer.objects.get()
     assert (customer.external_id, customer.name, customer.email) == ("user-42", "Ada", "ada@example.com")
 
