@@ -215,6 +215,8 @@ def test_typing_and_read_receipts_travel_both_ways(agent_page, scripted, team, s
     # Then the workbench marks the answer read
     expect(receipt).to_have_text("Read")
     screenshot(page, "workbench-read-receipt")
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, "workbench-read-receipt-dark")
 
 
 def test_a_missed_conversation_is_listed_and_can_be_picked(agent_page, scripted, team, workbench_site, screenshot):
