@@ -80,6 +80,7 @@
     heartbeatTimer: null,
     heartbeatSeconds: 15,
     lastFrameAt: 0,
+    pingSentAt: 0,
     maxBodyChars: 4000,
     offline: false,
     announced: new Set(), // conversations the server announced on this socket
@@ -234,6 +235,7 @@
     state.socket = null;
     state.connected = false;
     state.ready = false;
+    state.pingSentAt = 0;
     clearInterval(state.heartbeatTimer);
     if (socket && socket.readyState <= WebSocket.OPEN) socket.close();
     renderStatus();
@@ -254,15 +256,17 @@
   });
 
   function startHeartbeat() {
+    // A ping every `heartbeat` seconds; a socket that has said nothing since the last ping is dead. Timers
+    // of hidden tabs may run late, so only the silence after a ping counts, never the gap between pings.
     clearInterval(state.heartbeatTimer);
     state.heartbeatTimer = setInterval(() => {
-      if (Date.now() - state.lastFrameAt > (state.heartbeatSeconds * 2 + 5) * 1000) {
+      if (state.pingSentAt && state.lastFrameAt < state.pingSentAt) {
         dropSocket();
         showBanner("Connection lost. Reconnecting…");
         scheduleReconnect(connect);
         return;
       }
-      send({ type: "ping" });
+      if (send({ type: "ping" })) state.pingSentAt = Date.now();
     }, state.heartbeatSeconds * 1000);
   }
 
@@ -384,7 +388,8 @@
     if (state.syncing && !force) return;
     state.syncing = true;
     state.syncTarget = Math.max(state.maxSeq, conversation.last_seq || 0);
-    send({ type: "sync", conversation_id: conversation.id, after_seq: state.contiguous, ref: `sync:${conversation.id}` });
+    send({ type: "sync", conversation_id: conversation.id, after_seq: state.contiguous,
+      ref: `sync:${conversation.id}` });
   }
 
   function onSyncResult(frame) {

@@ -149,6 +149,16 @@ def test_a_customer_waits_in_the_queue_then_chats_with_the_agent_both_ways(
     # then
     expect(customer_message.locator(".receipt")).to_have_text("Seen")
 
+    # when: the customer picks an emoji from the picker and sends it
+    chat.get_by_role("button", name="Insert emoji").click()
+    chat.get_by_role("option", name="👍").click()
+    expect(chat.get_by_role("textbox", name="Type your message")).to_have_value("👍")
+    chat.get_by_role("button", name="Send", exact=True).click()
+
+    # then
+    thumbs_up = agent.expect("message.new", lambda frame: frame["message"]["body"] == "👍")["message"]
+    assert thumbs_up["seq"] > received["seq"]
+
     # when: the agent types, then answers with an emoji
     agent.send({"type": "typing", "conversation_id": conversation_id, "typing": True})
 
@@ -343,6 +353,25 @@ def test_a_site_on_another_origin_embeds_the_widget_for_its_logged_in_user(
     screenshot(page, "14-partner-site-identified-user")
     customer = Customer.objects.get()
     assert (customer.external_id, customer.name, customer.email) == ("user-42", "Ada", "ada@example.com")
+
+
+def test_on_a_phone_the_widget_fills_the_screen_and_closes_from_inside(phone, server, demo_line, screenshot):
+    # given
+    chat = open_widget(phone, server.url)
+    expect(chat.get_by_role("heading", name="Leave us a message")).to_be_visible()
+
+    # then: the panel covers the screen, launcher included
+    frame = phone.locator("iframe[title='Chat with us']")
+    assert frame.bounding_box() == {"x": 0, "y": 0, "width": 390, "height": 844}
+    expect(phone.get_by_role("button", name="Close the chat")).to_be_hidden()
+    screenshot(phone, "15-phone-widget-open")
+
+    # when
+    chat.get_by_role("button", name="Close the chat window").click()
+
+    # then
+    expect(frame).to_be_hidden()
+    expect(phone.get_by_role("button", name="Open the chat")).to_be_visible()
 
 
 def test_the_chat_page_may_be_framed_by_the_business_lines_sites_only(client):
