@@ -82,6 +82,7 @@
     lastFrameAt: 0,
     pingSentAt: 0,
     maxBodyChars: 4000,
+    maxFrameBytes: 16384,
     offline: false,
     announced: new Set(), // conversations the server announced on this socket
     conversation: null,
@@ -300,6 +301,7 @@
     state.offline = Boolean(frame.offline);
     state.announced = new Set();
     if (frame.limits && frame.limits.max_body_chars) state.maxBodyChars = frame.limits.max_body_chars;
+    if (frame.limits && frame.limits.max_frame_bytes) state.maxFrameBytes = frame.limits.max_frame_bytes;
     if (frame.heartbeat) state.heartbeatSeconds = frame.heartbeat;
     hideBanner();
     startHeartbeat();
@@ -700,8 +702,10 @@
   function submitComposer() {
     const body = el.input.value;
     if (!body.trim()) return;
-    if (body.length > state.maxBodyChars) {
-      showToast(`Messages can be up to ${state.maxBodyChars} characters long.`);
+    const frameBytes = new TextEncoder().encode(JSON.stringify({ type: "message.send", conversation_id: 1,
+      client_msg_id: "x".repeat(36), body, ref: `m:${"x".repeat(36)}` })).length;
+    if ([...body].length > state.maxBodyChars || frameBytes + 32 > state.maxFrameBytes) {
+      showToast("That message is too long. Please shorten it and try again.");
       return;
     }
     el.input.value = "";

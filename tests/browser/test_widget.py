@@ -14,7 +14,7 @@ from playwright.sync_api import FrameLocator, Locator, Page, expect
 
 from chat.models import CloseReason, Conversation, ConversationStatus, Message, Sender
 from chat.permissions import Participant
-from chat.services import message_send
+from chat.services import conversation_close, message_send
 from customers.models import Customer
 from customers.selectors import customer_identity_hash
 from tests.factories import BusinessLineFactory
@@ -277,6 +277,43 @@ def test_markup_in_messages_is_shown_as_text(page, server, alice, scripted_agent
     screenshot(page, "12-markup-as-text")
 
 
+def test_a_message_the_server_refuses_is_explained_politely_and_can_be_retried(
+    page, server, alice, scripted_agent, screenshot
+):
+    # given: a chat with an agent
+    agent = scripted_agent(alice)
+    agent.go_online()
+    chat = open_widget(page, server.url)
+    chat.get_by_role("button", name="Start chat").click()
+    conversation_id = agent.expect("conversation.assigned")["conversation"]["id"]
+    expect(chat.locator("#status")).to_have_text("Chatting with Alice")
+
+    # when: the customer writes while disconnected, and meanwhile the agent closes the chat
+    server.kill()
+    expect(chat.locator("#banner")).to_have_text("Connection lost. Reconnecting…")
+    chat.get_by_role("textbox", name="Type your message").fill("One more question")
+    chat.get_by_role("textbox", name="Type your message").press("Enter")
+    in_thread(agent_closes, agent_id=alice.id, conversation_id=conversation_id)
+    server.start()
+
+    # then: the server's refusal is explained, the message is marked, and the chat offers the rating
+    expect(chat.get_by_role("alert")).to_have_text("This chat has ended. Start a new one to keep talking.")
+    refused = chat.locator("#pending > li.is-failed")
+    expect(refused).to_contain_text("One more question")
+    expect(refused.locator(".receipt")).to_have_text("Not sent. Retry")
+    expect(chat.get_by_role("heading", name="How was your chat?")).to_be_visible()
+    screenshot(page, "13-refused-message")
+
+    # when
+    refused.get_by_role("button", name="Retry").click()
+
+    # then: it starts a new chat with that message, stored once
+    expect(messages(chat).filter(has_text="One more question")).to_have_count(1)
+    expect(chat.locator("#pending > li")).to_have_count(0)
+    retried = Message.objects.get(sender=Sender.CUSTOMER, body="One more question")
+    assert retried.conversation_id != conversation_id
+
+
 def test_after_a_lost_connection_the_chat_resends_pending_messages_and_catches_up(
     page, server, alice, scripted_agent, screenshot
 ):
@@ -295,7 +332,7 @@ def test_after_a_lost_connection_the_chat_resends_pending_messages_and_catches_u
     chat.get_by_role("textbox", name="Type your message").fill("Are you still there?")
     chat.get_by_role("textbox", name="Type your message").press("Enter")
     expect(chat.locator("#pending > li")).to_have_text(re.compile("Are you still there\\?.*Sending…"))
-    screenshot(page, "13-reconnecting-with-a-pending-message")
+    screenshot(page, "14-reconnecting-with-a-pending-message")
     in_thread(agent_writes, agent_id=alice.id, conversation_id=conversation_id, note="VIP", body="Back in a sec.")
     server.start()
 
@@ -314,6 +351,10 @@ def agent_writes(*, agent_id: int, conversation_id: int, note: str, body: str) -
     for client_msg_id, text, internal in (("note-1", note, True), ("reply-1", body, False)):
         message_send(participant=agent, conversation_id=conversation_id, client_msg_id=client_msg_id, body=text,
                      internal=internal)
+
+
+def agent_closes(*, agent_id: int, conversation_id: int) -> None:
+    conversation_close(participant=Participant(kind="agent", id=agent_id), conversation_id=conversation_id)
 
 
 def in_thread(function: Callable[..., None], **kwargs: Any) -> None:
@@ -350,7 +391,7 @@ def test_a_site_on_another_origin_embeds_the_widget_for_its_logged_in_user(
     chat = page.frame_locator("iframe[title='Chat with us']")
     expect(chat.get_by_role("heading", name="Leave us a message")).to_be_visible()
     expect(chat.get_by_role("textbox", name="Name")).to_have_value("Ada")
-    screenshot(page, "14-partner-site-identified-user")
+    screenshot(page, "15-partner-site-identified-user")
     customer = Customer.objects.get()
     assert (customer.external_id, customer.name, customer.email) == ("user-42", "Ada", "ada@example.com")
 
@@ -364,7 +405,7 @@ def test_on_a_phone_the_widget_fills_the_screen_and_closes_from_inside(phone, se
     frame = phone.locator("iframe[title='Chat with us']")
     assert frame.bounding_box() == {"x": 0, "y": 0, "width": 390, "height": 844}
     expect(phone.get_by_role("button", name="Close the chat")).to_be_hidden()
-    screenshot(phone, "15-phone-widget-open")
+    screenshot(phone, "16-phone-widget-open")
 
     # when
     chat.get_by_role("button", name="Close the chat window").click()
