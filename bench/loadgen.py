@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -124,14 +125,33 @@ async def open_some(
 
 
 async def open_many(
-    specs: Sequence[tuple[str, str, Any]], *, expect_hello: bool, concurrency: int = 16
+    specs: Sequence[tuple[str, str, Any]], *, expect_hello: bool, concurrency: int = 16, retries: int = 2
 ) -> list[Conn]:
-    """Open every socket of `specs` or none: a failure closes the opened ones and raises."""
-    conns, failures = await open_some(specs, expect_hello=expect_hello, concurrency=concurrency)
-    if failures:
-        await close_many(conns)
-        raise ConnectionError(f"{len(failures)} of {len(specs)} sockets failed to open: {failures[0]!r}")
-    return conns
+    """Open every socket of `specs` (in that order) or none. Sockets that failed are tried again, `retries`
+    times, one second apart: these are a scenario's set-up, not its measurement (idle sockets count failures)."""
+    by_spec: dict[int, Conn] = {}
+    pending = list(range(len(specs)))
+    failures: list[BaseException] = []
+    for attempt in range(retries + 1):
+        if attempt:
+            print(f"loadgen: {len(pending)} of {len(specs)} sockets failed to open ({failures[0]!r}); retrying",
+                  file=sys.stderr, flush=True)
+            await asyncio.sleep(1.0)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(index: int) -> Conn:
+            url, role, ident = specs[index]
+            async with gate:
+                return await open_conn(url, role=role, ident=ident, expect_hello=expect_hello)
+
+        results = await asyncio.gather(*(one(index) for index in pending), return_exceptions=True)
+        failures = [r for r in results if not isinstance(r, Conn)]
+        by_spec.update((index, r) for index, r in zip(pending, results) if isinstance(r, Conn))
+        pending = [index for index, r in zip(pending, results) if not isinstance(r, Conn)]
+        if not pending:
+            return [by_spec[index] for index in range(len(specs))]
+    await close_many(list(by_spec.values()))
+    raise ConnectionError(f"{len(pending)} of {len(specs)} sockets failed to open: {failures[0]!r}")
 
 
 async def close_many(conns: Sequence[Conn], *, concurrency: int = 256) -> None:

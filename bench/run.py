@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -708,11 +709,11 @@ class Profile:
 
 
 async def run_scenarios(
-    stack: Stack, lines: dict[str, Any], chosen: list[str], profile: Profile | None = None
-) -> dict[str, Any]:
+    stack: Stack, lines: dict[str, Any], chosen: list[str], results: dict[str, Any], profile: Profile | None = None
+) -> None:
+    """Fills `results` scenario by scenario, so that a failure late in the run keeps what was measured."""
     s = stack.sizes
     web = stack.web
-    results: dict[str, Any] = {}
     loop = asyncio.get_running_loop()
 
     async def sessions(line_key: str, count: int) -> list[dict[str, Any]]:
@@ -735,7 +736,6 @@ async def run_scenarios(
             stack, lines["bench-relay"]["agents"], customers, rate=profile.rate, seconds=profile.seconds,
             out_dir=profile.out_dir, stem=profile.stem,
         )
-    return results
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -780,7 +780,9 @@ def main(argv: list[str]) -> int:
     load_before = list(os.getloadavg())
     started_at = datetime.now(timezone.utc)
     stack = Stack(layer=args.layer, server=args.server, sizes=sizes, extra_env=args.env)
-    failed = True
+    results: dict[str, Any] = {}
+    versions: dict[str, str] = {}
+    error = "interrupted"
     try:
         print(f"bench: starting the product ({args.server}, {args.layer} layer) and the bare relay; "
               f"logs in {stack.log_dir}", file=sys.stderr, flush=True)
@@ -791,21 +793,24 @@ def main(argv: list[str]) -> int:
             stem=f"profile-{started_at:%Y%m%d-%H%M%S}-{args.server}-{args.layer}",
         )
         args.results_dir.mkdir(parents=True, exist_ok=True)
-        results = uvloop.run(
-            asyncio.wait_for(run_scenarios(stack, lines, args.scenarios, profile), sizes.time_limit_seconds)
-        )
-        failed = False
+        uvloop.run(asyncio.wait_for(
+            run_scenarios(stack, lines, args.scenarios, results, profile), sizes.time_limit_seconds
+        ))
+        error = ""
+    except Exception as exc:
+        error = repr(exc)
+        traceback.print_exc()
+        for service in stack.services:
+            print(f"--- {service.name} (last lines)\n{service.log_tail()}", file=sys.stderr)
     finally:
-        if failed:
-            for service in stack.services:
-                print(f"--- {service.name} (last lines)\n{service.log_tail()}", file=sys.stderr)
         stack.stop()
-        if not failed:
+        if not error:
             shutil.rmtree(stack.work_dir, ignore_errors=True)
     rows = summarize(results, sizes)
     table = markdown_table(rows, reps=sizes.reps)
     report = {
         "command": " ".join(["python -m bench.run", *argv]),
+        "error": error or None,
         "started_at": started_at.isoformat(timespec="seconds"),
         "duration_seconds": round(time.monotonic() - started, 1),
         "layer": args.layer,
@@ -828,6 +833,10 @@ def main(argv: list[str]) -> int:
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(table)
     print(f"\nRaw figures: {path}", file=sys.stderr)
+    if error:
+        print(f"bench: FAILED ({error}); the table holds the scenarios that finished. Logs: {stack.log_dir}",
+              file=sys.stderr)
+        return 1
     return 0
 
 
