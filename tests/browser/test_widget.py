@@ -79,8 +79,8 @@ def test_with_nobody_online_a_left_message_becomes_a_missed_conversation(page, s
 
 
 def test_a_chat_nobody_answers_in_time_offers_to_leave_a_message(page, server, demo_line, routing_sweeps, screenshot):
-    # given: a customer who chose to wait, on a line that gives up after two seconds
-    demo_line.wait_timeout = 2
+    # given: a customer who chose to wait, on a line that gives up after a second
+    demo_line.wait_timeout = 1
     demo_line.save()
     chat = open_widget(page, server.url)
     chat.get_by_role("button", name="Wait for an agent instead").click()
