@@ -208,10 +208,6 @@ def assigned_ids(agent: Client) -> list[int]:
     return [frame["conversation"]["id"] for frame in agent.frames("conversation.assigned")]
 
 
-def assigned_frame(agent: Client, conversation_id: int) -> Frame:
-    return next(f for f in agent.frames("conversation.assigned") if f["conversation"]["id"] == conversation_id)
-
-
 def system_events(messages: list[dict[str, Any]]) -> list[str]:
     """The transcript's system events, the greeting left out."""
     return [m["event"] for m in messages if m["sender"] == "system" and m.get("event") != "greeting"]

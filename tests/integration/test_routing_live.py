@@ -29,7 +29,6 @@ from tests.integration.routing_live import (
     NamedCeleryWorker,
     RoutingProcesses,
     agent_online,
-    assigned_frame,
     assigned_ids,
     customer_arrives,
     forget_redis_keys,
@@ -179,30 +178,38 @@ def test_a_chat_nobody_takes_in_time_is_missed_and_left_as_a_message_an_agent_pi
             assert system_events(await transcript(customer, conversation["id"])) == ["missed"]
 
             # When the customer leaves a message with contact details
+            missed_before = len(agent.frames("conversation.missed"))
             left = await customer.request(
                 {"type": "conversation.leave_message", "body": "Please call me back", "name": "Ada",
                  "email": "ada@example.com"},
                 "conversation.state", REPLY_TIMEOUT,
             )
+
+            # Then it is kept as a missed conversation, and the agent hears of it
             assert left["type"] == "conversation.state", left
             left_message = left["conversation"]
             assert left_message["status"] == "missed" and left_message["leave_message"] is True, left_message
+            await until(
+                "the agent told of the left message",
+                lambda: any(
+                    f["conversation_id"] == left_message["id"]
+                    for f in agent.frames("conversation.missed")[missed_before:]
+                ),
+                [agent, customer],
+            )
 
-            # ... and the agent goes online and picks it
+            # When the agent goes online and picks it
             online = await agent.request(
                 {"type": "presence.set", "status": "online"}, "presence.state", REPLY_TIMEOUT
             )
             assert online["type"] == "presence.state", online
-            await agent.send({"type": "conversation.pick", "conversation_id": left_message["id"], "ref": "pick"})
-            await until(
-                "the pick assigned",
-                lambda: left_message["id"] in assigned_ids(agent) or agent.frames("error") != [],
-                [agent, customer],
+            picked = await agent.request(
+                {"type": "conversation.pick", "conversation_id": left_message["id"]}, "conversation.assigned",
+                REPLY_TIMEOUT,
             )
-            assert agent.frames("error") == []
 
             # Then the agent has it with the customer's message, and the customer sees the agent
-            picked = assigned_frame(agent, left_message["id"])
+            assert picked["type"] == "conversation.assigned", picked
             assert picked["conversation"]["status"] == "active"
             assert "Please call me back" in [m["body"] for m in picked["messages"] if m["sender"] == "customer"]
             await until(
