@@ -175,6 +175,12 @@ def _celery_ready(service: Service) -> bool:
     return " ready." in service.log_tail()
 
 
+def _answers_quickly(service: Service) -> bool:
+    """`/healthz` in under half a second: the worker's database thread has no backlog left."""
+    started = time.monotonic()
+    return _http_ok(service) and time.monotonic() - started < 0.5
+
+
 def _port_open(service: Service) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.5)
@@ -309,6 +315,11 @@ class Stack:
         argv = [sys.executable, "-m", "bench.bare_relay", "--port", str(port), "--redis-url", self.redis_url,
                 "--channel", f"{self.tag}:bare"]
         return Service(name, argv, env=self.product_env(), log_dir=self.log_dir, port=port)
+
+    async def settle(self) -> None:
+        """After a mass disconnect the workers clean up for seconds; a scenario starts after that, not during."""
+        for service in self.web:
+            await asyncio.get_running_loop().run_in_executor(None, service.wait_ready, _answers_quickly)
 
     def restart(self, service: Service) -> None:
         """A fresh process, so that memory figures start from the same place every time."""
@@ -470,6 +481,7 @@ async def scenario_burst(
             figures = await loadgen.burst(customers, agents, capacity=s.burst_capacity, seconds=s.burst_seconds)
         finally:
             await loadgen.close_many([*customers, *agents])
+        await stack.settle()
         database = stack.db_check(line_key)
         figures["db_active"] = database["active"]
         figures["db_waiting"] = database["waiting"]
