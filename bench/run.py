@@ -650,6 +650,8 @@ def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
         row(f"burst: {sizes.burst_customers} starts in {sizes.burst_seconds:g} s, all "
             f"{sizes.burst_agents * sizes.burst_capacity} slots filled after", [run["fill_seconds"] for run in burst],
             unit="s")
+        row(f"burst: starts answered (of {sizes.burst_customers}) by {loadgen.REPLY_TIMEOUT:g} s after the last",
+            [run["answered"] for run in burst], unit="starts")
         row("burst: invariant breaches (frames + database)", [
             run["frames_conversations_held_twice"] + run["frames_agents_over_capacity"]
             + run["db_conversations_held_twice"] + run["db_agents_over_capacity"] for run in burst
