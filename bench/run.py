@@ -603,6 +603,15 @@ def relay_step_at(ramp: dict[str, Any], rate: float) -> dict[str, Any] | None:
     return next((step for step in ramp["fixed"] if step["rate_target"] == rate), None)
 
 
+def cpu_per_message(ramp: dict[str, Any], rate: float) -> float | None:
+    """CPU the two server processes spent per message during the ramp's step at `rate`, in milliseconds."""
+    step = next((step for step in ramp["steps"] if step["rate_target"] == rate), None)
+    if step is None:
+        return None
+    servers = sum(percent for name, percent in step["cpu_percent"].items() if name != "loadgen")
+    return round(servers / 100 / rate * 1000, 2)
+
+
 def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
     """One row per figure: product and bare relay medians with min-max, and their ratio."""
     rows: list[dict[str, Any]] = []
@@ -619,6 +628,8 @@ def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
         both = ("product", "bare")
         row(f"relay: highest rate, nothing lost, p99 < {MAX_RELAY_P99_MS} ms",
             *([run[side]["max_sustained_rate"] for run in relay] for side in both), unit="msg/s")
+        row("relay: servers' CPU per message at 100 msg/s (both processes)",
+            *([cpu_per_message(run[side], 100) for run in relay] for side in both), unit="ms")
         for rate in sizes.relay_fixed_rates:
             for q in ("p50", "p95", "p99"):
                 row(f"relay at {rate:g} msg/s: {q}",
@@ -764,6 +775,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for the product's processes, e.g. DB_CONN_MAX_AGE=60 (repeatable)")
+    parser.add_argument("--table", type=Path, metavar="JSON",
+                        help="print the table of an earlier run's raw figures again, and exit")
     parser.add_argument("--profile", type=float, metavar="RATE",
                         help="instead of the scenarios: py-spy on both web workers while the relay runs at RATE")
     parser.add_argument("--profile-seconds", type=float, default=10.0)
@@ -784,8 +797,18 @@ def _raise_exit(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
+def reprint(path: Path) -> int:
+    """The table of a results file, with the rows of this version of `summarize`."""
+    report = json.loads(path.read_text())
+    sizes = Sizes(**{**report["sizes"], **{k: tuple(v) for k, v in report["sizes"].items() if isinstance(v, list)}})
+    print(markdown_table(summarize(report["runs"], sizes), reps=report["reps"]))
+    return 0
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.table is not None:
+        return reprint(args.table)
     sizes = QUICK if args.quick else FULL
     if args.reps:
         sizes = Sizes(**{**asdict(sizes), "reps": args.reps})
