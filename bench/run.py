@@ -635,8 +635,11 @@ def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
                 row(f"relay at {rate:g} msg/s: {q}",
                     *([(relay_step_at(run[side], rate) or {}).get(f"{q}_ms") for run in relay] for side in both),
                     unit="ms")
-            row(f"relay at {rate:g} msg/s: lost", *(
+            row(f"relay at {rate:g} msg/s: lost (not delivered within {sizes.relay_drain_seconds:g} s)", *(
                 [(relay_step_at(run[side], rate) or {}).get("lost") for run in relay] for side in both
+            ), unit="messages")
+            row(f"relay at {rate:g} msg/s: never delivered", *(
+                [(relay_step_at(run[side], rate) or {}).get("never_delivered") for run in relay] for side in both
             ), unit="messages")
     idle = results.get("idle")
     if idle:
