@@ -106,6 +106,9 @@ def message_send(
             client_msg_id=client_msg_id,
             internal=internal,
         )
+        if conversation.status == ConversationStatus.WAITING:
+            # An assigner skips a row locked by this send (SKIP LOCKED): ask for routing again once it commits.
+            _routing_request(conversation.business_line_id)
     return message, True
 
 
@@ -174,6 +177,7 @@ def conversation_end(
 ) -> None:
     """End a conversation whose row the caller has locked: closed or missed, said in the transcript, told to
     every socket, and the queue and the freed agent slot offered to routing."""
+    freed_agent_id = conversation.agent_id if conversation.status == ConversationStatus.ACTIVE else None
     conversation.status = status
     conversation.closed_at = timezone.now()
     conversation.close_reason = reason
@@ -183,6 +187,10 @@ def conversation_end(
     if status == ConversationStatus.MISSED:
         _missed_notify_on_commit(conversation)
     _routing_request(conversation.business_line_id)
+    if freed_agent_id is not None:
+        from routing.services import agent_freed
+
+        agent_freed(agent_id=freed_agent_id)
 
 
 def _missed_notify_on_commit(conversation: Conversation) -> None:

@@ -29,7 +29,7 @@ from chat.models import OPEN_STATUSES, CloseReason, Conversation, ConversationSt
 from chat.permissions import Participant, conversation_for, require_writable
 from chat.services import conversation_end, conversation_state_publish_on_commit, system_message_append
 from routing.models import BusinessLine
-from routing.selectors import available_agent_ids, queue_states, waiting_queue
+from routing.selectors import available_agent_ids, conversation_state, queue_states, waiting_queue
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,12 @@ def routing_request(*, business_line_id: int) -> None:
 
 def _pending_key(business_line_id: int) -> str:
     return f"{settings.REDIS_PREFIX}:routing:pending:{business_line_id}"
+
+
+def agent_freed(*, agent_id: int) -> None:
+    """An agent's slot opened: every business line of theirs may now assign, not only the chat's own."""
+    for line_id in BusinessLine.objects.filter(agents__id=agent_id).values_list("id", flat=True):
+        routing_request(business_line_id=line_id)
 
 
 def line_changed_run(*, business_line_id: int) -> list[int]:
@@ -147,6 +153,7 @@ def _assign(conversation: Conversation, agent: Agent) -> None:
     Agent.objects.filter(id=agent.id).update(last_assigned_at=now)
     if previous_agent_id is not None and previous_agent_id != agent.id:
         events.publish_on_commit(events.agent_group(previous_agent_id), events.leave_event(conversation.id))
+        agent_freed(agent_id=previous_agent_id)
     system_message_append(
         conversation=conversation, event="assigned", body=f"{agent.display_name} joined the conversation."
     )
@@ -223,6 +230,7 @@ def _transfer_to_queue(conversation: Conversation, line_key: str) -> None:
         conversation.business_line = target
         conversation.save(update_fields=["business_line"])
     events.publish_on_commit(events.agent_group(previous_agent_id), events.leave_event(conversation.id))
+    agent_freed(agent_id=previous_agent_id)
 
 
 def _requeue(conversation: Conversation, *, event: str, body: str) -> None:
@@ -255,6 +263,14 @@ def queue_positions_publish(*, business_line_id: int) -> int:
         events.publish_many(
             [(events.conversation_group(frame["conversation"]["id"]), events.frame_event(frame)) for frame in changed]
         )
+        # A conversation assigned while we were publishing its old position must not be left looking queued:
+        # its current state goes out after the stale one.
+        moved_on = Conversation.objects.select_related("customer", "business_line", "agent").filter(
+            id__in=[frame["conversation"]["id"] for frame in changed]
+        ).exclude(status=ConversationStatus.WAITING)
+        events.publish_many(
+            [(events.conversation_group(c.id), events.frame_event(conversation_state(c))) for c in moved_on]
+        )
         with client.pipeline(transaction=True) as pipe:
             pipe.delete(key)
             if published:
@@ -270,6 +286,8 @@ def routing_sweep() -> dict[str, int]:
     """The safety net, run by beat: apply every timeout, then run the rule and positions for every line."""
     counts = {"missed": 0, "reassigned": 0, "requeued": 0, "idle_closed": 0, "assigned": 0}
     for line in BusinessLine.objects.all():
+        # Serve whom an agent with room can take before telling anyone that nobody is free.
+        counts["assigned"] += len(assignment_run(business_line_id=line.id))
         counts["missed"] += _apply_timeout(_waited_too_long(line), _miss)
         counts["reassigned"] += _apply_timeout(_unanswered_too_long(line), _reassign)
         counts["requeued"] += _requeue_disconnected_agents(line)
