@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from agents.models import Agent
+from agents.services import agent_capacity_changed
 
 
 @admin.register(Agent)
@@ -20,6 +21,10 @@ class AgentAdmin(admin.ModelAdmin):
     # Presence is the agent's own choice, set from the workbench through the presence service (which also
     # triggers assignment); an admin edit would bypass both.
     readonly_fields = ["presence", "presence_changed_at", "last_assigned_at"]
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        agent_capacity_changed(agent_id=form.instance.id)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("business_lines")

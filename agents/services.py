@@ -40,6 +40,13 @@ def agent_presence_set(*, agent_id: int, status: str) -> Agent:
     return agent
 
 
+def agent_capacity_changed(*, agent_id: int) -> None:
+    """Capacity or team edited (admin): a bigger capacity or a new line may let waiting chats be assigned."""
+    from routing.services import agent_freed
+
+    agent_freed(agent_id=agent_id)
+
+
 def agent_connected(*, agent_id: int) -> None:
     """The agent's first live socket appeared: if they are online, they can take chats again."""
     agent = Agent.objects.get(id=agent_id)
