@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from django.conf import settings
 from django.db import connection
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -26,7 +25,7 @@ from agents.models import Agent
 from routing.models import BusinessLine
 from tests.factories import AgentFactory, BusinessLineFactory
 from tests.integration import wsclient
-from tests.integration.harness import BASE_DIR, Worker, agent_login, database_url, worker_env
+from tests.integration.harness import BASE_DIR, Worker, agent_login, database_url, forget_redis_keys, worker_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -116,18 +115,7 @@ def chat_processes(
     finally:
         celery.stop()
         web.kill()
-        _forget_redis_keys(REDIS_PREFIX)
-
-
-def _forget_redis_keys(prefix: str) -> None:
-    """Deletes this session's keys only; other runs share this Redis."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start:start + 500])
-    finally:
-        client.close()
+        forget_redis_keys(REDIS_PREFIX)
 
 
 @pytest.fixture

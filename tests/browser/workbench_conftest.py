@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from celery import Celery
 from django.conf import settings
 from django.db import connection
@@ -37,6 +36,7 @@ from tests.integration.harness import (
     agent_login,
     customer_session,
     database_url,
+    forget_redis_keys,
     worker_env,
 )
 
@@ -110,18 +110,7 @@ def workbench_processes(
     finally:
         for process in site.processes:
             process.kill()
-        _forget_redis_keys(REDIS_PREFIX)
-
-
-def _forget_redis_keys(prefix: str) -> None:
-    """Deletes this module's keys only; other runs share this Redis."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start:start + 500])
-    finally:
-        client.close()
+        forget_redis_keys(REDIS_PREFIX)
 
 
 @pytest.fixture

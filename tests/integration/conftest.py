@@ -7,11 +7,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
-import redis
 from django.conf import settings
 from django.db import connection
 
-from tests.integration.harness import CeleryWorker, Process, Worker, database_url, worker_env
+from tests.integration.harness import CeleryWorker, Process, Worker, database_url, forget_redis_keys, worker_env
 
 REDIS_PREFIX = f"cstest{os.getpid()}"
 
@@ -38,18 +37,7 @@ def live_processes(
     finally:
         for process in processes:
             process.kill()
-        _forget_redis_keys(REDIS_PREFIX)
-
-
-def _forget_redis_keys(prefix: str) -> None:
-    """Deletes this session's keys only; other runs share this Redis."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start:start + 500])
-    finally:
-        client.close()
+        forget_redis_keys(REDIS_PREFIX)
 
 
 @pytest.fixture

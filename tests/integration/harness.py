@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import redis
+from django.conf import settings
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 VENV_BIN = BASE_DIR / ".venv" / "bin"
 START_TIMEOUT = 30.0
@@ -242,3 +245,14 @@ def transcript(worker: Worker, conversation_id: int, token: str) -> list[dict[st
         if not body["has_more"]:
             return messages
     raise AssertionError("transcript: more than 100 pages")
+
+
+def forget_redis_keys(prefix: str) -> None:
+    """Deletes the keys of one test run only; other runs share this Redis."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start:start + 500])
+    finally:
+        client.close()

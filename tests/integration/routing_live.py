@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import redis
-from django.conf import settings
 from django.db import connections
 
 from routing.models import BusinessLine
@@ -274,14 +272,3 @@ class Ledger:
     @property
     def assigned_count(self) -> int:
         return sum(len(agents) for agents in self.assignments.values())
-
-
-def forget_redis_keys(prefix: str) -> None:
-    """Deletes this module's keys only; other runs share this Redis."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start:start + 500])
-    finally:
-        client.close()

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from agents.models import Agent
 from chat.models import Conversation, Message
 from tests.integration.chatflows import play
-from tests.integration.harness import Worker, database_url, worker_env
+from tests.integration.harness import Worker, database_url, forget_redis_keys, worker_env
 from tests.integration.routing_live import (
     REPLY_TIMEOUT,
     ROUTING_ENV,
@@ -31,7 +31,6 @@ from tests.integration.routing_live import (
     agent_online,
     assigned_ids,
     customer_arrives,
-    forget_redis_keys,
     in_db,
     latest,
     latest_is,
