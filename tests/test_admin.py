@@ -378,24 +378,29 @@ def test_supervisor_reads_agents_customers_and_business_lines(client, supervisor
     assert "Eve" in pages["customers_customer"].content.decode()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_raising_an_agents_capacity_in_the_admin_assigns_waiting_chats_at_once(client):
+@pytest.mark.django_db
+def test_raising_an_agents_capacity_in_the_admin_assigns_waiting_chats_at_once(
+    client, django_capture_on_commit_callbacks
+):
     import asyncio
 
     from agents import presence
     from agents.models import Presence
-    from chat.models import ConversationStatus
     from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, UserFactory
 
+    # given an online, connected agent with no room, and a customer waiting in their line
     line = BusinessLineFactory()
     agent = AgentFactory(business_lines=[line], capacity=0, presence=Presence.ONLINE)
     asyncio.run(presence.connection_register(agent_id=agent.id, connection="admin-test-socket"))
     waiting = ConversationFactory(customer__business_line=line)
     client.force_login(UserFactory(username="boss", is_staff=True, is_superuser=True))
-    response = client.post(
-        f"/admin/agents/agent/{agent.id}/change/",
-        {"user": agent.user_id, "display_name": agent.display_name, "capacity": 1, "business_lines": [line.id]},
-    )
+    # when a supervisor raises the capacity in the admin (and the change commits)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/admin/agents/agent/{agent.id}/change/",
+            {"user": agent.user_id, "display_name": agent.display_name, "capacity": 1, "business_lines": [line.id]},
+        )
+    # then the waiting customer gets the agent at once, without waiting for the sweep
     assert response.status_code == 302
     waiting.refresh_from_db()
     assert (waiting.status, waiting.agent_id) == (ConversationStatus.ACTIVE, agent.id)
