@@ -7,16 +7,12 @@ seed's `map.remove(key, connection)`), and a crashed worker's sockets simply exp
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable
 
-import redis
-import redis.asyncio as aioredis
 from django.conf import settings
 
-_sync_client: redis.Redis | None = None
-_async_clients: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
+from cs_platform.redis_clients import async_client, sync_client
 
 
 def _key(agent_id: int) -> str:
@@ -27,28 +23,12 @@ def _last_live_key() -> str:
     return f"{settings.REDIS_PREFIX}:presence:last_live"
 
 
-def _client() -> redis.Redis:
-    global _sync_client
-    if _sync_client is None:
-        _sync_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
-    return _sync_client
-
-
-def _async_client() -> aioredis.Redis:
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
-    if client is None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
-        _async_clients[loop] = client
-    return client
-
-
 async def connection_register(*, agent_id: int, connection: str) -> bool:
     """Register or renew one socket; returns True when the agent had no live socket before it."""
     ttl = settings.CHAT_PRESENCE_TTL_SECONDS
     now = time.time()
     key = _key(agent_id)
-    async with _async_client().pipeline(transaction=True) as pipe:
+    async with async_client().pipeline(transaction=True) as pipe:
         pipe.zcount(key, now, "+inf")
         pipe.zadd(key, {connection: now + ttl})
         pipe.zremrangebyscore(key, "-inf", now)
@@ -60,7 +40,7 @@ async def connection_register(*, agent_id: int, connection: str) -> bool:
 
 async def connection_remove(*, agent_id: int, connection: str) -> None:
     """Remove exactly this socket, never another one of the same agent."""
-    async with _async_client().pipeline(transaction=True) as pipe:
+    async with async_client().pipeline(transaction=True) as pipe:
         pipe.zrem(_key(agent_id), connection)
         pipe.hset(_last_live_key(), str(agent_id), time.time())
         await pipe.execute()
@@ -72,7 +52,7 @@ def connected_agent_ids(agent_ids: Iterable[int]) -> set[int]:
     if not ids:
         return set()
     now = time.time()
-    with _client().pipeline(transaction=False) as pipe:
+    with sync_client().pipeline(transaction=False) as pipe:
         for agent_id in ids:
             pipe.zcount(_key(agent_id), now, "+inf")
         counts = pipe.execute()
@@ -91,7 +71,7 @@ def disconnected_for(agent_ids: Iterable[int]) -> dict[int, float]:
     if not offline:
         return {}
     now = time.time()
-    client = _client()
+    client = sync_client()
     with client.pipeline(transaction=False) as pipe:
         for agent_id in offline:
             pipe.hsetnx(_last_live_key(), str(agent_id), now)

@@ -18,3 +18,13 @@ def agent_for_user(*, user: AbstractBaseUser | AnonymousUser) -> Agent | None:
         return user.agent
     except Agent.DoesNotExist:
         return None
+
+
+def agent_for_api_token(*, token: str) -> Agent | None:
+    """The agent behind an API token (`POST /api/auth/token/`); None for unknown tokens and inactive users."""
+    from rest_framework.authtoken.models import Token
+
+    found = Token.objects.select_related("user").filter(key=token).first()
+    if found is None or not found.user.is_active:
+        return None
+    return agent_for_user(user=found.user)

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils.http import is_same_domain
 
 from agents import presence
-from agents.models import Agent
+from agents.selectors import agent_for_api_token, agent_for_user
 from agents.services import agent_connected, agent_presence_set
 from chat import events, selectors, services
 from chat.errors import ChatError, ErrorCode
@@ -396,10 +396,14 @@ class AgentConsumer(ChatConsumer):
     async def authenticate(self) -> tuple[ErrorCode, str, int] | None:
         token = self._query_param("token")
         if token:
-            agent = await database_sync_to_async(_agent_for_token)(token)
+            agent = await database_sync_to_async(agent_for_api_token)(token=token)
         else:
             user = self.scope.get("user")
-            agent = await database_sync_to_async(_agent_for_user)(user)
+            agent = (
+                await database_sync_to_async(agent_for_user)(user=user)
+                if user is not None and user.is_active
+                else None
+            )
             if agent is not None and not _own_site_origin(self._header(b"origin"), self._header(b"host") or ""):
                 return ErrorCode.ORIGIN_FORBIDDEN, "Cross-site agent sockets are refused", CLOSE_FORBIDDEN
         if agent is None:
@@ -523,21 +527,6 @@ def _limits() -> dict[str, Any]:
             "sync_limit": settings.CHAT_SYNC_LIMIT,
         },
     }
-
-
-def _agent_for_token(token: str) -> Agent | None:
-    from rest_framework.authtoken.models import Token
-
-    found = Token.objects.select_related("user").filter(key=token).first()
-    if found is None or not found.user.is_active:
-        return None
-    return Agent.objects.filter(user=found.user).first()
-
-
-def _agent_for_user(user: Any) -> Agent | None:
-    if user is None or not user.is_authenticated or not user.is_active:
-        return None
-    return Agent.objects.filter(user=user).first()
 
 
 def _own_site_origin(origin: str | None, host: str) -> bool:

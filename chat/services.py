@@ -131,8 +131,7 @@ def conversation_start(*, customer: Customer, channel: str) -> tuple[Conversatio
     Returns the conversation and whether it is new. The database allows one open conversation per customer,
     so two sockets racing to start get the same one.
     """
-    if channel not in Channel.values:
-        raise ChatError(ErrorCode.INVALID_FIELD, f"channel must be one of {', '.join(Channel.values)}")
+    _require_channel(channel)
     existing = Conversation.objects.filter(customer=customer, status__in=OPEN_STATUSES).first()
     if existing is not None:
         return existing, False
@@ -200,6 +199,11 @@ def _missed_notify_on_commit(conversation: Conversation) -> None:
         events.publish_on_commit(events.agent_group(agent_id), frame)
 
 
+def _require_channel(channel: object) -> None:
+    if channel not in Channel.values:
+        raise ChatError(ErrorCode.INVALID_FIELD, f"channel must be one of {', '.join(Channel.values)}")
+
+
 def _routing_request(business_line_id: int) -> None:
     from routing.services import routing_request
 
@@ -214,8 +218,7 @@ def conversation_leave_message(
     The message joins what was said before: an open waiting conversation becomes the missed one, and a
     conversation that has just timed out in the queue takes the message.
     """
-    if channel not in Channel.values:
-        raise ChatError(ErrorCode.INVALID_FIELD, f"channel must be one of {', '.join(Channel.values)}")
+    _require_channel(channel)
     with transaction.atomic():
         contact = {field: value for field, value in (("name", name), ("email", email)) if value}
         if contact:

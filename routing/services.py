@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone as dt_timezone
 
-import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Q
@@ -24,6 +23,7 @@ from django.utils import timezone
 from agents import presence
 from agents.models import Agent
 from chat import events
+from cs_platform.redis_clients import sync_client
 from chat.errors import ChatError, ErrorCode
 from chat.models import OPEN_STATUSES, CloseReason, Conversation, ConversationStatus
 from chat.permissions import Participant, conversation_for, require_writable
@@ -34,14 +34,6 @@ from routing.selectors import available_agent_ids, conversation_state, queue_sta
 logger = logging.getLogger(__name__)
 
 _NEVER = datetime.min.replace(tzinfo=dt_timezone.utc)
-_redis: redis.Redis | None = None
-
-
-def _redis_client() -> redis.Redis:
-    global _redis
-    if _redis is None:
-        _redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
-    return _redis
 
 
 # Triggers
@@ -59,7 +51,7 @@ def routing_request(*, business_line_id: int) -> None:
         from routing.tasks import line_changed
 
         try:
-            if _redis_client().set(_pending_key(business_line_id), 1, nx=True, ex=30):
+            if sync_client().set(_pending_key(business_line_id), 1, nx=True, ex=30):
                 line_changed.delay(business_line_id)
         except Exception:
             logger.exception("could not enqueue routing for business line %s; the sweep will", business_line_id)
@@ -79,7 +71,7 @@ def agent_freed(*, agent_id: int) -> None:
 
 def line_changed_run(*, business_line_id: int) -> list[int]:
     """The work behind `routing_request`: assign what can be assigned, then tell the queue where it stands."""
-    _redis_client().delete(_pending_key(business_line_id))
+    sync_client().delete(_pending_key(business_line_id))
     assigned = assignment_run(business_line_id=business_line_id)
     queue_positions_publish(business_line_id=business_line_id)
     return assigned
@@ -249,7 +241,7 @@ def _requeue(conversation: Conversation, *, event: str, body: str) -> None:
 
 def queue_positions_publish(*, business_line_id: int) -> int:
     """Send `conversation.state` to each waiting customer whose position changed; returns how many."""
-    client = _redis_client()
+    client = sync_client()
     key = f"{settings.REDIS_PREFIX}:routing:positions:{business_line_id}"
     lock = client.lock(f"{key}:lock", timeout=10, blocking_timeout=10)
     with lock:
