@@ -204,7 +204,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         client_msg_id = _field_str(frame, "client_msg_id", max_length=64)
         body = _field_body(frame)
         internal = _field_bool(frame, "internal", default=False) if self.participant.is_agent else False
-        message, _created = await database_sync_to_async(services.message_send)(
+        message, _created = await events.call_and_publish(
+            services.message_send,
             participant=self.participant,
             conversation_id=conversation_id,
             client_msg_id=client_msg_id,
@@ -243,7 +244,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def handle_conversation_close(self, frame: dict[str, Any], ref: Any) -> None:
         conversation_id = _field_int(frame, "conversation_id", minimum=1)
-        conversation = await database_sync_to_async(self._close_and_load)(conversation_id)
+        conversation = await events.call_and_publish(self._close_and_load, conversation_id)
         await self.send_frame({**conversation, "ref": ref})
 
     async def handle_ping(self, frame: dict[str, Any], ref: Any) -> None:
@@ -358,8 +359,10 @@ class CustomerConsumer(ChatConsumer):
 
     async def handle_conversation_start(self, frame: dict[str, Any], ref: Any) -> None:
         channel = frame.get("channel", self.customer.first_channel)
-        conversation, _created = await database_sync_to_async(services.conversation_start)(
-            customer=self.customer, channel=channel
+        conversation, _created = await events.call_and_publish(
+            services.conversation_start,
+            customer=self.customer,
+            channel=channel,
         )
         await self.join(conversation.id)
         state = await database_sync_to_async(self._state_frame)(conversation.id)
@@ -372,8 +375,12 @@ class CustomerConsumer(ChatConsumer):
             raise ChatError(
                 ErrorCode.INVALID_FIELD, f"comment must be text of at most {settings.CHAT_MAX_BODY_CHARS} characters"
             )
-        conversation = await database_sync_to_async(services.conversation_rate)(
-            customer_id=self.customer.id, conversation_id=conversation_id, rating=frame.get("rating"), comment=comment
+        conversation = await events.call_and_publish(
+            services.conversation_rate,
+            customer_id=self.customer.id,
+            conversation_id=conversation_id,
+            rating=frame.get("rating"),
+            comment=comment,
         )
         await self.send_frame(
             {"type": "conversation.rated", "conversation_id": conversation.id, "rating": conversation.rating, "ref": ref}
@@ -382,8 +389,12 @@ class CustomerConsumer(ChatConsumer):
     async def handle_leave_message(self, frame: dict[str, Any], ref: Any) -> None:
         body = _field_body(frame)
         contact = {name: _field_str(frame, name, max_length=200) for name in ("name", "email") if name in frame}
-        conversation = await database_sync_to_async(services.conversation_leave_message)(
-            customer=self.customer, channel=frame.get("channel", self.customer.first_channel), body=body, **contact
+        conversation = await events.call_and_publish(
+            services.conversation_leave_message,
+            customer=self.customer,
+            channel=frame.get("channel", self.customer.first_channel),
+            body=body,
+            **contact,
         )
         await self.join(conversation.id)
         state = await database_sync_to_async(self._state_frame)(conversation.id)
@@ -449,7 +460,7 @@ class AgentConsumer(ChatConsumer):
     async def _heartbeat(self) -> None:
         first_live = await presence.connection_register(agent_id=self.agent.id, connection=self.channel_name)
         if first_live:
-            await database_sync_to_async(agent_connected)(agent_id=self.agent.id)
+            await events.call_and_publish(agent_connected, agent_id=self.agent.id)
 
     async def _heartbeat_forever(self) -> None:
         while True:
@@ -480,8 +491,11 @@ class AgentConsumer(ChatConsumer):
 
     async def handle_transfer(self, frame: dict[str, Any], ref: Any) -> None:
         conversation_id = _field_int(frame, "conversation_id", minimum=1)
-        state = await database_sync_to_async(self._transfer_and_load)(
-            conversation_id, frame.get("to_agent_id"), frame.get("to_business_line")
+        state = await events.call_and_publish(
+            self._transfer_and_load,
+            conversation_id,
+            frame.get("to_agent_id"),
+            frame.get("to_business_line"),
         )
         await self.send_frame({**state, "ref": ref})
 
@@ -496,7 +510,7 @@ class AgentConsumer(ChatConsumer):
 
     async def handle_pick(self, frame: dict[str, Any], ref: Any) -> None:
         conversation_id = _field_int(frame, "conversation_id", minimum=1)
-        await database_sync_to_async(routing.assignment_pick)(agent_id=self.agent.id, conversation_id=conversation_id)
+        await events.call_and_publish(routing.assignment_pick, agent_id=self.agent.id, conversation_id=conversation_id)
         await self.join(conversation_id)
         frame = await database_sync_to_async(self._assigned_frame)(conversation_id)
         if frame is not None:
@@ -512,7 +526,7 @@ class AgentConsumer(ChatConsumer):
 
     async def handle_presence_set(self, frame: dict[str, Any], ref: Any) -> None:
         status = frame.get("status")
-        await database_sync_to_async(agent_presence_set)(agent_id=self.agent.id, status=status)
+        await events.call_and_publish(agent_presence_set, agent_id=self.agent.id, status=status)
         await self.send_frame({"type": "presence.state", "agent_id": self.agent.id, "status": status, "ref": ref})
 
 

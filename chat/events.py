@@ -3,18 +3,29 @@
 Every worker delivers an event published to a group to the sockets it holds in that group (the seed's
 broadcast design). Events are hints carrying fresh data; the database stays the source of truth, and a client
 that missed one catches up with `sync`.
+
+Services are synchronous and run in a worker's database thread. A socket calls them through
+`call_and_publish`, which collects the events they commit and publishes them from the event loop, so the
+database thread never waits on Redis; Celery tasks and views publish directly.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Callable, TypeVar
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Set while a socket's service call runs: events wait here instead of leaving from the database thread.
+_outbox: ContextVar[list[tuple[str, dict[str, Any]]] | None] = ContextVar("events_outbox", default=None)
 
 # Who may see an event's frame: everyone in the group, or agents only (internal notes).
 AUDIENCE_ALL = "all"
@@ -49,6 +60,10 @@ def leave_event(conversation_id: int) -> dict[str, Any]:
 
 def publish(group: str, event: dict[str, Any]) -> None:
     """Publish now, from synchronous code. A lost publish is logged, never raised: clients resync."""
+    outbox = _outbox.get()
+    if outbox is not None:
+        outbox.append((group, event))
+        return
     try:
         async_to_sync(get_channel_layer().group_send)(group, event)
     except Exception:
@@ -58,6 +73,10 @@ def publish(group: str, event: dict[str, Any]) -> None:
 def publish_many(messages: list[tuple[str, dict[str, Any]]]) -> None:
     """Publish several events in one trip to the event loop (Celery tasks have none of their own)."""
     if not messages:
+        return
+    outbox = _outbox.get()
+    if outbox is not None:
+        outbox.extend(messages)
         return
 
     async def send_all() -> None:
@@ -74,3 +93,32 @@ def publish_many(messages: list[tuple[str, dict[str, Any]]]) -> None:
 def publish_on_commit(group: str, event: dict[str, Any]) -> None:
     """Publish once the current transaction commits, so nobody hears of state that could still roll back."""
     transaction.on_commit(lambda: publish(group, event))
+
+
+async def call_and_publish(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run a synchronous service in the database thread, then publish the events it committed from this loop.
+
+    Events committed before an error are published too.
+    """
+    outbox: list[tuple[str, dict[str, Any]]] = []
+
+    def run() -> T:
+        token = _outbox.set(outbox)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _outbox.reset(token)
+
+    try:
+        return await database_sync_to_async(run)()
+    finally:
+        await _publish_from_loop(outbox)
+
+
+async def _publish_from_loop(outbox: list[tuple[str, dict[str, Any]]]) -> None:
+    layer = get_channel_layer()
+    for group, event in outbox:
+        try:
+            await layer.group_send(group, event)
+        except Exception:
+            logger.exception("publish to %s failed (event %s)", group, event.get("type"))

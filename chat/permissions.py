@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from chat.errors import ChatError, ErrorCode
@@ -33,19 +34,33 @@ def visible_conversations(participant: Participant) -> QuerySet[Conversation]:
     return Conversation.objects.filter(customer_id=participant.id)
 
 
+_COLUMNS = ", ".join(f"chat_conversation.{field.column}" for field in Conversation._meta.concrete_fields)
+
+# `visible_conversations` for one conversation, written by hand: every chat message runs it, and compiling the
+# ORM query cost more than the rest of the send (docs/performance.md). tests/services/test_permissions.py keeps
+# the two forms equal.
+_VISIBLE_SQL = {
+    "customer": f"SELECT {_COLUMNS} FROM chat_conversation"
+    " WHERE chat_conversation.id = %(conversation_id)s AND chat_conversation.customer_id = %(participant_id)s",
+    "agent": f"SELECT {_COLUMNS} FROM chat_conversation WHERE chat_conversation.id = %(conversation_id)s"
+    " AND chat_conversation.business_line_id IN"
+    " (SELECT businessline_id FROM agents_agent_business_lines WHERE agent_id = %(participant_id)s)",
+}
+
+
 def conversation_for(
     participant: Participant, conversation_id: object, *, for_update: bool = False
 ) -> Conversation:
     """The conversation if `participant` may see it, else `not_found`; optionally row-locked."""
     if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):
         raise ChatError(ErrorCode.INVALID_FIELD, "conversation_id must be an integer")
-    queryset = visible_conversations(participant)
-    if for_update:
-        queryset = queryset.select_for_update(of=("self",))
-    conversation = queryset.filter(id=conversation_id).first()
-    if conversation is None:
+    sql = _VISIBLE_SQL[participant.kind] + (" FOR UPDATE" if for_update else "")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"conversation_id": conversation_id, "participant_id": participant.id})
+        row = cursor.fetchone()
+    if row is None:
         raise ChatError(ErrorCode.NOT_FOUND, "No such conversation")
-    return conversation
+    return Conversation.from_db(connection.alias, [f.attname for f in Conversation._meta.concrete_fields], row)
 
 
 def require_writable(participant: Participant, conversation: Conversation) -> None:

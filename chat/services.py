@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from agents.models import Agent
@@ -25,6 +25,27 @@ logger = logging.getLogger(__name__)
 LEFT_MESSAGE_JOINS_MISSED_WITHIN = timedelta(hours=1)
 
 
+_APPEND_SQL = """
+WITH message AS (
+    INSERT INTO chat_message
+        (conversation_id, seq, sender, agent_id, body, event, client_msg_id, is_internal_note, created_at)
+    VALUES (%(conversation_id)s, %(seq)s, %(sender)s, %(agent_id)s, %(body)s, %(event)s, %(client_msg_id)s,
+            %(internal)s, %(now)s)
+    ON CONFLICT (conversation_id, sender, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
+    RETURNING id, seq
+), conversation AS (
+    UPDATE chat_conversation
+    SET last_seq = message.seq,
+        last_customer_message_at = COALESCE(%(customer_at)s, last_customer_message_at),
+        last_agent_message_at = COALESCE(%(agent_at)s, last_agent_message_at),
+        first_agent_reply_at = COALESCE(first_agent_reply_at, %(agent_at)s)
+    FROM message
+    WHERE chat_conversation.id = %(conversation_id)s
+)
+SELECT id FROM message
+"""
+
+
 def message_append(
     *,
     conversation: Conversation,
@@ -34,13 +55,44 @@ def message_append(
     event: str = "",
     client_msg_id: str | None = None,
     internal: bool = False,
-) -> Message:
-    """Append to a conversation whose row the caller has locked (`select_for_update`) in this transaction."""
+) -> Message | None:
+    """Append to a conversation whose row the caller has locked (`select_for_update`) in this transaction.
+
+    One statement stores the message with the next `seq` and moves the conversation's counters, because this
+    runs for every chat message. None when the sender already sent `client_msg_id` here: nothing is stored.
+    """
     now = timezone.now()
-    conversation.last_seq += 1
-    message = Message.objects.create(
+    seq = conversation.last_seq + 1
+    customer_at = now if sender == Sender.CUSTOMER else None
+    agent_at = now if sender == Sender.AGENT and not internal else None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _APPEND_SQL,
+            {
+                "conversation_id": conversation.id,
+                "seq": seq,
+                "sender": sender,
+                "agent_id": agent_id,
+                "body": body,
+                "event": event,
+                "client_msg_id": client_msg_id,
+                "internal": internal,
+                "now": now,
+                "customer_at": customer_at,
+                "agent_at": agent_at,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    conversation.last_seq = seq
+    conversation.last_customer_message_at = customer_at or conversation.last_customer_message_at
+    conversation.last_agent_message_at = agent_at or conversation.last_agent_message_at
+    conversation.first_agent_reply_at = conversation.first_agent_reply_at or agent_at
+    message = Message(
+        id=row[0],
         conversation=conversation,
-        seq=conversation.last_seq,
+        seq=seq,
         sender=sender,
         agent_id=agent_id,
         body=body,
@@ -49,17 +101,8 @@ def message_append(
         is_internal_note=internal,
         created_at=now,
     )
-    update_fields = ["last_seq"]
-    if sender == Sender.CUSTOMER:
-        conversation.last_customer_message_at = now
-        update_fields.append("last_customer_message_at")
-    elif sender == Sender.AGENT and not internal:
-        conversation.last_agent_message_at = now
-        update_fields.append("last_agent_message_at")
-        if conversation.first_agent_reply_at is None:
-            conversation.first_agent_reply_at = now
-            update_fields.append("first_agent_reply_at")
-    conversation.save(update_fields=update_fields)
+    message._state.adding = False
+    message._state.db = connection.alias
     events.publish_on_commit(
         events.conversation_group(conversation.id),
         events.frame_event(
@@ -70,7 +113,7 @@ def message_append(
     return message
 
 
-def system_message_append(*, conversation: Conversation, event: str, body: str) -> Message:
+def system_message_append(*, conversation: Conversation, event: str, body: str) -> Message | None:
     """A system event (assigned, closed, ...) as a message, so the transcript tells the whole story."""
     return message_append(conversation=conversation, sender=Sender.SYSTEM, body=body, event=event)
 
@@ -92,12 +135,13 @@ def message_send(
     sender = Sender.AGENT if participant.is_agent else Sender.CUSTOMER
     with transaction.atomic():
         conversation = conversation_for(participant, conversation_id, for_update=True)
-        original = Message.objects.filter(
-            conversation=conversation, sender=sender, client_msg_id=client_msg_id
-        ).first()
-        if original is not None:
+        try:
+            require_writable(participant, conversation)
+        except ChatError:
+            original = _message_sent(conversation, sender, client_msg_id)
+            if original is None:
+                raise
             return original, False
-        require_writable(participant, conversation)
         message = message_append(
             conversation=conversation,
             sender=sender,
@@ -106,10 +150,17 @@ def message_send(
             client_msg_id=client_msg_id,
             internal=internal,
         )
+        if message is None:
+            return _message_sent(conversation, sender, client_msg_id), False
         if conversation.status == ConversationStatus.WAITING:
             # An assigner skips a row locked by this send (SKIP LOCKED): ask for routing again once it commits.
             _routing_request(conversation.business_line_id)
     return message, True
+
+
+def _message_sent(conversation: Conversation, sender: str, client_msg_id: str) -> Message | None:
+    """What the sender already stored under `client_msg_id`: a retry gets the original back."""
+    return Message.objects.filter(conversation=conversation, sender=sender, client_msg_id=client_msg_id).first()
 
 
 def conversation_state_publish_on_commit(conversation: Conversation) -> None:

@@ -73,7 +73,7 @@ TEMPLATES = [
 DATABASE_URL = env("DATABASE_URL", default="") or embedded.ensure_postgres()
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
 
 REDIS_URL = env("REDIS_URL", default="") or embedded.ensure_redis()
 REDIS_PREFIX = env("REDIS_PREFIX", default="cs")

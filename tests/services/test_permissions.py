@@ -1,0 +1,65 @@
+"""The permission rule's two forms agree: the hand-written lookup every message uses, and the ORM queryset."""
+
+import pytest
+
+from chat.errors import ChatError, ErrorCode
+from chat.models import ConversationStatus
+from chat.permissions import Participant, conversation_for, visible_conversations
+from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_conversation_for_sees_exactly_what_visible_conversations_holds():
+    sales, support, empty = BusinessLineFactory(), BusinessLineFactory(), BusinessLineFactory()
+    agents = [
+        AgentFactory(business_lines=[sales]),
+        AgentFactory(business_lines=[sales, support]),
+        AgentFactory(business_lines=[]),
+    ]
+    customers = [CustomerFactory(business_line=line) for line in (sales, sales, support, empty)]
+    conversations = [
+        ConversationFactory(customer=customer, business_line=customer.business_line, status=status)
+        for customer in customers
+        for status in (ConversationStatus.CLOSED, ConversationStatus.WAITING)
+    ]
+    # Moved to another line after it started (a transfer): visibility follows the conversation's line.
+    moved = ConversationFactory(customer=customers[2], business_line=sales, status=ConversationStatus.CLOSED)
+    conversations.append(moved)
+    participants = [Participant(kind="agent", id=agent.id) for agent in agents] + [
+        Participant(kind="customer", id=customer.id) for customer in customers
+    ]
+    checked = 0
+    for participant in participants:
+        visible = set(visible_conversations(participant).values_list("id", flat=True))
+        for conversation in conversations:
+            for for_update in (False, True):
+                try:
+                    found = conversation_for(participant, conversation.id, for_update=for_update)
+                except ChatError as refusal:
+                    assert refusal.code == ErrorCode.NOT_FOUND
+                    assert conversation.id not in visible, (participant, conversation.id)
+                else:
+                    assert conversation.id in visible, (participant, conversation.id)
+                    assert found.id == conversation.id and found.status == conversation.status
+                    assert found.customer_id == conversation.customer_id
+                    assert found.business_line_id == conversation.business_line_id
+                checked += 1
+    assert checked == len(participants) * len(conversations) * 2
+    # The cases are not all alike: a two-line agent sees more than a one-line agent, an agent of no line nothing.
+    seen = [visible_conversations(participant).count() for participant in participants[:3]]
+    assert seen[1] > seen[0] > seen[2] == 0
+
+
+def test_conversation_for_loads_every_field():
+    conversation = ConversationFactory(status=ConversationStatus.WAITING, priority=3)
+    found = conversation_for(Participant(kind="customer", id=conversation.customer_id), conversation.id)
+    for field in type(conversation)._meta.concrete_fields:
+        assert getattr(found, field.attname) == getattr(conversation, field.attname), field.name
+
+
+@pytest.mark.parametrize("bad", ["1", 1.0, True, None])
+def test_a_conversation_id_that_is_not_an_integer_is_refused(bad):
+    with pytest.raises(ChatError) as refusal:
+        conversation_for(Participant(kind="customer", id=1), bad)
+    assert refusal.value.code == ErrorCode.INVALID_FIELD
