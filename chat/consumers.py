@@ -14,6 +14,7 @@ import time
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qs, urlsplit
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -127,6 +128,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for conversation_id in list(self.joined):
             await self.channel_layer.group_discard(events.conversation_group(conversation_id), self.channel_name)
         await self.channel_layer.group_discard(self.own_group(), self.channel_name)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch, without its `aclose_old_connections()` before every handler.
+
+        That call is a hop to the worker's one database thread for every frame and every delivered event, so
+        each `message.new` fanned out to a socket queued behind other sockets' database work. Every database
+        call of these consumers goes through `database_sync_to_async`, which closes stale connections itself.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # Role hooks
 
