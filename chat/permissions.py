@@ -34,18 +34,22 @@ def visible_conversations(participant: Participant) -> QuerySet[Conversation]:
     return Conversation.objects.filter(customer_id=participant.id)
 
 
-_COLUMNS = ", ".join(f"chat_conversation.{field.column}" for field in Conversation._meta.concrete_fields)
-
-# `visible_conversations` for one conversation, written by hand: every chat message runs it, and compiling the
-# ORM query cost more than the rest of the send (docs/performance.md). tests/services/test_permissions.py keeps
-# the two forms equal.
-_VISIBLE_SQL = {
-    "customer": f"SELECT {_COLUMNS} FROM chat_conversation"
-    " WHERE chat_conversation.id = %(conversation_id)s AND chat_conversation.customer_id = %(participant_id)s",
-    "agent": f"SELECT {_COLUMNS} FROM chat_conversation WHERE chat_conversation.id = %(conversation_id)s"
-    " AND chat_conversation.business_line_id IN"
+# The rule once more in SQL, for the statements every chat message runs (`conversation_for`, and
+# `chat.services.message_append`), where compiling ORM queries cost more CPU than the rest of the send
+# (docs/performance.md). Conditions on the columns of `chat_conversation`, with `%(participant_id)s`.
+# tests/services/test_permissions.py keeps them equal to `visible_conversations` and `require_writable`.
+VISIBLE_SQL = {
+    "customer": "customer_id = %(participant_id)s",
+    "agent": "business_line_id IN"
     " (SELECT businessline_id FROM agents_agent_business_lines WHERE agent_id = %(participant_id)s)",
 }
+WRITABLE_SQL = {
+    "customer": "status IN ('waiting', 'active')",
+    "agent": "status = 'active' AND agent_id = %(participant_id)s",
+}
+
+_COLUMNS = ", ".join(field.column for field in Conversation._meta.concrete_fields)
+_ATTNAMES = [field.attname for field in Conversation._meta.concrete_fields]
 
 
 def conversation_for(
@@ -54,13 +58,16 @@ def conversation_for(
     """The conversation if `participant` may see it, else `not_found`; optionally row-locked."""
     if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):
         raise ChatError(ErrorCode.INVALID_FIELD, "conversation_id must be an integer")
-    sql = _VISIBLE_SQL[participant.kind] + (" FOR UPDATE" if for_update else "")
+    visible = VISIBLE_SQL[participant.kind]
+    sql = f"SELECT {_COLUMNS} FROM chat_conversation WHERE id = %(conversation_id)s AND {visible}"
+    if for_update:
+        sql += " FOR UPDATE"
     with connection.cursor() as cursor:
         cursor.execute(sql, {"conversation_id": conversation_id, "participant_id": participant.id})
         row = cursor.fetchone()
     if row is None:
         raise ChatError(ErrorCode.NOT_FOUND, "No such conversation")
-    return Conversation.from_db(connection.alias, [f.attname for f in Conversation._meta.concrete_fields], row)
+    return Conversation.from_db(connection.alias, _ATTNAMES, row)
 
 
 def require_writable(participant: Participant, conversation: Conversation) -> None:

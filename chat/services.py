@@ -1,12 +1,13 @@
 """State changes of conversations and messages. Consumers, views, tasks and tests all go through these.
 
-The sequence rule lives in `message_append`: the conversation row is locked, the next gap-free `seq` taken
-and the message inserted in one transaction; realtime events go out only after it commits.
+The sequence rule lives in `_append`: one statement locks the conversation row, takes the next gap-free `seq`
+and inserts the message; realtime events go out only after it commits.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
@@ -17,7 +18,7 @@ from chat import events
 from chat.errors import ChatError, ErrorCode
 from chat.models import OPEN_STATUSES, CloseReason, Conversation, ConversationStatus, Message, Sender
 from chat.payloads import message_payload
-from chat.permissions import Participant, conversation_for, require_writable
+from chat.permissions import VISIBLE_SQL, WRITABLE_SQL, Participant, conversation_for, require_writable
 from customers.models import Channel, Customer
 
 logger = logging.getLogger(__name__)
@@ -26,14 +27,19 @@ LEFT_MESSAGE_JOINS_MISSED_WITHIN = timedelta(hours=1)
 
 
 _APPEND_SQL = """
-WITH message AS (
+WITH conversation AS (
+    SELECT id, last_seq, status, agent_id, business_line_id FROM chat_conversation
+    WHERE id = %(conversation_id)s AND {visible}
+    FOR UPDATE
+), message AS (
     INSERT INTO chat_message
         (conversation_id, seq, sender, agent_id, body, event, client_msg_id, is_internal_note, created_at)
-    VALUES (%(conversation_id)s, %(seq)s, %(sender)s, %(agent_id)s, %(body)s, %(event)s, %(client_msg_id)s,
-            %(internal)s, %(now)s)
+    SELECT id, last_seq + 1, %(sender)s, %(agent_id)s, %(body)s, %(event)s, %(client_msg_id)s, %(internal)s, %(now)s
+    FROM conversation
+    WHERE {writable}
     ON CONFLICT (conversation_id, sender, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
     RETURNING id, seq
-), conversation AS (
+), counters AS (
     UPDATE chat_conversation
     SET last_seq = message.seq,
         last_customer_message_at = COALESCE(%(customer_at)s, last_customer_message_at),
@@ -42,8 +48,89 @@ WITH message AS (
     FROM message
     WHERE chat_conversation.id = %(conversation_id)s
 )
-SELECT id FROM message
+SELECT conversation.status, conversation.agent_id, conversation.business_line_id, message.id, message.seq
+FROM conversation LEFT JOIN message ON TRUE
 """
+
+
+@dataclass(frozen=True)
+class _Appended:
+    """What one append statement saw of the conversation, and the message it stored (None: nothing stored)."""
+
+    status: str
+    agent_id: int | None
+    business_line_id: int
+    message: Message | None
+
+
+def _append(
+    *,
+    conversation_id: int,
+    participant: Participant | None,
+    sender: str,
+    body: str,
+    agent_id: int | None,
+    event: str,
+    client_msg_id: str | None,
+    internal: bool,
+) -> _Appended | None:
+    """The sequence rule, in one statement: lock the conversation row, store the message with `last_seq + 1`
+    and move the conversation's counters, in the caller's transaction or (outside one) its own.
+
+    With a participant, the permission rule is part of the statement: nothing is stored unless they may see
+    and write to the conversation. Nothing is stored either for a repeated `(sender, client_msg_id)`. None
+    when the conversation is not there or not visible to the participant.
+    """
+    now = timezone.now()
+    kind = participant.kind if participant is not None else None
+    sql = _APPEND_SQL.format(
+        visible=VISIBLE_SQL[kind] if kind else "TRUE", writable=WRITABLE_SQL[kind] if kind else "TRUE"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "conversation_id": conversation_id,
+                "participant_id": participant.id if participant is not None else None,
+                "sender": sender,
+                "agent_id": agent_id,
+                "body": body,
+                "event": event,
+                "client_msg_id": client_msg_id,
+                "internal": internal,
+                "now": now,
+                "customer_at": now if sender == Sender.CUSTOMER else None,
+                "agent_at": now if sender == Sender.AGENT and not internal else None,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    status, conversation_agent_id, business_line_id, message_id, seq = row
+    message = None
+    if message_id is not None:
+        message = Message(
+            id=message_id,
+            conversation_id=conversation_id,
+            seq=seq,
+            sender=sender,
+            agent_id=agent_id,
+            body=body,
+            event=event,
+            client_msg_id=client_msg_id,
+            is_internal_note=internal,
+            created_at=now,
+        )
+        message._state.adding = False
+        message._state.db = connection.alias
+        events.publish_on_commit(
+            events.conversation_group(conversation_id),
+            events.frame_event(
+                {"type": "message.new", "message": message_payload(message)},
+                audience=events.AUDIENCE_AGENTS if internal else events.AUDIENCE_ALL,
+            ),
+        )
+    return _Appended(status=status, agent_id=conversation_agent_id, business_line_id=business_line_id, message=message)
 
 
 def message_append(
@@ -56,60 +143,29 @@ def message_append(
     client_msg_id: str | None = None,
     internal: bool = False,
 ) -> Message | None:
-    """Append to a conversation whose row the caller has locked (`select_for_update`) in this transaction.
+    """Append to a conversation the caller has already checked (and usually locked) in this transaction.
 
-    One statement stores the message with the next `seq` and moves the conversation's counters, because this
-    runs for every chat message. None when the sender already sent `client_msg_id` here: nothing is stored.
+    None when the sender already sent `client_msg_id` here: nothing is stored.
     """
-    now = timezone.now()
-    seq = conversation.last_seq + 1
-    customer_at = now if sender == Sender.CUSTOMER else None
-    agent_at = now if sender == Sender.AGENT and not internal else None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _APPEND_SQL,
-            {
-                "conversation_id": conversation.id,
-                "seq": seq,
-                "sender": sender,
-                "agent_id": agent_id,
-                "body": body,
-                "event": event,
-                "client_msg_id": client_msg_id,
-                "internal": internal,
-                "now": now,
-                "customer_at": customer_at,
-                "agent_at": agent_at,
-            },
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    conversation.last_seq = seq
-    conversation.last_customer_message_at = customer_at or conversation.last_customer_message_at
-    conversation.last_agent_message_at = agent_at or conversation.last_agent_message_at
-    conversation.first_agent_reply_at = conversation.first_agent_reply_at or agent_at
-    message = Message(
-        id=row[0],
-        conversation=conversation,
-        seq=seq,
+    appended = _append(
+        conversation_id=conversation.id,
+        participant=None,
         sender=sender,
-        agent_id=agent_id,
         body=body,
+        agent_id=agent_id,
         event=event,
         client_msg_id=client_msg_id,
-        is_internal_note=internal,
-        created_at=now,
+        internal=internal,
     )
-    message._state.adding = False
-    message._state.db = connection.alias
-    events.publish_on_commit(
-        events.conversation_group(conversation.id),
-        events.frame_event(
-            {"type": "message.new", "message": message_payload(message)},
-            audience=events.AUDIENCE_AGENTS if internal else events.AUDIENCE_ALL,
-        ),
-    )
+    if appended is None or appended.message is None:
+        return None
+    message = appended.message
+    conversation.last_seq = message.seq
+    if sender == Sender.CUSTOMER:
+        conversation.last_customer_message_at = message.created_at
+    elif sender == Sender.AGENT and not internal:
+        conversation.last_agent_message_at = message.created_at
+        conversation.first_agent_reply_at = conversation.first_agent_reply_at or message.created_at
     return message
 
 
@@ -128,39 +184,42 @@ def message_send(
 ) -> tuple[Message, bool]:
     """Store a customer's or agent's message; a repeated `client_msg_id` returns the original, stores nothing.
 
-    Returns the message and whether it is new.
+    Returns the message and whether it is new. One statement, committed on its own, because this runs for
+    every chat message; only when it stores nothing do further queries find out why.
     """
     if internal and not participant.is_agent:
         raise ChatError(ErrorCode.INVALID_FIELD, "Only agents write internal notes")
+    if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):
+        raise ChatError(ErrorCode.INVALID_FIELD, "conversation_id must be an integer")
     sender = Sender.AGENT if participant.is_agent else Sender.CUSTOMER
-    with transaction.atomic():
-        conversation = conversation_for(participant, conversation_id, for_update=True)
-        try:
-            require_writable(participant, conversation)
-        except ChatError:
-            original = _message_sent(conversation, sender, client_msg_id)
-            if original is None:
-                raise
-            return original, False
-        message = message_append(
-            conversation=conversation,
-            sender=sender,
-            body=body,
-            agent_id=participant.id if participant.is_agent else None,
-            client_msg_id=client_msg_id,
-            internal=internal,
+    appended = _append(
+        conversation_id=conversation_id,
+        participant=participant,
+        sender=sender,
+        body=body,
+        agent_id=participant.id if participant.is_agent else None,
+        event="",
+        client_msg_id=client_msg_id,
+        internal=internal,
+    )
+    if appended is None:
+        raise ChatError(ErrorCode.NOT_FOUND, "No such conversation")
+    if appended.message is None:
+        sent_before = Message.objects.filter(
+            conversation_id=conversation_id, sender=sender, client_msg_id=client_msg_id
+        ).first()
+        if sent_before is not None and sent_before.agent_id == (participant.id if participant.is_agent else None):
+            return sent_before, False
+        require_writable(
+            participant,
+            Conversation(id=conversation_id, status=appended.status, agent_id=appended.agent_id),
         )
-        if message is None:
-            return _message_sent(conversation, sender, client_msg_id), False
-        if conversation.status == ConversationStatus.WAITING:
-            # An assigner skips a row locked by this send (SKIP LOCKED): ask for routing again once it commits.
-            _routing_request(conversation.business_line_id)
-    return message, True
-
-
-def _message_sent(conversation: Conversation, sender: str, client_msg_id: str) -> Message | None:
-    """What the sender already stored under `client_msg_id`: a retry gets the original back."""
-    return Message.objects.filter(conversation=conversation, sender=sender, client_msg_id=client_msg_id).first()
+        # Writable, so the insert met an earlier agent's message (before a transfer) under the same id.
+        raise ChatError(ErrorCode.INVALID_FIELD, "client_msg_id was already used in this conversation")
+    if appended.status == ConversationStatus.WAITING:
+        # An assigner skips a row locked by this send (SKIP LOCKED): ask for routing again now it is committed.
+        _routing_request(appended.business_line_id)
+    return appended.message, True
 
 
 def conversation_state_publish_on_commit(conversation: Conversation) -> None:

@@ -143,3 +143,25 @@ def test_concurrent_sends_from_many_threads_keep_seq_unique_and_gap_free():
     assert seqs == list(range(1, threads * per_thread + 1))
     conversation.refresh_from_db()
     assert conversation.last_seq == threads * per_thread
+
+
+def test_an_agent_never_gets_a_colleagues_message_back_for_a_reused_client_msg_id():
+    # Given Alice wrote "a-1" in a conversation that was then transferred to Bob
+    line = BusinessLineFactory()
+    alice, bob = AgentFactory(business_lines=[line]), AgentFactory(business_lines=[line])
+    conversation = ConversationFactory(business_line=line, status=ConversationStatus.ACTIVE, agent=alice)
+    mine, _ = message_send(participant=Participant(kind="agent", id=alice.id), conversation_id=conversation.id,
+                           client_msg_id="a-1", body="Alice here")
+    conversation.agent = bob
+    conversation.save(update_fields=["agent"])
+    # When Bob sends under the same client_msg_id
+    with pytest.raises(ChatError) as refusal:
+        message_send(participant=Participant(kind="agent", id=bob.id), conversation_id=conversation.id,
+                     client_msg_id="a-1", body="Bob here")
+    # Then he is told, is not acked with Alice's message, and nothing is stored
+    assert refusal.value.code == ErrorCode.INVALID_FIELD
+    assert list(Message.objects.filter(conversation=conversation).values_list("body", flat=True)) == ["Alice here"]
+    # and Alice, no longer assigned, retrying her own id still gets her original back
+    again, created = message_send(participant=Participant(kind="agent", id=alice.id), conversation_id=conversation.id,
+                                  client_msg_id="a-1", body="Alice here")
+    assert (again.id, created) == (mine.id, False)

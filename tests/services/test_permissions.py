@@ -1,10 +1,11 @@
-"""The permission rule's two forms agree: the hand-written lookup every message uses, and the ORM queryset."""
+"""The permission rule's two forms agree: the SQL every message runs, and the ORM queryset and Python check."""
 
 import pytest
 
 from chat.errors import ChatError, ErrorCode
-from chat.models import ConversationStatus
-from chat.permissions import Participant, conversation_for, visible_conversations
+from chat.models import ConversationStatus, Message
+from chat.permissions import Participant, conversation_for, require_writable, visible_conversations
+from chat.services import message_send
 from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +64,48 @@ def test_a_conversation_id_that_is_not_an_integer_is_refused(bad):
     with pytest.raises(ChatError) as refusal:
         conversation_for(Participant(kind="customer", id=1), bad)
     assert refusal.value.code == ErrorCode.INVALID_FIELD
+
+
+def test_message_send_stores_exactly_when_require_writable_allows():
+    line = BusinessLineFactory()
+    alice, bob = AgentFactory(business_lines=[line]), AgentFactory(business_lines=[line])
+    outsider = AgentFactory(business_lines=[BusinessLineFactory()])
+    conversations = []
+    for status, agent in [
+        (ConversationStatus.WAITING, None),
+        (ConversationStatus.ACTIVE, alice),
+        (ConversationStatus.ACTIVE, bob),
+        (ConversationStatus.CLOSED, alice),
+        (ConversationStatus.MISSED, None),
+    ]:
+        customer = CustomerFactory(business_line=line)
+        conversations.append(ConversationFactory(customer=customer, business_line=line, status=status, agent=agent))
+    participants = [Participant(kind="agent", id=agent.id) for agent in (alice, bob, outsider)] + [
+        Participant(kind="customer", id=conversation.customer_id) for conversation in conversations
+    ]
+    outcomes = set()
+    for participant in participants:
+        for conversation in conversations:
+            try:
+                expected = conversation_for(participant, conversation.id)
+                require_writable(participant, expected)
+            except ChatError as refusal:
+                expected = refusal.code
+            else:
+                expected = "stored"
+            try:
+                message, created = message_send(
+                    participant=participant,
+                    conversation_id=conversation.id,
+                    client_msg_id=f"{participant.kind}-{participant.id}",
+                    body="hello",
+                )
+            except ChatError as refusal:
+                outcome = refusal.code
+            else:
+                assert created
+                assert message.seq == Message.objects.filter(conversation=conversation).count()
+                outcome = "stored"
+            assert outcome == expected, (participant, conversation.status, conversation.agent_id)
+            outcomes.add(outcome)
+    assert outcomes == {"stored", ErrorCode.NOT_FOUND, ErrorCode.NOT_ASSIGNED, ErrorCode.CONVERSATION_CLOSED}
