@@ -23,41 +23,47 @@ def free_port() -> int:
 
 @dataclass
 class RedisServer:
-    """A real Redis of the test's own: stop it to see how the product copes with Redis going away."""
+    """A real Redis of the test's own: stop it to see how the product copes with Redis going away, start it again
+    (same port, nothing kept: it saves nothing to disk) to see how it copes with a Redis restart."""
 
     port: int
-    process: subprocess.Popen
+    folder: Path
+    process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def start(self) -> None:
+        """Starts the server on its port (again, after `stop`) and returns once it answers PING."""
+        self.process = subprocess.Popen(
+            [__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.folder), "--logfile", str(self.folder / "redis.log")],
+        )
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"throwaway Redis did not start; see {self.folder / 'redis.log'}") from None
+                time.sleep(0.05)
+            finally:
+                client.close()
+
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
 
 
 def _start_redis(folder: Path) -> RedisServer:
-    port = free_port()
-    process = subprocess.Popen(
-        [__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(folder), "--logfile", str(folder / "redis.log")],
-    )
-    server = RedisServer(port=port, process=process)
-    client = redis.Redis(port=port, socket_connect_timeout=0.5)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            return server
-        except redis.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                server.stop()
-                raise RuntimeError(f"throwaway Redis did not start; see {folder / 'redis.log'}") from None
-            time.sleep(0.05)
-        finally:
-            client.close()
+    server = RedisServer(port=free_port(), folder=folder)
+    server.start()
+    return server
 
 
 @pytest.fixture
