@@ -311,8 +311,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def join(self, conversation_id: int) -> None:
         """Subscribe before reading the state, so nothing committed in between is missed."""
         if conversation_id not in self.joined:
-            self.joined.add(conversation_id)
+            # Joined only once subscribed: a subscription that failed (Redis down) is tried again next time.
             await self.channel_layer.group_add(events.conversation_group(conversation_id), self.channel_name)
+            self.joined.add(conversation_id)
 
     def _query_param(self, name: str) -> str | None:
         values = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get(name)

@@ -352,19 +352,17 @@ def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_rec
                 await until("Carol's chat assigned", lambda: carol_chat in assigned_ids(agent), [agent],
                             timeout=RECOVERY_TIMEOUT)
                 note = await say(agent, carol_chat, "Hello Carol, how can I help?")
-                # DEFECT, left to the owner of chat/consumers.py: Carol's first socket is pushed nothing of her chat
-                # (not the assignment, not this message) until it reconnects. `ChatConsumer.join` adds the chat to
-                # `self.joined` before `group_add` succeeds; the failed subscription is never retried, since the
-                # assignment's `chat.join` and a repeated start both see the chat as joined already. So this test
-                # checks what works on that socket instead: a repeated start answers with the chat, active, and
-                # `sync` fetches the message. (Another socket of hers on worker 1 would subscribe the worker and
-                # hide the defect, hence the reconnection below goes to worker 2.)
+                # ... and pushed to the socket Carol started it on: its subscription failed while Redis was down,
+                # and the assignment's `chat.join` subscribed it again
+                await until("Carol's first socket pushed the agent's message", lambda: pushed(carol, note), [carol],
+                            timeout=RECOVERY_TIMEOUT)
+                # A repeated start answers with the chat, active, and `sync` fetches the message
                 again = await carol.request({"type": "conversation.start"}, "conversation.state", REPLY_TIMEOUT)
                 assert again["type"] == "conversation.state", again
                 assert again["conversation"]["id"] == carol_chat and again["conversation"]["status"] == "active"
                 assert again["conversation"]["last_seq"] >= note["seq"]
                 assert note in (await sync(carol, carol_chat, 0))["messages"]
-                # ... and a new socket of hers is told about the chat and pushed live
+                # ... and a new socket of hers (on the other worker) is told about the chat and pushed live
                 carol_again = await customer_socket(clients, web2, carol_token, name="carol, reconnected")
                 await until("Carol's new socket sees her chat active",
                             lambda: latest_is(carol_again, carol_chat, status="active"), [carol_again])
