@@ -452,13 +452,22 @@ class AgentConsumer(ChatConsumer):
         await self.send_frame(
             {"type": "hello", "role": self.role, "agent_id": self.agent.id, "presence": self.agent.presence, **_limits()}
         )
-        conversations = await database_sync_to_async(selectors.agent_active_conversations)(agent_id=self.agent.id)
-        for conversation in conversations:
-            await self.join(conversation.id)
-        for conversation in conversations:
-            await self.on_join(conversation.id)
+        await self._join_assigned()
         await self._heartbeat()
         self.heartbeat_task = asyncio.create_task(self._heartbeat_forever())
+
+    async def _join_assigned(self) -> None:
+        """Load every conversation assigned to this agent that the socket does not hold yet.
+
+        At connect, and at every heartbeat: an assignment whose push was lost (Redis away at that moment) still
+        reaches the workbench within one heartbeat.
+        """
+        conversations = await database_sync_to_async(selectors.agent_active_conversations)(agent_id=self.agent.id)
+        missing = [conversation.id for conversation in conversations if conversation.id not in self.joined]
+        for conversation_id in missing:
+            await self.join(conversation_id)
+        for conversation_id in missing:
+            await self.on_join(conversation_id)
 
     async def disconnect(self, code: int) -> None:
         if self.participant is not None:
@@ -481,6 +490,7 @@ class AgentConsumer(ChatConsumer):
             await asyncio.sleep(settings.CHAT_HEARTBEAT_SECONDS)
             try:
                 await self._heartbeat()
+                await self._join_assigned()
             except Exception:
                 logger.exception("agent %s: heartbeat failed", self.agent.id)
 
