@@ -219,6 +219,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         internal = _field_bool(frame, "internal", default=False) if self.participant.is_agent else False
         message, _created = await events.call_and_publish(
             services.message_send,
+            idempotent=True,
             participant=self.participant,
             conversation_id=conversation_id,
             client_msg_id=client_msg_id,

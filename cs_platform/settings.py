@@ -72,8 +72,16 @@ TEMPLATES = [
 
 DATABASE_URL = env("DATABASE_URL", default="") or embedded.ensure_postgres()
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+# One psycopg pool per process (Django's, from psycopg_pool): every request, thread and socket of a worker reuses
+# its connections, and a burst of requests waits for one instead of opening more than PostgreSQL allows. (Kept
+# connections, CONN_MAX_AGE, are one per thread under ASGI: a burst of HTTP requests exhausted max_connections.)
+DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
+DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+    "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+    "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+}
 
 REDIS_URL = env("REDIS_URL", default="") or embedded.ensure_redis()
 REDIS_PREFIX = env("REDIS_PREFIX", default="cs")

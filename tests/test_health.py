@@ -11,15 +11,19 @@ from django.db import connections
 
 @contextmanager
 def _database_at(*, host: str, port: int) -> Iterator[None]:
-    """Point the default connection at another server for the duration, then restore it."""
+    """Point the default connection (and a pool of its own, waiting 1 s for a connection) at another server for
+    the duration, then restore it."""
     connection = connections["default"]
-    saved = dict(connection.settings_dict)
+    saved = {**connection.settings_dict, "OPTIONS": dict(connection.settings_dict["OPTIONS"])}
     connection.close()
+    connection.close_pool()
     connection.settings_dict.update(HOST=host, PORT=str(port))
+    connection.settings_dict["OPTIONS"] = {**saved["OPTIONS"], "pool": {**saved["OPTIONS"]["pool"], "timeout": 1}}
     try:
         yield
     finally:
         connection.close()
+        connection.close_pool()
         connection.settings_dict.clear()
         connection.settings_dict.update(saved)
 

@@ -207,7 +207,6 @@ def worker_env(*, database: str, redis_url: str, redis_prefix: str) -> dict[str,
         REDIS_URL=redis_url,
         REDIS_PREFIX=redis_prefix,
         ALLOWED_HOSTS="127.0.0.1,localhost",
-        DB_CONN_MAX_AGE="0",
         DEBUG="false",
         PYTHONUNBUFFERED="1",
     )
