@@ -131,6 +131,44 @@ async def test_every_socket_of_the_conversation_gets_message_new(customer):
     await second.disconnect()
 
 
+async def test_a_send_survives_its_database_connection_being_cut(customer, agent):
+    # Given a customer chatting with an agent: the worker's database thread holds the connection that stored it
+    from tests.factories import ConversationFactory
+
+    conversation = await database_sync_to_async(ConversationFactory)(
+        customer=customer, business_line=customer.business_line, status=ConversationStatus.ACTIVE, agent=agent
+    )
+    socket = await customer_socket(customer)
+    frame = {"type": "message.send", "conversation_id": conversation.id, "body": "first"}
+    await socket.send_json_to({**frame, "client_msg_id": "c1"})
+    await expect(socket, "message.ack")
+    # When PostgreSQL ends the connection that stored it (a restart, a failover, an idle timeout)
+    assert _end_connections_whose_last_statement_was_an_append() == 1
+    # Then the next message is still stored and acked, on a new connection
+    await socket.send_json_to({**frame, "client_msg_id": "c2", "body": "second"})
+    ack = await expect(socket, "message.ack")
+    assert ack["message"]["body"] == "second" and ack["message"]["seq"] == 2
+    assert await Message.objects.filter(conversation_id=conversation.id, client_msg_id="c2").acount() == 1
+    await socket.disconnect()
+
+
+def _end_connections_whose_last_statement_was_an_append():
+    """From a session of its own, as a server or an administrator would."""
+    import psycopg
+    from django.db import connection
+
+    params = {key: value for key, value in connection.get_connection_params().items()
+              if key not in ("cursor_factory", "context")}
+    with psycopg.connect(**params, autocommit=True) as admin:
+        (ended,) = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND query LIKE %s",
+            ("%INSERT INTO chat_message%",),
+        ).fetchone()
+    return ended
+
+
 async def test_repeated_client_msg_id_acks_the_original(customer):
     socket = await customer_socket(customer)
     conversation = await start(socket)
