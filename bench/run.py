@@ -777,7 +777,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help=f"comma-separated, from {', '.join(SCENARIOS)}")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="a setting for the product's processes, e.g. DB_CONN_MAX_AGE=60 (repeatable)")
+                        help="a setting for the product's processes, e.g. DB_CONN_HEALTH_CHECKS=false (repeatable)")
     parser.add_argument("--table", type=Path, metavar="JSON",
                         help="print the table of an earlier run's raw figures again, and exit")
     parser.add_argument("--profile", type=float, metavar="RATE",
