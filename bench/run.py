@@ -83,7 +83,7 @@ FULL = Sizes(
     reps=3, relay_pairs=100,
     relay_rates=(50, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 12000, 16000),
     relay_fixed_rates=(200, 500), relay_step_seconds=3.0, relay_drain_seconds=3.0,
-    idle_sockets=2000, idle_rest_seconds=15.0,
+    idle_sockets=10000, idle_rest_seconds=15.0,
     assign_agents=10, assign_capacity=100, assign_starts=100, assign_rate=20.0,
     burst_customers=1000, burst_agents=100, burst_capacity=1, burst_seconds=10.0,
     time_limit_seconds=25 * 60,
