@@ -296,11 +296,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.unsubscribe(frame["conversation"]["id"])
 
     async def chat_join(self, event: dict[str, Any]) -> None:
-        conversation_id = event["conversation_id"]
-        if conversation_id in self.joined:
-            return
-        await self.join(conversation_id)
-        await self.on_join(conversation_id)
+        if await self.join(event["conversation_id"]):
+            await self.on_join(event["conversation_id"])
 
     async def chat_leave(self, event: dict[str, Any]) -> None:
         await self.unsubscribe(event["conversation_id"])
@@ -309,12 +306,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.joined.discard(conversation_id)
         await self.channel_layer.group_discard(events.conversation_group(conversation_id), self.channel_name)
 
-    async def join(self, conversation_id: int) -> None:
-        """Subscribe before reading the state, so nothing committed in between is missed."""
-        if conversation_id not in self.joined:
-            # Joined only once subscribed: a subscription that failed (Redis down) is tried again next time.
+    async def join(self, conversation_id: int) -> bool:
+        """Subscribe before reading the state, so nothing committed in between is missed.
+
+        True if this call subscribed the socket; False if it already was (or another task of the socket, the
+        heartbeat or an event, is subscribing it now). A subscription that failed (Redis away) is forgotten, so
+        the next join tries again.
+        """
+        if conversation_id in self.joined:
+            return False
+        self.joined.add(conversation_id)
+        try:
             await self.channel_layer.group_add(events.conversation_group(conversation_id), self.channel_name)
-            self.joined.add(conversation_id)
+        except BaseException:
+            self.joined.discard(conversation_id)
+            raise
+        return True
 
     def _query_param(self, name: str) -> str | None:
         values = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get(name)
@@ -464,10 +471,8 @@ class AgentConsumer(ChatConsumer):
         reaches the workbench within one heartbeat.
         """
         conversations = await database_sync_to_async(selectors.agent_active_conversations)(agent_id=self.agent.id)
-        missing = [conversation.id for conversation in conversations if conversation.id not in self.joined]
-        for conversation_id in missing:
-            await self.join(conversation_id)
-        for conversation_id in missing:
+        joined_now = [conversation.id for conversation in conversations if await self.join(conversation.id)]
+        for conversation_id in joined_now:
             await self.on_join(conversation_id)
 
     async def disconnect(self, code: int) -> None:
