@@ -465,11 +465,7 @@ class AgentConsumer(ChatConsumer):
         self.heartbeat_task = asyncio.create_task(self._heartbeat_forever())
 
     async def _join_assigned(self) -> None:
-        """Load every conversation assigned to this agent that the socket does not hold yet.
-
-        At connect, and at every heartbeat: an assignment whose push was lost (Redis away at that moment) still
-        reaches the workbench within one heartbeat.
-        """
+        """Load every conversation assigned to this agent that the socket does not hold yet (at connect)."""
         conversations = await database_sync_to_async(selectors.agent_active_conversations)(agent_id=self.agent.id)
         joined_now = [conversation.id for conversation in conversations if await self.join(conversation.id)]
         for conversation_id in joined_now:
@@ -496,7 +492,6 @@ class AgentConsumer(ChatConsumer):
             await asyncio.sleep(settings.CHAT_HEARTBEAT_SECONDS)
             try:
                 await self._heartbeat()
-                await self._join_assigned()
             except Exception:
                 logger.exception("agent %s: heartbeat failed", self.agent.id)
 

@@ -407,24 +407,6 @@ async def test_reconnecting_agent_gets_its_conversations_back(customer, agent):
     await customer_ws.disconnect()
 
 
-async def test_an_assignment_whose_push_was_lost_reaches_the_agent_at_the_next_heartbeat(customer, agent, settings):
-    # Given an online agent's socket, with a heartbeat of a fifth of a second
-    settings.CHAT_HEARTBEAT_SECONDS = 0.2
-    agent.presence = Presence.ONLINE
-    await agent.asave()
-    socket = await agent_socket(agent)
-    # When a conversation is assigned to them and no event tells the socket (as when Redis was away then)
-    from tests.factories import ConversationFactory
-
-    conversation = await database_sync_to_async(ConversationFactory)(
-        customer=customer, business_line=customer.business_line, status=ConversationStatus.ACTIVE, agent=agent
-    )
-    # Then the socket loads it by itself
-    assigned = await expect(socket, "conversation.assigned", timeout=3)
-    assert assigned["conversation"]["id"] == conversation.id
-    await socket.disconnect()
-
-
 async def ConversationStatus_of(conversation_id):
     from chat.models import Conversation
 
