@@ -52,12 +52,16 @@ _COLUMNS = ", ".join(field.column for field in Conversation._meta.concrete_field
 _ATTNAMES = [field.attname for field in Conversation._meta.concrete_fields]
 
 
+def require_conversation_id(value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ChatError(ErrorCode.INVALID_FIELD, "conversation_id must be an integer")
+
+
 def conversation_for(
     participant: Participant, conversation_id: object, *, for_update: bool = False
 ) -> Conversation:
     """The conversation if `participant` may see it, else `not_found`; optionally row-locked."""
-    if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):
-        raise ChatError(ErrorCode.INVALID_FIELD, "conversation_id must be an integer")
+    require_conversation_id(conversation_id)
     visible = VISIBLE_SQL[participant.kind]
     sql = f"SELECT {_COLUMNS} FROM chat_conversation WHERE id = %(conversation_id)s AND {visible}"
     if for_update:

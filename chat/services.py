@@ -18,7 +18,14 @@ from chat import events
 from chat.errors import ChatError, ErrorCode
 from chat.models import OPEN_STATUSES, CloseReason, Conversation, ConversationStatus, Message, Sender
 from chat.payloads import message_payload
-from chat.permissions import VISIBLE_SQL, WRITABLE_SQL, Participant, conversation_for, require_writable
+from chat.permissions import (
+    VISIBLE_SQL,
+    WRITABLE_SQL,
+    Participant,
+    conversation_for,
+    require_conversation_id,
+    require_writable,
+)
 from customers.models import Channel, Customer
 
 logger = logging.getLogger(__name__)
@@ -51,6 +58,11 @@ WITH conversation AS (
 SELECT conversation.status, conversation.agent_id, conversation.business_line_id, message.id, message.seq
 FROM conversation LEFT JOIN message ON TRUE
 """
+# The statement for a participant's send (the permission rule inside it), and for a caller that checked already.
+_APPEND_SQL_FOR = {
+    **{kind: _APPEND_SQL.format(visible=VISIBLE_SQL[kind], writable=WRITABLE_SQL[kind]) for kind in VISIBLE_SQL},
+    None: _APPEND_SQL.format(visible="TRUE", writable="TRUE"),
+}
 
 
 @dataclass(frozen=True)
@@ -82,13 +94,9 @@ def _append(
     when the conversation is not there or not visible to the participant.
     """
     now = timezone.now()
-    kind = participant.kind if participant is not None else None
-    sql = _APPEND_SQL.format(
-        visible=VISIBLE_SQL[kind] if kind else "TRUE", writable=WRITABLE_SQL[kind] if kind else "TRUE"
-    )
     with connection.cursor() as cursor:
         cursor.execute(
-            sql,
+            _APPEND_SQL_FOR[participant.kind if participant is not None else None],
             {
                 "conversation_id": conversation_id,
                 "participant_id": participant.id if participant is not None else None,
@@ -189,8 +197,7 @@ def message_send(
     """
     if internal and not participant.is_agent:
         raise ChatError(ErrorCode.INVALID_FIELD, "Only agents write internal notes")
-    if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):
-        raise ChatError(ErrorCode.INVALID_FIELD, "conversation_id must be an integer")
+    require_conversation_id(conversation_id)
     sender = Sender.AGENT if participant.is_agent else Sender.CUSTOMER
     appended = _append(
         conversation_id=conversation_id,
