@@ -45,6 +45,10 @@ def test_quick_bench_prints_a_table_and_writes_every_figure_with_nothing_lost(tm
     assert {"command", "machine", "versions", "layer", "server", "summary", "runs", "table"} <= report.keys()
     assert report["layer"] == "pubsub" and report["server"] == "daphne"
     assert set(report["runs"]) == {"relay", "idle", "assignment", "burst"}
+    # ... one run of each (the quick mode's), so the checks below cannot pass on an empty list
+    assert {scenario: len(runs) for scenario, runs in report["runs"].items()} == {
+        "relay": 1, "idle": 1, "assignment": 1, "burst": 1,
+    }
     figures = {row["figure"] for row in report["summary"]}
     assert any(figure.startswith("idle: memory per socket") for figure in figures)
     # And nothing was lost: relayed messages at the fixed rates, starts, sockets, the burst's invariants

@@ -5,10 +5,12 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from rest_framework.authtoken.models import Token
 
 from agents.models import Presence
+from chat.events import conversation_group, frame_event
 from chat.models import ConversationStatus, Message
 from cs_platform.asgi import application
 from customers.services import customer_token_issue
@@ -36,6 +38,20 @@ async def expect(socket, frame_type, timeout=3, where=lambda frame: True):
         if frame["type"] == frame_type and where(frame):
             return frame
     raise AssertionError(f"no {frame_type} frame")
+
+
+async def frames_until_marker(socket, conversation_id):
+    """Every frame the socket gets before a marker published to the conversation's group after them.
+
+    The channel layer keeps the order of one group's events, so whatever was pushed to the conversation before
+    the marker arrives first: a leak shows up here however slow the machine, unlike a fixed wait.
+    """
+    marker = {"type": "test.marker", "conversation_id": conversation_id}
+    await get_channel_layer().group_send(conversation_group(conversation_id), frame_event(marker))
+    frames = []
+    while (frame := await socket.receive_json_from(timeout=5)) != marker:
+        frames.append(frame)
+    return frames
 
 
 @pytest.fixture
@@ -250,10 +266,11 @@ async def test_internal_notes_reach_agents_only(customer, agent):
                                  "client_msg_id": "note", "body": "VIP customer", "internal": True})
     note = await expect(agent_ws, "message.new")
     assert note["message"]["internal"] is True
+    pushed = await frames_until_marker(customer_ws, conversation["id"])
+    assert "VIP customer" not in json.dumps(pushed)
     await customer_ws.send_json_to({"type": "sync", "conversation_id": conversation["id"], "after_seq": 0})
     result = await expect(customer_ws, "sync.result")
     assert "VIP customer" not in [m["body"] for m in result["messages"]]
-    assert await customer_ws.receive_nothing(timeout=0.3)
     await customer_ws.disconnect()
     await agent_ws.disconnect()
 
@@ -302,7 +319,7 @@ async def test_error_echoes_ref(customer):
 
 async def test_too_many_frames_are_rate_limited(customer, settings):
     settings.CHAT_RATE_BURST = 5
-    settings.CHAT_RATE_PER_SECOND = 1
+    settings.CHAT_RATE_PER_SECOND = 0  # no refill while the test runs, however slow the machine
     socket = await customer_socket(customer)
     for _ in range(8):
         await socket.send_json_to({"type": "ping"})
@@ -325,7 +342,8 @@ async def test_customer_cannot_touch_another_customers_conversation(customer, li
     ):
         await intruder_ws.send_json_to(frame)
         assert (await expect(intruder_ws, "error"))["code"] == "not_found"
-    assert await owner_ws.receive_nothing(timeout=0.3)
+    pushed = await frames_until_marker(owner_ws, conversation["id"])
+    assert [f for f in pushed if f["type"] != "conversation.state" or f["conversation"]["status"] != "waiting"] == []
     await owner_ws.disconnect()
     await intruder_ws.disconnect()
 

@@ -8,7 +8,6 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from chat.models import CloseReason, ConversationStatus, Message, Sender
-from chat.payloads import conversation_payload, message_payload
 from customers.services import customer_token_issue
 from tests.factories import (
     AgentFactory,
@@ -78,7 +77,19 @@ class TestCustomerConversations:
         assert body["customer"]["external_id"] == "u-1"
         assert [c["id"] for c in body["conversations"]] == [h5.pk, app.pk, web.pk]
         assert [c["channel"] for c in body["conversations"]] == ["h5", "app", "web"]
-        assert body["conversations"][1] == conversation_payload(app)
+        assert body["conversations"][1] == {
+            "id": app.pk,
+            "status": "closed",
+            "channel": "app",
+            "business_line": line.key,
+            "customer": {"id": customer.pk, "name": customer.name, "email": customer.email},
+            "agent": {"id": agent.pk, "name": agent.display_name},
+            "queue_position": None,
+            "last_seq": app.last_seq,
+            "started_at": app.started_at.isoformat(),
+            "closed_at": app.closed_at.isoformat(),
+            "close_reason": "agent",
+        }
         assert body["conversations"][0]["agent"] == {"id": agent.pk, "name": agent.display_name}
 
     def test_a_customer_without_conversations_has_an_empty_history(self, line, agent):
@@ -133,7 +144,11 @@ class TestConversationMessages:
         assert response.status_code == 200
         assert response.json() == {
             "conversation_id": conversation.pk,
-            "messages": [message_payload(m) for m in messages],
+            "messages": [
+                {"id": m.pk, "conversation_id": conversation.pk, "seq": seq, "sender": sender, "body": f"m{seq}",
+                 "client_msg_id": m.client_msg_id, "created_at": m.created_at.isoformat()}
+                for m, seq, sender in zip(messages, (1, 2, 3), ("customer", "system", "customer"))
+            ],
             "has_more": False,
             "next_after_seq": 3,
         }

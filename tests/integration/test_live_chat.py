@@ -1,8 +1,11 @@
 """Live chat across two real Daphne workers: the customer on one, the agent on the other (docs/protocol.md)."""
 
 import asyncio
+import time
 
 import pytest
+import redis
+from django.conf import settings
 
 from tests.integration.chatflows import (
     agent_socket,
@@ -20,6 +23,7 @@ from tests.integration.chatflows import (
     sync,
     until_active,
 )
+from tests.integration.harness import Worker
 from tests.integration.wsclient import Clients, messages_seen
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -228,6 +232,20 @@ def test_a_customer_resumes_on_the_other_worker_with_exactly_the_missed_messages
     play(scenario())
 
 
+async def live_sockets_once(worker: Worker, agent_id: int, condition, timeout: float = 30.0) -> int:
+    """The number of live sockets the workers registered for the agent, once `condition` holds for it."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    key = f"{worker.env['REDIS_PREFIX']}:presence:agent:{agent_id}"
+    deadline = time.monotonic() + timeout
+    try:
+        while not condition(live := client.zcount(key, time.time(), "+inf")):
+            assert time.monotonic() < deadline, f"agent {agent_id} still has {live} live sockets"
+            await asyncio.sleep(0.05)
+        return live
+    finally:
+        client.close()
+
+
 @pytest.mark.parametrize("same_worker", [False, True], ids=["new-socket-on-other-worker", "new-socket-on-same-worker"])
 def test_an_old_socket_closing_after_a_new_one_opened_leaves_the_agent_assignable(workers, same_worker):
     worker1, worker2 = workers
@@ -238,9 +256,10 @@ def test_an_old_socket_closing_after_a_new_one_opened_leaves_the_agent_assignabl
             # Given an online agent who opens a new socket (a reload), then loses the old one
             old = await online_agent(clients, worker1, team, name="agent-old")
             new = await agent_socket(clients, worker1 if same_worker else worker2, team.token, name="agent-new")
+            assert await live_sockets_once(worker1, team.agent_id, lambda live: live == 2) == 2
             await old.close()
-            # (time for worker 1 to handle the old socket's disconnect; nothing is asserted on time)
-            await asyncio.sleep(1.0)
+            # ... and worker 1 has handled the old socket's disconnect: the new socket is still registered
+            assert await live_sockets_once(worker1, team.agent_id, lambda live: live != 2) == 1
 
             # When a customer starts a conversation
             customer = await customer_socket(clients, worker1, customer_token(worker1, team))

@@ -330,8 +330,6 @@ def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_rec
                 # Then each gets the other's message live across the two workers, without reconnecting
                 await until("messages pushed across the workers again",
                             lambda: pushed(agent, after[0]) and pushed(alice, after[1]), [alice, agent])
-                # ... while the messages written during the outage were never pushed: the layer dropped them
-                assert not pushed(agent, during[0]) and not pushed(alice, during[1])
 
                 # When a new customer, Dave, starts a chat after the restart
                 dave, _ = await customer(clients, web2, "dave")
@@ -401,8 +399,8 @@ def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_rec
         assert transcript[message["seq"] - 1] == message
     # ... the REST history agrees
     assert rest_transcript(web1, result["chat"], member.token) == transcript
-    # ... `sync` after the restart returned what the pushes had missed: both sides now hold the whole transcript
-    assert result["caught_up"]["messages"] and not result["caught_up"]["has_more"]
+    # ... and what the pushes missed during the outage, `sync` returned: both sides now hold the whole transcript
+    assert not result["caught_up"]["has_more"]
     for seen in result["seen"]:
         assert [seen[seq] for seq in sorted(seen)] == transcript
     # ... and no process had to be restarted

@@ -534,7 +534,6 @@ def test_a_burst_fills_every_agent_exactly_and_churn_never_breaks_the_invariants
         return by_status
 
     async def scenario():
-        loop = asyncio.get_running_loop()
         async with Clients() as clients:
             try:
                 # Given five agents of capacity 3 online, spread over both workers, each read frame by frame
@@ -583,17 +582,22 @@ def test_a_burst_fills_every_agent_exactly_and_churn_never_breaks_the_invariants
                 assert ledger.assigned_count == slots
                 assert all(ledger.most_held[member.agent_id] == BURST_CAPACITY for member in team), ledger.most_held
 
-                # When the agents close chats as fast as they get them, and each customer comes back for up to
-                # three chats in all (for a minute at most)
+                # When the agents close chats as fast as they get them, and each customer comes back for three
+                # chats in all
                 burst.churning = burst.coming_back = True
-                churn_ends = loop.time() + CHURN_SECONDS
                 await burst.close_everything_held()
 
-                async def churn_over() -> bool:
+                async def all_served() -> bool:
                     await invariants_hold()
-                    return burst.all_served() or loop.time() > churn_ends
+                    return burst.all_served()
 
-                await until_async("the churn over", churn_over, timeout=CHURN_SECONDS + REPLY_TIMEOUT)
+                def rounds_per_customer() -> str:
+                    return str(Counter(burst.rounds_done(client) for client in burst.customers))
+
+                await until_async(
+                    "every customer served three times", all_served, timeout=CHURN_SECONDS,
+                    explain=rounds_per_customer,
+                )
                 burst.coming_back = False
 
                 # Then the queue drains: nothing is left waiting while the agents have room
@@ -611,7 +615,7 @@ def test_a_burst_fills_every_agent_exactly_and_churn_never_breaks_the_invariants
     assert ledger.violations == []
     by_status, per_agent, assigned_events = db_load(line.id)
     total = by_status["closed"]
-    assert total > BURST_CUSTOMERS, "no customer came back"
+    assert total == BURST_CUSTOMERS * CHURN_ROUNDS
     assert len(ledger.assignments) == total
     assert Counter(len(agents) for agents in ledger.assignments.values()) == {1: total}
     assert max(ledger.most_held.values()) == BURST_CAPACITY

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from agents.models import Agent, Presence
 from agents.services import agent_presence_set
 from chat.errors import ChatError
-from chat.models import OPEN_STATUSES, Conversation
+from chat.models import OPEN_STATUSES, Conversation, ConversationStatus
 from chat.permissions import Participant
 from chat.services import conversation_close, conversation_leave_message, conversation_start
 from customers.models import Customer
@@ -72,6 +72,7 @@ class World:
     lines: list[BusinessLine]
     agents: list[Agent]
     customers: list[Customer]
+    connected: set[int]  # indices of the agents with a live socket, as the steps left them
 
     def latest(self, customer: int) -> Conversation | None:
         return Conversation.objects.filter(customer=self.customers[customer]).order_by("-id").first()
@@ -92,7 +93,39 @@ def world_built(capacities: list[int], online: list[bool], connected: list[bool]
         if live:
             connect(agent)
     customers = [CustomerFactory(business_line=lines[0 if n < 5 else 1]) for n in range(CUSTOMERS)]
-    return World(lines=lines, agents=agents, customers=customers)
+    return World(lines=lines, agents=agents, customers=customers,
+                 connected={n for n, live in enumerate(connected) if live})
+
+
+def has_room(built: World, agent: int, line_id: int) -> bool:
+    """What the brief says an agent needs to be given a chat: online, connected, of the line, below capacity."""
+    row = Agent.objects.get(id=built.agents[agent].id)
+    load = Conversation.objects.filter(agent=row, status=ConversationStatus.ACTIVE).count()
+    return (row.presence == Presence.ONLINE and agent in built.connected
+            and line_id in {built.lines[n].id for n in AGENT_LINES[agent]} and load < row.capacity)
+
+
+def refusal_expected(built: World, step: tuple) -> bool:
+    """The model: which steps the protocol must refuse, decided from the rows before the step, not by the code."""
+    kind, *args = step
+    if kind == "transfer_to_agent":
+        conversation = built.open_one(args[0])
+        return (conversation is not None and conversation.agent_id is not None
+                and (built.agents[args[1]].id == conversation.agent_id
+                     or not has_room(built, args[1], conversation.business_line_id)))
+    if kind == "pick":
+        conversation = built.latest(args[1])
+        if conversation is None:
+            return False
+        other_open = Conversation.objects.filter(
+            customer_id=conversation.customer_id, status__in=OPEN_STATUSES).exclude(id=conversation.id).exists()
+        return (conversation.status not in (ConversationStatus.WAITING, ConversationStatus.MISSED)
+                or (conversation.status == ConversationStatus.MISSED and other_open)
+                or not has_room(built, args[0], conversation.business_line_id))
+    if kind == "leave_message":
+        latest = built.latest(args[0])
+        return latest is not None and latest.status == ConversationStatus.ACTIVE
+    return False
 
 
 def step_applied(built: World, step: tuple) -> None:
@@ -110,8 +143,10 @@ def step_applied(built: World, step: tuple) -> None:
         agent_presence_set(agent_id=built.agents[args[0]].id, status=args[1])
     elif kind == "connect":
         connect(built.agents[args[0]])
+        built.connected.add(args[0])
     elif kind == "disconnect":
         disconnect(built.agents[args[0]])
+        built.connected.discard(args[0])
         if args[1]:
             last_live_moved_back(built.agents[args[0]], seconds=1000)
     elif kind == "transfer_to_agent":
@@ -153,10 +188,13 @@ def test_routing_invariants_hold_after_every_step(world, steps):
         with transaction.atomic():
             built = world_built(**world)
             for number, step in enumerate(steps, start=1):
+                refused_by_model = refusal_expected(built, step)
                 try:
                     step_applied(built, step)
-                except ChatError:
-                    pass  # a refusal (full, unavailable, not assigned...) is a valid outcome; the invariants still hold
+                    refused = None
+                except ChatError as error:
+                    refused = error
+                assert (refused is not None) == refused_by_model, f"step {number} of {steps}: {refused!r}"
                 problems = invariant_violations(lines=built.lines, after_routing_run=step[0] == "route")
                 assert problems == [], f"after step {number} of {steps}"
             transaction.set_rollback(True)
