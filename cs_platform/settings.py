@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "customers",
     "agents",
     "chat",
+    "audit",
 ]
 
 MIDDLEWARE = [

@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from agents.models import Agent
+from audit.admin import AuditedModelAdmin
 from routing.models import BusinessLine
 
 SECRET_MASK = "•" * 12
@@ -24,7 +25,7 @@ class TeamMemberInline(admin.TabularInline):
 
 
 @admin.register(BusinessLine)
-class BusinessLineAdmin(admin.ModelAdmin):
+class BusinessLineAdmin(AuditedModelAdmin):
     list_display = ["name", "key", "time_zone", "team_size", "created_at"]
     search_fields = ["name", "key"]
     readonly_fields = ["created_at"]
