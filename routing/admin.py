@@ -26,7 +26,7 @@ class TeamMemberInline(admin.TabularInline):
 
 @admin.register(BusinessLine)
 class BusinessLineAdmin(AuditedModelAdmin):
-    list_display = ["name", "key", "time_zone", "team_size", "created_at"]
+    list_display = ["name", "key", "time_zone", "team_size", "retention_days", "created_at"]
     search_fields = ["name", "key"]
     readonly_fields = ["created_at"]
     inlines = [TeamMemberInline]
@@ -37,6 +37,7 @@ class BusinessLineAdmin(AuditedModelAdmin):
             "Timeouts (seconds)",
             {"fields": ["wait_timeout", "agent_reply_timeout", "disconnect_grace", "idle_timeout"]},
         ),
+        ("Data protection", {"fields": ["retention_days"]}),
         (None, {"fields": ["created_at"]}),
     ]
 
