@@ -6,10 +6,11 @@ from django.http import HttpRequest
 
 from agents.models import Agent
 from agents.services import agent_capacity_changed
+from audit.admin import AuditedModelAdmin
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(AuditedModelAdmin):
     list_display = ["display_name", "user", "capacity", "presence", "team_names", "last_assigned_at"]
     list_filter = ["presence", "business_lines"]
     list_select_related = ["user"]

@@ -13,6 +13,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from audit.models import AuditAction
+from audit.services import audit_record_request
 from chat.models import Conversation, Message
 
 EXPORT_PERMISSION = "chat.export_transcript"
@@ -130,6 +132,11 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export selected transcripts as CSV", permissions=["export"])
     def export_transcripts(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> HttpResponse:
+        conversation_ids = sorted(queryset.values_list("pk", flat=True))
+        audit_record_request(
+            request=request, action=AuditAction.TRANSCRIPT_EXPORT, target_type=Conversation._meta.label_lower,
+            details={"conversations": len(conversation_ids), "conversation_ids": conversation_ids},
+        )
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         filename = f"transcripts-{timezone.now():%Y%m%d-%H%M%S}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'

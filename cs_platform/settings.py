@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "customers",
     "agents",
     "chat",
+    "audit",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -182,6 +184,12 @@ CHAT_HEARTBEAT_SECONDS = env.int("CHAT_HEARTBEAT_SECONDS", default=15)
 CHAT_PRESENCE_TTL_SECONDS = env.int("CHAT_PRESENCE_TTL_SECONDS", default=45)
 CUSTOMER_TOKEN_MAX_AGE = env.int("CUSTOMER_TOKEN_MAX_AGE", default=7 * 24 * 3600)
 
+# Data protection: how long transcripts are kept (a new business line's default, in days; 0 = forever), how
+# often the retention sweep runs (seconds) and how many conversations one of its transactions deletes.
+RETENTION_DAYS_DEFAULT = env.int("RETENTION_DAYS_DEFAULT", default=0)
+RETENTION_SWEEP_INTERVAL = env.float("RETENTION_SWEEP_INTERVAL", default=3600.0)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=200)
+
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}:celery:"}
@@ -194,6 +202,10 @@ CELERY_BEAT_SCHEDULE = {
     "routing-sweep": {
         "task": "routing.tasks.sweep",
         "schedule": ROUTING_SWEEP_INTERVAL,
+    },
+    "retention-sweep": {
+        "task": "privacy.tasks.retention_sweep",
+        "schedule": RETENTION_SWEEP_INTERVAL,
     },
 }
 

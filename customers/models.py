@@ -29,6 +29,7 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["-last_seen_at", "id"]
+        permissions = [("erase_customer", "Can erase a customer with their transcripts (data protection)")]
         constraints = [
             models.UniqueConstraint(
                 fields=["business_line", "external_id"],

@@ -55,3 +55,8 @@ def customer_identity_hash(*, business_line: BusinessLine, external_id: str) -> 
     return hmac.new(
         business_line.identity_secret.encode(), external_id.encode(), hashlib.sha256
     ).hexdigest()
+
+
+def customer_by_external_id(*, business_line_key: str, external_id: str) -> Customer | None:
+    """An identified customer, as the business line's own systems know them."""
+    return Customer.objects.filter(business_line__key=business_line_key, external_id=external_id).first()

@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from agents.models import Agent
+from audit.admin import AuditedModelAdmin
 from routing.models import BusinessLine
 
 SECRET_MASK = "•" * 12
@@ -24,8 +25,8 @@ class TeamMemberInline(admin.TabularInline):
 
 
 @admin.register(BusinessLine)
-class BusinessLineAdmin(admin.ModelAdmin):
-    list_display = ["name", "key", "time_zone", "team_size", "created_at"]
+class BusinessLineAdmin(AuditedModelAdmin):
+    list_display = ["name", "key", "time_zone", "team_size", "retention_days", "created_at"]
     search_fields = ["name", "key"]
     readonly_fields = ["created_at"]
     inlines = [TeamMemberInline]
@@ -36,6 +37,7 @@ class BusinessLineAdmin(admin.ModelAdmin):
             "Timeouts (seconds)",
             {"fields": ["wait_timeout", "agent_reply_timeout", "disconnect_grace", "idle_timeout"]},
         ),
+        ("Data protection", {"fields": ["retention_days"]}),
         (None, {"fields": ["created_at"]}),
     ]
 

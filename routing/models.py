@@ -30,6 +30,10 @@ def default_idle_timeout() -> int:
     return settings.ROUTING_IDLE_TIMEOUT
 
 
+def default_retention_days() -> int | None:
+    return settings.RETENTION_DAYS_DEFAULT or None
+
+
 class BusinessLine(models.Model):
     name = models.CharField(max_length=100, unique=True)
     key = models.SlugField(
@@ -59,6 +63,11 @@ class BusinessLine(models.Model):
     )
     idle_timeout = models.PositiveIntegerField(
         default=default_idle_timeout, help_text="Seconds of customer silence before the chat is closed."
+    )
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True, default=default_retention_days,
+        help_text="Days a conversation's transcript and files are kept after it ended; then they are deleted, "
+        "with customers not seen for as long. Empty or 0: kept forever.",
     )
     allowed_origins = models.TextField(
         blank=True, default="",

@@ -1,0 +1,54 @@
+"""The audit log: who did what to which record, when and from where. Entries are written, never changed.
+
+An entry names its target by model and id only, never by a name or an email: it must stay true, and free of
+personal data, after the customer it names has been erased.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class AuditAction(models.TextChoices):
+    TRANSCRIPT_EXPORT = "transcript.export", "Exported transcripts"
+    CUSTOMER_ERASE = "customer.erase", "Erased a customer"
+    RETENTION_PURGE = "retention.purge", "Deleted transcripts past retention"
+    ADMIN_ADD = "admin.add", "Added in the admin"
+    ADMIN_CHANGE = "admin.change", "Changed in the admin"
+    ADMIN_DELETE = "admin.delete", "Deleted in the admin"
+
+
+class AuditEntry(models.Model):
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Empty for the system (retention) and the command line.",
+    )
+    actor_label = models.CharField(
+        max_length=150, blank=True,
+        help_text="The username at the time, or who ran a command: kept when the user is deleted.",
+    )
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    target_type = models.CharField(max_length=100, blank=True, help_text="app_label.model")
+    target_id = models.CharField(max_length=64, blank=True)
+    address = models.GenericIPAddressField(null=True, blank=True, help_text="The client address of the request.")
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+        # Nobody may add, change or delete an entry, not even through a granted permission.
+        default_permissions = ("view",)
+        constraints = [
+            models.CheckConstraint(condition=Q(action__in=[a.value for a in AuditAction]), name="audit_action_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"], name="audit_target_idx"),
+            models.Index(fields=["action", "-at"], name="audit_action_idx"),
+            models.Index(fields=["-at"], name="audit_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        target = f" {self.target_type} #{self.target_id}" if self.target_id else ""
+        return f"{self.get_action_display()}{target} by {self.actor_label or 'the system'}"
