@@ -77,7 +77,7 @@ async def test_a_line_logged_while_a_customer_frame_is_handled_carries_its_ids(j
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_routing_run_for_an_agent_frame_carries_the_agent_the_conversation_and_the_task(json_lines):
+async def test_lines_of_an_agent_frame_and_of_the_routing_task_it_ran_carry_the_agent_and_the_task(json_lines):
     # given a customer waiting and an agent's socket of that line
     line = await database_sync_to_async(BusinessLineFactory)(allowed_origins=SHOP)
     customer = await database_sync_to_async(CustomerFactory)(business_line=line)
