@@ -29,6 +29,7 @@ from chat.models import ConversationStatus
 from chat.payloads import conversation_payload, message_payload
 from chat.permissions import Participant
 from customers.models import Customer
+from cs_platform import logcontext, metrics
 from customers.selectors import customer_from_token, widget_origin_allowed
 from routing import services as routing
 from routing.selectors import business_line_offline, conversation_state
@@ -111,18 +112,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.accept()
         try:
             refusal = await self.authenticate()
-        except Exception:
+        except Exception as error:
             logger.exception("%s socket: authentication failed unexpectedly", self.role)
+            metrics.error_caught("consumer", error)
             refusal = (ErrorCode.INTERNAL_ERROR, "Authentication failed", CLOSE_UNAUTHENTICATED)
         if refusal is not None:
             code, message, close_code = refusal
             await self.send_frame({"type": "error", "code": code, "message": message})
             await self.close(code=close_code)
             return
+        logcontext.bind(**{f"{self.participant.kind}_id": self.participant.id})
         await self.channel_layer.group_add(self.own_group(), self.channel_name)
+        metrics.socket_opened(self.role, self.channel_name)
         await self.on_authenticated()
 
     async def disconnect(self, code: int) -> None:
+        metrics.socket_closed(self.role, self.channel_name)
         if self.participant is None:
             return
         for conversation_id in list(self.joined):
@@ -139,6 +144,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
+        logcontext.conversation_bound(message.get("conversation_id"))
         await handler(message)
 
     # Role hooks
@@ -169,6 +175,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, separators=(",", ":"), ensure_ascii=False))
+        metrics.frame_sent(self.role, frame)
 
     async def send_error(self, code: ErrorCode, message: str, ref: Any = None) -> None:
         await self.send_frame({"type": "error", "code": code.value, "message": message, "ref": ref})
@@ -197,6 +204,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         frame_type = frame.get("type")
         handler = self.handlers().get(frame_type) if isinstance(frame_type, str) else None
+        metrics.frame_received(self.role, frame_type if handler is not None else "unknown")
+        logcontext.conversation_bound(frame.get("conversation_id"))
         if handler is None:
             await self.send_error(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type for the {self.role} socket", ref)
             return
@@ -204,15 +213,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await handler(frame, ref)
         except ChatError as error:
             await self.send_error(error.code, error.message, ref)
-        except Exception:
+        except Exception as error:
             logger.exception(
                 "%s %s: frame %s failed", self.role, self.participant.id, frame.get("type")
             )
+            metrics.error_caught("consumer", error)
             await self.send_error(ErrorCode.INTERNAL_ERROR, "The server could not handle this frame", ref)
 
     # Frames both sides send
 
     async def handle_message_send(self, frame: dict[str, Any], ref: Any) -> None:
+        started = time.perf_counter()
         conversation_id = _field_int(frame, "conversation_id", minimum=1)
         client_msg_id = _field_str(frame, "client_msg_id", max_length=64)
         body = _field_body(frame)
@@ -229,6 +240,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame(
             {"type": "message.ack", "client_msg_id": client_msg_id, "message": message_payload(message), "ref": ref}
         )
+        metrics.message_send_timed(self.role, started)
 
     async def handle_sync(self, frame: dict[str, Any], ref: Any) -> None:
         conversation_id = _field_int(frame, "conversation_id", minimum=1)
@@ -478,8 +490,9 @@ class AgentConsumer(ChatConsumer):
                 heartbeat_task.cancel()
             try:
                 await presence.connection_remove(agent_id=self.agent.id, connection=self.channel_name)
-            except Exception:
+            except Exception as error:
                 logger.exception("agent %s: presence removal failed; it will expire", self.agent.id)
+                metrics.error_caught("presence", error, backend="redis")
         await super().disconnect(code)
 
     async def _heartbeat(self) -> None:
@@ -492,8 +505,9 @@ class AgentConsumer(ChatConsumer):
             await asyncio.sleep(settings.CHAT_HEARTBEAT_SECONDS)
             try:
                 await self._heartbeat()
-            except Exception:
+            except Exception as error:
                 logger.exception("agent %s: heartbeat failed", self.agent.id)
+                metrics.error_caught("heartbeat", error)
 
     async def on_join(self, conversation_id: int) -> None:
         frame = await database_sync_to_async(self._assigned_frame)(conversation_id)

@@ -20,6 +20,8 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import InterfaceError, OperationalError, connection, transaction
 
+from cs_platform import metrics
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -66,8 +68,9 @@ def publish(group: str, event: dict[str, Any]) -> None:
         return
     try:
         async_to_sync(get_channel_layer().group_send)(group, event)
-    except Exception:
+    except Exception as error:
         logger.exception("publish to %s failed (event %s)", group, event.get("type"))
+        metrics.error_caught("publish", error, backend="redis")
 
 
 def publish_many(messages: list[tuple[str, dict[str, Any]]]) -> None:
@@ -86,8 +89,9 @@ def publish_many(messages: list[tuple[str, dict[str, Any]]]) -> None:
 
     try:
         async_to_sync(send_all)()
-    except Exception:
+    except Exception as error:
         logger.exception("publish of %s events failed", len(messages))
+        metrics.error_caught("publish", error, backend="redis")
 
 
 def publish_on_commit(group: str, event: dict[str, Any]) -> None:
@@ -115,8 +119,9 @@ async def call_and_publish(func: Callable[..., T], /, *args: Any, idempotent: bo
     def run_again_on_a_lost_connection() -> T:
         try:
             return run()
-        except (InterfaceError, OperationalError):
+        except (InterfaceError, OperationalError) as error:
             logger.warning("database connection lost during %s; running it again", func.__name__, exc_info=True)
+            metrics.error_caught("message_send", error)
             connection.close()
             return run()
 
@@ -133,5 +138,6 @@ async def _publish_from_loop(outbox: list[tuple[str, dict[str, Any]]]) -> None:
     for group, event in outbox:
         try:
             await layer.group_send(group, event)
-        except Exception:
+        except Exception as error:
             logger.exception("publish to %s failed (event %s)", group, event.get("type"))
+            metrics.error_caught("publish", error, backend="redis")

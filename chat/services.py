@@ -26,6 +26,7 @@ from chat.permissions import (
     require_conversation_id,
     require_writable,
 )
+from cs_platform import metrics
 from customers.models import Channel, Customer
 
 logger = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ def _append(
         )
         message._state.adding = False
         message._state.db = connection.alias
+        metrics.message_stored_on_commit(sender)
         events.publish_on_commit(
             events.conversation_group(conversation_id),
             events.frame_event(

@@ -36,6 +36,9 @@ def _closed_broker_connection_is_a_connection_error() -> None:
 
 _closed_broker_connection_is_a_connection_error()
 
+# Before the app: its signal receivers must run before those of the app's Django fix-up (cs_platform/celery_signals.py).
+from cs_platform import celery_signals  # noqa: E402,F401
+
 app = Celery("cs_platform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

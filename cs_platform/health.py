@@ -6,6 +6,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from cs_platform import metrics
+
 
 def _database_state() -> str:
     try:
@@ -13,6 +15,7 @@ def _database_state() -> str:
             cursor.execute("SELECT 1")
         return "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means "down"; the text says why
+        metrics.error_caught("health", exc, backend="database")
         return f"down: {exc.__class__.__name__}"
 
 
@@ -25,6 +28,7 @@ def _redis_state() -> str:
             client.close()
         return "ok"
     except Exception as exc:  # noqa: BLE001
+        metrics.error_caught("health", exc, backend="redis")
         return f"down: {exc.__class__.__name__}"
 
 

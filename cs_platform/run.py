@@ -104,6 +104,7 @@ def _banner(port: int, prepared: Prepared, *, embedded_db: bool, embedded_redis:
         f"   Admin (supervisors)    {base}/admin/",
         f"   API docs               {base}/api/docs/",
         f"   Health                 {base}/healthz",
+        f"   Metrics (Prometheus)   {base}/metrics",
         f" Demo logins, password {password}:",
         f"   {SUPERVISOR_USERNAME} (admin: transcripts); agents {agents}",
         f" Database: {database}; Redis: {redis}",

@@ -4,11 +4,13 @@ With no `DATABASE_URL` / `REDIS_URL`, the embedded PostgreSQL and Redis of `cs_p
 started and used: one code path, real servers either way.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
 
 from cs_platform import embedded
+from cs_platform.logcontext import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -209,17 +211,15 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [pid %(process)d] %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.channels.server": {"level": "WARNING"},
-        "daphne": {"level": "WARNING"},
-        "pgserver": {"level": "WARNING"},
-    },
-}
+# Monitoring (docs/operations.md, "Monitoring"): who may read a web worker's `GET /metrics` (peer addresses or
+# networks, or a bearer token), and the Celery worker's own metrics port (off when unset).
+METRICS_ALLOWED_IPS = [
+    ipaddress.ip_network(network, strict=False)
+    for network in env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+]
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+CELERY_METRICS_PORT = env.int("CELERY_METRICS_PORT", default=None)
+CELERY_METRICS_ADDRESS = env("CELERY_METRICS_ADDRESS", default="127.0.0.1")
+
+# `plain` lines for people, or `json`: one object a line with the log context on each (cs_platform/logcontext.py).
+LOGGING = logging_config(log_format=env("LOG_FORMAT", default="plain"), level=env("LOG_LEVEL", default="INFO"))

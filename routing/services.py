@@ -23,6 +23,7 @@ from django.utils import timezone
 from agents import presence
 from agents.models import Agent
 from chat import events
+from cs_platform import metrics
 from cs_platform.redis_clients import sync_client
 from chat.errors import ChatError, ErrorCode
 from chat.models import OPEN_STATUSES, CloseReason, Conversation, ConversationStatus
@@ -53,8 +54,9 @@ def routing_request(*, business_line_id: int) -> None:
         try:
             if sync_client().set(_pending_key(business_line_id), 1, nx=True, ex=30):
                 line_changed.delay(business_line_id)
-        except Exception:
+        except Exception as error:
             logger.exception("could not enqueue routing for business line %s; the sweep will", business_line_id)
+            metrics.error_caught("routing", error)
 
     transaction.on_commit(enqueue)
 
@@ -135,6 +137,9 @@ def _agent_with_most_room(candidate_ids: Iterable[int]) -> Agent | None:
 
 def _assign(conversation: Conversation, agent: Agent) -> None:
     now = timezone.now()
+    if conversation.status == ConversationStatus.WAITING:
+        waited = (now - conversation.waiting_since).total_seconds()
+        metrics.assignment_timed_on_commit(business_line=conversation.business_line.key, waited_seconds=waited)
     previous_agent_id = conversation.agent_id
     conversation.status = ConversationStatus.ACTIVE
     conversation.agent = agent

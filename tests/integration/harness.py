@@ -180,7 +180,16 @@ class Worker(Process):
 
 
 class CeleryWorker(Process):
-    """`celery -A cs_platform worker`: routing runs in its tasks (docs/routing.md)."""
+    """`celery -A cs_platform worker`: routing runs in its tasks (docs/routing.md); it serves its metrics on a
+    port of its own (`CELERY_METRICS_PORT`)."""
+
+    def __init__(self, *, name: str, env: dict[str, str], log_dir: Path) -> None:
+        self.metrics_port = free_port()
+        super().__init__(name=name, env={**env, "CELERY_METRICS_PORT": str(self.metrics_port)}, log_dir=log_dir)
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def command(self) -> list[str]:
         return [
