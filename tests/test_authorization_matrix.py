@@ -713,3 +713,36 @@ async def test_the_agent_socket_takes_each_users_other_credential_alike(cell_wor
             socket = await sockets.connect(f"/ws/agent/?token={await database_sync_to_async(world.api_token)(role)}")
         assert await handshake(socket) == SOCKET_MATRIX["/ws/agent/"][ROLES.index(role)]
 
+
+
+# A conversation moved to another business line
+
+
+# After the assigned agent transferred A's conversation to L2's queue: (GET its messages, GET its customer's
+# conversations, the ids listed there). It is L2's now; A stays a customer of L1.
+MOVED_MATRIX: dict[str, tuple[str, str, str]] = {
+    AGENT_ASSIGNED:   (R404, R200, "none"),
+    AGENT_UNASSIGNED: (R404, R200, "none"),
+    AGENT_OTHER_LINE: (R200, R200, "the moved one"),
+}
+
+
+@pytest.mark.parametrize("role", AGENTS)
+def test_a_conversation_moved_to_another_line_is_that_lines(role):
+    # Given A's conversation, transferred by its agent to L2's queue
+    world = build_world(target=ConversationStatus.ACTIVE)
+    conversation_transfer(
+        agent_id=world.agents[AGENT_ASSIGNED].pk, conversation_id=world.conversation.pk,
+        to_business_line=world.other_line.key,
+    )
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {world.api_token(role)}")
+    # When an agent reads it, and the history of its customer
+    messages = api.get(f"/api/conversations/{world.conversation.pk}/messages/")
+    history = api.get(f"/api/customers/{world.customers[CUSTOMER].pk}/conversations/")
+    # Then L2's agent sees both (the customer with only what is L2's), L1's agents no longer the conversation
+    listed = [c["id"] for c in history.json()["conversations"]] if history.status_code == 200 else None
+    expected = {"none": [], "the moved one": [world.conversation.pk]}
+    outcome = (rest_outcome(messages), rest_outcome(history), listed)
+    messages_cell, history_cell, listed_cell = MOVED_MATRIX[role]
+    assert outcome == (messages_cell, history_cell, expected[listed_cell])
