@@ -94,32 +94,45 @@ R404 = "404 not_found"
 
 # (method, route as in the URL conf): the answer per role, in the order of ROLES.
 REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
-    #    anonymous  A           B           C           assigned    unassigned  other line  staff       supervisor  superuser
+    #    anonymous   A           B           C           assigned    unassigned  other line
+    #                                                                           staff       supervisor  superuser
     ("GET", "healthz"):
-        (R200,      R200,       R200,       R200,       R200,       R200,       R200,       R200,       R200,       R200),
+        (R200,       R200,       R200,       R200,       R200,       R200,       R200,
+                                                                                R200,       R200,       R200),
     ("GET", "api/schema/"):
-        (R200,      R401_PLAIN, R401_PLAIN, R401_PLAIN, R200,       R200,       R200,       R200,       R200,       R200),
+        (R200,       R401_PLAIN, R401_PLAIN, R401_PLAIN, R200,       R200,       R200,
+                                                                                R200,       R200,       R200),
     ("GET", "api/docs/"):
-        (R200,      R401_PLAIN, R401_PLAIN, R401_PLAIN, R200,       R200,       R200,       R200,       R200,       R200),
+        (R200,       R401_PLAIN, R401_PLAIN, R401_PLAIN, R200,       R200,       R200,
+                                                                                R200,       R200,       R200),
     # Customers resume their own session with their visitor token; C's token is of L2, so at L1 it makes a new one
     ("POST", "api/widget/session/"):
-        (R201,      R200,       R200,       R201,       R201,       R201,       R201,       R201,       R201,       R201),
+        (R201,       R200,       R200,       R201,       R201,       R201,       R201,
+                                                                                R201,       R201,       R201),
     ("OPTIONS", "api/widget/session/"):
-        (R204,      R204,       R204,       R204,       R204,       R204,       R204,       R204,       R204,       R204),
+        (R204,       R204,       R204,       R204,       R204,       R204,       R204,
+                                                                                R204,       R204,       R204),
     ("POST", "api/auth/token/"):
-        (R400,      R400,       R400,       R400,       R200,       R200,       R200,       R403_AGENT, R403_AGENT, R403_AGENT),
+        (R400,       R400,       R400,       R400,       R200,       R200,       R200,
+                                                                                R403_AGENT, R403_AGENT, R403_AGENT),
     ("GET", "api/customers/<int:customer_id>/conversations/"):
-        (R401,      R401_BAD,   R401_BAD,   R401_BAD,   R200,       R200,       R404,       R403_AGENT, R403_AGENT, R403_AGENT),
+        (R401,       R401_BAD,   R401_BAD,   R401_BAD,   R200,       R200,       R404,
+                                                                                R403_AGENT, R403_AGENT, R403_AGENT),
     ("GET", "api/conversations/<int:conversation_id>/messages/"):
-        (R401,      R401_BAD,   R401_BAD,   R401_BAD,   R200,       R200,       R404,       R403_AGENT, R403_AGENT, R403_AGENT),
+        (R401,       R401_BAD,   R401_BAD,   R401_BAD,   R200,       R200,       R404,
+                                                                                R403_AGENT, R403_AGENT, R403_AGENT),
     ("GET", "workbench/"):
-        (R302,      R302,       R302,       R302,       R200,       R200,       R200,       R403,       R403,       R403),
+        (R302,       R302,       R302,       R302,       R200,       R200,       R200,
+                                                                                R403,       R403,       R403),
     ("GET", ""):
-        (R200,      R200,       R200,       R200,       R200,       R200,       R200,       R200,       R200,       R200),
+        (R200,       R200,       R200,       R200,       R200,       R200,       R200,
+                                                                                R200,       R200,       R200),
     ("GET", "chat/"):
-        (R200,      R200,       R200,       R200,       R200,       R200,       R200,       R200,       R200,       R200),
+        (R200,       R200,       R200,       R200,       R200,       R200,       R200,
+                                                                                R200,       R200,       R200),
     ("GET", "h5/"):
-        (R200,      R200,       R200,       R200,       R200,       R200,       R200,       R200,       R200,       R200),
+        (R200,       R200,       R200,       R200,       R200,       R200,       R200,
+                                                                                R200,       R200,       R200),
 }
 
 # The admin (`admin/`): each registered model's list, and a transcript (A's conversation). Agents are staff users
@@ -206,9 +219,9 @@ NOT_YET: set[tuple[str, str]] = {("typing", AGENT_UNASSIGNED), ("read", AGENT_UN
 # Opening a socket with the role's credential: customers `?token=` with their widget token, agents `?token=` with
 # their API token, the other users their admin session cookie, anonymous nothing.
 SOCKET_MATRIX: dict[str, tuple[str, ...]] = {
-    #                anonymous A      B      C      assigned unassigned other line staff    supervisor superuser
-    "/ws/customer/": (REFUSED, HELLO, HELLO, HELLO, REFUSED, REFUSED, REFUSED,     REFUSED, REFUSED,   REFUSED),
-    "/ws/agent/":    (REFUSED, REFUSED, REFUSED, REFUSED, HELLO, HELLO, HELLO,    REFUSED, REFUSED,   REFUSED),
+    #                 anonymous, A, B, C; agents assigned, unassigned, of another line; staff, supervisor, superuser
+    "/ws/customer/": (REFUSED, HELLO,   HELLO,   HELLO,   REFUSED, REFUSED, REFUSED, REFUSED, REFUSED, REFUSED),
+    "/ws/agent/":    (REFUSED, REFUSED, REFUSED, REFUSED, HELLO,   HELLO,   HELLO,   REFUSED, REFUSED, REFUSED),
 }
 
 ALLOWED_FRAME_ANSWERS = {ACK, SYNC_RESULT, RELAYED, STATE, PONG, RATED, PRESENCE, ASSIGNED}
@@ -759,11 +772,12 @@ async def test_the_agent_socket_takes_each_users_other_credential_alike(cell_wor
     world = await cell_world(target=ConversationStatus.ACTIVE, roles=(role,))
     async with Sockets() as sockets:
         if role in AGENTS:
-            socket = await sockets.connect("/ws/agent/", cookie=await database_sync_to_async(world.session_cookie)(role))
+            cookie = await database_sync_to_async(world.session_cookie)(role)
+            socket = await sockets.connect("/ws/agent/", cookie=cookie)
         else:
-            socket = await sockets.connect(f"/ws/agent/?token={await database_sync_to_async(world.api_token)(role)}")
+            token = await database_sync_to_async(world.api_token)(role)
+            socket = await sockets.connect(f"/ws/agent/?token={token}")
         assert await handshake(socket) == SOCKET_MATRIX["/ws/agent/"][ROLES.index(role)]
-
 
 
 # A conversation moved to another business line
