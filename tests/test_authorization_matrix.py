@@ -90,12 +90,17 @@ R401_BAD = "401 authentication_failed"  # a credential REST does not know (a wid
 R401_PLAIN = "401"  # the same refusal from the schema and its docs, which answer in their own format
 R403 = "403"  # a page refusing a signed-in user
 R403_AGENT = "403 not_an_agent"
+R403_IP = "403 forbidden"  # the metrics' refusal: it goes by the caller's address, not their role
 R404 = "404 not_found"
 
 # (method, route as in the URL conf): the answer per role, in the order of ROLES.
 REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     #    anonymous   A           B           C           assigned    unassigned  other line
     #                                                                           staff       supervisor  superuser
+    # Asked from an address outside METRICS_ALLOWED_IPS: metrics open to an address or the scraper's token, to no role
+    ("GET", "metrics"):
+        (R403_IP,    R403_IP,    R403_IP,    R403_IP,    R403_IP,    R403_IP,    R403_IP,
+                                                                                R403_IP,    R403_IP,    R403_IP),
     ("GET", "healthz"):
         (R200,       R200,       R200,       R200,       R200,       R200,       R200,
                                                                                 R200,       R200,       R200),
@@ -474,6 +479,7 @@ def auth_token_body(world: World, role: str) -> dict[str, Any]:
 
 # (method, route): how the cell's request is made, (path, JSON body or None), given the world and the role.
 REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any] | None]]] = {
+    ("GET", "metrics"): lambda world, role: ("/metrics", None),
     ("GET", "healthz"): lambda world, role: ("/healthz", None),
     ("GET", "api/schema/"): lambda world, role: ("/api/schema/", None),
     ("GET", "api/docs/"): lambda world, role: ("/api/docs/", None),
@@ -489,6 +495,9 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
     ("GET", "chat/"): lambda world, role: (f"/chat/?business_line={world.line.key}", None),
     ("GET", "h5/"): lambda world, role: (f"/h5/?business_line={world.line.key}", None),
 }
+
+
+OUTSIDE_ADDRESS = "203.0.113.7"  # not among METRICS_ALLOWED_IPS
 
 
 def natural_credential(role: str, route: str) -> str:
@@ -511,7 +520,10 @@ def rest_call(world: World, role: str, method: str, route: str, credential: str)
             path += f"{'&' if '?' in path else '?'}token={token}"
     elif credential == "session":
         api.force_login(world.user(role))
-    response = api.generic(method, path, json.dumps(body) if body is not None else "", content_type="application/json")
+    response = api.generic(
+        method, path, json.dumps(body) if body is not None else "", content_type="application/json",
+        REMOTE_ADDR=OUTSIDE_ADDRESS if route == "metrics" else "127.0.0.1",
+    )
     return rest_outcome(response)
 
 
