@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
 
 from chat.models import OPEN_STATUSES, Conversation, ConversationStatus, Message
 from chat.permissions import Participant, conversation_for, visible_conversations
@@ -10,8 +11,14 @@ from customers.models import Customer
 
 
 def history_customer_for_agent(*, agent_id: int, customer_id: int) -> Customer | None:
-    """The customer if they belong to one of the agent's business lines; else None, as if they did not exist."""
-    return Customer.objects.filter(id=customer_id, business_line__agents__id=agent_id).first()
+    """The customer if they belong to one of the agent's business lines, or have a conversation the agent may see
+    (one transferred to the agent's line); else None, as if they did not exist."""
+    visible = visible_conversations(Participant(kind="agent", id=agent_id)).filter(customer_id=OuterRef("pk"))
+    return (
+        Customer.objects.filter(id=customer_id)
+        .filter(Q(business_line__agents__id=agent_id) | Exists(visible))
+        .first()
+    )
 
 
 def history_customer_conversations(*, agent_id: int, customer_id: int) -> list[Conversation]:
