@@ -35,6 +35,7 @@ print(json.dumps({
     "metrics": client.get("/metrics").status_code,
     "secure": secure.status_code,
     "hsts": secure["Strict-Transport-Security"],
+    "csp": secure["Content-Security-Policy"],
     "csrf_cookie_secure": secure.cookies["csrftoken"]["secure"],
 }))
 """
@@ -48,6 +49,11 @@ def documented_production_settings() -> dict[str, str]:
     values = dict(re.findall(r"^([A-Z_]+)=(\S*)", block, flags=re.MULTILINE))
     assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"} <= values.keys(), values
     return {**values, "SECRET_KEY": secrets.token_urlsafe(50)}
+
+
+def policy(header: str) -> dict[str, str]:
+    """A Content-Security-Policy header as {directive: sources}."""
+    return dict(part.strip().split(" ", 1) for part in header.split(";") if part.strip())
 
 
 def run(args: list[str], settings: dict[str, str], data_dir: Path) -> subprocess.CompletedProcess:
@@ -135,8 +141,8 @@ def test_the_documented_production_settings_send_the_security_headers(tmp_path):
     settings = {**documented_production_settings(), "DB_POOL_TIMEOUT": "1"}  # its database is not there
     done = run([sys.executable, "-c", HEADERS_PROBE], settings, tmp_path)
 
-    # then plain HTTP is sent to HTTPS (but for the health check and the metrics), and HTTPS answers carry HSTS and secure
-    # cookies
+    # then plain HTTP is sent to HTTPS (but for the health check and the metrics), and HTTPS answers carry HSTS, the CSP and
+    # secure cookies
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.splitlines()[-1])
     assert seen["plain"] == [301, "https://chat.example.com/admin/login/"]
@@ -144,6 +150,8 @@ def test_the_documented_production_settings_send_the_security_headers(tmp_path):
     assert seen["metrics"] == 200
     assert seen["secure"] == 200
     assert seen["hsts"] == "max-age=31536000; includeSubDomains; preload"
+    directives = policy(seen["csp"])
+    assert (directives["frame-ancestors"], directives["script-src"]) == ("'none'", "'self'")
     assert seen["csrf_cookie_secure"] is True
 
 
