@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
-# `make test` runs on embedded servers of its own (when DATABASE_URL / REDIS_URL are unset), apart from `make run`'s.
+# `make test` runs on embedded servers of its own (when DATABASE_URL / REDIS_URL are unset), apart from `make run`'s;
+# pytest.ini sets CS_ENV=development for it (pytest-env), as cs_platform/run.py does for `make run`.
 TEST_DATA_DIR := $(CURDIR)/.data/test
 PYTEST_ARGS ?=
 

@@ -23,16 +23,6 @@ def _admin_context(request: HttpRequest) -> dict:
     return {**admin.site.each_context(request), "is_nav_sidebar_enabled": False, "title": TITLE}
 
 
-def _content_security_policy(request: HttpRequest) -> str:
-    """Scripts, styles and sockets from this site only; nobody may frame the workbench."""
-    socket_origin = f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}"
-    return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self' {socket_origin}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
-        "object-src 'none'"
-    )
-
-
 @require_GET
 @login_required
 def workbench(request: HttpRequest) -> HttpResponse:
@@ -49,6 +39,5 @@ def workbench(request: HttpRequest) -> HttpResponse:
         "login_url": f"/admin/login/?next={request.path}",
     }
     response = render(request, "agents/workbench.html", {**_admin_context(request), "config": config})
-    response["Content-Security-Policy"] = _content_security_policy(request)
     response["Referrer-Policy"] = "same-origin"
     return response

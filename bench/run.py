@@ -18,6 +18,7 @@ import ctypes
 import json
 import os
 import platform
+import secrets
 import shutil
 import signal
 import socket
@@ -202,6 +203,8 @@ class Stack:
         self.server = server
         self.sizes = sizes
         self.tag = f"csbench{os.getpid()}"
+        # Measured as deployed: production settings, so a key of this run's own.
+        self.secret_key = secrets.token_urlsafe(50)
         self.work_dir = Path(tempfile.mkdtemp(prefix=f"{self.tag}-"))
         self.log_dir = self.work_dir / "logs"
         self.log_dir.mkdir()
@@ -276,6 +279,8 @@ class Stack:
             REDIS_PREFIX=self.tag,
             CHANNEL_LAYER=self.layer,
             ALLOWED_HOSTS="127.0.0.1,localhost",
+            CS_ENV="production",
+            SECRET_KEY=self.secret_key,
             DEBUG="false",
             PYTHONUNBUFFERED="1",
             # The per-socket limit (20 frames/s) would cap the relay figure at 20 x sockets; it is the server,

@@ -5,6 +5,7 @@ Message text is only ever rendered through Django's escaping (readonly fields, f
 """
 
 import csv
+import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -22,14 +23,25 @@ EXPORT_HEADER = [
     "conversation_id", "business_line", "channel", "status", "customer_name", "customer_email", "external_id",
     "agent", "seq", "sender", "body", "internal_note", "created_at",
 ]
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell as a formula when its first visible character is one of these (OWASP "CSV injection"),
+# the full-width forms too (Excel and WPS take them from an East Asian input method), and whatever spaces, invisible
+# characters or line breaks come before it; a cell that starts with a tab or a line break is made inert as well.
+FORMULA_SIGNS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+LEADING_CONTROLS = ("\t", "\r", "\n")
+INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
 EXPORT_CHUNK_SIZE = 2000
+
+
+def _first_visible(text: str) -> str:
+    for char in text:
+        if not char.isspace() and unicodedata.category(char) not in INVISIBLE_CATEGORIES:
+            return char
+    return ""
 
 
 def csv_safe(value: Any) -> Any:
     """Make a text cell inert for spreadsheets by prefixing a quote when it would start a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    if isinstance(value, str) and (value.startswith(LEADING_CONTROLS) or _first_visible(value) in FORMULA_SIGNS):
         return "'" + value
     return value
 

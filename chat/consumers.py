@@ -12,13 +12,12 @@ import json
 import logging
 import time
 from typing import Any, Awaitable, Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.utils.http import is_same_domain
 
 from agents import presence
 from agents.selectors import agent_for_api_token, agent_for_user
@@ -28,6 +27,7 @@ from chat.errors import ChatError, ErrorCode
 from chat.models import ConversationStatus
 from chat.payloads import conversation_payload, message_payload
 from chat.permissions import Participant
+from cs_platform.origins import own_site_socket
 from customers.models import Customer
 from cs_platform import logcontext, metrics
 from customers.selectors import customer_from_token, widget_origin_allowed
@@ -449,7 +449,7 @@ class AgentConsumer(ChatConsumer):
                 if user is not None and user.is_active
                 else None
             )
-            if agent is not None and not _own_site_origin(self._header(b"origin"), self._header(b"host") or ""):
+            if agent is not None and not own_site_socket(self.scope):
                 return ErrorCode.ORIGIN_FORBIDDEN, "Cross-site agent sockets are refused", CLOSE_FORBIDDEN
         if agent is None:
             return ErrorCode.UNAUTHENTICATED, "An agent session or API token is required", CLOSE_UNAUTHENTICATED
@@ -581,12 +581,3 @@ def _limits() -> dict[str, Any]:
         },
     }
 
-
-def _own_site_origin(origin: str | None, host: str) -> bool:
-    """A session cookie rides along with any page's socket; only the product's own pages may use it."""
-    if origin is None:
-        return False
-    parsed = urlsplit(origin)
-    if parsed.netloc and parsed.netloc.lower() == host.lower():
-        return True
-    return any(is_same_domain(parsed.hostname or "", pattern) for pattern in settings.ALLOWED_HOSTS)

@@ -200,6 +200,8 @@ def _raise_system_exit(signum: int, frame: FrameType | None) -> None:
 
 
 def main() -> int:
+    # The development runner: the development key and embedded servers are allowed, here and in every child.
+    os.environ.setdefault("CS_ENV", "development")
     port = int(os.environ.get("PORT", DEFAULT_PORT))
     if _port_taken(port):
         print(f"Port {port} is already in use. Stop what uses it, or choose another: PORT=8001 make run",

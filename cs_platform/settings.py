@@ -1,15 +1,19 @@
 """Settings, read from the environment (django-environ).
 
-With no `DATABASE_URL` / `REDIS_URL`, the embedded PostgreSQL and Redis of `cs_platform.embedded` are
-started and used: one code path, real servers either way.
+`CS_ENV=development` (what `make run` and the tests set) runs on the embedded PostgreSQL and Redis of
+`cs_platform.embedded` when `DATABASE_URL` / `REDIS_URL` are missing: one code path, real servers either way.
+Anything else is production and refuses to load without a real `SECRET_KEY`, with `DEBUG` on, or without both
+URLs (`cs_platform.deployment`; docs/operations.md, "Production settings").
 """
 
 import ipaddress
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
-from cs_platform import embedded
+from cs_platform import deployment, embedded
 from cs_platform.logcontext import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -18,10 +22,39 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+CS_ENV = deployment.environment(env("CS_ENV", default=deployment.PRODUCTION))
+DEVELOPMENT = CS_ENV == deployment.DEVELOPMENT
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me-in-production-0123456789")
+SECRET_KEY = env("SECRET_KEY", default=deployment.DEVELOPMENT_SECRET_KEY if DEVELOPMENT else "")
+# Former keys, still accepted for what they signed (sessions, customer tokens) while a new SECRET_KEY rolls out.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+if not DEVELOPMENT:
+    deployment.refuse_unsafe_production(
+        secret_key=SECRET_KEY, debug=DEBUG, database_url=env("DATABASE_URL", default=""),
+        redis_url=env("REDIS_URL", default=""),
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# HTTPS (docs/operations.md, "Production settings"). Cookies are sent over HTTPS only, except in development; HSTS
+# binds browsers for its whole duration, so it is the operator's choice; the redirect and the proxy's header
+# belong to the TLS set-up in front of the workers.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEVELOPMENT)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEVELOPMENT)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# A load balancer's health check and Prometheus may speak plain HTTP to a worker.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+# `HTTP_X_FORWARDED_PROTO,https`: only behind a proxy that sets this header itself (and drops a client's own).
+_PROXY_SSL_HEADER = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _PROXY_SSL_HEADER and (len(_PROXY_SSL_HEADER) != 2 or not _PROXY_SSL_HEADER[0].startswith("HTTP_")):
+    raise ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER must be a request header as Django names it and the value meaning HTTPS, "
+        f"e.g. HTTP_X_FORWARDED_PROTO,https; not {','.join(_PROXY_SSL_HEADER)!r}"
+    )
+SECURE_PROXY_SSL_HEADER = tuple(_PROXY_SSL_HEADER) or None
 
 INSTALLED_APPS = [
     "daphne",
@@ -37,6 +70,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
+    "cs_platform",
     "routing",
     "customers",
     "agents",
@@ -47,6 +82,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "cs_platform.content_policy.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -74,6 +110,7 @@ TEMPLATES = [
     },
 ]
 
+# The embedded servers only ever start in development: production refused to load without both URLs above.
 DATABASE_URL = env("DATABASE_URL", default="") or embedded.ensure_postgres()
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 # One psycopg pool per process (Django's, from psycopg_pool): every request, thread and socket of a worker reuses
@@ -141,6 +178,22 @@ WHITENOISE_USE_FINDERS = True
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+
+# Every page (cs_platform/content_policy.py): nothing inline, nothing from elsewhere, framed by nobody; the chat
+# page that the widget frames lets the business line's allowed origins frame it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "object-src": [NONE],
+    },
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "/admin/login/"

@@ -1,7 +1,9 @@
 """Pages served to customers: the chat page a widget frames (`/chat/`) and the full-page mobile chat (`/h5/`).
 
 The page itself is static; its script opens the session and the socket (docs/protocol.md). The view only
-finds the business line, says which channel the page speaks for, and which sites may frame it.
+finds the business line, says which channel the page speaks for, and which sites may frame it (its
+Content-Security-Policy is the site's own, cs_platform/content_policy.py, with the line's sites as
+`frame-ancestors`).
 """
 
 from __future__ import annotations
@@ -11,22 +13,11 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
+from cs_platform.content_policy import allow_framing_by
 from customers.models import Channel
 from customers.selectors import business_line_for_widget
-from routing.models import BusinessLine
 
 EMBEDDABLE_CHANNELS = (Channel.WEB, Channel.H5)
-
-
-def _content_security_policy(request: HttpRequest, business_line: BusinessLine) -> str:
-    """Scripts and sockets from this site only; framed only by this site and the business line's sites."""
-    socket_origin = f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}"
-    ancestors = " ".join(["'self'", *business_line.allowed_origin_list])
-    return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
-        f"connect-src 'self' {socket_origin}; frame-ancestors {ancestors}; base-uri 'none'; form-action 'self'; "
-        "object-src 'none'"
-    )
 
 
 def _chat_page(request: HttpRequest, *, channel: str, embedded: bool) -> HttpResponse:
@@ -44,7 +35,7 @@ def _chat_page(request: HttpRequest, *, channel: str, embedded: bool) -> HttpRes
     }
     response = render(request, "widget/chat.html", {"config": config, "title": business_line.name,
                                                      "embedded": embedded})
-    response["Content-Security-Policy"] = _content_security_policy(request, business_line)
+    allow_framing_by(response, business_line=business_line)
     response["Referrer-Policy"] = "no-referrer"
     return response
 

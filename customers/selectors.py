@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
 
+from cs_platform.origins import origin_list, parse_origin, site_origin
 from customers.models import Customer
 from routing.models import BusinessLine
 
@@ -38,16 +38,21 @@ def business_line_for_widget(*, key: str) -> BusinessLine | None:
 
 
 def widget_origin_allowed(*, business_line: BusinessLine, origin: str | None, host: str) -> bool:
-    """A browser's `Origin` must be one of the business line's sites or the product's own pages (same host).
+    """A browser's `Origin` must be one of the business line's sites or the product's own pages (its Host: same
+    host and port), by the one origin rule of `cs_platform.origins`.
 
     Native apps send no `Origin` and are let through: their customers prove nothing more by a header they set.
+    No cookie rides along with a widget's requests (its token is the credential), so the product's own pages count
+    on either scheme here; the agents' cookie socket also compares the scheme (`origins.own_site_socket`).
     """
     if origin is None:
         return True
-    normalized = origin.strip().rstrip("/").lower()
-    if normalized in {allowed.lower() for allowed in business_line.allowed_origin_list}:
+    parsed = parse_origin(origin)
+    if parsed is None:
+        return False
+    if parsed in origin_list(business_line.allowed_origin_list):
         return True
-    return bool(host) and urlsplit(normalized).netloc == host.lower()
+    return parsed == site_origin(scheme=parsed.scheme, host=host)
 
 
 def customer_identity_hash(*, business_line: BusinessLine, external_id: str) -> str:

@@ -38,7 +38,7 @@ class BusinessLine(models.Model):
     name = models.CharField(max_length=100, unique=True)
     key = models.SlugField(
         max_length=64, unique=True, default=new_widget_key,
-        help_text="Public widget key, written into the site's <script> tag.",
+        help_text="Public widget key, written into the site's widget.js script tag.",
     )
     identity_secret = models.CharField(
         max_length=128, default=new_identity_secret,

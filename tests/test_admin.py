@@ -12,6 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from chat.admin import csv_safe
 from chat.models import ConversationStatus, Sender
 from tests.factories import (
     AgentFactory,
@@ -174,6 +175,36 @@ def test_csv_export_has_one_row_per_message_in_order_and_neutralises_formulas(cl
         [*first_cells, "3", "agent", "'-internal", "yes", stamp],
         [*second_cells, "1", "customer", 'say "hi",\nthen =SUM(A1)', "no", stamp],
     ]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        " =HYPERLINK(\"http://evil.example\")",
+        "\u00a0=1+1",
+        "\u3000+1",
+        "\u2003 -1",
+        "\u200b=1+1",
+        "\ufeff@SUM(A1)",
+        "\uff1dcmd|'/c calc'!A1",
+        "\uff0b1",
+        "\uff0d1",
+        "\uff20SUM(A1)",
+        "\t=1+1",
+        "\r\n=1+1",
+        "\n@SUM(A1)",
+        "\tplain",
+        "\rplain",
+        "\nplain",
+    ],
+)
+def test_csv_export_neutralises_formulas_behind_spaces_full_width_signs_and_line_breaks(cell):
+    assert csv_safe(cell) == "'" + cell
+
+
+@pytest.mark.parametrize("cell", ["hello", " hello", "a=b", "1-2", "\u00a0", "", "e@mail.example", 42])
+def test_csv_export_leaves_ordinary_cells_alone(cell):
+    assert csv_safe(cell) == cell
 
 
 def test_export_action_is_offered_to_a_supervisor(client, supervisor):

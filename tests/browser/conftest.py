@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from agents.models import Agent
 from routing.models import BusinessLine
+from tests.browser.content_policy import watch_content_security_policy
 from tests.factories import AgentFactory, BusinessLineFactory
 from tests.integration import wsclient
 from tests.integration.harness import BASE_DIR, Worker, agent_login, database_url, forget_redis_keys, worker_env
@@ -187,10 +188,12 @@ def phone_context(browser: Browser) -> Iterator[BrowserContext]:
 
 
 def _watched_page(browser_context: BrowserContext) -> Iterator[Page]:
-    """A page whose uncaught script errors and dialogs (a sign of injected script) fail the test."""
+    """A page whose uncaught script errors, dialogs (a sign of injected script) and Content-Security-Policy
+    violations fail the test."""
     new_page = browser_context.new_page()
     problems: list[str] = []
     new_page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    watch_content_security_policy(new_page, problems)
     new_page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
     yield new_page
     assert problems == []

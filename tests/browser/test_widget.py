@@ -423,19 +423,35 @@ def test_on_a_phone_the_widget_fills_the_screen_and_closes_from_inside(phone, se
     expect(phone.get_by_role("button", name="Open the chat")).to_be_visible()
 
 
+def content_security_policy(response) -> dict[str, str]:
+    return dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";") if part.strip())
+
+
 def test_the_chat_page_may_be_framed_by_the_business_lines_sites_only(client):
-    # given
-    BusinessLineFactory(key="shop", allowed_origins="https://shop.example\nhttps://www.shop.example/")
+    # given: its sites, one written with a default port and a slash, and a line that is no origin
+    BusinessLineFactory(
+        key="shop", allowed_origins="https://shop.example\nhttps://www.shop.example:443/\nhttps://x.example; script-src *"
+    )
 
     # when
     response = client.get("/chat/", {"business_line": "shop", "channel": "web", "embed": "1"})
 
     # then
     assert response.status_code == 200
-    policy = response["Content-Security-Policy"]
-    assert "frame-ancestors 'self' https://shop.example https://www.shop.example;" in policy
-    assert "script-src 'self';" in policy
+    policy = content_security_policy(response)
+    assert policy["frame-ancestors"] == "'self' https://shop.example https://www.shop.example"
+    assert (policy["script-src"], policy["style-src"]) == ("'self'", "'self'")
+    assert policy["connect-src"] == "'self' ws://testserver"
     assert "X-Frame-Options" not in response
+
+
+@pytest.mark.parametrize("path", ["/", "/admin/login/", "/api/docs/"])
+def test_every_other_page_may_be_framed_by_nobody(client, path):
+    response = client.get(path, follow=True)
+    assert response.status_code == 200
+    policy = content_security_policy(response)
+    assert (policy["frame-ancestors"], policy["script-src"], policy["style-src"]) == ("'none'", "'self'", "'self'")
+    assert response["X-Frame-Options"] == "DENY"
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, Page, WebSocket, expect, sync_playwrigh
 
 from agents.models import Agent
 from routing.models import BusinessLine
+from tests.browser.content_policy import watch_content_security_policy
 from tests.factories import AgentFactory, BusinessLineFactory
 from tests.integration import wsclient
 from tests.integration.harness import (
@@ -217,13 +218,15 @@ class AgentPage:
 
 @pytest.fixture
 def agent_page(workbench_browser: Browser, workbench_site: WorkbenchSite) -> Iterator[AgentPage]:
-    """A fresh browser profile on the `web` worker. Script errors fail the test; so does any dialog but the
-    workbench's own close confirmation (an injected script's alert would be one)."""
+    """A fresh browser profile on the `web` worker. Script errors and Content-Security-Policy violations (on the
+    admin's login page too) fail the test; so does any dialog but the workbench's own close confirmation (an
+    injected script's alert would be one)."""
     context = workbench_browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     agent_page = AgentPage(page=page, base_url=workbench_site.web.url)
     page.on("websocket", agent_page.watch)
     page.on("pageerror", lambda error: agent_page.problems.append(f"page error: {error}"))
+    watch_content_security_policy(page, agent_page.problems)
 
     def on_console(message: Any) -> None:
         """Errors the workbench logs (a refused script or style would be one); the admin's login page asks for

@@ -162,6 +162,28 @@ def test_an_agent_session_cookie_from_a_foreign_origin_is_refused(workers):
     assert outcome.refused, outcome
 
 
+def test_an_agent_session_cookie_from_another_port_or_scheme_of_the_same_host_is_refused(workers):
+    worker1, worker2 = workers
+    team = make_team(worker1)
+    browser = DjangoClient()
+    browser.force_login(team.line.agents.get().user)
+    cookie = f"sessionid={browser.cookies['sessionid'].value}"
+    # Given pages of the same host served elsewhere: the other worker's port, and https on this one's
+    origins = [worker2.url, worker1.url.replace("http://", "https://")]
+
+    async def scenario():
+        return [
+            await attempt(worker1.ws_url("/ws/agent/"), origin=origin, headers={"Cookie": cookie})
+            for origin in origins
+        ]
+
+    # When they open the agent socket with the cookie, then each is closed with 4403 before any greeting
+    outcomes = play(scenario())
+    assert [(outcome.close_code, outcome.frames[-1]["code"]) for outcome in outcomes] == [
+        (4403, "origin_forbidden")
+    ] * 2, outcomes
+
+
 def test_a_wrong_identity_hash_is_refused_and_creates_nothing(workers):
     worker1, _ = workers
     team = make_team(worker1)
