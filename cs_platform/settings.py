@@ -235,6 +235,9 @@ CHAT_MAX_BODY_CHARS = env.int("CHAT_MAX_BODY_CHARS", default=4000)
 CHAT_RATE_PER_SECOND = env.int("CHAT_RATE_PER_SECOND", default=20)
 CHAT_RATE_BURST = env.int("CHAT_RATE_BURST", default=40)
 CHAT_SYNC_LIMIT = env.int("CHAT_SYNC_LIMIT", default=1000)
+# Largest frame the server sends; `conversation.assigned` and `sync.result` are paged under it. Keep it well under
+# Daphne's --websocket_max_message_size (1 MiB by default), and over the largest single message (under 25 KiB).
+CHAT_MAX_OUTGOING_FRAME_BYTES = env.int("CHAT_MAX_OUTGOING_FRAME_BYTES", default=512 * 1024)
 CHAT_HEARTBEAT_SECONDS = env.int("CHAT_HEARTBEAT_SECONDS", default=15)
 CHAT_PRESENCE_TTL_SECONDS = env.int("CHAT_PRESENCE_TTL_SECONDS", default=45)
 CUSTOMER_TOKEN_MAX_AGE = env.int("CUSTOMER_TOKEN_MAX_AGE", default=7 * 24 * 3600)
