@@ -19,7 +19,7 @@ from chat.consumers import AgentConsumer, ChatConsumer
 from chat.models import ConversationStatus, Message
 from chat.permissions import Participant
 from cs_platform.redis_clients import sync_client
-from tests.factories import ConversationFactory
+from tests.factories import ConversationFactory, long_chat_write
 from tests.test_consumers import agent, agent_socket, customer, customer_socket, expect, line, start  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -34,13 +34,7 @@ def _long_chat(customer, agent, count):
     conversation = ConversationFactory(
         customer=customer, business_line=customer.business_line, status=ConversationStatus.ACTIVE, agent=agent
     )
-    for n in range(count):
-        services.message_send(
-            participant=Participant(kind="customer", id=customer.id),
-            conversation_id=conversation.id,
-            client_msg_id=f"long-{n}",
-            body=EMOJI_BODY,
-        )
+    long_chat_write(customer_id=customer.id, conversation_id=conversation.id, count=count)
     return conversation
 
 
