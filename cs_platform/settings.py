@@ -126,6 +126,10 @@ DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
 
 REDIS_URL = env("REDIS_URL", default="") or embedded.ensure_redis()
 REDIS_PREFIX = env("REDIS_PREFIX", default="cs")
+# The product's own Redis pools (presence, routing; cs_platform/redis_clients.py): at most this many connections
+# per process, and a caller finding them all busy waits up to REDIS_POOL_TIMEOUT seconds for one.
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=500)
+REDIS_POOL_TIMEOUT = env.float("REDIS_POOL_TIMEOUT", default=5.0)
 
 CHANNEL_LAYER_BACKEND = env("CHANNEL_LAYER", default="pubsub")
 _CHANNEL_LAYER_HOST = {

@@ -10,6 +10,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from agents import presence
@@ -18,9 +19,19 @@ from chat import events, services
 from chat.consumers import AgentConsumer, ChatConsumer
 from chat.models import ConversationStatus, Message
 from chat.permissions import Participant
+from cs_platform.asgi import application
 from cs_platform.redis_clients import sync_client
-from tests.factories import ConversationFactory, long_chat_write
-from tests.test_consumers import agent, agent_socket, customer, customer_socket, expect, line, start  # noqa: F401
+from tests.factories import AgentFactory, ConversationFactory, long_chat_write
+from tests.test_consumers import (  # noqa: F401  (fixtures)
+    agent,
+    agent_path,
+    agent_socket,
+    customer,
+    customer_socket,
+    expect,
+    line,
+    start,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -213,3 +224,33 @@ async def test_a_socket_that_fails_unexpectedly_cleans_up_like_a_disconnect(agen
     await asyncio.sleep(0)
     assert consumer.heartbeat_task.done()
     assert await sync_to_async(presence.connected_agent_ids)([agent.id]) == set()
+
+
+@pytest.mark.parametrize("pool_size", [None, 5], ids=["default-pool", "pool-of-5-waits"])
+async def test_200_agent_sockets_connecting_and_leaving_at_once_leave_no_presence_behind(line, settings, pool_size):
+    # Given 50 agents, each on 4 sockets opened at the same moment (a worker restart's reconnect storm)
+    if pool_size is not None:
+        settings.REDIS_MAX_CONNECTIONS = pool_size  # this test's event loop gets a pool of its own
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # 50 users, made quickly
+    agents = await sync_to_async(lambda: [AgentFactory(business_lines=[line]) for _ in range(50)])()
+    paths = [await agent_path(agent) for agent in agents] * 4
+    sockets = [WebsocketCommunicator(application, path, headers=[(b"host", b"testserver")]) for path in paths]
+    assert all(connected for connected, _ in await asyncio.gather(*(s.connect(timeout=30) for s in sockets)))
+    for socket in sockets:
+        assert (await socket.receive_json_from(timeout=30))["type"] == "hello"
+    await asyncio.gather(*(socket.send_json_to({"type": "ping"}) for socket in sockets))
+    for socket in sockets:
+        await expect(socket, "pong", timeout=30)
+    ids = [agent.id for agent in agents]
+    assert await sync_to_async(_presence_total)(ids) == 200
+    # When they all close at once
+    await asyncio.gather(*(socket.disconnect(timeout=30) for socket in sockets))
+    # Then every one of them removed its presence entry
+    assert await sync_to_async(_presence_total)(ids) == 0
+
+
+def _presence_total(agent_ids):
+    with sync_client().pipeline(transaction=False) as pipe:
+        for agent_id in agent_ids:
+            pipe.zcard(presence._key(agent_id))
+        return sum(pipe.execute())
