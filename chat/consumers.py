@@ -22,7 +22,7 @@ from django.conf import settings
 from agents import presence
 from agents.selectors import agent_for_api_token, agent_for_user
 from agents.services import agent_connected, agent_presence_set
-from chat import events, frames, selectors, services
+from chat import events, frames, selectors, services, sockets
 from chat.errors import ChatError, ErrorCode
 from chat.models import ConversationStatus
 from chat.payloads import conversation_payload, message_payload
@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 ENDED_STATUSES = {ConversationStatus.CLOSED.value, ConversationStatus.MISSED.value}
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_MANY_SOCKETS = 4429
 # What `disconnect` is told when the socket ends because the server failed (WebSocket's "internal error").
 CLOSE_SERVER_FAILED = 1011
 # Ids are PostgreSQL bigints; sequence numbers are integers.
@@ -104,6 +105,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     role: str = ""
     participant: Participant | None = None
+    heartbeat_task: asyncio.Task[None] | None = None
     released = False
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -142,7 +144,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             logger.exception("%s socket: authentication failed unexpectedly", self.role)
             metrics.error_caught("consumer", error)
             refusal = (ErrorCode.INTERNAL_ERROR, "Authentication failed", CLOSE_UNAUTHENTICATED)
+        if refusal is None:
+            refusal = await self._count_socket_in()
         if refusal is not None:
+            self.participant = None  # nothing was set up, so nothing is to be released
             code, message, close_code = refusal
             await self.send_frame({"type": "error", "code": code, "message": message})
             await self.close(code=close_code)
@@ -151,12 +156,56 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.own_group(), self.channel_name)
         metrics.socket_opened(self.role, self.channel_name)
         await self.on_authenticated()
+        self.heartbeat_task = asyncio.create_task(self._heartbeat_forever())
+
+    async def _count_socket_in(self) -> tuple[ErrorCode, str, int] | None:
+        """Refuse a socket past its owner's cap; with Redis away, let it in uncounted (its heartbeat counts it)."""
+        try:
+            opened = await sockets.socket_open(
+                role=self.role, owner_id=self.participant.id, connection=self.channel_name
+            )
+        except Exception as error:
+            logger.exception("%s %s: sockets could not be counted; letting this one in", self.role, self._who())
+            metrics.error_caught("socket_count", error, backend="redis")
+            return None
+        if opened:
+            return None
+        cap = sockets.socket_cap(self.role)
+        return (
+            ErrorCode.TOO_MANY_CONNECTIONS,
+            f"At most {cap} sockets may be open at once for one {self.role}; close one first",
+            CLOSE_TOO_MANY_SOCKETS,
+        )
+
+    async def _heartbeat(self) -> None:
+        """Every CHAT_HEARTBEAT_SECONDS: keep this socket counted (agents: and present) on every worker."""
+        await sockets.socket_renew(role=self.role, owner_id=self.participant.id, connection=self.channel_name)
+
+    async def _heartbeat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(settings.CHAT_HEARTBEAT_SECONDS)
+            try:
+                await self._heartbeat()
+            except Exception as error:
+                logger.exception("%s %s: heartbeat failed", self.role, self._who())
+                metrics.error_caught("heartbeat", error)
+
+    async def _stop_heartbeat(self) -> None:
+        """Cancel the heartbeat and wait until it is over, so it cannot register the socket again after it left."""
+        if self.heartbeat_task is not None:
+            self.heartbeat_task.cancel()
+            await asyncio.wait([self.heartbeat_task])
 
     async def disconnect(self, code: int) -> None:
         """Leave every group; each step runs even if one before it failed (Redis away: the groups expire)."""
         metrics.socket_closed(self.role, self.channel_name)
         if self.participant is None:
             return
+        await self._stop_heartbeat()
+        await self._clean_up_step(
+            "removing it from its owner's sockets (it will expire)",
+            sockets.socket_close(role=self.role, owner_id=self.participant.id, connection=self.channel_name),
+        )
         groups = [events.conversation_group(conversation_id) for conversation_id in self.joined]
         for group in [*groups, self.own_group()]:
             await self._clean_up_step(f"leaving {group}", self.channel_layer.group_discard(group, self.channel_name))
@@ -522,8 +571,7 @@ class AgentConsumer(ChatConsumer):
             {"type": "hello", "role": self.role, "agent_id": self.agent.id, "presence": self.agent.presence, **_limits()}
         )
         await self._join_assigned()
-        await self._heartbeat()
-        self.heartbeat_task = asyncio.create_task(self._heartbeat_forever())
+        await self._presence_register()
 
     async def _join_assigned(self) -> None:
         """Load every conversation assigned to this agent that the socket does not hold yet (at connect)."""
@@ -535,9 +583,7 @@ class AgentConsumer(ChatConsumer):
     async def disconnect(self, code: int) -> None:
         """Stop renewing presence, then remove this socket's own entry: routing sees the agent leave at once."""
         if self.participant is not None:
-            heartbeat_task = getattr(self, "heartbeat_task", None)
-            if heartbeat_task is not None:
-                heartbeat_task.cancel()
+            await self._stop_heartbeat()
             await self._clean_up_step(
                 "presence removal (it will expire)",
                 presence.connection_remove(agent_id=self.agent.id, connection=self.channel_name),
@@ -546,18 +592,13 @@ class AgentConsumer(ChatConsumer):
         await super().disconnect(code)
 
     async def _heartbeat(self) -> None:
+        await super()._heartbeat()
+        await self._presence_register()
+
+    async def _presence_register(self) -> None:
         first_live = await presence.connection_register(agent_id=self.agent.id, connection=self.channel_name)
         if first_live:
             await events.call_and_publish(agent_connected, agent_id=self.agent.id)
-
-    async def _heartbeat_forever(self) -> None:
-        while True:
-            await asyncio.sleep(settings.CHAT_HEARTBEAT_SECONDS)
-            try:
-                await self._heartbeat()
-            except Exception as error:
-                logger.exception("agent %s: heartbeat failed", self.agent.id)
-                metrics.error_caught("heartbeat", error)
 
     async def on_join(self, conversation_id: int) -> None:
         frame = await database_sync_to_async(self._assigned_frame)(conversation_id)

@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     AGENT_UNAVAILABLE = "agent_unavailable"
     UNAUTHENTICATED = "unauthenticated"
     ORIGIN_FORBIDDEN = "origin_forbidden"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
     INTERNAL_ERROR = "internal_error"
 
 

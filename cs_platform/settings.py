@@ -244,6 +244,10 @@ CHAT_SYNC_LIMIT = env.int("CHAT_SYNC_LIMIT", default=1000)
 CHAT_MAX_OUTGOING_FRAME_BYTES = env.int("CHAT_MAX_OUTGOING_FRAME_BYTES", default=512 * 1024)
 CHAT_HEARTBEAT_SECONDS = env.int("CHAT_HEARTBEAT_SECONDS", default=15)
 CHAT_PRESENCE_TTL_SECONDS = env.int("CHAT_PRESENCE_TTL_SECONDS", default=45)
+# Sockets one customer token / one agent may hold open at once, on all workers together (0: no cap); past it the
+# handshake is refused with close code 4429.
+CHAT_MAX_SOCKETS_PER_CUSTOMER = env.int("CHAT_MAX_SOCKETS_PER_CUSTOMER", default=10)
+CHAT_MAX_SOCKETS_PER_AGENT = env.int("CHAT_MAX_SOCKETS_PER_AGENT", default=20)
 CUSTOMER_TOKEN_MAX_AGE = env.int("CUSTOMER_TOKEN_MAX_AGE", default=7 * 24 * 3600)
 
 # Data protection: how long transcripts are kept (a new business line's default, in days; 0 = forever), how

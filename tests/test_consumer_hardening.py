@@ -6,6 +6,7 @@ an `error` and leaves the socket open, and a socket that fails anyway cleans up 
 
 import asyncio
 import json
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -15,7 +16,7 @@ from django.conf import settings
 
 from agents import presence
 from agents.models import Presence
-from chat import events, services
+from chat import events, services, sockets
 from chat.consumers import AgentConsumer, ChatConsumer
 from chat.models import ConversationStatus, Message
 from chat.permissions import Participant
@@ -26,7 +27,9 @@ from tests.test_consumers import (  # noqa: F401  (fixtures)
     agent,
     agent_path,
     agent_socket,
+    SHOP,
     customer,
+    customer_path,
     customer_socket,
     expect,
     line,
@@ -254,3 +257,71 @@ def _presence_total(agent_ids):
         for agent_id in agent_ids:
             pipe.zcard(presence._key(agent_id))
         return sum(pipe.execute())
+
+
+# Finding 4 (in part): sockets per token.
+
+async def _attempt(path, origin=SHOP):
+    """Open a socket; its first frame (hello or the refusal), and the close code if it was refused."""
+    headers = [(b"host", b"testserver"), (b"origin", origin.encode())]
+    socket = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await socket.connect(timeout=30)
+    assert connected
+    first = await socket.receive_json_from(timeout=30)
+    if first["type"] == "hello":
+        return socket, first, None
+    return socket, first, (await socket.receive_output(timeout=30))["code"]
+
+
+async def test_one_customer_token_opens_at_most_the_cap_of_sockets_at_once(customer):
+    # Given one customer token, and 30 sockets opened with it at the same moment
+    path = customer_path(customer)
+    attempts = await asyncio.gather(*(_attempt(path) for _ in range(30)))
+    # Then CHAT_MAX_SOCKETS_PER_CUSTOMER (10) open; the others are refused with too_many_connections and 4429
+    opened = [socket for socket, first, code in attempts if code is None]
+    refused = [(first["code"], code) for socket, first, code in attempts if code is not None]
+    assert len(opened) == settings.CHAT_MAX_SOCKETS_PER_CUSTOMER == 10
+    assert refused == [("too_many_connections", 4429)] * 20
+    # When one of them closes, then a new one opens
+    await opened.pop().disconnect(timeout=10)
+    socket, first, code = await _attempt(path)
+    assert (first["type"], code) == ("hello", None)
+    for socket in [*opened, socket]:
+        await socket.disconnect(timeout=10)
+
+
+async def test_sockets_of_a_crashed_worker_stop_counting_once_expired(customer):
+    # Given ten sockets of this customer, registered by a worker that crashed a minute ago (never renewed)
+    key = sockets._key("customer", customer.id)
+    stale = {f"crashed-worker-socket-{n}": time.time() - 60 for n in range(10)}
+    await sync_to_async(sync_client().zadd)(key, stale)
+    # When the customer opens a socket, then it is let in
+    socket, first, code = await _attempt(customer_path(customer))
+    assert (first["type"], code) == ("hello", None)
+    await socket.disconnect(timeout=10)
+    assert await sync_to_async(sync_client().zcard)(key) == 0
+
+
+async def test_an_agent_opens_at_most_the_agent_cap_of_sockets(agent, settings):
+    settings.CHAT_MAX_SOCKETS_PER_AGENT = 2
+    path = await agent_path(agent)
+    first, second = await agent_socket(agent), await agent_socket(agent)
+    socket, refusal, code = await _attempt(path, origin="http://testserver")
+    assert (refusal["code"], code) == ("too_many_connections", 4429)
+    for socket in (first, second):
+        await socket.disconnect(timeout=10)
+
+
+async def test_a_customer_sockets_heartbeat_renews_its_entry(customer, settings):
+    settings.CHAT_HEARTBEAT_SECONDS = 0.05
+    socket = await customer_socket(customer)
+    key = sockets._key("customer", customer.id)
+    (member, first_expiry), = await sync_to_async(sync_client().zrange)(key, 0, -1, withscores=True)
+    for _ in range(200):
+        (_, expiry), = await sync_to_async(sync_client().zrange)(key, 0, -1, withscores=True)
+        if expiry > first_expiry:
+            break
+        await asyncio.sleep(0.05)
+    assert expiry > first_expiry
+    await socket.disconnect(timeout=10)
+    assert await sync_to_async(sync_client().zcard)(key) == 0
