@@ -325,3 +325,21 @@ async def test_a_customer_sockets_heartbeat_renews_its_entry(customer, settings)
     assert expiry > first_expiry
     await socket.disconnect(timeout=10)
     assert await sync_to_async(sync_client().zcard)(key) == 0
+
+
+async def test_leave_message_beside_an_older_active_chat_is_refused_not_a_database_error(customer, agent):
+    # Given a customer whose active chat is older than another one of theirs that ended
+    # (a missed chat picked by an agent after the customer had started and closed a new one)
+    await sync_to_async(_long_chat)(customer, agent, 0)
+    await sync_to_async(ConversationFactory)(
+        customer=customer, business_line=customer.business_line, status=ConversationStatus.CLOSED
+    )
+    socket = await customer_socket(customer)
+    # When they leave a message
+    await socket.send_json_to({"type": "conversation.leave_message", "body": "Call me", "ref": "lm"})
+    # Then they are told to write in the open chat, and nothing is stored
+    error = await expect(socket, "error")
+    assert (error["code"], error["ref"]) == ("invalid_field", "lm")
+    assert not await Message.objects.filter(conversation__customer=customer).aexists()
+    assert await customer.conversations.acount() == 2
+    await socket.disconnect()
