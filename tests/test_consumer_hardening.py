@@ -224,7 +224,6 @@ async def test_a_socket_that_fails_unexpectedly_cleans_up_like_a_disconnect(agen
     # Then the socket's presence is gone and its heartbeat stopped, as after a normal disconnect
     assert await sync_to_async(_presence_entries)(agent.id) == 0
     (consumer,) = agent_consumers
-    await asyncio.sleep(0)
     assert consumer.heartbeat_task.done()
     assert await sync_to_async(presence.connected_agent_ids)([agent.id]) == set()
 
