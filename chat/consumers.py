@@ -8,7 +8,6 @@ docs/protocol.md.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any, Awaitable, Callable
@@ -16,13 +15,14 @@ from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from agents import presence
 from agents.selectors import agent_for_api_token, agent_for_user
 from agents.services import agent_connected, agent_presence_set
-from chat import events, selectors, services
+from chat import events, frames, selectors, services, sockets
 from chat.errors import ChatError, ErrorCode
 from chat.models import ConversationStatus
 from chat.payloads import conversation_payload, message_payload
@@ -39,6 +39,12 @@ logger = logging.getLogger(__name__)
 ENDED_STATUSES = {ConversationStatus.CLOSED.value, ConversationStatus.MISSED.value}
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_MANY_SOCKETS = 4429
+# What `disconnect` is told when the socket ends because the server failed (WebSocket's "internal error").
+CLOSE_SERVER_FAILED = 1011
+# Ids are PostgreSQL bigints; sequence numbers are integers.
+MAX_ID = frames.MAX_INT
+MAX_SEQ = 2**31 - 1
 
 Handler = Callable[[dict[str, Any], Any], Awaitable[None]]
 
@@ -62,10 +68,10 @@ class TokenBucket:
         return True
 
 
-def _field_int(frame: dict[str, Any], name: str, *, minimum: int = 0) -> int:
+def _field_int(frame: dict[str, Any], name: str, *, minimum: int = 0, maximum: int = MAX_ID) -> int:
     value = frame.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ChatError(ErrorCode.INVALID_FIELD, f"{name} must be an integer >= {minimum}")
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise ChatError(ErrorCode.INVALID_FIELD, f"{name} must be an integer from {minimum} to {maximum}")
     return value
 
 
@@ -94,21 +100,43 @@ def _field_body(frame: dict[str, Any]) -> str:
     return value
 
 
-def _valid_ref(value: Any) -> Any:
-    if isinstance(value, (str, int)) and not isinstance(value, bool) and len(str(value)) <= 64:
-        return value
-    return None
-
-
 class ChatConsumer(AsyncWebsocketConsumer):
     """What customer and agent sockets share: framing, limits, errors, subscriptions and relays."""
 
     role: str = ""
+    participant: Participant | None = None
+    heartbeat_task: asyncio.Task[None] | None = None
+    released = False
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Channels' consumer loop, with the disconnect clean-up run however it ends.
+
+        An exception escaping a handler ends Channels' loop without `websocket_disconnect`: the socket closes
+        with 1011, and an agent's heartbeat would keep them online forever. Here it releases the socket anyway.
+        """
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception as error:
+            logger.exception("%s socket %s failed; releasing it as for a disconnect", self.role, self._who())
+            metrics.error_caught("consumer", error)
+            raise
+        finally:
+            await self._release(CLOSE_SERVER_FAILED)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        await self._release(message.get("code", 1000))
+        raise StopConsumer()
+
+    async def _release(self, code: int) -> None:
+        """Run `disconnect` once, whichever way the socket ended first."""
+        if self.released:
+            return
+        self.released = True
+        await self.disconnect(code)
 
     async def connect(self) -> None:
         self.joined: set[int] = set()
         self.bucket = TokenBucket(settings.CHAT_RATE_PER_SECOND, settings.CHAT_RATE_BURST)
-        self.participant: Participant | None = None
         await self.accept()
         try:
             refusal = await self.authenticate()
@@ -116,7 +144,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             logger.exception("%s socket: authentication failed unexpectedly", self.role)
             metrics.error_caught("consumer", error)
             refusal = (ErrorCode.INTERNAL_ERROR, "Authentication failed", CLOSE_UNAUTHENTICATED)
+        if refusal is None:
+            refusal = await self._count_socket_in()
         if refusal is not None:
+            self.participant = None  # nothing was set up, so nothing is to be released
             code, message, close_code = refusal
             await self.send_frame({"type": "error", "code": code, "message": message})
             await self.close(code=close_code)
@@ -125,14 +156,70 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.own_group(), self.channel_name)
         metrics.socket_opened(self.role, self.channel_name)
         await self.on_authenticated()
+        self.heartbeat_task = asyncio.create_task(self._heartbeat_forever())
+
+    async def _count_socket_in(self) -> tuple[ErrorCode, str, int] | None:
+        """Refuse a socket past its owner's cap; with Redis away, let it in uncounted (its heartbeat counts it)."""
+        try:
+            opened = await sockets.socket_open(
+                role=self.role, owner_id=self.participant.id, connection=self.channel_name
+            )
+        except Exception as error:
+            logger.exception("%s %s: sockets could not be counted; letting this one in", self.role, self._who())
+            metrics.error_caught("socket_count", error, backend="redis")
+            return None
+        if opened:
+            return None
+        cap = sockets.socket_cap(self.role)
+        return (
+            ErrorCode.TOO_MANY_CONNECTIONS,
+            f"At most {cap} sockets may be open at once for one {self.role}; close one first",
+            CLOSE_TOO_MANY_SOCKETS,
+        )
+
+    async def _heartbeat(self) -> None:
+        """Every CHAT_HEARTBEAT_SECONDS: keep this socket counted (agents: and present) on every worker."""
+        await sockets.socket_renew(role=self.role, owner_id=self.participant.id, connection=self.channel_name)
+
+    async def _heartbeat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(settings.CHAT_HEARTBEAT_SECONDS)
+            try:
+                await self._heartbeat()
+            except Exception as error:
+                logger.exception("%s %s: heartbeat failed", self.role, self._who())
+                metrics.error_caught("heartbeat", error)
+
+    async def _stop_heartbeat(self) -> None:
+        """Cancel the heartbeat and wait until it is over, so it cannot register the socket again after it left."""
+        if self.heartbeat_task is not None:
+            self.heartbeat_task.cancel()
+            await asyncio.wait([self.heartbeat_task])
 
     async def disconnect(self, code: int) -> None:
+        """Leave every group; each step runs even if one before it failed (Redis away: the groups expire)."""
         metrics.socket_closed(self.role, self.channel_name)
         if self.participant is None:
             return
-        for conversation_id in list(self.joined):
-            await self.channel_layer.group_discard(events.conversation_group(conversation_id), self.channel_name)
-        await self.channel_layer.group_discard(self.own_group(), self.channel_name)
+        await self._stop_heartbeat()
+        await self._clean_up_step(
+            "removing it from its owner's sockets (it will expire)",
+            sockets.socket_close(role=self.role, owner_id=self.participant.id, connection=self.channel_name),
+        )
+        groups = [events.conversation_group(conversation_id) for conversation_id in self.joined]
+        for group in [*groups, self.own_group()]:
+            await self._clean_up_step(f"leaving {group}", self.channel_layer.group_discard(group, self.channel_name))
+
+    async def _clean_up_step(self, what: str, step: Awaitable[Any], *, where: str = "release") -> None:
+        """One step of releasing a socket, each of which talks to Redis: a failure is logged and counted."""
+        try:
+            await step
+        except Exception as error:
+            logger.exception("%s %s: %s failed while releasing the socket", self.role, self._who(), what)
+            metrics.error_caught(where, error, backend="redis")
+
+    def _who(self) -> str:
+        return str(self.participant.id) if self.participant is not None else "(unauthenticated)"
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch, without its `aclose_old_connections()` before every handler.
@@ -174,7 +261,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # Framing
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, separators=(",", ":"), ensure_ascii=False))
+        """Send, never more than the socket can carry: a frame that cannot go out becomes an `error` frame."""
+        try:
+            text = frames.frame_encode(frame)
+        except frames.FrameUnsendable as unsendable:
+            conversation = frame.get("conversation") or {}
+            logger.error(
+                "%s %s: %s frame not sent (conversation %s): %s",
+                self.role, self._who(), frame.get("type"),
+                frame.get("conversation_id", conversation.get("id") if isinstance(conversation, dict) else None),
+                unsendable,
+            )
+            frame = {"type": "error", "code": unsendable.code.value, "message": _UNSENDABLE[unsendable.code],
+                     "ref": frames.frame_ref(frame)}
+            text = frames.frame_encode(frame)
+        await self.send(text_data=text)
         metrics.frame_sent(self.role, frame)
 
     async def send_error(self, code: ErrorCode, message: str, ref: Any = None) -> None:
@@ -186,21 +287,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if text_data is None:
             await self.send_error(ErrorCode.INVALID_JSON, "Frames are JSON text, not binary")
             return
-        if len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
+        if len(text_data.encode(errors="surrogatepass")) > settings.CHAT_MAX_FRAME_BYTES:
             await self.send_error(
                 ErrorCode.FRAME_TOO_LARGE, f"Frames are limited to {settings.CHAT_MAX_FRAME_BYTES} bytes"
             )
             return
+        refusal: frames.FrameRefused | None = None
         try:
-            frame = json.loads(text_data)
-        except ValueError:
-            frame = None
-        ref = _valid_ref(frame.get("ref")) if isinstance(frame, dict) else None
+            frame = frames.frame_decode(text_data)
+        except frames.FrameRefused as refused:
+            frame, refusal = {}, refused
+        ref = refusal.ref if refusal is not None else frames.frame_ref(frame)
         if not self.bucket.take():
             await self.send_error(ErrorCode.RATE_LIMITED, "Too many frames; slow down", ref)
             return
-        if not isinstance(frame, dict):
-            await self.send_error(ErrorCode.INVALID_JSON, "Frame must be a JSON object")
+        if refusal is not None:
+            await self.send_error(refusal.code, refusal.message, ref)
             return
         frame_type = frame.get("type")
         handler = self.handlers().get(frame_type) if isinstance(frame_type, str) else None
@@ -244,19 +346,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def handle_sync(self, frame: dict[str, Any], ref: Any) -> None:
         conversation_id = _field_int(frame, "conversation_id", minimum=1)
-        after_seq = _field_int(frame, "after_seq", minimum=0)
-        messages, has_more = await database_sync_to_async(selectors.messages_after)(
-            participant=self.participant, conversation_id=conversation_id, after_seq=after_seq
+        after_seq = _field_int(frame, "after_seq", minimum=0, maximum=MAX_SEQ)
+        result = {"type": "sync.result", "conversation_id": conversation_id, "ref": ref}
+        messages, has_more = await database_sync_to_async(selectors.message_payloads_page)(
+            participant=self.participant,
+            conversation_id=conversation_id,
+            after_seq=after_seq,
+            max_bytes=_room_for_messages(result),
         )
-        await self.send_frame(
-            {
-                "type": "sync.result",
-                "conversation_id": conversation_id,
-                "messages": [message_payload(m) for m in messages],
-                "has_more": has_more,
-                "ref": ref,
-            }
-        )
+        await self.send_frame({**result, "messages": messages, "has_more": has_more})
 
     async def handle_typing(self, frame: dict[str, Any], ref: Any) -> None:
         conversation_id = self._joined_conversation(frame)
@@ -265,7 +363,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def handle_read(self, frame: dict[str, Any], ref: Any) -> None:
         conversation_id = self._joined_conversation(frame)
-        seq = _field_int(frame, "seq", minimum=0)
+        seq = _field_int(frame, "seq", minimum=0, maximum=MAX_SEQ)
         await self._relay(conversation_id, {"type": "read", "conversation_id": conversation_id, "seq": seq})
 
     async def handle_conversation_close(self, frame: dict[str, Any], ref: Any) -> None:
@@ -473,8 +571,7 @@ class AgentConsumer(ChatConsumer):
             {"type": "hello", "role": self.role, "agent_id": self.agent.id, "presence": self.agent.presence, **_limits()}
         )
         await self._join_assigned()
-        await self._heartbeat()
-        self.heartbeat_task = asyncio.create_task(self._heartbeat_forever())
+        await self._presence_register()
 
     async def _join_assigned(self) -> None:
         """Load every conversation assigned to this agent that the socket does not hold yet (at connect)."""
@@ -484,49 +581,43 @@ class AgentConsumer(ChatConsumer):
             await self.on_join(conversation_id)
 
     async def disconnect(self, code: int) -> None:
+        """Stop renewing presence, then remove this socket's own entry: routing sees the agent leave at once."""
         if self.participant is not None:
-            heartbeat_task = getattr(self, "heartbeat_task", None)
-            if heartbeat_task is not None:
-                heartbeat_task.cancel()
-            try:
-                await presence.connection_remove(agent_id=self.agent.id, connection=self.channel_name)
-            except Exception as error:
-                logger.exception("agent %s: presence removal failed; it will expire", self.agent.id)
-                metrics.error_caught("presence", error, backend="redis")
+            await self._stop_heartbeat()
+            await self._clean_up_step(
+                "presence removal (it will expire)",
+                presence.connection_remove(agent_id=self.agent.id, connection=self.channel_name),
+                where="presence",
+            )
         await super().disconnect(code)
 
     async def _heartbeat(self) -> None:
+        await super()._heartbeat()
+        await self._presence_register()
+
+    async def _presence_register(self) -> None:
         first_live = await presence.connection_register(agent_id=self.agent.id, connection=self.channel_name)
         if first_live:
             await events.call_and_publish(agent_connected, agent_id=self.agent.id)
-
-    async def _heartbeat_forever(self) -> None:
-        while True:
-            await asyncio.sleep(settings.CHAT_HEARTBEAT_SECONDS)
-            try:
-                await self._heartbeat()
-            except Exception as error:
-                logger.exception("agent %s: heartbeat failed", self.agent.id)
-                metrics.error_caught("heartbeat", error)
 
     async def on_join(self, conversation_id: int) -> None:
         frame = await database_sync_to_async(self._assigned_frame)(conversation_id)
         if frame is not None:
             await self.send_frame(frame)
 
-    def _assigned_frame(self, conversation_id: int) -> dict[str, Any] | None:
+    def _assigned_frame(self, conversation_id: int, **extra: Any) -> dict[str, Any] | None:
+        """The conversation and its first page of messages; the client syncs on from there when `has_more`."""
         conversation = selectors.conversation_with_relations(conversation_id=conversation_id)
         if conversation.agent_id != self.agent.id:
             return None
-        messages, has_more = selectors.messages_after(
-            participant=self.participant, conversation_id=conversation_id, after_seq=0
+        assigned = {"type": "conversation.assigned", "conversation": conversation_payload(conversation), **extra}
+        messages, has_more = selectors.message_payloads_page(
+            participant=self.participant,
+            conversation_id=conversation_id,
+            after_seq=0,
+            max_bytes=_room_for_messages(assigned),
         )
-        return {
-            "type": "conversation.assigned",
-            "conversation": conversation_payload(conversation),
-            "messages": [message_payload(m) for m in messages],
-            "has_more": has_more,
-        }
+        return {**assigned, "messages": messages, "has_more": has_more}
 
     async def handle_transfer(self, frame: dict[str, Any], ref: Any) -> None:
         conversation_id = _field_int(frame, "conversation_id", minimum=1)
@@ -551,9 +642,9 @@ class AgentConsumer(ChatConsumer):
         conversation_id = _field_int(frame, "conversation_id", minimum=1)
         await events.call_and_publish(routing.assignment_pick, agent_id=self.agent.id, conversation_id=conversation_id)
         await self.join(conversation_id)
-        frame = await database_sync_to_async(self._assigned_frame)(conversation_id)
+        frame = await database_sync_to_async(self._assigned_frame)(conversation_id, ref=ref)
         if frame is not None:
-            await self.send_frame({**frame, "ref": ref})
+            await self.send_frame(frame)
 
     async def chat_leave(self, event: dict[str, Any]) -> None:
         """Transferred or requeued away from this agent: say so, then stop listening to it."""
@@ -569,6 +660,19 @@ class AgentConsumer(ChatConsumer):
         await self.send_frame({"type": "presence.state", "agent_id": self.agent.id, "status": status, "ref": ref})
 
 
+# What a client is told when a frame meant for it could not be sent (the server logs the details).
+_UNSENDABLE = {
+    ErrorCode.REPLY_TOO_LARGE: "The reply would be larger than the server sends; it was not sent",
+    ErrorCode.INTERNAL_ERROR: "The server could not encode this reply",
+}
+
+
+def _room_for_messages(envelope: dict[str, Any]) -> int:
+    """Bytes left for `messages` in a frame of `envelope` (with `"has_more":false`, the longer value)."""
+    around = frames.wire_size({**envelope, "messages": [], "has_more": False})
+    return settings.CHAT_MAX_OUTGOING_FRAME_BYTES - around
+
+
 def _limits() -> dict[str, Any]:
     return {
         "heartbeat": settings.CHAT_HEARTBEAT_SECONDS,
@@ -578,6 +682,7 @@ def _limits() -> dict[str, Any]:
             "rate_per_second": settings.CHAT_RATE_PER_SECOND,
             "rate_burst": settings.CHAT_RATE_BURST,
             "sync_limit": settings.CHAT_SYNC_LIMIT,
+            "max_outgoing_frame_bytes": settings.CHAT_MAX_OUTGOING_FRAME_BYTES,
         },
     }
 

@@ -8,6 +8,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     INVALID_FIELD = "invalid_field"
     FRAME_TOO_LARGE = "frame_too_large"
+    REPLY_TOO_LARGE = "reply_too_large"
     BODY_TOO_LONG = "body_too_long"
     RATE_LIMITED = "rate_limited"
     NOT_FOUND = "not_found"
@@ -16,6 +17,7 @@ class ErrorCode(StrEnum):
     AGENT_UNAVAILABLE = "agent_unavailable"
     UNAUTHENTICATED = "unauthenticated"
     ORIGIN_FORBIDDEN = "origin_forbidden"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
     INTERNAL_ERROR = "internal_error"
 
 

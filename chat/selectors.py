@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 
+from chat.frames import wire_size
 from chat.models import OPEN_STATUSES, Conversation, ConversationStatus, Message
+from chat.payloads import message_payload
 from chat.permissions import Participant, conversation_for, visible_conversations
 from customers.models import Customer
 
@@ -45,6 +49,46 @@ def messages_after(
         queryset = queryset.filter(is_internal_note=False)
     messages = list(queryset[: limit + 1])
     return messages[:limit], len(messages) > limit
+
+
+# Rows fetched first when paging by bytes; later fetches size themselves on what the first ones weighed.
+_FIRST_BATCH = 100
+
+
+def message_payloads_page(
+    *, participant: Participant, conversation_id: int, after_seq: int, max_bytes: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """Wire payloads of the messages after `after_seq` that fit in `max_bytes` of a frame, and whether more follow.
+
+    A socket frame must stay under Daphne's frame limit however long the chat (docs/protocol.md, "Limits"): the
+    page ends at `CHAT_SYNC_LIMIT` messages or at `max_bytes`, whichever comes first, and always holds at least
+    one message when any follows, so a client paging on with `has_more` always moves forward.
+    """
+    limit = settings.CHAT_SYNC_LIMIT
+    conversation = conversation_for(participant, conversation_id)
+    queryset = Message.objects.filter(conversation=conversation).order_by("seq")
+    if not participant.is_agent:
+        queryset = queryset.filter(is_internal_note=False)
+    payloads: list[dict[str, Any]] = []
+    used = 0
+    cursor = after_seq
+    batch = min(limit, _FIRST_BATCH)
+    while True:
+        rows = list(queryset.filter(seq__gt=cursor)[: batch + 1])
+        for message in rows[:batch]:
+            payload = message_payload(message)
+            size = wire_size(payload) + 1  # and its comma
+            if payloads and used + size > max_bytes:
+                return payloads, True
+            payloads.append(payload)
+            used += size
+        if len(rows) <= batch:
+            return payloads, False
+        if len(payloads) >= limit:
+            return payloads, True
+        cursor = rows[batch - 1].seq
+        room = max(0, max_bytes - used)
+        batch = min(limit - len(payloads), room * len(payloads) // used + 1)
 
 
 def conversation_with_relations(*, conversation_id: int) -> Conversation:

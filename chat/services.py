@@ -367,19 +367,20 @@ def conversation_leave_message(
 
 
 def _conversation_for_left_message(customer: Customer) -> Conversation | None:
-    """The customer's waiting conversation, or the one that timed out in the queue within the last hour."""
-    latest = (
-        Conversation.objects.select_for_update()
-        .filter(customer=customer)
-        .order_by("-started_at", "-id")
-        .first()
-    )
+    """The customer's waiting conversation, or the one that timed out in the queue within the last hour.
+
+    The open one is looked for first, whatever its age: a missed chat picked by an agent is open though the
+    customer started (and ended) a later one.
+    """
+    conversations = Conversation.objects.select_for_update().filter(customer=customer)
+    open_conversation = conversations.filter(status__in=OPEN_STATUSES).first()
+    if open_conversation is not None:
+        if open_conversation.status == ConversationStatus.ACTIVE:
+            raise ChatError(ErrorCode.INVALID_FIELD, "An agent is with you: write in the open conversation")
+        return open_conversation
+    latest = conversations.order_by("-started_at", "-id").first()
     if latest is None:
         return None
-    if latest.status == ConversationStatus.ACTIVE:
-        raise ChatError(ErrorCode.INVALID_FIELD, "An agent is with you: write in the open conversation")
-    if latest.status == ConversationStatus.WAITING:
-        return latest
     recently_missed = (
         latest.status == ConversationStatus.MISSED
         and latest.close_reason == CloseReason.WAIT_TIMEOUT

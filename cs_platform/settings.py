@@ -126,6 +126,10 @@ DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
 
 REDIS_URL = env("REDIS_URL", default="") or embedded.ensure_redis()
 REDIS_PREFIX = env("REDIS_PREFIX", default="cs")
+# The product's own Redis pools (presence, routing; cs_platform/redis_clients.py): at most this many connections
+# per process, and a caller finding them all busy waits up to REDIS_POOL_TIMEOUT seconds for one.
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=500)
+REDIS_POOL_TIMEOUT = env.float("REDIS_POOL_TIMEOUT", default=5.0)
 
 CHANNEL_LAYER_BACKEND = env("CHANNEL_LAYER", default="pubsub")
 _CHANNEL_LAYER_HOST = {
@@ -235,8 +239,15 @@ CHAT_MAX_BODY_CHARS = env.int("CHAT_MAX_BODY_CHARS", default=4000)
 CHAT_RATE_PER_SECOND = env.int("CHAT_RATE_PER_SECOND", default=20)
 CHAT_RATE_BURST = env.int("CHAT_RATE_BURST", default=40)
 CHAT_SYNC_LIMIT = env.int("CHAT_SYNC_LIMIT", default=1000)
+# Largest frame the server sends; `conversation.assigned` and `sync.result` are paged under it. Keep it well under
+# Daphne's --websocket_max_message_size (1 MiB by default), and over the largest single message (under 25 KiB).
+CHAT_MAX_OUTGOING_FRAME_BYTES = env.int("CHAT_MAX_OUTGOING_FRAME_BYTES", default=512 * 1024)
 CHAT_HEARTBEAT_SECONDS = env.int("CHAT_HEARTBEAT_SECONDS", default=15)
 CHAT_PRESENCE_TTL_SECONDS = env.int("CHAT_PRESENCE_TTL_SECONDS", default=45)
+# Sockets one customer token / one agent may hold open at once, on all workers together (0: no cap); past it the
+# handshake is refused with close code 4429.
+CHAT_MAX_SOCKETS_PER_CUSTOMER = env.int("CHAT_MAX_SOCKETS_PER_CUSTOMER", default=10)
+CHAT_MAX_SOCKETS_PER_AGENT = env.int("CHAT_MAX_SOCKETS_PER_AGENT", default=20)
 CUSTOMER_TOKEN_MAX_AGE = env.int("CUSTOMER_TOKEN_MAX_AGE", default=7 * 24 * 3600)
 
 # Data protection: how long transcripts are kept (a new business line's default, in days; 0 = forever), how

@@ -70,3 +70,19 @@ class MessageFactory(factory.django.DjangoModelFactory):
     seq = factory.Sequence(lambda n: n + 1)
     sender = Sender.CUSTOMER
     body = "hello"
+
+
+LONG_BODY = "\N{GRINNING FACE}" * 3996  # with a 4-character prefix: 4,000 characters, about 16,000 bytes
+
+
+def long_chat_write(*, customer_id: int, conversation_id: int, count: int) -> None:
+    """`count` customer messages of 4,000 characters ("00 😀😀…", "01 😀😀…", …) through the send service, so
+    sequence numbers and counters are what a real chat has; 66 of them are over 1 MiB."""
+    from chat import services
+    from chat.permissions import Participant
+
+    writer = Participant(kind="customer", id=customer_id)
+    for n in range(count):
+        services.message_send(
+            participant=writer, conversation_id=conversation_id, client_msg_id=f"long-{n}", body=f"{n:02d} {LONG_BODY}"
+        )

@@ -41,6 +41,7 @@
     not_found: "We could not find that conversation.",
     invalid_field: "Something in that request was not quite right. Please check it and try again.",
     internal_error: "Something went wrong on our side. Please try again.",
+    too_many_connections: "This chat is open in too many windows. Close one of them to chat here.",
   };
 
   /* ---------- Storage: survives reloads; falls back to memory where the browser forbids it ---------- */
@@ -224,6 +225,10 @@
         scheduleReconnect(openSession);
       } else if (event.code === 4403) {
         fatal("This chat cannot be opened from this website.");
+      } else if (event.code === 4429) {
+        // Too many sockets on this token (other tabs): one may close, so keep trying, slowly.
+        showBanner("This chat is open in too many windows. Close one of them to chat here.");
+        scheduleReconnect(connect);
       } else {
         showBanner("Connection lost. Reconnecting…");
         scheduleReconnect(connect);

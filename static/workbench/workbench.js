@@ -10,6 +10,7 @@
   const config = JSON.parse(document.getElementById("workbench-config").textContent);
   const ENDED = new Set(["closed", "missed"]);
   const REFUSED_CODES = new Set([4401, 4403]);
+  const TOO_MANY_SOCKETS = 4429;
   const TYPING_REPEAT_MS = 3000;
   const TYPING_IDLE_MS = 4000;
   const TYPING_SHOWN_MS = 6000;
@@ -222,7 +223,8 @@
     }
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** state.attempts) * (0.75 + Math.random() * 0.5);
     state.attempts += 1;
-    setConnection("reconnecting", "Disconnected: reconnecting…");
+    if (code === TOO_MANY_SOCKETS) setConnection("reconnecting", "Open in too many tabs: close one; retrying…");
+    else setConnection("reconnecting", "Disconnected: reconnecting…");
     renderAll();
     setTimeout(connect, delay);
   }

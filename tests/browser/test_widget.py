@@ -17,7 +17,7 @@ from chat.permissions import Participant
 from chat.services import conversation_close, message_send
 from customers.models import Customer
 from customers.selectors import customer_identity_hash
-from tests.factories import BusinessLineFactory
+from tests.factories import BusinessLineFactory, long_chat_write
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -216,6 +216,29 @@ def test_a_reload_of_the_h5_page_keeps_the_customer_and_the_transcript(
     conversation = Conversation.objects.get()
     assert (conversation.id, conversation.channel) == (conversation_id, "h5")
     screenshot(page, "09-h5-after-reload")
+
+
+def test_a_chat_longer_than_one_frame_is_synced_in_pages_after_a_reload(phone, server, alice, scripted_agent):
+    # given: a customer chatting with an agent, whose chat then grows past Daphne's 1 MiB frame limit
+    agent = scripted_agent(alice)
+    agent.go_online()
+    page = phone
+    page.goto(f"{server.url}/h5/?business_line=demo")
+    page.get_by_role("textbox", name="Type your message").fill("A long story, sorry")
+    page.get_by_role("button", name="Send").click()
+    conversation_id = agent.expect("conversation.assigned")["conversation"]["id"]
+    expect(page.locator("#messages > li")).to_have_count(3)  # greeting, assigned, question
+    in_thread(long_chat_write, customer_id=Customer.objects.get().id, conversation_id=conversation_id, count=70)
+
+    # when: the page is reloaded, so the widget syncs the whole chat from seq 0
+    page.reload()
+
+    # then: every message arrives, page after page, each once and in order
+    expect(page.locator("#status")).to_have_text("Chatting with Alice")
+    expect(page.locator("#messages > li")).to_have_count(73)
+    expect(page.locator("#messages > li").last).to_contain_text("69 ")
+    seqs = [int(seq) for seq in page.locator("#messages > li").evaluate_all("items => items.map(i => i.dataset.seq)")]
+    assert seqs == list(range(1, 74))
 
 
 def test_the_customer_ends_the_chat_and_rates_it(page, server, alice, scripted_agent, screenshot):

@@ -17,7 +17,8 @@ from tests.browser.workbench_conftest import (  # noqa: F401  (fixtures)
     workbench_processes,
     workbench_site,
 )
-from tests.factories import AgentFactory, UserFactory
+from tests.browser.workbench_conftest import in_thread
+from tests.factories import AgentFactory, UserFactory, long_chat_write
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -312,3 +313,23 @@ def test_after_losing_its_worker_the_workbench_reconnects_and_catches_up(
     assert {"type": "sync", "conversation_id": conversation["id"], "after_seq": first["seq"],
             "ref": f"sync:{conversation['id']}"} in agent_page.sent[sent_before:]
     expect(agent_page.transcript_message("Hello?")).to_have_count(1)
+
+
+def test_a_chat_longer_than_one_frame_reaches_the_workbench_in_pages(agent_page, scripted, team):
+    # Given a waiting customer who wrote 70 messages of 4,000 emoji: more than Daphne's 1 MiB in one frame
+    customer = scripted(line=team.line, name="Grace")
+    conversation = customer.start()
+    in_thread(long_chat_write, customer_id=customer.hello["customer_id"], conversation_id=conversation["id"],
+                  count=70)
+
+    # When the agent goes online and the chat is assigned to them
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+
+    # Then the workbench gets it page by page, syncing on from the last seq it holds, on the same socket
+    transcript = agent_page.page.locator("#transcript .wb-msg[data-sender=customer]")
+    expect(transcript).to_have_count(70)
+    expect(transcript.last).to_contain_text("69 ")
+    syncs = [f for f in agent_page.sent_frames("sync") if f["conversation_id"] == conversation["id"]]
+    assert syncs and all(f["after_seq"] > 0 for f in syncs)
+    expect(agent_page.connection).to_have_attribute("data-state", "connected")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 import os
 import threading
 import uuid
@@ -259,6 +260,20 @@ def screenshot() -> Callable[[Page, str], None]:
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     return save
+
+
+def in_thread(function: Callable[..., Any], /, **kwargs: Any) -> Any:
+    """Runs ORM code away from this thread, whose event loop (Playwright's) would make the events that code
+    publishes fail; the thread's database connection is closed after it."""
+
+    def run() -> Any:
+        try:
+            return function(**kwargs)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
 
 
 class ScriptedSocket:
