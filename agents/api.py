@@ -13,8 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.selectors import agent_for_user
-from agents.services import agent_api_token_issue
-from customers.api import CodedErrorsAPIView, ErrorSerializer
+from agents.services import LoginThrottled, agent_api_token_issue, login_attempt_record
+from cs_platform.rate_limits import client_address
+from customers.api import RATE_LIMITED_RESPONSE, CodedErrorsAPIView, ErrorSerializer, RateLimited
 
 
 class QueryOrHeaderTokenScheme(OpenApiAuthenticationExtension):
@@ -66,14 +67,18 @@ class AuthTokenApi(CodedErrorsAPIView):
                 ErrorSerializer, description="`invalid_credentials`, or `invalid_request` for a missing field."
             ),
             403: OpenApiResponse(ErrorSerializer, description="`not_an_agent`: the user has no agent profile."),
+            429: RATE_LIMITED_RESPONSE,
         },
     )
     def post(self, request: Request) -> Response:
         serializer = self.AuthTokenInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = authenticate(
-            request, username=serializer.validated_data["username"], password=serializer.validated_data["password"]
-        )
+        username = serializer.validated_data["username"]
+        try:
+            login_attempt_record(username=username, address=client_address(request))
+        except LoginThrottled as exc:
+            raise RateLimited(exc.retry_after, "Too many login attempts.") from exc
+        user = authenticate(request, username=username, password=serializer.validated_data["password"])
         if user is None:
             raise InvalidCredentials()
         agent = agent_for_user(user=user)

@@ -1,9 +1,10 @@
-"""State changes of agents: presence."""
+"""State changes of agents: API tokens, login attempts, presence."""
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -11,8 +12,32 @@ from rest_framework.authtoken.models import Token
 from agents.models import Agent, Presence
 from chat import events
 from chat.errors import ChatError, ErrorCode
+from cs_platform.rate_limits import rate_limit_hit
 
 logger = logging.getLogger(__name__)
+
+
+class LoginThrottled(Exception):
+    """Too many password logins for this username or from this address: refused, right password or not."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many login attempts. Please try again in {retry_after} seconds.")
+        self.retry_after = retry_after
+
+
+def login_attempt_record(*, username: str, address: str) -> None:
+    """Count one password login (`POST /api/auth/token/` or the admin's form) before the password is checked.
+
+    Over `LOGIN_RATE` for the username or for the address, raise LoginThrottled: the lock-out lasts until the
+    window ends, so guessing stays slow whether one address tries many names or many addresses one name. Refused
+    attempts cost no password hash.
+    """
+    wait = rate_limit_hit(
+        scope="login", keys=[f"user {username.casefold()}", f"address {address}"], rate=settings.LOGIN_RATE
+    )
+    if wait is not None:
+        logger.warning("login throttled for username %r from %s", username, address)
+        raise LoginThrottled(wait)
 
 
 def agent_api_token_issue(*, agent: Agent) -> str:

@@ -13,7 +13,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from cs_platform import deployment, embedded
+from cs_platform import deployment, embedded, rate_limits
 from cs_platform.logcontext import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -58,7 +58,7 @@ SECURE_PROXY_SSL_HEADER = tuple(_PROXY_SSL_HEADER) or None
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "cs_platform.admin_config.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -126,6 +126,16 @@ DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
 
 REDIS_URL = env("REDIS_URL", default="") or embedded.ensure_redis()
 REDIS_PREFIX = env("REDIS_PREFIX", default="cs")
+
+# Django's cache, in Redis so every process shares it: the rate limits' counters (cs_platform/rate_limits.py).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{REDIS_PREFIX}:cache",
+        "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+    }
+}
 
 CHANNEL_LAYER_BACKEND = env("CHANNEL_LAYER", default="pubsub")
 _CHANNEL_LAYER_HOST = {
@@ -205,6 +215,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Proxies in front of the web workers whose X-Forwarded-For is trusted for the client's address (rate
+    # limits); 0: the connection's own address, so a client cannot pick its address by sending the header.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Customer-service IM platform API",
@@ -244,6 +257,10 @@ CUSTOMER_TOKEN_MAX_AGE = env.int("CUSTOMER_TOKEN_MAX_AGE", default=7 * 24 * 3600
 RETENTION_DAYS_DEFAULT = env.int("RETENTION_DAYS_DEFAULT", default=0)
 RETENTION_SWEEP_INTERVAL = env.float("RETENTION_SWEEP_INTERVAL", default=3600.0)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=200)
+
+# Rate limits, in DRF's format (`30/m`; `none` turns one off), counted in Redis for all processes.
+WIDGET_SESSION_RATE = rate_limits.rate_setting("WIDGET_SESSION_RATE", env("WIDGET_SESSION_RATE", default="30/m"))
+LOGIN_RATE = rate_limits.rate_setting("LOGIN_RATE", env("LOGIN_RATE", default="10/m"))
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True

@@ -105,3 +105,15 @@ def redis_prefix_of_this_run() -> Iterator[None]:
     yield
     settings.REDIS_PREFIX, settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = original
     channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def rate_limit_counters_of_this_test(settings) -> None:
+    """Each test counts its rate limits from zero: Django's cache (in the shared Redis) gets a prefix of its own,
+    under this run's prefix; the keys expire with their windows."""
+    import uuid
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {**settings.CACHES["default"], "KEY_PREFIX": f"{settings.REDIS_PREFIX}:cache:{uuid.uuid4().hex}"},
+    }

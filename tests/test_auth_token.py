@@ -85,3 +85,61 @@ def test_an_inactive_agent_is_refused(api):
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_credentials"
+
+
+class TestLoginRate:
+    """`LOGIN_RATE` (default 10/m) per username and per address, with lock-out; shared with the admin's login."""
+
+    def test_past_the_default_rate_even_the_right_password_is_refused(self, api):
+        AgentFactory(user=UserFactory(username="ann"))
+        wrong = [api.post(URL, {"username": "ann", "password": f"guess{n}"}, format="json").status_code
+                 for n in range(10)]
+
+        refused = api.post(URL, {"username": "ann", "password": "pw"}, format="json")
+
+        assert wrong == [400] * 10
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert refused.json()["code"] == "rate_limited"
+        assert "try again in" in refused.json()["message"]
+
+    def test_the_limit_follows_the_username_across_addresses(self, settings):
+        settings.LOGIN_RATE = "2/m"
+        AgentFactory(user=UserFactory(username="ann"))
+        for n in range(2):
+            APIClient(REMOTE_ADDR=f"198.51.100.{n}").post(URL, {"username": "ann", "password": "x"}, format="json")
+
+        refused = APIClient(REMOTE_ADDR="203.0.113.9").post(URL, {"username": "ann", "password": "pw"}, format="json")
+
+        assert refused.status_code == 429
+
+    def test_the_limit_follows_the_address_across_usernames(self, api, settings):
+        settings.LOGIN_RATE = "2/m"
+        AgentFactory(user=UserFactory(username="ann"))
+        for name in ("bob", "cy"):
+            api.post(URL, {"username": name, "password": "x"}, format="json")
+
+        refused = api.post(URL, {"username": "ann", "password": "pw"}, format="json")
+        elsewhere = APIClient(REMOTE_ADDR="203.0.113.9").post(URL, {"username": "ann", "password": "pw"}, format="json")
+
+        assert refused.status_code == 429
+        assert elsewhere.status_code == 200
+
+    def test_admin_logins_and_token_logins_share_one_count(self, api, client, settings):
+        settings.LOGIN_RATE = "4/m"
+        AgentFactory(user=UserFactory(username="ann", is_staff=True))
+        for n in range(2):
+            api.post(URL, {"username": "ann", "password": f"guess{n}"}, format="json")
+            client.post("/admin/login/", {"username": "ann", "password": f"guess{n}"})
+
+        by_token = api.post(URL, {"username": "ann", "password": "pw"}, format="json")
+
+        assert by_token.status_code == 429
+
+    def test_none_turns_the_limit_off(self, api, settings):
+        settings.LOGIN_RATE = "none"
+        AgentFactory(user=UserFactory(username="ann"))
+        for n in range(12):
+            api.post(URL, {"username": "ann", "password": f"guess{n}"}, format="json")
+
+        assert api.post(URL, {"username": "ann", "password": "pw"}, format="json").status_code == 200

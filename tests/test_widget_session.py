@@ -272,6 +272,67 @@ class TestOrigin:
         assert not response.cookies
 
 
+class TestRateLimit:
+    """`WIDGET_SESSION_RATE` (default 30/m) per client address and business line."""
+
+    def test_past_the_default_rate_one_address_is_refused_with_429_and_retry_after(self, api, line):
+        answers = [post(api, {"business_line": "shop", "channel": "web"}).status_code for _ in range(30)]
+
+        refused = post(api, {"business_line": "shop", "channel": "web"})
+
+        assert answers == [201] * 30
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert refused.json()["code"] == "rate_limited"
+        assert "try again in" in refused.json()["message"]
+        assert Customer.objects.count() == 30
+
+    def test_a_returning_visitor_counts_too_and_is_refused_without_a_new_customer(self, api, line, settings):
+        settings.WIDGET_SESSION_RATE = "2/m"
+        first = post(api, {"business_line": "shop", "channel": "web"}).json()
+        post(api, {"business_line": "shop", "channel": "web", "visitor_token": first["visitor_token"]})
+
+        refused = post(api, {"business_line": "shop", "channel": "web", "visitor_token": first["visitor_token"]})
+
+        assert refused.status_code == 429
+        assert Customer.objects.count() == 1
+
+    def test_the_limit_is_per_address_and_per_business_line(self, line, settings):
+        settings.WIDGET_SESSION_RATE = "1/m"
+        BusinessLineFactory(key="bank")
+        here, elsewhere = APIClient(REMOTE_ADDR="203.0.113.7"), APIClient(REMOTE_ADDR="198.51.100.9")
+        assert post(here, {"business_line": "shop", "channel": "web"}).status_code == 201
+        assert post(here, {"business_line": "shop", "channel": "web"}).status_code == 429
+
+        assert post(here, {"business_line": "bank", "channel": "web"}).status_code == 201
+        assert post(elsewhere, {"business_line": "shop", "channel": "web"}).status_code == 201
+
+    def test_a_forwarded_for_header_is_ignored_unless_proxies_are_trusted(self, line, settings):
+        settings.WIDGET_SESSION_RATE = "1/m"
+        client = APIClient(REMOTE_ADDR="10.0.0.2")
+        assert post(client, {"business_line": "shop", "channel": "web"}, **{"X-Forwarded-For": "1.1.1.1"}).status_code == 201
+        # a client cannot pick a fresh address by sending the header itself
+        assert post(client, {"business_line": "shop", "channel": "web"}, **{"X-Forwarded-For": "2.2.2.2"}).status_code == 429
+
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+        # behind one trusted proxy, the address it saw is the client's
+        assert post(client, {"business_line": "shop", "channel": "web"}, **{"X-Forwarded-For": "3.3.3.3"}).status_code == 201
+        assert post(client, {"business_line": "shop", "channel": "web"}, **{"X-Forwarded-For": "3.3.3.3"}).status_code == 429
+
+    def test_none_turns_the_limit_off(self, api, line, settings):
+        settings.WIDGET_SESSION_RATE = None
+
+        assert {post(api, {"business_line": "shop", "channel": "web"}).status_code for _ in range(5)} == {201}
+
+    def test_an_allowed_origin_can_read_the_refusal(self, api, line, settings):
+        settings.WIDGET_SESSION_RATE = "0/m"
+
+        refused = post(api, {"business_line": "shop", "channel": "web"}, Origin="https://www.shop.example")
+
+        assert refused.status_code == 429
+        assert refused.headers["Access-Control-Allow-Origin"] == "https://www.shop.example"
+
+
 class TestCustomerToken:
     def test_round_trip(self, line):
         customer = CustomerFactory(business_line=line)

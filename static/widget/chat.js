@@ -178,6 +178,14 @@
       return;
     }
     if (!response.ok) {
+      if (response.status === 429) {
+        // Too many sessions from this network: say so, and try again when the server says the window ends.
+        const seconds = Math.max(1, Number(response.headers.get("Retry-After")) || 30);
+        showBanner(answer.message || "Too many chats were opened from your network. Please try again in a minute.");
+        clearTimeout(state.reconnectTimer);
+        state.reconnectTimer = setTimeout(openSession, seconds * 1000);
+        return;
+      }
       if (answer.code === "identity_invalid" && state.identity.external_id) {
         state.identity = pickIdentity({ name: state.identity.name, email: state.identity.email });
         openSession();
