@@ -127,16 +127,6 @@ DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
 REDIS_URL = env("REDIS_URL", default="") or embedded.ensure_redis()
 REDIS_PREFIX = env("REDIS_PREFIX", default="cs")
 
-# Django's cache, in Redis so every process shares it: the rate limits' counters (cs_platform/rate_limits.py).
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": f"{REDIS_PREFIX}:cache",
-        "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
-    }
-}
-
 CHANNEL_LAYER_BACKEND = env("CHANNEL_LAYER", default="pubsub")
 _CHANNEL_LAYER_HOST = {
     "address": REDIS_URL,
@@ -258,7 +248,8 @@ RETENTION_DAYS_DEFAULT = env.int("RETENTION_DAYS_DEFAULT", default=0)
 RETENTION_SWEEP_INTERVAL = env.float("RETENTION_SWEEP_INTERVAL", default=3600.0)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=200)
 
-# Rate limits, in DRF's format (`30/m`; `none` turns one off), counted in Redis for all processes.
+# Rate limits, in DRF's format (`30/m`; `none` turns one off), counted in Redis for all processes
+# (cs_platform/rate_limits.py).
 WIDGET_SESSION_RATE = rate_limits.rate_setting("WIDGET_SESSION_RATE", env("WIDGET_SESSION_RATE", default="30/m"))
 LOGIN_RATE = rate_limits.rate_setting("LOGIN_RATE", env("LOGIN_RATE", default="10/m"))
 

@@ -108,12 +108,17 @@ def redis_prefix_of_this_run() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def rate_limit_counters_of_this_test(settings) -> None:
-    """Each test counts its rate limits from zero: Django's cache (in the shared Redis) gets a prefix of its own,
-    under this run's prefix; the keys expire with their windows."""
-    import uuid
+def rate_limit_counters_of_this_test() -> Iterator[None]:
+    """Each test counts its rate limits from zero: this run's counters are forgotten after every test."""
+    yield
+    from django.conf import settings
 
-    settings.CACHES = {
-        **settings.CACHES,
-        "default": {**settings.CACHES["default"], "KEY_PREFIX": f"{settings.REDIS_PREFIX}:cache:{uuid.uuid4().hex}"},
-    }
+    from cs_platform.rate_limits import rate_limit_key_prefix
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{rate_limit_key_prefix()}:*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
