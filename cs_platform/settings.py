@@ -67,7 +67,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
@@ -241,6 +240,8 @@ CHAT_SYNC_LIMIT = env.int("CHAT_SYNC_LIMIT", default=1000)
 CHAT_HEARTBEAT_SECONDS = env.int("CHAT_HEARTBEAT_SECONDS", default=15)
 CHAT_PRESENCE_TTL_SECONDS = env.int("CHAT_PRESENCE_TTL_SECONDS", default=45)
 CUSTOMER_TOKEN_MAX_AGE = env.int("CUSTOMER_TOKEN_MAX_AGE", default=7 * 24 * 3600)
+# Lifetime of an API token from `POST /api/auth/token/` (an agent's shift); a password change revokes it sooner.
+AGENT_TOKEN_TTL = env.int("AGENT_TOKEN_TTL", default=12 * 3600)
 
 # Data protection: how long transcripts are kept (a new business line's default, in days; 0 = forever), how
 # often the retention sweep runs (seconds) and how many conversations one of its transactions deletes.

@@ -7,9 +7,9 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from rest_framework.authtoken.models import Token
 
 from agents.models import Presence
+from agents.services import api_token_issue
 from chat.events import conversation_group, frame_event
 from chat.models import Conversation, ConversationStatus, Message
 from cs_platform.asgi import application
@@ -74,8 +74,8 @@ def customer_path(customer):
 
 
 async def agent_path(agent):
-    token, _ = await Token.objects.aget_or_create(user_id=agent.user_id)
-    return f"/ws/agent/?token={token.key}"
+    token = await sync_to_async(lambda: api_token_issue(user=agent.user))()
+    return f"/ws/agent/?token={token}"
 
 
 async def customer_socket(customer, origin=SHOP):
