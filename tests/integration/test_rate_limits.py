@@ -1,8 +1,10 @@
-"""The rate limits hold across real web workers: every worker counts in the same Redis."""
+"""Abuse on real web workers: the rate limits hold across workers (every worker counts in the same Redis), and
+no token of a query string reaches a worker's log."""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -61,3 +63,20 @@ def test_logins_are_counted_across_workers_and_lock_out(limited_workers):
     # Then it is refused until the window ends
     assert [status for status, _ in wrong] == [400, 400, 400]
     assert right[0] == 429 and right[1]["code"] == "rate_limited"
+
+
+def test_a_query_token_never_reaches_the_access_log(limited_workers):
+    worker = limited_workers[0]
+    secret = "f00dfeed" * 5
+    offset = worker.log_size()
+
+    status, _ = http_json("GET", f"{worker.url}/api/customers/0/conversations/?token={secret}&probe=1")
+
+    # the access log line of that request (Daphne writes it when the answer is sent)
+    deadline = time.monotonic() + 10
+    while "probe=1" not in worker.log_text(offset) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = worker.log_text(offset)
+    assert status == 401
+    assert "/api/customers/0/conversations/?token=[redacted]&probe=1" in log, log
+    assert secret not in log
