@@ -240,6 +240,8 @@ CHAT_SYNC_LIMIT = env.int("CHAT_SYNC_LIMIT", default=1000)
 CHAT_HEARTBEAT_SECONDS = env.int("CHAT_HEARTBEAT_SECONDS", default=15)
 CHAT_PRESENCE_TTL_SECONDS = env.int("CHAT_PRESENCE_TTL_SECONDS", default=45)
 CUSTOMER_TOKEN_MAX_AGE = env.int("CUSTOMER_TOKEN_MAX_AGE", default=7 * 24 * 3600)
+# Furthest ahead an expiring identity (`identity_expires`) may end: a leaked one works at most this long.
+CUSTOMER_IDENTITY_MAX_AGE = env.int("CUSTOMER_IDENTITY_MAX_AGE", default=24 * 3600)
 # Lifetime of an API token from `POST /api/auth/token/` (an agent's shift); a password change revokes it sooner.
 AGENT_TOKEN_TTL = env.int("AGENT_TOKEN_TTL", default=12 * 3600)
 

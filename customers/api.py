@@ -97,14 +97,23 @@ class WidgetSessionApi(CodedErrorsAPIView):
         )
         identity_hash = serializers.CharField(
             max_length=128, required=False, allow_null=True, allow_blank=True,
-            help_text="Hex HMAC-SHA256 of `external_id`, keyed with the business line's identity secret.",
+            help_text="Hex HMAC-SHA256 of `external_id` (with `identity_expires`: of `external_id:identity_expires`), "
+            "keyed with the business line's identity secret.",
+        )
+        identity_expires = serializers.IntegerField(
+            required=False, allow_null=True, min_value=0,
+            help_text="Unix seconds after which this identity is refused (`identity_expired`); at most "
+            "`CUSTOMER_IDENTITY_MAX_AGE` ahead. Needs `external_id`.",
         )
         name = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
         email = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-            if attrs.get("identity_hash") and not attrs.get("external_id"):
-                raise serializers.ValidationError({"external_id": ["identity_hash requires external_id."]})
+            proof = attrs.get("identity_hash") or attrs.get("identity_expires") is not None
+            if proof and not attrs.get("external_id"):
+                raise serializers.ValidationError(
+                    {"external_id": ["identity_hash and identity_expires require external_id."]}
+                )
             return attrs
 
     class WidgetSessionOutputSerializer(serializers.Serializer):
@@ -119,8 +128,10 @@ class WidgetSessionApi(CodedErrorsAPIView):
         description="Anonymous: send the `visitor_token` of the previous session to stay the same customer. "
         "Logged-in users of the site: send `external_id` and `identity_hash` (hex HMAC-SHA256 of `external_id` "
         "keyed with the business line's identity secret, computed by the site's backend) to be the same customer "
-        "on every channel. A browser's `Origin` must be one of the business line's allowed origins. Use `token` "
-        "for `/ws/customer/?token=`. At most `WIDGET_SESSION_RATE` sessions (default 30 a minute) per client "
+        "on every channel; better, an identity that expires: `identity_expires` (unix seconds) and the HMAC of "
+        "`external_id + \":\" + identity_expires`. `name` and `email` only fill a customer's empty fields. "
+        "A browser's `Origin` must be one of the business line's allowed origins. Use `token` for "
+        "`/ws/customer/?token=`. At most `WIDGET_SESSION_RATE` sessions (default 30 a minute) per client "
         "address and business line.",
         request=WidgetSessionInputSerializer,
         responses={
@@ -129,7 +140,8 @@ class WidgetSessionApi(CodedErrorsAPIView):
             400: OpenApiResponse(ErrorSerializer, description="`invalid_request`: a bad channel or field."),
             403: OpenApiResponse(
                 ErrorSerializer,
-                description="`identity_invalid` (wrong or missing identity_hash) or `origin_forbidden`.",
+                description="`identity_invalid` (wrong or missing identity_hash, an expiry too far ahead, or a plain "
+                "identity where the business line requires expiring ones), `identity_expired` or `origin_forbidden`.",
             ),
             404: OpenApiResponse(ErrorSerializer, description="`business_line_not_found`."),
             429: RATE_LIMITED_RESPONSE,
@@ -140,6 +152,12 @@ class WidgetSessionApi(CodedErrorsAPIView):
                 "Identified user",
                 value={"business_line": "demo", "channel": "app", "external_id": "user-42",
                        "identity_hash": "<hex hmac-sha256>", "name": "Ada", "email": "ada@example.com"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Identified user, expiring identity",
+                value={"business_line": "demo", "channel": "web", "external_id": "user-42",
+                       "identity_expires": 1767225600, "identity_hash": "<hex hmac-sha256 of user-42:1767225600>"},
                 request_only=True,
             ),
         ],
@@ -171,6 +189,7 @@ class WidgetSessionApi(CodedErrorsAPIView):
                 visitor_token=data.get("visitor_token") or None,
                 external_id=data.get("external_id") or None,
                 identity_hash=data.get("identity_hash") or None,
+                identity_expires=data.get("identity_expires"),
                 name=data.get("name") or "",
                 email=data.get("email") or "",
             )

@@ -122,7 +122,7 @@
 
   function pickIdentity(raw) {
     const identity = {};
-    for (const key of ["external_id", "identity_hash", "name", "email"]) {
+    for (const key of ["external_id", "identity_hash", "identity_expires", "name", "email"]) {
       if (raw && typeof raw[key] === "string" && raw[key].trim()) identity[key] = raw[key].trim();
     }
     return identity;
@@ -186,7 +186,7 @@
         state.reconnectTimer = setTimeout(openSession, seconds * 1000);
         return;
       }
-      if (answer.code === "identity_invalid" && state.identity.external_id) {
+      if (["identity_invalid", "identity_expired"].includes(answer.code) && state.identity.external_id) {
         state.identity = pickIdentity({ name: state.identity.name, email: state.identity.email });
         openSession();
         return;

@@ -52,13 +52,14 @@ def test_widget_sessions_are_counted_across_workers(limited_workers):
 
 def test_logins_are_counted_across_workers_and_lock_out(limited_workers):
     AgentFactory(user=UserFactory(username="limited-ann"))
-    wrong = [
-        http_json("POST", f"{limited_workers[n % 2].url}/api/auth/token/", {"username": "limited-ann", "password": "x"})
-        for n in range(3)
-    ]
+
+    def login(worker: Worker, password: str) -> tuple[int, dict]:
+        return http_json("POST", f"{worker.url}/api/auth/token/", {"username": "limited-ann", "password": password})
+
+    wrong = [login(limited_workers[n % 2], "x") for n in range(3)]
 
     # When the right password comes next, on either worker
-    right = http_json("POST", f"{limited_workers[1].url}/api/auth/token/", {"username": "limited-ann", "password": "pw"})
+    right = login(limited_workers[1], "pw")
 
     # Then it is refused until the window ends
     assert [status for status, _ in wrong] == [400, 400, 400]
