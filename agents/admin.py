@@ -37,9 +37,10 @@ class AgentAdmin(AuditedModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AuditedModelAdmin):
     """Who holds API tokens, and until when. Tokens are issued by `POST /api/auth/token/` only; deleting one here
-    revokes it (a password change or a deactivation revokes all of a user's)."""
+    revokes it, in the audit log like every admin deletion (a password change or a deactivation revokes all of a
+    user's)."""
 
     list_display = ["user", "created_at", "expires_at"]
     list_select_related = ["user"]

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from agents.models import ApiToken
 from agents.selectors import agent_for_api_token
+from audit.models import AuditAction, AuditEntry
 from tests.factories import AgentFactory, UserFactory
 
 URL = "/api/auth/token/"
@@ -245,3 +246,4 @@ def test_the_admin_lists_tokens_with_their_expiry_and_deleting_one_revokes_it(ap
     assert token.encode() not in listed.content
     assert deleted.status_code == 302
     assert agent_for_api_token(token=token) is None
+    assert AuditEntry.objects.filter(action=AuditAction.ADMIN_DELETE, target_id=str(row.pk)).exists()
