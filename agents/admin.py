@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from agents.models import Agent
+from agents.models import Agent, ApiToken
+from agents.selectors import api_token_expires_at
 from agents.services import agent_capacity_changed
 from audit.admin import AuditedModelAdmin
 
@@ -33,3 +34,26 @@ class AgentAdmin(AuditedModelAdmin):
     @admin.display(description="Business lines")
     def team_names(self, obj: Agent) -> str:
         return ", ".join(line.name for line in obj.business_lines.all())
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(AuditedModelAdmin):
+    """Who holds API tokens, and until when. Tokens are issued by `POST /api/auth/token/` only; deleting one here
+    revokes it, in the audit log like every admin deletion (a password change or a deactivation revokes all of a
+    user's)."""
+
+    list_display = ["user", "created_at", "expires_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    fields = ["user", "created_at", "expires_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False
+
+    @admin.display(description="Expires at")
+    def expires_at(self, obj: ApiToken):
+        return api_token_expires_at(obj)

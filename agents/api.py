@@ -13,8 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.selectors import agent_for_user
-from agents.services import agent_api_token_issue
-from customers.api import CodedErrorsAPIView, ErrorSerializer
+from agents.services import LoginThrottled, api_token_issue, login_attempt_record
+from cs_platform.rate_limits import client_address
+from customers.api import RATE_LIMITED_RESPONSE, CodedErrorsAPIView, ErrorSerializer, RateLimited
 
 
 class QueryOrHeaderTokenScheme(OpenApiAuthenticationExtension):
@@ -40,7 +41,7 @@ class InvalidCredentials(APIException):
 
 
 class AuthTokenApi(CodedErrorsAPIView):
-    """Credentials in the body, no cookies: no CSRF. Only agents get a token; the same token on every call."""
+    """Credentials in the body, no cookies: no CSRF. Only agents get a token, a fresh one on every call."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -57,8 +58,12 @@ class AuthTokenApi(CodedErrorsAPIView):
         operation_id="auth_token_create",
         tags=["agents"],
         summary="Get an agent's API token",
-        description="Only users with an agent profile get a token; asking again returns the same one. Send it as "
-        "`Authorization: Token <token>` or `?token=<token>`, on REST calls and on `/ws/agent/`.",
+        description="Only users with an agent profile get a token, a new one on every call. It is valid for "
+        "`AGENT_TOKEN_TTL` seconds (default 12 hours) and is revoked at once by a password change or when the user "
+        "is deactivated; then ask again. Send it as `Authorization: Token <token>` (preferred: query strings end "
+        "up in access logs) or `?token=<token>`, on REST calls and on `/ws/agent/`. At most `LOGIN_RATE` attempts "
+        "(default 10 a minute) per username and per address, shared with the admin's login; past it even the "
+        "right password is refused until the window ends.",
         request=AuthTokenInputSerializer,
         responses={
             200: AuthTokenOutputSerializer,
@@ -66,18 +71,22 @@ class AuthTokenApi(CodedErrorsAPIView):
                 ErrorSerializer, description="`invalid_credentials`, or `invalid_request` for a missing field."
             ),
             403: OpenApiResponse(ErrorSerializer, description="`not_an_agent`: the user has no agent profile."),
+            429: RATE_LIMITED_RESPONSE,
         },
     )
     def post(self, request: Request) -> Response:
         serializer = self.AuthTokenInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = authenticate(
-            request, username=serializer.validated_data["username"], password=serializer.validated_data["password"]
-        )
+        username = serializer.validated_data["username"]
+        try:
+            login_attempt_record(username=username, address=client_address(request))
+        except LoginThrottled as exc:
+            raise RateLimited(exc.retry_after, "Too many login attempts.") from exc
+        user = authenticate(request, username=username, password=serializer.validated_data["password"])
         if user is None:
             raise InvalidCredentials()
         agent = agent_for_user(user=user)
         if agent is None:
             raise PermissionDenied("This user is not an agent.", code="not_an_agent")
-        token = agent_api_token_issue(agent=agent)
+        token = api_token_issue(user=user)
         return Response(self.AuthTokenOutputSerializer({"token": token, "agent_id": agent.pk}).data)

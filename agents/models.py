@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Presence(models.TextChoices):
@@ -34,3 +35,24 @@ class Agent(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+
+class ApiToken(models.Model):
+    """A bearer token for the REST API and `/ws/agent/?token=` (`POST /api/auth/token/`).
+
+    Only the token's SHA-256 is kept, so a copy of the database holds no usable token. It is valid for
+    `AGENT_TOKEN_TTL` seconds from `created_at`, while the user is active and while the password stays the one it
+    was issued under (`password_fingerprint`, an HMAC of the password hash: any password change revokes it).
+    """
+
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the token, hex.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    created_at = models.DateTimeField(default=timezone.now)
+    password_fingerprint = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        indexes = [models.Index(fields=["user", "created_at"], name="apitoken_user_created_idx")]
+
+    def __str__(self) -> str:
+        return f"API token of {self.user} from {self.created_at:%Y-%m-%d %H:%M}"

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+import hashlib
+from datetime import datetime, timedelta
 
-from agents.models import Agent
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from agents.models import Agent, ApiToken
+
+_FINGERPRINT_SALT = "agents.ApiToken.password_fingerprint"
 
 
 def agent_for_user(*, user: AbstractBaseUser | AnonymousUser) -> Agent | None:
@@ -20,11 +28,37 @@ def agent_for_user(*, user: AbstractBaseUser | AnonymousUser) -> Agent | None:
         return None
 
 
-def agent_for_api_token(*, token: str) -> Agent | None:
-    """The agent behind an API token (`POST /api/auth/token/`); None for unknown tokens and inactive users."""
-    from rest_framework.authtoken.models import Token
+def api_token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
-    found = Token.objects.select_related("user").filter(key=token).first()
-    if found is None or not found.user.is_active:
+
+def api_token_password_fingerprint(user: AbstractBaseUser) -> str:
+    """An HMAC of the user's password hash: it changes with every password change, on whatever path (the admin's
+    form, `changepassword`, `set_password`), so a token issued under the old password no longer matches."""
+    return salted_hmac(_FINGERPRINT_SALT, user.password, algorithm="sha256").hexdigest()
+
+
+def api_token_expires_at(api_token: ApiToken) -> datetime:
+    return api_token.created_at + timedelta(seconds=settings.AGENT_TOKEN_TTL)
+
+
+def api_token_find(*, token: str) -> ApiToken | None:
+    """The valid token row (its user loaded): None for an unknown, expired or revoked token (a password changed
+    since, or the user deactivated)."""
+    if not token or not isinstance(token, str):
+        return None
+    found = ApiToken.objects.select_related("user").filter(digest=api_token_digest(token)).first()
+    if found is None or not found.user.is_active or api_token_expires_at(found) <= timezone.now():
+        return None
+    if not constant_time_compare(found.password_fingerprint, api_token_password_fingerprint(found.user)):
+        return None
+    return found
+
+
+def agent_for_api_token(*, token: str) -> Agent | None:
+    """The agent behind a valid API token (`POST /api/auth/token/`); None otherwise, and for users who are not
+    agents (any more)."""
+    found = api_token_find(token=token)
+    if found is None:
         return None
     return agent_for_user(user=found.user)

@@ -1,23 +1,60 @@
-"""State changes of agents: presence."""
+"""State changes of agents: API tokens, login attempts, presence."""
 
 from __future__ import annotations
 
 import logging
+import secrets
+from datetime import timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import models, transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
-from agents.models import Agent, Presence
+from agents.models import Agent, ApiToken, Presence
+from agents.selectors import api_token_digest, api_token_password_fingerprint
 from chat import events
 from chat.errors import ChatError, ErrorCode
+from cs_platform.rate_limits import rate_limit_hit
 
 logger = logging.getLogger(__name__)
 
 
-def agent_api_token_issue(*, agent: Agent) -> str:
-    """The agent's API token for REST and `/ws/agent/?token=`; asking again returns the same one."""
-    return Token.objects.get_or_create(user_id=agent.user_id)[0].key
+class LoginThrottled(Exception):
+    """Too many password logins for this username or from this address: refused, right password or not."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many login attempts. Please try again in {retry_after} seconds.")
+        self.retry_after = retry_after
+
+
+def login_attempt_record(*, username: str, address: str) -> None:
+    """Count one password login (`POST /api/auth/token/` or the admin's form) before the password is checked.
+
+    Over `LOGIN_RATE` for the username or for the address, raise LoginThrottled: the lock-out lasts until the
+    window ends, so guessing stays slow whether one address tries many names or many addresses one name. Refused
+    attempts cost no password hash.
+    """
+    wait = rate_limit_hit(
+        scope="login", keys=[f"user {username.casefold()}", f"address {address}"], rate=settings.LOGIN_RATE
+    )
+    if wait is not None:
+        logger.warning("login throttled for username %r from %s", username, address)
+        raise LoginThrottled(wait)
+
+
+def api_token_issue(*, user: AbstractBaseUser) -> str:
+    """A new API token for REST and `/ws/agent/?token=`, valid for `AGENT_TOKEN_TTL` seconds under the current
+    password; the user's expired or revoked tokens are dropped on the way. Only its digest is stored."""
+    now = timezone.now()
+    fingerprint = api_token_password_fingerprint(user)
+    ApiToken.objects.filter(user=user).filter(
+        models.Q(created_at__lte=now - timedelta(seconds=settings.AGENT_TOKEN_TTL))
+        | ~models.Q(password_fingerprint=fingerprint)
+    ).delete()
+    token = secrets.token_hex(20)
+    ApiToken.objects.create(digest=api_token_digest(token), user=user, created_at=now, password_fingerprint=fingerprint)
+    return token
 
 
 def agent_presence_set(*, agent_id: int, status: str) -> Agent:

@@ -24,9 +24,8 @@ def create(spec: dict[str, Any]) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.db import transaction
-    from rest_framework.authtoken.models import Token
-
     from agents.models import Agent
+    from agents.services import api_token_issue
     from routing.models import BusinessLine
 
     user_model = get_user_model()
@@ -45,10 +44,11 @@ def create(spec: dict[str, Any]) -> dict[str, Any]:
             Agent.business_lines.through.objects.bulk_create(
                 Agent.business_lines.through(agent_id=agent.id, businessline_id=line.id) for agent in agents
             )
-            tokens = Token.objects.bulk_create(Token(key=Token.generate_key(), user=user) for user in users)
             lines[key] = {
                 "capacity": line_spec["capacity"],
-                "agents": [{"agent_id": agent.id, "token": token.key} for agent, token in zip(agents, tokens)],
+                "agents": [
+                    {"agent_id": agent.id, "token": api_token_issue(user=user)} for agent, user in zip(agents, users)
+                ],
             }
     return {"lines": lines}
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from agents.models import Agent
@@ -335,14 +336,23 @@ def conversation_leave_message(
     """Nobody can answer now: keep the customer's message and contact details as a missed conversation.
 
     The message joins what was said before: an open waiting conversation becomes the missed one, and a
-    conversation that has just timed out in the queue takes the message.
+    conversation that has just timed out in the queue takes the message. A customer has at most one unanswered
+    left message: while one waits for an agent, a new message is added to it (agents, told of it once, see the
+    whole text when they pick it) instead of opening another.
     """
     _require_channel(channel)
     with transaction.atomic():
+        # The customer's row serialises their left messages: two at once still make one conversation.
+        Customer.objects.select_for_update().filter(id=customer.id).first()
         contact = {field: value for field, value in (("name", name), ("email", email)) if value}
         if contact:
             Customer.objects.filter(id=customer.id).update(**contact)
-        conversation = _conversation_for_left_message(customer)
+        conversation, unanswered = _conversation_for_left_message(customer)
+        if conversation is not None and unanswered:
+            message_append(conversation=conversation, sender=Sender.CUSTOMER, body=body)
+            conversation_state_publish_on_commit(conversation)
+            logger.info("customer %s added to their left message in conversation %s", customer.id, conversation.id)
+            return conversation
         thanks = "Thanks! We got your message and will get back to you."
         if conversation is None:
             conversation = Conversation.objects.create(
@@ -366,8 +376,10 @@ def conversation_leave_message(
     return conversation
 
 
-def _conversation_for_left_message(customer: Customer) -> Conversation | None:
-    """The customer's waiting conversation, or the one that timed out in the queue within the last hour.
+def _conversation_for_left_message(customer: Customer) -> tuple[Conversation | None, bool]:
+    """Where a left message goes, and whether that conversation already holds an unanswered left message: the
+    customer's open (waiting) conversation, else their unanswered left message, else the conversation that timed
+    out in the queue within the last hour, else none (a new one).
 
     The open one is looked for first, whatever its age: a missed chat picked by an agent is open though the
     customer started (and ended) a later one.
@@ -377,17 +389,39 @@ def _conversation_for_left_message(customer: Customer) -> Conversation | None:
     if open_conversation is not None:
         if open_conversation.status == ConversationStatus.ACTIVE:
             raise ChatError(ErrorCode.INVALID_FIELD, "An agent is with you: write in the open conversation")
-        return open_conversation
+        return open_conversation, False
     latest = conversations.order_by("-started_at", "-id").first()
     if latest is None:
-        return None
+        return None, False
+    unanswered = _unanswered_left_message(customer)
+    if unanswered is not None:
+        return unanswered, True
     recently_missed = (
         latest.status == ConversationStatus.MISSED
         and latest.close_reason == CloseReason.WAIT_TIMEOUT
         and latest.closed_at is not None
         and timezone.now() - latest.closed_at < LEFT_MESSAGE_JOINS_MISSED_WITHIN
     )
-    return latest if recently_missed else None
+    return (latest if recently_missed else None), False
+
+
+def _unanswered_left_message(customer: Customer) -> Conversation | None:
+    """The customer's newest missed conversation whose last event is a left message: no agent has picked it since
+    (a pick adds `assigned`)."""
+    last_event = (
+        Message.objects.filter(conversation=OuterRef("pk"), sender=Sender.SYSTEM)
+        .exclude(event="")
+        .order_by("-seq")
+        .values("event")[:1]
+    )
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(customer=customer, status=ConversationStatus.MISSED)
+        .annotate(last_event=Subquery(last_event))
+        .filter(last_event="left_message")
+        .order_by("-started_at", "-id")
+        .first()
+    )
 
 
 def conversation_rate(*, customer_id: int, conversation_id: int, rating: int, comment: str = "") -> Conversation:

@@ -11,7 +11,9 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter  # noqa: E402  (Django must be set up first)
 
 from chat.routing import websocket_application  # noqa: E402
+from cs_platform.log_redaction import use_redacting_access_log  # noqa: E402
 
+use_redacting_access_log()
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
 
 # Everything loaded so far (Django, Channels, Twisted, the URL conf) lives as long as the worker: keep it out of the

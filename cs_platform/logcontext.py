@@ -73,7 +73,11 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": ContextFilter}},
+        # No token of a query string (`?token=`) in any line (cs_platform/log_redaction.py).
+        "filters": {
+            "context": {"()": ContextFilter},
+            "redact_secrets": {"()": "cs_platform.log_redaction.SecretRedactingFilter"},
+        },
         "formatters": {
             "plain": {"format": "%(asctime)s %(levelname)s %(name)s [pid %(process)d] %(message)s"},
             "json": {
@@ -85,10 +89,14 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             },
         },
         "handlers": {
-            "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["context"]},
+            "console": {
+                "class": "logging.StreamHandler", "formatter": log_format, "filters": ["context", "redact_secrets"],
+            },
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
+            # Django's development server logs through a handler of its own: through ours instead, redacted.
+            "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
             "django.channels.server": {"level": "WARNING"},
             "daphne": {"level": "WARNING"},
             "pgserver": {"level": "WARNING"},

@@ -13,7 +13,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from cs_platform import deployment, embedded
+from cs_platform import deployment, embedded, rate_limits
 from cs_platform.logcontext import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -58,7 +58,7 @@ SECURE_PROXY_SSL_HEADER = tuple(_PROXY_SSL_HEADER) or None
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "cs_platform.admin_config.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -67,7 +67,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
@@ -209,6 +208,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Proxies in front of the web workers whose X-Forwarded-For is trusted for the client's address (rate
+    # limits); 0: the connection's own address, so a client cannot pick its address by sending the header.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Customer-service IM platform API",
@@ -249,12 +251,21 @@ CHAT_PRESENCE_TTL_SECONDS = env.int("CHAT_PRESENCE_TTL_SECONDS", default=45)
 CHAT_MAX_SOCKETS_PER_CUSTOMER = env.int("CHAT_MAX_SOCKETS_PER_CUSTOMER", default=10)
 CHAT_MAX_SOCKETS_PER_AGENT = env.int("CHAT_MAX_SOCKETS_PER_AGENT", default=20)
 CUSTOMER_TOKEN_MAX_AGE = env.int("CUSTOMER_TOKEN_MAX_AGE", default=7 * 24 * 3600)
+# Furthest ahead an expiring identity (`identity_expires`) may end: a leaked one works at most this long.
+CUSTOMER_IDENTITY_MAX_AGE = env.int("CUSTOMER_IDENTITY_MAX_AGE", default=24 * 3600)
+# Lifetime of an API token from `POST /api/auth/token/` (an agent's shift); a password change revokes it sooner.
+AGENT_TOKEN_TTL = env.int("AGENT_TOKEN_TTL", default=12 * 3600)
 
 # Data protection: how long transcripts are kept (a new business line's default, in days; 0 = forever), how
 # often the retention sweep runs (seconds) and how many conversations one of its transactions deletes.
 RETENTION_DAYS_DEFAULT = env.int("RETENTION_DAYS_DEFAULT", default=0)
 RETENTION_SWEEP_INTERVAL = env.float("RETENTION_SWEEP_INTERVAL", default=3600.0)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=200)
+
+# Rate limits, in DRF's format (`30/m`; `none` turns one off), counted in Redis for all processes
+# (cs_platform/rate_limits.py).
+WIDGET_SESSION_RATE = rate_limits.rate_setting("WIDGET_SESSION_RATE", env("WIDGET_SESSION_RATE", default="30/m"))
+LOGIN_RATE = rate_limits.rate_setting("LOGIN_RATE", env("LOGIN_RATE", default="10/m"))
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True

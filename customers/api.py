@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.utils.cache import patch_vary_headers
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, Throttled, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView, exception_handler
 
+from cs_platform.rate_limits import client_address, rate_limit_hit
 from customers.models import Channel
 from customers.selectors import business_line_for_widget, widget_origin_allowed
 from customers.services import CustomerErrorCode, IdentityInvalid, customer_session_start
@@ -31,6 +33,20 @@ class ErrorSerializer(serializers.Serializer):
         child=serializers.ListField(child=serializers.CharField()), required=False,
         help_text="Per-field messages, for `invalid_request`.",
     )
+
+
+class RateLimited(Throttled):
+    """Over a rate limit: `429` with `Retry-After` and `{"code": "rate_limited", "message"}` saying when to retry."""
+
+    default_code = "rate_limited"
+    default_detail = "Too many requests."
+    extra_detail_singular = "Please try again in {wait} second."
+    extra_detail_plural = "Please try again in {wait} seconds."
+
+
+RATE_LIMITED_RESPONSE = OpenApiResponse(
+    ErrorSerializer, description="`rate_limited`: too many attempts; the `Retry-After` header says when to retry.",
+)
 
 
 def coded_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -81,14 +97,23 @@ class WidgetSessionApi(CodedErrorsAPIView):
         )
         identity_hash = serializers.CharField(
             max_length=128, required=False, allow_null=True, allow_blank=True,
-            help_text="Hex HMAC-SHA256 of `external_id`, keyed with the business line's identity secret.",
+            help_text="Hex HMAC-SHA256 of `external_id` (with `identity_expires`: of `external_id:identity_expires`), "
+            "keyed with the business line's identity secret.",
+        )
+        identity_expires = serializers.IntegerField(
+            required=False, allow_null=True, min_value=0,
+            help_text="Unix seconds after which this identity is refused (`identity_expired`); at most "
+            "`CUSTOMER_IDENTITY_MAX_AGE` ahead. Needs `external_id`.",
         )
         name = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
         email = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-            if attrs.get("identity_hash") and not attrs.get("external_id"):
-                raise serializers.ValidationError({"external_id": ["identity_hash requires external_id."]})
+            proof = attrs.get("identity_hash") or attrs.get("identity_expires") is not None
+            if proof and not attrs.get("external_id"):
+                raise serializers.ValidationError(
+                    {"external_id": ["identity_hash and identity_expires require external_id."]}
+                )
             return attrs
 
     class WidgetSessionOutputSerializer(serializers.Serializer):
@@ -103,8 +128,11 @@ class WidgetSessionApi(CodedErrorsAPIView):
         description="Anonymous: send the `visitor_token` of the previous session to stay the same customer. "
         "Logged-in users of the site: send `external_id` and `identity_hash` (hex HMAC-SHA256 of `external_id` "
         "keyed with the business line's identity secret, computed by the site's backend) to be the same customer "
-        "on every channel. A browser's `Origin` must be one of the business line's allowed origins. Use `token` "
-        "for `/ws/customer/?token=`.",
+        "on every channel; better, an identity that expires: `identity_expires` (unix seconds) and the HMAC of "
+        "`external_id + \":\" + identity_expires`. `name` and `email` only fill a customer's empty fields. "
+        "A browser's `Origin` must be one of the business line's allowed origins. Use `token` for "
+        "`/ws/customer/?token=`. At most `WIDGET_SESSION_RATE` sessions (default 30 a minute) per client "
+        "address and business line.",
         request=WidgetSessionInputSerializer,
         responses={
             200: OpenApiResponse(WidgetSessionOutputSerializer, description="An existing customer."),
@@ -112,9 +140,11 @@ class WidgetSessionApi(CodedErrorsAPIView):
             400: OpenApiResponse(ErrorSerializer, description="`invalid_request`: a bad channel or field."),
             403: OpenApiResponse(
                 ErrorSerializer,
-                description="`identity_invalid` (wrong or missing identity_hash) or `origin_forbidden`.",
+                description="`identity_invalid` (wrong or missing identity_hash, an expiry too far ahead, or a plain "
+                "identity where the business line requires expiring ones), `identity_expired` or `origin_forbidden`.",
             ),
             404: OpenApiResponse(ErrorSerializer, description="`business_line_not_found`."),
+            429: RATE_LIMITED_RESPONSE,
         },
         examples=[
             OpenApiExample("Anonymous visitor", value={"business_line": "demo", "channel": "web"}, request_only=True),
@@ -124,12 +154,25 @@ class WidgetSessionApi(CodedErrorsAPIView):
                        "identity_hash": "<hex hmac-sha256>", "name": "Ada", "email": "ada@example.com"},
                 request_only=True,
             ),
+            OpenApiExample(
+                "Identified user, expiring identity",
+                value={"business_line": "demo", "channel": "web", "external_id": "user-42",
+                       "identity_expires": 1767225600, "identity_hash": "<hex hmac-sha256 of user-42:1767225600>"},
+                request_only=True,
+            ),
         ],
     )
     def post(self, request: Request) -> Response:
         serializer = self.WidgetSessionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        # Counted before anything is looked up: a flood costs one Redis round trip a request, nothing more.
+        wait = rate_limit_hit(
+            scope="widget_session", keys=[f"{client_address(request)} {data['business_line']}"],
+            rate=settings.WIDGET_SESSION_RATE,
+        )
+        if wait is not None:
+            raise RateLimited(wait, "Too many chat sessions were opened from your network.")
         business_line = business_line_for_widget(key=data["business_line"])
         if business_line is None:
             raise NotFound("Unknown business line.", code=CustomerErrorCode.BUSINESS_LINE_NOT_FOUND.value)
@@ -146,6 +189,7 @@ class WidgetSessionApi(CodedErrorsAPIView):
                 visitor_token=data.get("visitor_token") or None,
                 external_id=data.get("external_id") or None,
                 identity_hash=data.get("identity_hash") or None,
+                identity_expires=data.get("identity_expires"),
                 name=data.get("name") or "",
                 email=data.get("email") or "",
             )
@@ -174,5 +218,6 @@ class WidgetSessionApi(CodedErrorsAPIView):
         refused = isinstance(data, dict) and data.get("code") == CustomerErrorCode.ORIGIN_FORBIDDEN
         if origin is not None and not refused:
             response["Access-Control-Allow-Origin"] = origin
+            response["Access-Control-Expose-Headers"] = "Retry-After"
         patch_vary_headers(response, ["Origin"])
         return response

@@ -55,11 +55,11 @@ def widget_origin_allowed(*, business_line: BusinessLine, origin: str | None, ho
     return parsed == site_origin(scheme=parsed.scheme, host=host)
 
 
-def customer_identity_hash(*, business_line: BusinessLine, external_id: str) -> str:
-    """What the business line's own backend computes for a logged-in user: hex HMAC-SHA256 of the external id."""
-    return hmac.new(
-        business_line.identity_secret.encode(), external_id.encode(), hashlib.sha256
-    ).hexdigest()
+def customer_identity_hash(*, business_line: BusinessLine, external_id: str, expires: int | None = None) -> str:
+    """What the business line's own backend computes for a logged-in user: hex HMAC-SHA256 of the external id, or
+    of `external_id + ":" + expires` (unix seconds, in decimal) for an identity that expires."""
+    message = external_id if expires is None else f"{external_id}:{expires}"
+    return hmac.new(business_line.identity_secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def customer_by_external_id(*, business_line_key: str, external_id: str) -> Customer | None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hmac
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -17,6 +19,7 @@ from routing.models import BusinessLine
 class CustomerErrorCode(StrEnum):
     BUSINESS_LINE_NOT_FOUND = "business_line_not_found"
     IDENTITY_INVALID = "identity_invalid"
+    IDENTITY_EXPIRED = "identity_expired"
     ORIGIN_FORBIDDEN = "origin_forbidden"
 
 
@@ -24,6 +27,12 @@ class IdentityInvalid(Exception):
     """The `identity_hash` does not prove the `external_id`: nothing may be created or returned."""
 
     code = CustomerErrorCode.IDENTITY_INVALID
+
+
+class IdentityExpired(IdentityInvalid):
+    """A proven identity whose `identity_expires` has passed: the site must sign a fresh one."""
+
+    code = CustomerErrorCode.IDENTITY_EXPIRED
 
 
 @dataclass(frozen=True)
@@ -46,20 +55,24 @@ def customer_session_start(
     visitor_token: str | None = None,
     external_id: str | None = None,
     identity_hash: str | None = None,
+    identity_expires: int | None = None,
     name: str = "",
     email: str = "",
 ) -> CustomerSession:
     """Find or create the customer behind a widget, H5 page or app, and issue their token.
 
-    Identified (`external_id`): the hash must prove it, then the same external id is the same customer of the
-    business line on every channel; a still-anonymous visitor record of this browser is adopted if none exists.
-    Anonymous: a known visitor token returns its customer, anything else a new one with a fresh token. The
-    visitor token of an identified customer never stands in for the hash, so a shared device that logs out
-    cannot reopen that customer's history.
+    Identified (`external_id`): the hash must prove it (and its expiry, if it has one), then the same external id
+    is the same customer of the business line on every channel; a still-anonymous visitor record of this browser
+    is adopted if none exists. Anonymous: a known visitor token returns its customer, anything else a new one with
+    a fresh token. The visitor token of an identified customer never stands in for the hash, so a shared device
+    that logs out cannot reopen that customer's history. `name` and `email` only fill fields still empty: a
+    replayed session never rewrites what the customer told us.
     """
     if external_id:
-        if not _identity_hash_valid(business_line=business_line, external_id=external_id, identity_hash=identity_hash):
-            raise IdentityInvalid("identity_hash does not match external_id for this business line.")
+        _identity_verify(
+            business_line=business_line, external_id=external_id, identity_hash=identity_hash,
+            identity_expires=identity_expires,
+        )
         customer, created = _identified_customer(
             business_line=business_line, channel=channel, visitor_token=visitor_token,
             external_id=external_id, name=name, email=email,
@@ -73,11 +86,29 @@ def customer_session_start(
     return CustomerSession(customer=customer, token=customer_token_issue(customer=customer), created=created)
 
 
-def _identity_hash_valid(*, business_line: BusinessLine, external_id: str, identity_hash: str | None) -> bool:
-    if not identity_hash or not business_line.identity_secret:
-        return False
-    expected = customer_identity_hash(business_line=business_line, external_id=external_id)
-    return hmac.compare_digest(expected.encode(), identity_hash.strip().lower().encode())
+def _identity_verify(
+    *, business_line: BusinessLine, external_id: str, identity_hash: str | None, identity_expires: int | None
+) -> None:
+    """Raise unless the hash proves the external id (and the expiry, which must be ahead, though not too far)."""
+    if identity_expires is None and business_line.identity_requires_expiry:
+        raise IdentityInvalid(
+            "This business line accepts only expiring identities: send identity_expires (unix seconds) and the "
+            "HMAC-SHA256 of external_id:identity_expires."
+        )
+    expected = customer_identity_hash(business_line=business_line, external_id=external_id, expires=identity_expires)
+    if not identity_hash or not business_line.identity_secret or not hmac.compare_digest(
+        expected.encode(), identity_hash.strip().lower().encode()
+    ):
+        raise IdentityInvalid("identity_hash does not match external_id for this business line.")
+    if identity_expires is None:
+        return
+    now = int(time.time())
+    if identity_expires <= now:
+        raise IdentityExpired("This identity has expired: the site must sign a new one.")
+    if identity_expires > now + settings.CUSTOMER_IDENTITY_MAX_AGE:
+        raise IdentityInvalid(
+            f"identity_expires is too far ahead: at most {settings.CUSTOMER_IDENTITY_MAX_AGE} seconds from now."
+        )
 
 
 def _anonymous_customer(
@@ -125,12 +156,14 @@ def _identified_customer(
 
 
 def _customer_touch(*, customer: Customer, name: str, email: str) -> None:
+    """Seen again. Whoever replays a session (a token or hash that leaked, a shared device) may fill an empty name
+    or email, never replace one: what the customer said stays, and answers keep going to their address."""
     customer.last_seen_at = timezone.now()
     fields = ["last_seen_at"]
-    if name and name != customer.name:
+    if name and not customer.name:
         customer.name = name
         fields.append("name")
-    if email and email != customer.email:
+    if email and not customer.email:
         customer.email = email
         fields.append("email")
     customer.save(update_fields=fields)

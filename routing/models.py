@@ -44,6 +44,11 @@ class BusinessLine(models.Model):
         max_length=128, default=new_identity_secret,
         help_text="Secret for HMAC-SHA256(external_id) identity verification. Never shown to customers.",
     )
+    identity_requires_expiry = models.BooleanField(
+        default=False,
+        help_text="Accept only expiring identities (identity_expires, hashed with the external id), never the plain "
+        "HMAC of the external id, which works for ever once seen.",
+    )
     greeting = models.TextField(blank=True, default="Hello! How can we help you today?")
     time_zone = models.CharField(max_length=64, default="UTC")
     business_hours = models.JSONField(

@@ -105,3 +105,20 @@ def redis_prefix_of_this_run() -> Iterator[None]:
     yield
     settings.REDIS_PREFIX, settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = original
     channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def rate_limit_counters_of_this_test() -> Iterator[None]:
+    """Each test counts its rate limits from zero: this run's counters are forgotten after every test."""
+    yield
+    from django.conf import settings
+
+    from cs_platform.rate_limits import rate_limit_key_prefix
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{rate_limit_key_prefix()}:*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

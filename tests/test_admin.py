@@ -438,3 +438,39 @@ def test_raising_an_agents_capacity_in_the_admin_assigns_waiting_chats_at_once(
     waiting.refresh_from_db()
     assert (waiting.status, waiting.agent_id) == (ConversationStatus.ACTIVE, agent.id)
     asyncio.run(presence.connection_remove(agent_id=agent.id, connection="admin-test-socket"))
+
+
+class TestLoginRate:
+    """The admin's login form (also the workbench's) counts against `LOGIN_RATE` like `POST /api/auth/token/`."""
+
+    def test_past_the_default_rate_even_the_right_password_is_refused_with_a_429_page(self, client):
+        UserFactory(username="boss", is_staff=True, is_superuser=True)
+        wrong = [client.post("/admin/login/", {"username": "boss", "password": f"guess{n}"}).status_code
+                 for n in range(10)]
+
+        refused = client.post("/admin/login/?next=/admin/", {"username": "boss", "password": "pw"})
+
+        assert wrong == [200] * 10  # the form again, with its error
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert b"Too many login attempts" in refused.content
+        assert "_auth_user_id" not in client.session
+        assert client.get("/admin/").status_code == 302  # still signed out
+
+    def test_under_the_rate_the_right_password_signs_in(self, client, settings):
+        settings.LOGIN_RATE = "3/m"
+        UserFactory(username="boss", is_staff=True, is_superuser=True)
+        client.post("/admin/login/", {"username": "boss", "password": "guess"})
+
+        signed_in = client.post("/admin/login/?next=/admin/", {"username": "boss", "password": "pw"})
+
+        assert signed_in.status_code == 302
+        assert client.get("/admin/").status_code == 200
+
+    def test_showing_the_form_counts_nothing(self, client, settings):
+        settings.LOGIN_RATE = "1/m"
+        UserFactory(username="boss", is_staff=True, is_superuser=True)
+        for _ in range(3):
+            assert client.get("/admin/login/").status_code == 200
+
+        assert client.post("/admin/login/?next=/admin/", {"username": "boss", "password": "pw"}).status_code == 302

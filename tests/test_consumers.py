@@ -7,11 +7,11 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from rest_framework.authtoken.models import Token
 
 from agents.models import Presence
+from agents.services import api_token_issue
 from chat.events import conversation_group, frame_event
-from chat.models import ConversationStatus, Message
+from chat.models import Conversation, ConversationStatus, Message
 from cs_platform.asgi import application
 from customers.services import customer_token_issue
 from tests.factories import AgentFactory, BusinessLineFactory, CustomerFactory
@@ -74,8 +74,8 @@ def customer_path(customer):
 
 
 async def agent_path(agent):
-    token, _ = await Token.objects.aget_or_create(user_id=agent.user_id)
-    return f"/ws/agent/?token={token.key}"
+    token = await sync_to_async(lambda: api_token_issue(user=agent.user))()
+    return f"/ws/agent/?token={token}"
 
 
 async def customer_socket(customer, origin=SHOP):
@@ -443,6 +443,21 @@ async def test_nobody_online_the_customer_is_offered_to_leave_a_message(customer
     assert (customer.name, customer.email) == ("Ann", "ann@example.com")
     bodies = [m.body async for m in Message.objects.filter(conversation_id=state["conversation"]["id"])]
     assert "Call me back please" in bodies
+    await socket.disconnect()
+
+
+async def test_left_messages_while_one_is_unanswered_join_it(customer):
+    socket = await customer_socket(customer)
+    replies = []
+    for n in range(5):
+        await socket.send_json_to({"type": "conversation.leave_message", "body": f"Call me back ({n})", "ref": n})
+        replies.append(await expect(socket, "conversation.state", where=lambda f, n=n: f.get("ref") == n))
+
+    assert len({reply["conversation"]["id"] for reply in replies}) == 1
+    assert {reply["conversation"]["status"] for reply in replies} == {"missed"}
+    assert await Conversation.objects.filter(customer=customer).acount() == 1
+    bodies = [m.body async for m in Message.objects.filter(sender="customer").order_by("seq")]
+    assert bodies == [f"Call me back ({n})" for n in range(5)]
     await socket.disconnect()
 
 

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from agents.services import api_token_issue
 from chat.models import CloseReason, ConversationStatus, Message, Sender
 from customers.services import customer_token_issue
 from tests.factories import (
@@ -41,7 +41,7 @@ def agent(line):
 
 def token_client(agent) -> APIClient:
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=agent.user)[0].key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=agent.user)}")
     return api
 
 
@@ -265,7 +265,7 @@ class TestWhoMayRead:
         assert response.status_code == 401
 
     def test_an_agent_by_query_token_reads(self, url, agent):
-        token = Token.objects.create(user=agent.user).key
+        token = api_token_issue(user=agent.user)
 
         assert APIClient().get(url, {"token": token}).status_code == 200
 
@@ -286,6 +286,6 @@ class TestWhoMayRead:
 
     def test_a_non_agent_token_is_403(self, url):
         api = APIClient()
-        api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=UserFactory()).key}")
+        api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=UserFactory())}")
 
         assert api.get(url).status_code == 403

@@ -9,9 +9,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 from jsonschema import Draft202012Validator
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from agents.services import api_token_issue
 from chat.models import ConversationStatus, Sender
 from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, CustomerFactory, MessageFactory
 
@@ -89,7 +89,7 @@ def test_docs_page_loads_only_from_this_site():
         assert api.get(url).status_code == 200, url
 
 
-def test_real_answers_match_the_schema(schema):
+def test_real_answers_match_the_schema(schema, settings):
     line = BusinessLineFactory(key="shop", identity_secret="s")
     agent = AgentFactory(business_lines=[line])
     customer = CustomerFactory(business_line=line, external_id="u-1")
@@ -100,11 +100,11 @@ def test_real_answers_match_the_schema(schema):
     MessageFactory(conversation=closed, seq=1, sender=Sender.CUSTOMER, client_msg_id="c1")
     MessageFactory(conversation=closed, seq=2, sender=Sender.SYSTEM, event="assigned", body="")
     MessageFactory(conversation=closed, seq=3, sender=Sender.AGENT, agent=agent, is_internal_note=True)
-    token = Token.objects.create(user=agent.user).key
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     agent.user.set_password("pw")
     agent.user.save()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=agent.user)}")
+    limited = APIClient(REMOTE_ADDR="203.0.113.9")
 
     answers = [
         ("/api/widget/session/", "post", APIClient().post(
@@ -120,8 +120,15 @@ def test_real_answers_match_the_schema(schema):
         ("/api/conversations/{conversation_id}/messages/", "get", api.get("/api/conversations/0/messages/")),
         ("/api/conversations/{conversation_id}/messages/", "get", APIClient().get("/api/conversations/0/messages/")),
     ]
+    settings.LOGIN_RATE, settings.WIDGET_SESSION_RATE = "0/m", "0/m"
+    answers += [
+        ("/api/auth/token/", "post", limited.post(
+            "/api/auth/token/", {"username": agent.user.username, "password": "pw"}, format="json")),
+        ("/api/widget/session/", "post", limited.post(
+            "/api/widget/session/", {"business_line": "shop", "channel": "web"}, format="json")),
+    ]
 
-    assert [response.status_code for *_, response in answers] == [201, 404, 400, 200, 200, 200, 404, 401]
+    assert [response.status_code for *_, response in answers] == [201, 404, 400, 200, 200, 200, 404, 401, 429, 429]
     for path, method, response in answers:
         errors = list(validator_for(schema, path, method, response.status_code).iter_errors(response.json()))
         assert errors == [], (path, response.status_code, [e.message for e in errors])

@@ -187,6 +187,113 @@ class TestIdentified:
         assert customer_identity_hash(business_line=line, external_id="u-1") == sign("u-1")
 
 
+def sign_expiring(external_id: str, expires: int, secret: str = "s3cret") -> str:
+    return hmac.new(secret.encode(), f"{external_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+class TestExpiringIdentity:
+    """`identity_expires` (unix seconds) with `identity_hash` = HMAC-SHA256 of `external_id:identity_expires`."""
+
+    def identify(self, api, expires, identity_hash=None, external_id="u-1"):
+        return post(api, {"business_line": "shop", "channel": "web", "external_id": external_id,
+                          "identity_expires": expires,
+                          "identity_hash": identity_hash or sign_expiring(external_id, expires)})
+
+    def test_an_identity_valid_for_an_hour_is_the_same_customer_as_the_plain_form(self, api, line):
+        plain = post(api, {"business_line": "shop", "channel": "web", "external_id": "u-1",
+                           "identity_hash": sign("u-1")}).json()
+
+        expiring = self.identify(api, int(time.time()) + 3600)
+
+        assert expiring.status_code == 200
+        assert expiring.json()["customer_id"] == plain["customer_id"]
+
+    def test_an_expired_identity_is_refused_and_creates_nothing(self, api, line):
+        response = self.identify(api, int(time.time()) - 1)
+
+        assert response.status_code == 403
+        assert response.json()["code"] == "identity_expired"
+        assert response.json()["message"]
+        assert not Customer.objects.exists()
+
+    def test_an_identity_expiring_too_far_ahead_is_refused(self, api, line, settings):
+        settings.CUSTOMER_IDENTITY_MAX_AGE = 3600
+
+        response = self.identify(api, int(time.time()) + 3700)
+
+        assert response.status_code == 403
+        assert response.json()["code"] == "identity_invalid"
+        assert not Customer.objects.exists()
+
+    @pytest.mark.parametrize("tamper", ["plain hash", "other expiry"])
+    def test_the_hash_must_cover_the_expiry(self, api, line, tamper):
+        expires = int(time.time()) + 3600
+        identity_hash = sign("u-1") if tamper == "plain hash" else sign_expiring("u-1", expires - 100)
+
+        response = self.identify(api, expires, identity_hash=identity_hash)
+
+        assert response.status_code == 403
+        assert response.json()["code"] == "identity_invalid"
+
+    def test_a_line_that_requires_expiring_identities_refuses_the_plain_form(self, api, line):
+        line.identity_requires_expiry = True
+        line.save()
+
+        plain = post(api, {"business_line": "shop", "channel": "web", "external_id": "u-1",
+                           "identity_hash": sign("u-1")})
+        expiring = self.identify(api, int(time.time()) + 600)
+
+        assert plain.status_code == 403
+        assert plain.json()["code"] == "identity_invalid"
+        assert "identity_expires" in plain.json()["message"]
+        assert expiring.status_code == 201
+
+    @pytest.mark.parametrize("body", [
+        {"identity_expires": "soon"},
+        {"identity_expires": -5},
+        {"identity_expires": 1893456000, "external_id": None, "identity_hash": None},
+    ])
+    def test_a_bad_expiry_is_400(self, api, line, body):
+        response = post(api, {"business_line": "shop", "channel": "web", "external_id": "u-1",
+                              "identity_hash": "ab", **body})
+
+        assert response.status_code == 400
+        assert "identity_expires" in response.json()["errors"] or "external_id" in response.json()["errors"]
+
+
+class TestReplayedIdentity:
+    """What the customer said about themselves is never overwritten by a later session call; empty fields fill."""
+
+    def test_a_replayed_identity_does_not_overwrite_name_or_email(self, api, line):
+        body = {"business_line": "shop", "channel": "web", "external_id": "u-1", "identity_hash": sign("u-1")}
+        post(api, {**body, "name": "Ada", "email": "ada@example.com"})
+
+        replayed = post(api, {**body, "name": "Mallory", "email": "mallory@evil.example"})
+
+        assert replayed.status_code == 200
+        customer = Customer.objects.get()
+        assert (customer.name, customer.email) == ("Ada", "ada@example.com")
+
+    def test_a_returning_visitor_does_not_overwrite_them_either(self, api, line):
+        first = post(api, {"business_line": "shop", "channel": "web", "name": "Ada",
+                           "email": "ada@example.com"}).json()
+
+        post(api, {"business_line": "shop", "channel": "web", "visitor_token": first["visitor_token"],
+                   "name": "Mallory", "email": "mallory@evil.example"})
+
+        customer = Customer.objects.get()
+        assert (customer.name, customer.email) == ("Ada", "ada@example.com")
+
+    def test_empty_fields_are_filled(self, api, line):
+        body = {"business_line": "shop", "channel": "web", "external_id": "u-1", "identity_hash": sign("u-1")}
+        post(api, body)
+
+        post(api, {**body, "name": "Ada", "email": "ada@example.com"})
+
+        customer = Customer.objects.get()
+        assert (customer.name, customer.email) == ("Ada", "ada@example.com")
+
+
 class TestBadInput:
     def test_unknown_business_line_is_404_with_code(self, api, line):
         response = post(api, {"business_line": "nope", "channel": "web"})
@@ -270,6 +377,72 @@ class TestOrigin:
 
         assert response.status_code == 201
         assert not response.cookies
+
+
+class TestRateLimit:
+    """`WIDGET_SESSION_RATE` (default 30/m) per client address and business line."""
+
+    def test_past_the_default_rate_one_address_is_refused_with_429_and_retry_after(self, api, line):
+        answers = [post(api, {"business_line": "shop", "channel": "web"}).status_code for _ in range(30)]
+
+        refused = post(api, {"business_line": "shop", "channel": "web"})
+
+        assert answers == [201] * 30
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert refused.json()["code"] == "rate_limited"
+        assert "try again in" in refused.json()["message"]
+        assert Customer.objects.count() == 30
+
+    def test_a_returning_visitor_counts_too_and_is_refused_without_a_new_customer(self, api, line, settings):
+        settings.WIDGET_SESSION_RATE = "2/m"
+        first = post(api, {"business_line": "shop", "channel": "web"}).json()
+        post(api, {"business_line": "shop", "channel": "web", "visitor_token": first["visitor_token"]})
+
+        refused = post(api, {"business_line": "shop", "channel": "web", "visitor_token": first["visitor_token"]})
+
+        assert refused.status_code == 429
+        assert Customer.objects.count() == 1
+
+    def test_the_limit_is_per_address_and_per_business_line(self, line, settings):
+        settings.WIDGET_SESSION_RATE = "1/m"
+        BusinessLineFactory(key="bank")
+        here, elsewhere = APIClient(REMOTE_ADDR="203.0.113.7"), APIClient(REMOTE_ADDR="198.51.100.9")
+        assert post(here, {"business_line": "shop", "channel": "web"}).status_code == 201
+        assert post(here, {"business_line": "shop", "channel": "web"}).status_code == 429
+
+        assert post(here, {"business_line": "bank", "channel": "web"}).status_code == 201
+        assert post(elsewhere, {"business_line": "shop", "channel": "web"}).status_code == 201
+
+    def test_a_forwarded_for_header_is_ignored_unless_proxies_are_trusted(self, line, settings):
+        settings.WIDGET_SESSION_RATE = "1/m"
+        client = APIClient(REMOTE_ADDR="10.0.0.2")
+
+        def status(forwarded_for: str) -> int:
+            body = {"business_line": "shop", "channel": "web"}
+            return post(client, body, **{"X-Forwarded-For": forwarded_for}).status_code
+
+        assert status("1.1.1.1") == 201
+        # a client cannot pick a fresh address by sending the header itself
+        assert status("2.2.2.2") == 429
+
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+        # behind one trusted proxy, the address it saw is the client's
+        assert status("3.3.3.3") == 201
+        assert status("3.3.3.3") == 429
+
+    def test_none_turns_the_limit_off(self, api, line, settings):
+        settings.WIDGET_SESSION_RATE = None
+
+        assert {post(api, {"business_line": "shop", "channel": "web"}).status_code for _ in range(5)} == {201}
+
+    def test_an_allowed_origin_can_read_the_refusal(self, api, line, settings):
+        settings.WIDGET_SESSION_RATE = "0/m"
+
+        refused = post(api, {"business_line": "shop", "channel": "web"}, Origin="https://www.shop.example")
+
+        assert refused.status_code == 429
+        assert refused.headers["Access-Control-Allow-Origin"] == "https://www.shop.example"
 
 
 class TestCustomerToken:

@@ -123,7 +123,7 @@
 
   function pickIdentity(raw) {
     const identity = {};
-    for (const key of ["external_id", "identity_hash", "name", "email"]) {
+    for (const key of ["external_id", "identity_hash", "identity_expires", "name", "email"]) {
       if (raw && typeof raw[key] === "string" && raw[key].trim()) identity[key] = raw[key].trim();
     }
     return identity;
@@ -179,7 +179,15 @@
       return;
     }
     if (!response.ok) {
-      if (answer.code === "identity_invalid" && state.identity.external_id) {
+      if (response.status === 429) {
+        // Too many sessions from this network: say so, and try again when the server says the window ends.
+        const seconds = Math.max(1, Number(response.headers.get("Retry-After")) || 30);
+        showBanner(answer.message || "Too many chats were opened from your network. Please try again in a minute.");
+        clearTimeout(state.reconnectTimer);
+        state.reconnectTimer = setTimeout(openSession, seconds * 1000);
+        return;
+      }
+      if (["identity_invalid", "identity_expired"].includes(answer.code) && state.identity.external_id) {
         state.identity = pickIdentity({ name: state.identity.name, email: state.identity.email });
         openSession();
         return;

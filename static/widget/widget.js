@@ -5,7 +5,8 @@
  *
  * Optional attributes for a logged-in user of the site: data-external-id, data-identity-hash (hex
  * HMAC-SHA256 of the external id with the business line's identity secret, computed by the site's backend),
- * data-name, data-email.
+ * data-identity-expires (unix seconds; then the hash is of "external_id:identity_expires"), data-name,
+ * data-email.
  *
  * It adds a launcher button and a panel holding an <iframe> of the product's own chat page, so the chat's
  * CSS and JS never meet the host page's. The launcher and panel live in a shadow root for the same reason.
@@ -28,7 +29,7 @@
   const chatOrigin = new URL(script.src, window.location.href).origin;
   const identity = {};
   for (const [attribute, field] of [["externalId", "external_id"], ["identityHash", "identity_hash"],
-    ["name", "name"], ["email", "email"]]) {
+    ["identityExpires", "identity_expires"], ["name", "name"], ["email", "email"]]) {
     if (script.dataset[attribute]) identity[field] = script.dataset[attribute];
   }
   const chatUrl = new URL("/chat/", chatOrigin);

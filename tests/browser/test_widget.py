@@ -3,7 +3,9 @@ full-page H5 chat, against a live Daphne worker and a Celery worker, with a scri
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -417,6 +419,55 @@ def test_a_site_on_another_origin_embeds_the_widget_for_its_logged_in_user(
     screenshot(page, "15-partner-site-identified-user")
     customer = Customer.objects.get()
     assert (customer.external_id, customer.name, customer.email) == ("user-42", "Ada", "ada@example.com")
+
+
+def test_a_site_signs_an_expiring_identity_for_its_logged_in_user(page, server, demo_line, other_site):
+    # given: a business line that accepts only expiring identities, and its site signing one valid for an hour
+    expires = int(time.time()) + 3600
+    identity_hash = customer_identity_hash(business_line=demo_line, external_id="user-7", expires=expires)
+    site_url = other_site(
+        "<!doctype html><meta charset='utf-8'><title>Partner shop</title><h1>Partner shop</h1>"
+        f'<script src="{server.url}/static/widget/widget.js" data-business-line="demo" data-external-id="user-7" '
+        f'data-identity-hash="{identity_hash}" data-identity-expires="{expires}" data-name="Bo" defer></script>'
+    )
+    demo_line.allowed_origins = f"{server.url}\n{site_url.rstrip('/')}"
+    demo_line.identity_requires_expiry = True
+    demo_line.save()
+
+    # when
+    page.goto(site_url)
+    page.get_by_role("button", name="Open the chat").click()
+
+    # then: the chat opens as that user
+    chat = page.frame_locator("iframe[title='Chat with us']")
+    expect(chat.get_by_role("textbox", name="Name")).to_have_value("Bo")
+    assert Customer.objects.get().external_id == "user-7"
+
+
+def test_too_many_sessions_from_one_network_are_explained_then_retried(page, server, demo_line):
+    # given: the session call answers as the API does past WIDGET_SESSION_RATE, once (the worker of these tests
+    # has no limit: the answer itself is tested in tests/test_widget_session.py)
+    message = "Too many chat sessions were opened from your network. Please try again in 2 seconds."
+    refused = []
+
+    def refuse_once(route):
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        route.fulfill(status=429, headers={"Retry-After": "2"}, content_type="application/json",
+                      body=json.dumps({"code": "rate_limited", "message": message}))
+
+    page.route("**/api/widget/session/", refuse_once)
+
+    # when
+    page.goto(f"{server.url}/h5/?business_line=demo")
+
+    # then: the customer reads why, and once the window has passed the chat opens by itself
+    expect(page.locator("#banner")).to_have_text(message)
+    expect(page.get_by_role("heading", name="Leave us a message")).to_be_visible()
+    expect(page.locator("#banner")).to_be_hidden()
+    assert len(refused) == 1 and Customer.objects.count() == 1
 
 
 def test_on_a_phone_the_widget_fills_the_screen_and_closes_from_inside(phone, server, demo_line, screenshot):

@@ -218,6 +218,10 @@ def worker_env(*, database: str, redis_url: str, redis_prefix: str) -> dict[str,
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DEBUG="false",
         PYTHONUNBUFFERED="1",
+        # Every test signs in and opens sessions from 127.0.0.1 on workers that live for the whole session; the
+        # limits themselves are tested on workers of their own (test_rate_limits.py).
+        WIDGET_SESSION_RATE="none",
+        LOGIN_RATE="none",
     )
     return env
 

@@ -1,0 +1,31 @@
+"""The project's admin site: Django's, with its login form counted against `LOGIN_RATE` like the API's login."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+
+from agents.services import LoginThrottled, login_attempt_record
+from cs_platform.rate_limits import client_address
+
+
+class AdminSite(admin.AdminSite):
+    """Every posted login (the workbench signs in here too) is counted before the password is checked; over the
+    rate the answer is a 429 page with `Retry-After`, whatever the password."""
+
+    @method_decorator(never_cache)
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if request.method == "POST":
+            try:
+                login_attempt_record(username=request.POST.get("username", ""), address=client_address(request))
+            except LoginThrottled as exc:
+                context = {**self.each_context(request), "title": "Too many login attempts", "message": str(exc)}
+                response = TemplateResponse(request, "admin/login_throttled.html", context, status=429)
+                response["Retry-After"] = str(exc.retry_after)
+                return response
+        return super().login(request, extra_context)
