@@ -123,8 +123,8 @@ def refusal_expected(built: World, step: tuple) -> bool:
                 or (conversation.status == ConversationStatus.MISSED and other_open)
                 or not has_room(built, args[0], conversation.business_line_id))
     if kind == "leave_message":
-        latest = built.latest(args[0])
-        return latest is not None and latest.status == ConversationStatus.ACTIVE
+        return Conversation.objects.filter(
+            customer=built.customers[args[0]], status=ConversationStatus.ACTIVE).exists()
     return False
 
 
