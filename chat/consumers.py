@@ -26,7 +26,7 @@ from chat import events, frames, selectors, services, sockets
 from chat.errors import ChatError, ErrorCode
 from chat.models import ConversationStatus
 from chat.payloads import conversation_payload, message_payload
-from chat.permissions import Participant
+from chat.permissions import Participant, conversation_for, require_writable
 from cs_platform.origins import own_site_socket
 from customers.models import Customer
 from cs_platform import logcontext, metrics
@@ -357,12 +357,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame({**result, "messages": messages, "has_more": has_more})
 
     async def handle_typing(self, frame: dict[str, Any], ref: Any) -> None:
-        conversation_id = self._joined_conversation(frame)
+        conversation_id = await self._joined_conversation(frame)
         typing = _field_bool(frame, "typing")
         await self._relay(conversation_id, {"type": "typing", "conversation_id": conversation_id, "typing": typing})
 
     async def handle_read(self, frame: dict[str, Any], ref: Any) -> None:
-        conversation_id = self._joined_conversation(frame)
+        conversation_id = await self._joined_conversation(frame)
         seq = _field_int(frame, "seq", minimum=0, maximum=MAX_SEQ)
         await self._relay(conversation_id, {"type": "read", "conversation_id": conversation_id, "seq": seq})
 
@@ -381,12 +381,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
     def _state_frame(self, conversation_id: int) -> dict[str, Any]:
         return conversation_state(selectors.conversation_with_relations(conversation_id=conversation_id))
 
-    def _joined_conversation(self, frame: dict[str, Any]) -> int:
-        """Typing and read receipts need no database: a socket is subscribed only to conversations it may use."""
+    async def _joined_conversation(self, frame: dict[str, Any]) -> int:
+        """Typing and read receipts need no database on a subscribed socket: it is subscribed only to conversations
+        it may write to. Otherwise the permission rule says why not (`not_found`, `conversation_closed`,
+        `not_assigned`), as it does for `message.send`."""
         conversation_id = _field_int(frame, "conversation_id", minimum=1)
         if conversation_id not in self.joined:
-            raise ChatError(ErrorCode.NOT_FOUND, "No such conversation")
+            await database_sync_to_async(self._require_writable)(conversation_id)
         return conversation_id
+
+    def _require_writable(self, conversation_id: int) -> None:
+        require_writable(self.participant, conversation_for(self.participant, conversation_id))
 
     async def _relay(self, conversation_id: int, frame: dict[str, Any]) -> None:
         event = events.frame_event({**frame, "sender": self.role})

@@ -216,11 +216,6 @@ FRAME_MATRIX: dict[str, tuple[str, ...]] = {
                                              ASSIGNED,     ASSIGNED,     NOT_FOUND,    REFUSED, REFUSED,   REFUSED),
 }
 
-# Cells the code does not answer as the rule says yet (docs/protocol.md, "Not implemented yet"): typing and read
-# from an agent who may see the conversation but not write to it answer not_found, not not_assigned. A limitation
-# of today is not asserted (tests/README.md); these cells are, once chat/consumers.py agrees.
-NOT_YET: set[tuple[str, str]] = {("typing", AGENT_UNASSIGNED), ("read", AGENT_UNASSIGNED)}
-
 # Opening a socket with the role's credential: customers `?token=` with their widget token, agents `?token=` with
 # their API token, the other users their admin session cookie, anonymous nothing.
 SOCKET_MATRIX: dict[str, tuple[str, ...]] = {
@@ -757,7 +752,7 @@ async def frame_outcome(sockets: Sockets, world: World, role: str, frame_type: s
 
 @pytest.mark.parametrize(
     "frame_type, role",
-    [(frame_type, role) for frame_type in FRAME_MATRIX for role in ROLES if (frame_type, role) not in NOT_YET],
+    [(frame_type, role) for frame_type in FRAME_MATRIX for role in ROLES],
 )
 async def test_frame_matrix(cell_world, frame_type, role):
     # Given the world, with A's conversation in the state the frame needs
