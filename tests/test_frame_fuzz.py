@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from channels.testing import WebsocketCommunicator
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
-from rest_framework.authtoken.models import Token
 
 from agents import presence
 from agents.models import Presence
+from agents.services import api_token_issue
 from chat.models import ConversationStatus
 from cs_platform.asgi import application
 from cs_platform.redis_clients import sync_client
@@ -217,8 +217,7 @@ def fuzzed(request, team, event_loop_of_the_test) -> Iterator[FuzzedSocket]:
         path = f"/ws/customer/?token={customer_token_issue(customer=team.customer)}"
         socket = _open(loop, path, [(b"origin", b"https://shop.example")])
     else:
-        token, _ = Token.objects.get_or_create(user_id=team.agent.user_id)
-        socket = _open(loop, f"/ws/agent/?token={token.key}", [])
+        socket = _open(loop, f"/ws/agent/?token={api_token_issue(user=team.agent.user)}", [])
     under_fuzz = FuzzedSocket(role=request.param, loop=loop, socket=socket, conversation_ids=list(team.conversation_ids))
     yield under_fuzz
     loop.run_until_complete(socket.disconnect(timeout=10))
