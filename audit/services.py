@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
 from django.http import HttpRequest
+from rest_framework.throttling import BaseThrottle
 
 from audit.models import AuditAction, AuditEntry
 
@@ -54,5 +55,6 @@ def audit_record_request(
 
 
 def request_address(request: HttpRequest) -> str | None:
-    """The address the request came from, as the web worker saw it (behind a proxy: the proxy's)."""
-    return request.META.get("REMOTE_ADDR") or None
+    """The address the request came from: the connection's, or behind `NUM_PROXIES` trusted proxies the one the
+    outermost saw (DRF's rule, the same the rate limits use)."""
+    return BaseThrottle().get_ident(request) or None

@@ -132,3 +132,21 @@ def test_adding_and_deleting_a_group_in_the_admin_is_recorded(client):
         (AuditAction.ADMIN_ADD, "auth.group", str(group.pk)),
         (AuditAction.ADMIN_DELETE, "auth.group", str(group.pk)),
     ]
+
+
+def test_behind_a_trusted_proxy_the_entry_keeps_the_address_the_proxy_saw(client, settings):
+    # given one proxy in front of the web workers, which appends the client's address to X-Forwarded-For
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    line = BusinessLineFactory()
+    agent = AgentFactory(business_lines=[line], capacity=1)
+    client.force_login(UserFactory(username="boss", is_staff=True, is_superuser=True))
+
+    # when
+    client.post(
+        reverse("admin:agents_agent_change", args=[agent.pk]),
+        {"user": agent.user_id, "display_name": agent.display_name, "capacity": 4, "business_lines": [line.id]},
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+    )
+
+    # then
+    assert AuditEntry.objects.get().address == "203.0.113.9"
