@@ -190,24 +190,29 @@ class LatencyProxy:
         assert task is not None
         self._tasks.add(task)
         try:
-            try:
-                server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-            except OSError:
-                return
-            pipes = [
-                asyncio.create_task(self._pipe(client_reader, server_writer)),
-                asyncio.create_task(self._pipe(server_reader, client_writer)),
-            ]
-            try:
-                await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for pipe in pipes:
-                    pipe.cancel()
-                await asyncio.gather(*pipes, return_exceptions=True)
-                server_writer.close()
+            await self._forward(client_reader, client_writer)
+        except asyncio.CancelledError:
+            pass  # the proxy is stopping
         finally:
             client_writer.close()
             self._tasks.discard(task)
+
+    async def _forward(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        try:
+            server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            return
+        pipes = [
+            asyncio.create_task(self._pipe(client_reader, server_writer)),
+            asyncio.create_task(self._pipe(server_reader, client_writer)),
+        ]
+        try:
+            await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pipe in pipes:
+                pipe.cancel()
+            await asyncio.gather(*pipes, return_exceptions=True)
+            server_writer.close()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Reads chunks as they come and writes each one `delay` seconds after it was read."""
