@@ -121,6 +121,10 @@ DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
     "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
     "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
     "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+    # A connection the pool cannot make is retried in the background with a doubling delay (1, 2, 4, 8 s...): after
+    # an outage of a minute, PostgreSQL would be back a minute before the pool looked. Giving up on a retry after
+    # a few seconds lets the next request that waits start afresh, at once (docs/operations.md).
+    "reconnect_timeout": env.float("DB_POOL_RECONNECT_TIMEOUT", default=3.0),
 }
 
 REDIS_URL = env("REDIS_URL", default="") or embedded.ensure_redis()

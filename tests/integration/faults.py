@@ -9,8 +9,10 @@ import asyncio
 import inspect
 import os
 import pwd
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -262,7 +264,6 @@ class PostgresServer:
         self.data_dir.mkdir(mode=0o700)
         if self.user is not None:
             pgserver_utils.ensure_user_exists(self.user)
-            pgserver_utils.ensure_prefix_permissions(self.data_dir)
             entry = pwd.getpwnam(self.user)
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
         subprocess.run(
@@ -311,3 +312,19 @@ class PostgresServer:
             cwd=BASE_DIR, env={**env, "DATABASE_URL": url}, check=True, capture_output=True,
         )
         return url
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[PostgresServer]:
+    """A PostgresServer in a folder of its own under the system's temporary folder (not pytest's: every pytest
+    run makes that private to root again, and the server may run as another user), removed at the end."""
+    folder = Path(tempfile.mkdtemp(prefix="cs-postgres-"))
+    folder.chmod(0o755)
+    server = PostgresServer(folder)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
