@@ -501,9 +501,11 @@ async def idle_sockets(
     await close_many(warm)
     await asyncio.sleep(1.0)
     rss_before = server.memory_info().rss
+    cpu_before_opening = _cpu_seconds(server)
     started = time.perf_counter()
     conns, failures = await open_some(specs, expect_hello=expect_hello, concurrency=concurrency)
     opening = time.perf_counter() - started
+    cpu_opening = _cpu_seconds(server) - cpu_before_opening
     if not conns:
         raise ConnectionError(f"no idle socket opened: {failures[0]!r}")
     try:
@@ -531,6 +533,7 @@ async def idle_sockets(
         "concurrent_handshakes": concurrency,
         "alive_after_rest": alive,
         "open_per_second": round(len(conns) / opening, 1),
+        "cpu_ms_per_open": round(1000 * cpu_opening / len(conns), 3),
         "rss_before_mib": round(rss_before / 2**20, 1),
         "rss_after_mib": round(rss_after / 2**20, 1),
         "rss_per_socket_kib": round((rss_after - rss_before) / len(conns) / 1024, 2),

@@ -757,9 +757,10 @@ def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
         for key, label, unit in (
             ("rss_per_socket_kib", f"idle: memory per socket ({sizes.idle_sockets} sockets)", "KiB"),
             ("open_per_second", "idle: sockets opened per second", "/s"),
+            ("cpu_ms_per_open", "idle: the server's CPU per socket opened (until `hello`)", "ms"),
             ("cpu_percent_at_rest", "idle: CPU at rest, heartbeats", "% of a core"),
         ):
-            row(label, [run["product"][key] for run in idle], [run["bare"][key] for run in idle], unit=unit)
+            row(label, [run["product"].get(key) for run in idle], [run["bare"].get(key) for run in idle], unit=unit)
         row("idle: sockets that failed to open", [run["product"]["failed_to_open"] for run in idle],
             [run["bare"]["failed_to_open"] for run in idle], unit="sockets")
         row("idle: seconds until every layer subscription was dropped after the mass close",
@@ -905,6 +906,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne", help="the web workers' server")
     parser.add_argument("--quick", action="store_true", help="a tiny run of every scenario (the smoke test's)")
     parser.add_argument("--reps", type=int, help="runs of each scenario (default 3; 1 with --quick)")
+    parser.add_argument("--idle-sockets", type=int, help="sockets of the idle scenario (default 10,000)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
                         help=f"comma-separated, from {', '.join(SCENARIOS)}")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -947,6 +949,8 @@ def main(argv: list[str]) -> int:
     sizes = QUICK if args.quick else FULL
     if args.reps:
         sizes = Sizes(**{**asdict(sizes), "reps": args.reps})
+    if args.idle_sockets:
+        sizes = Sizes(**{**asdict(sizes), "idle_sockets": args.idle_sockets})
     signal.signal(signal.SIGTERM, _raise_exit)
     started = time.monotonic()
     load_before = list(os.getloadavg())
