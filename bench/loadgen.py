@@ -14,6 +14,7 @@ import asyncio
 import math
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -237,7 +238,8 @@ class StartRecord:
 
 
 async def conversation_starts(
-    customers: Sequence[Conn], agents: Sequence[Conn], *, rate: float, expected_assignments: int, settle: float
+    customers: Sequence[Conn], agents: Sequence[Conn], *, rate: float, expected_assignments: int, settle: float,
+    timeout: float = REPLY_TIMEOUT,
 ) -> tuple[StartRecord, float, float]:
     """Every customer sends `conversation.start`, at `rate` a second; the agents' assignments are recorded.
 
@@ -276,8 +278,7 @@ async def conversation_starts(
     first = time.perf_counter()
     took = await paced(rate, len(customers), send_one)
     await wait_until(
-        lambda: len(record.answered) == len(customers) and len(record.assigned) >= expected_assignments,
-        REPLY_TIMEOUT,
+        lambda: len(record.answered) == len(customers) and len(record.assigned) >= expected_assignments, timeout
     )
     await asyncio.sleep(settle)
     return record, first, took
@@ -331,10 +332,12 @@ async def burst(
     }
 
 
-async def product_pairs(customers: Sequence[Conn], agents: Sequence[Conn]) -> list[tuple[Conn, Conn]]:
+async def product_pairs(
+    customers: Sequence[Conn], agents: Sequence[Conn], *, timeout: float = REPLY_TIMEOUT
+) -> list[tuple[Conn, Conn]]:
     """Pair each customer with the agent its conversation went to (each agent has one free slot)."""
     record, _first, _took = await conversation_starts(
-        customers, agents, rate=200, expected_assignments=len(customers), settle=0.0
+        customers, agents, rate=200, expected_assignments=len(customers), settle=0.0, timeout=timeout
     )
     by_agent = {conn.ident: conn for conn in agents}
     by_customer = {conn.ident: conn for conn in customers}
@@ -700,4 +703,5 @@ async def failover(
         "median_seconds_to_sync": round(sorted(synced)[len(synced) // 2], 2) if synced else None,
         "unacked_at_end": sum(len(client.unacked) for client in clients),
         "errors": sum(len(client.errors) for client in clients),
+        "error_codes": dict(Counter(error.get("code") for client in clients for error in client.errors)),
     }
