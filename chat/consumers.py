@@ -464,7 +464,7 @@ class CustomerConsumer(ChatConsumer):
         ):
             return ErrorCode.ORIGIN_FORBIDDEN, "This site may not open the chat", CLOSE_FORBIDDEN
         self.customer = customer
-        self.found = found
+        self.socket_customer = found
         self.participant = Participant(kind="customer", id=customer.id)
         return None
 
@@ -481,14 +481,14 @@ class CustomerConsumer(ChatConsumer):
 
     async def on_authenticated(self) -> None:
         offline = await business_line_offline_among(
-            self.customer.business_line, online_agent_ids=self.found.online_agent_ids
+            self.customer.business_line, online_agent_ids=self.socket_customer.online_agent_ids
         )
         await self.send_frame(
             {"type": "hello", "role": self.role, "customer_id": self.customer.id, "offline": offline, **_limits()}
         )
-        for conversation_id in self.found.open_conversation_ids:
+        for conversation_id in self.socket_customer.open_conversation_ids:
             await self.join(conversation_id)
-        for conversation_id in self.found.open_conversation_ids:
+        for conversation_id in self.socket_customer.open_conversation_ids:
             await self.on_join(conversation_id)
 
     async def on_join(self, conversation_id: int) -> None:
