@@ -59,6 +59,18 @@ def connected_agent_ids(agent_ids: Iterable[int]) -> set[int]:
     return {agent_id for agent_id, count in zip(ids, counts) if count > 0}
 
 
+async def any_connected(agent_ids: list[int]) -> bool:
+    """Whether any of `agent_ids` has a live socket, asked from the event loop (one pipelined round trip)."""
+    if not agent_ids:
+        return False
+    now = time.time()
+    async with async_client().pipeline(transaction=False) as pipe:
+        for agent_id in agent_ids:
+            pipe.zcount(_key(agent_id), now, "+inf")
+        counts = await pipe.execute()
+    return any(count > 0 for count in counts)
+
+
 def disconnected_for(agent_ids: Iterable[int]) -> dict[int, float]:
     """Seconds each agent among `agent_ids` has been without any live socket (connected agents are left out).
 

@@ -20,7 +20,8 @@ import django
 
 
 def create(spec: dict[str, Any]) -> dict[str, Any]:
-    """Business lines `spec["lines"]` (key, agents, capacity), each with its own agents (offline until they say)."""
+    """Business lines `spec["lines"]` (key, agents, capacity, and optional `settings`: fields of the line), each
+    with its own agents (offline until they say)."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.db import transaction
@@ -33,7 +34,7 @@ def create(spec: dict[str, Any]) -> dict[str, Any]:
     with transaction.atomic():
         for line_spec in spec["lines"]:
             key = line_spec["key"]
-            line = BusinessLine.objects.create(name=key, key=key)
+            line = BusinessLine.objects.create(name=key, key=key, **line_spec.get("settings", {}))
             users = user_model.objects.bulk_create(
                 user_model(username=f"{key}-agent{n}", password=make_password(None), is_staff=True)
                 for n in range(line_spec["agents"])

@@ -14,9 +14,11 @@ import asyncio
 import math
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import psutil
@@ -62,8 +64,11 @@ def latency_summary(seconds: list[float]) -> dict[str, float | None]:
 class Conn:
     """One client WebSocket and its reader task, which hands every frame to the current `handler`."""
 
-    def __init__(self, ws: ClientConnection, *, role: str, ident: Any, hello: dict[str, Any] | None) -> None:
+    def __init__(
+        self, ws: ClientConnection, *, role: str, ident: Any, hello: dict[str, Any] | None, url: str = ""
+    ) -> None:
         self.ws = ws
+        self.url = url
         self.role = role
         self.ident = ident
         self.hello = hello or {}
@@ -106,7 +111,7 @@ async def open_conn(url: str, *, role: str, ident: Any, expect_hello: bool) -> C
             await ws.close()
             raise ConnectionError(f"{role} {ident}: expected hello, got {first}")
         hello = first
-    return Conn(ws, role=role, ident=ident, hello=hello)
+    return Conn(ws, role=role, ident=ident, hello=hello, url=url)
 
 
 async def open_some(
@@ -233,7 +238,8 @@ class StartRecord:
 
 
 async def conversation_starts(
-    customers: Sequence[Conn], agents: Sequence[Conn], *, rate: float, expected_assignments: int, settle: float
+    customers: Sequence[Conn], agents: Sequence[Conn], *, rate: float, expected_assignments: int, settle: float,
+    timeout: float = REPLY_TIMEOUT,
 ) -> tuple[StartRecord, float, float]:
     """Every customer sends `conversation.start`, at `rate` a second; the agents' assignments are recorded.
 
@@ -272,8 +278,7 @@ async def conversation_starts(
     first = time.perf_counter()
     took = await paced(rate, len(customers), send_one)
     await wait_until(
-        lambda: len(record.answered) == len(customers) and len(record.assigned) >= expected_assignments,
-        REPLY_TIMEOUT,
+        lambda: len(record.answered) == len(customers) and len(record.assigned) >= expected_assignments, timeout
     )
     await asyncio.sleep(settle)
     return record, first, took
@@ -327,10 +332,12 @@ async def burst(
     }
 
 
-async def product_pairs(customers: Sequence[Conn], agents: Sequence[Conn]) -> list[tuple[Conn, Conn]]:
+async def product_pairs(
+    customers: Sequence[Conn], agents: Sequence[Conn], *, timeout: float = REPLY_TIMEOUT
+) -> list[tuple[Conn, Conn]]:
     """Pair each customer with the agent its conversation went to (each agent has one free slot)."""
     record, _first, _took = await conversation_starts(
-        customers, agents, rate=200, expected_assignments=len(customers), settle=0.0
+        customers, agents, rate=200, expected_assignments=len(customers), settle=0.0, timeout=timeout
     )
     by_agent = {conn.ident: conn for conn in agents}
     by_customer = {conn.ident: conn for conn in customers}
@@ -497,9 +504,11 @@ async def idle_sockets(
     await close_many(warm)
     await asyncio.sleep(1.0)
     rss_before = server.memory_info().rss
+    cpu_before_opening = _cpu_seconds(server)
     started = time.perf_counter()
     conns, failures = await open_some(specs, expect_hello=expect_hello, concurrency=concurrency)
     opening = time.perf_counter() - started
+    cpu_opening = _cpu_seconds(server) - cpu_before_opening
     if not conns:
         raise ConnectionError(f"no idle socket opened: {failures[0]!r}")
     try:
@@ -527,10 +536,172 @@ async def idle_sockets(
         "concurrent_handshakes": concurrency,
         "alive_after_rest": alive,
         "open_per_second": round(len(conns) / opening, 1),
+        "cpu_ms_per_open": round(1000 * cpu_opening / len(conns), 3),
         "rss_before_mib": round(rss_before / 2**20, 1),
         "rss_after_mib": round(rss_after / 2**20, 1),
         "rss_per_socket_kib": round((rss_after - rss_before) / len(conns) / 1024, 2),
         "rest_seconds": round(rested, 1),
         "pings": pings,
         "cpu_percent_at_rest": round(cpu_percent, 2),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Failover: a web worker killed under its sockets; every client reconnects to the other worker and catches up
+
+
+@dataclass
+class Resilient:
+    """A client that behaves as the protocol asks when its socket dies: it reconnects (to the surviving worker),
+    `sync`s its conversation from the last seq up to which it holds everything, and sends again every message
+    not acknowledged yet, with the same `client_msg_id`."""
+
+    conn: Conn
+    conversation_id: int | None = None
+    seen: dict[int, int] = field(default_factory=dict)  # seq -> message id, from acks, pushes, syncs, assignments
+    acked: dict[str, int] = field(default_factory=dict)  # client_msg_id -> message id
+    unacked: dict[str, str] = field(default_factory=dict)  # client_msg_id -> body
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    reconnect_attempts: int = 0
+    resent: int = 0
+    reconnected_at: float | None = None
+    synced_at: float | None = None
+    syncing: bool = False
+    _tasks: set[asyncio.Task] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.conn.handler = self.on_frame
+
+    def resume_point(self) -> int:
+        seq = 0
+        while seq + 1 in self.seen:
+            seq += 1
+        return seq
+
+    def _see(self, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            if message["conversation_id"] == self.conversation_id:
+                self.seen[message["seq"]] = message["id"]
+
+    def on_frame(self, conn: Conn, frame: dict[str, Any], now: float) -> None:
+        kind = frame.get("type")
+        if kind == "message.ack":
+            self.acked[frame["client_msg_id"]] = frame["message"]["id"]
+            self.unacked.pop(frame["client_msg_id"], None)
+            self._see([frame["message"]])
+        elif kind == "message.new":
+            self._see([frame["message"]])
+        elif kind == "conversation.assigned":
+            self._see(frame["messages"])
+        elif kind == "sync.result":
+            self._see(frame["messages"])
+            if frame.get("has_more"):
+                task = asyncio.get_running_loop().create_task(self._sync(conn))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            elif self.syncing and frame.get("ref") == "resync":
+                self.syncing = False
+                self.synced_at = now
+        elif kind == "error":
+            self.errors.append(frame)
+
+    async def _sync(self, conn: Conn) -> None:
+        try:
+            await conn.send({"type": "sync", "conversation_id": self.conversation_id,
+                             "after_seq": self.resume_point(), "ref": "resync"})
+        except ConnectionClosed:
+            pass
+
+    async def send_message(self, client_msg_id: str, body: str) -> None:
+        """Send on the current socket; a message the dying socket could not take stays unacked, to be resent."""
+        self.unacked[client_msg_id] = body
+        try:
+            await self.conn.send({"type": "message.send", "conversation_id": self.conversation_id,
+                                  "client_msg_id": client_msg_id, "body": body})
+        except ConnectionClosed:
+            pass
+
+    async def recover(self, url: str, gate: asyncio.Semaphore, *, attempts: int = 20) -> None:
+        """Once the socket is closed: a new one to `url` (retried), then catch up."""
+        await self.conn.closed.wait()
+        async with gate:
+            for attempt in range(attempts):
+                self.reconnect_attempts += 1
+                try:
+                    conn = await open_conn(url, role=self.conn.role, ident=self.conn.ident, expect_hello=True)
+                    break
+                except (OSError, InvalidHandshake, ConnectionError, TimeoutError, ConnectionClosed):
+                    await asyncio.sleep(min(2.0, 0.25 * 2**attempt))
+            else:
+                return
+        conn.conversation_id = self.conversation_id
+        self.conn = conn
+        conn.handler = self.on_frame
+        self.reconnected_at = time.perf_counter()
+        if self.conversation_id is None:
+            self.synced_at = self.reconnected_at
+            return
+        self.syncing = True
+        await self._sync(conn)
+        for client_msg_id, body in list(self.unacked.items()):
+            self.resent += 1
+            await self.send_message(client_msg_id, body)
+
+
+async def failover(
+    pairs: Sequence[tuple[Conn, Conn]], idle: Sequence[Conn], *, survivor: str, kill: Callable[[], Any],
+    messages: int, rate: float, reconnect_concurrency: int, timeout: float,
+) -> dict[str, Any]:
+    """Messages both ways across the pairs at `rate`; half-way through, `kill()` (the pairs' and idle sockets'
+    worker). Every client reconnects to `survivor` (base URL; its own path and token kept) and catches up.
+
+    Returns the seconds from the kill until every client had reconnected (and, in a conversation, synced and had
+    every message acknowledged), and the clients for the caller's check against the database.
+    """
+    clients = [Resilient(conn, conversation_id=conn.conversation_id) for pair in pairs for conn in pair]
+    clients += [Resilient(conn) for conn in idle]
+    by_pair = [(clients[2 * n], clients[2 * n + 1]) for n in range(len(pairs))]
+    gate = asyncio.Semaphore(reconnect_concurrency)
+
+    def survivor_url(conn: Conn) -> str:
+        parts = urlsplit(conn.url)
+        return f"{survivor}{parts.path}?{parts.query}"
+
+    recoveries = [asyncio.create_task(client.recover(survivor_url(client.conn), gate)) for client in clients]
+    killed_at = 0.0
+
+    async def send_one(k: int) -> None:
+        nonlocal killed_at
+        if k == messages // 2:
+            killed_at = time.perf_counter()
+            await asyncio.get_running_loop().run_in_executor(None, kill)
+        customer, agent = by_pair[(k // 2) % len(by_pair)]
+        sender = customer if k % 2 == 0 else agent
+        await sender.send_message(f"failover.{k}", BODY)
+
+    try:
+        await paced(rate, messages, send_one)
+        done = await wait_until(
+            lambda: all(client.synced_at is not None and not client.unacked for client in clients), timeout, poll=0.1
+        )
+    finally:
+        for task in recoveries:
+            task.cancel()
+        await asyncio.gather(*recoveries, return_exceptions=True)
+    synced = [client.synced_at - killed_at for client in clients if client.synced_at is not None]
+    reconnected = [client.reconnected_at - killed_at for client in clients if client.reconnected_at is not None]
+    return {
+        "clients": clients,
+        "all_recovered": done,
+        "sockets": len(clients),
+        "never_reconnected": len(clients) - len(reconnected),
+        "never_synced": len(clients) - len(synced),
+        "reconnect_attempts": sum(client.reconnect_attempts for client in clients),
+        "messages_resent": sum(client.resent for client in clients),
+        "seconds_until_all_synced": round(max(synced), 2) if done and synced else None,
+        "seconds_until_all_reconnected": round(max(reconnected), 2) if reconnected else None,
+        "median_seconds_to_sync": round(sorted(synced)[len(synced) // 2], 2) if synced else None,
+        "unacked_at_end": sum(len(client.unacked) for client in clients),
+        "errors": sum(len(client.errors) for client in clients),
+        "error_codes": dict(Counter(error.get("code") for client in clients for error in client.errors)),
     }

@@ -48,7 +48,7 @@ from bench import loadgen, pyspy_summary
 BASE_DIR = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 RESULTS_DIR = BASE_DIR / "bench" / "results"
-SCENARIOS = ("idle", "assignment", "burst", "relay")
+SCENARIOS = ("idle", "assignment", "burst", "relay", "failover")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 MAX_RELAY_P99_MS = 100
@@ -78,6 +78,13 @@ class Sizes:
     burst_capacity: int
     burst_seconds: float
     time_limit_seconds: float
+    failover_reps: int = 1
+    failover_customers: int = 5000
+    failover_agents: int = 100
+    failover_messages: int = 400
+    failover_rate: float = 100.0
+    failover_reconnect_concurrency: int = 64
+    failover_timeout_seconds: float = 300.0
 
 
 FULL = Sizes(
@@ -87,14 +94,15 @@ FULL = Sizes(
     idle_sockets=10000, idle_rest_seconds=15.0,
     assign_agents=10, assign_capacity=100, assign_starts=100, assign_rate=20.0,
     burst_customers=1000, burst_agents=100, burst_capacity=1, burst_seconds=10.0,
-    time_limit_seconds=25 * 60,
+    time_limit_seconds=30 * 60,
 )
 QUICK = Sizes(
     reps=1, relay_pairs=4, relay_rates=(20, 40), relay_fixed_rates=(20,), relay_step_seconds=1.0,
     relay_drain_seconds=5.0, idle_sockets=40, idle_rest_seconds=2.0,
     assign_agents=2, assign_capacity=20, assign_starts=6, assign_rate=10.0,
     burst_customers=12, burst_agents=4, burst_capacity=1, burst_seconds=1.0,
-    time_limit_seconds=120,
+    time_limit_seconds=240,
+    failover_customers=20, failover_agents=4, failover_messages=20, failover_rate=20.0, failover_timeout_seconds=30.0,
 )
 
 
@@ -129,6 +137,12 @@ class Service:
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: the process cleans nothing up, its sockets just close."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT)
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
@@ -302,6 +316,12 @@ class Stack:
             {"key": "bench-idle", "agents": 0, "capacity": 1},
             *({"key": f"bench-burst-{rep}", "agents": s.burst_agents, "capacity": s.burst_capacity}
               for rep in range(s.reps)),
+            # An agent waiting longer than the line's disconnect grace (default 60 s) for a new socket, behind
+            # thousands of customers reconnecting on a busy machine, would lose their chats to the queue by design,
+            # and their resent messages would be refused: the figure is the reconnect, not that policy.
+            *({"key": f"bench-failover-{rep}", "agents": s.failover_agents, "capacity": 1,
+               "settings": {"disconnect_grace": 3600}}
+              for rep in range(s.failover_reps)),
         ]
         done = subprocess.run(
             [sys.executable, "-m", "bench.django_setup", "create", json.dumps({"lines": lines})],
@@ -512,6 +532,81 @@ async def scenario_burst(
     return runs
 
 
+async def scenario_failover(
+    stack: Stack, lines: dict[str, Any], customers_by_rep: list[list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Worker 1 holds every customer and agent socket, the agents each in a conversation, messages flowing both
+    ways; it is killed with SIGKILL half-way through them. Every client reconnects to worker 2 and catches up."""
+    s = stack.sizes
+    web1, web2 = stack.web
+    runs = []
+    for rep in range(s.failover_reps):
+        line_key = f"bench-failover-{rep}"
+        stack.restart(web1)
+        agents = await loadgen.open_many(
+            loadgen.product_agent_specs(ws_base(web1), lines[line_key]["agents"]), expect_hello=True
+        )
+        customers: list[loadgen.Conn] = []
+        survivors: list[loadgen.Conn] = []
+        try:
+            await loadgen.agents_online(agents)
+            customers = await loadgen.open_many(
+                loadgen.product_customer_specs(ws_base(web1), customers_by_rep[rep]), expect_hello=True
+            )
+            # A set-up, not a figure: a worker holding thousands of sockets on a busy machine may take its time.
+            pairs = await loadgen.product_pairs(customers[:len(agents)], agents, timeout=s.failover_timeout_seconds)
+            figures = await loadgen.failover(
+                pairs, customers[len(agents):], survivor=ws_base(web2), kill=web1.kill,
+                messages=s.failover_messages, rate=s.failover_rate,
+                reconnect_concurrency=s.failover_reconnect_concurrency, timeout=s.failover_timeout_seconds,
+            )
+            clients = figures.pop("clients")
+            survivors = [client.conn for client in clients]
+            figures.update(await asyncio.get_running_loop().run_in_executor(
+                None, failover_losses, stack.database_url, clients
+            ))
+            figures["customer_sockets"], figures["agent_sockets"] = len(customers), len(agents)
+        finally:
+            await loadgen.close_many(survivors or [*customers, *agents])
+            stack.restart(web1)
+        await stack.settle()
+        runs.append(figures)
+    return runs
+
+
+def failover_losses(database_url: str, clients: list[loadgen.Resilient]) -> dict[str, int]:
+    """What PostgreSQL holds against what each client was acknowledged and shown, after it caught up.
+
+    Lost: a message acknowledged to its sender but not stored, a stored message of a client's conversation that the
+    client never got (pushed, synced or in an assignment), or a message its sender never got acknowledged.
+    """
+    conversations = sorted({client.conversation_id for client in clients if client.conversation_id is not None})
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT conversation_id, seq, id FROM chat_message WHERE conversation_id = ANY(%s)"
+            " AND NOT is_internal_note", [conversations],
+        ).fetchall()
+    stored: dict[int, dict[int, int]] = {}
+    for conversation_id, seq, message_id in rows:
+        stored.setdefault(conversation_id, {})[seq] = message_id
+    stored_ids = {message_id for messages in stored.values() for message_id in messages.values()}
+    acked_not_stored = sum(
+        1 for client in clients for message_id in client.acked.values() if message_id not in stored_ids
+    )
+    not_delivered = sum(
+        1 for client in clients if client.conversation_id is not None
+        for seq, message_id in stored.get(client.conversation_id, {}).items() if client.seen.get(seq) != message_id
+    )
+    never_acked = sum(len(client.unacked) for client in clients)
+    return {
+        "messages_stored": len(rows),
+        "acked_not_stored": acked_not_stored,
+        "stored_not_delivered": not_delivered,
+        "never_acked": never_acked,
+        "messages_lost": acked_not_stored + not_delivered + never_acked,
+    }
+
+
 async def open_product_pairs(
     stack: Stack, agents: list[dict[str, Any]], customers: list[dict[str, Any]], conns: list[loadgen.Conn]
 ) -> list[tuple[loadgen.Conn, loadgen.Conn]]:
@@ -667,9 +762,10 @@ def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
         for key, label, unit in (
             ("rss_per_socket_kib", f"idle: memory per socket ({sizes.idle_sockets} sockets)", "KiB"),
             ("open_per_second", "idle: sockets opened per second", "/s"),
+            ("cpu_ms_per_open", "idle: the server's CPU per socket opened (until `hello`)", "ms"),
             ("cpu_percent_at_rest", "idle: CPU at rest, heartbeats", "% of a core"),
         ):
-            row(label, [run["product"][key] for run in idle], [run["bare"][key] for run in idle], unit=unit)
+            row(label, [run["product"].get(key) for run in idle], [run["bare"].get(key) for run in idle], unit=unit)
         row("idle: sockets that failed to open", [run["product"]["failed_to_open"] for run in idle],
             [run["bare"]["failed_to_open"] for run in idle], unit="sockets")
         row("idle: seconds until every layer subscription was dropped after the mass close",
@@ -693,6 +789,17 @@ def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
             run["frames_conversations_held_twice"] + run["frames_agents_over_capacity"]
             + run["db_conversations_held_twice"] + run["db_agents_over_capacity"] for run in burst
         ], unit="breaches")
+    failover = results.get("failover")
+    if failover:
+        row(f"failover: {sizes.failover_customers} customer + {sizes.failover_agents} agent sockets (agents in "
+            "conversations) on a worker killed with SIGKILL: seconds until every one had reconnected to the other "
+            "worker and synced", [run["seconds_until_all_synced"] for run in failover], unit="s")
+        row("failover: median seconds to reconnect and sync", [run["median_seconds_to_sync"] for run in failover],
+            unit="s")
+        row("failover: messages lost (acked but not stored, stored but not shown after sync, never acked)",
+            [run["messages_lost"] for run in failover], unit="messages")
+        row("failover: sockets that never reconnected", [run["never_reconnected"] for run in failover],
+            unit="sockets")
     return rows
 
 
@@ -783,6 +890,12 @@ async def run_scenarios(
     if "burst" in chosen:
         customers_by_rep = [await sessions(f"bench-burst-{rep}", s.burst_customers) for rep in range(s.reps)]
         results["burst"] = await scenario_burst(stack, lines, customers_by_rep)
+    # Last: it kills a web worker (started again after).
+    if "failover" in chosen:
+        customers_by_rep = [
+            await sessions(f"bench-failover-{rep}", s.failover_customers) for rep in range(s.failover_reps)
+        ]
+        results["failover"] = await scenario_failover(stack, lines, customers_by_rep)
     if profile is not None:
         customers = await sessions("bench-relay", s.relay_pairs)
         results["profile"] = await profile_relay(
@@ -798,6 +911,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne", help="the web workers' server")
     parser.add_argument("--quick", action="store_true", help="a tiny run of every scenario (the smoke test's)")
     parser.add_argument("--reps", type=int, help="runs of each scenario (default 3; 1 with --quick)")
+    parser.add_argument("--idle-sockets", type=int, help="sockets of the idle scenario (default 10,000)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
                         help=f"comma-separated, from {', '.join(SCENARIOS)}")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -840,6 +954,8 @@ def main(argv: list[str]) -> int:
     sizes = QUICK if args.quick else FULL
     if args.reps:
         sizes = Sizes(**{**asdict(sizes), "reps": args.reps})
+    if args.idle_sockets:
+        sizes = Sizes(**{**asdict(sizes), "idle_sockets": args.idle_sockets})
     signal.signal(signal.SIGTERM, _raise_exit)
     started = time.monotonic()
     load_before = list(os.getloadavg())

@@ -27,12 +27,11 @@ from chat.errors import ChatError, ErrorCode
 from chat.models import ConversationStatus
 from chat.payloads import conversation_payload, message_payload
 from chat.permissions import Participant, conversation_for, require_writable
-from cs_platform.origins import own_site_socket
-from customers.models import Customer
 from cs_platform import logcontext, metrics
-from customers.selectors import customer_from_token, widget_origin_allowed
+from cs_platform.origins import own_site_socket
+from customers.selectors import SocketCustomer, customer_for_socket, widget_origin_allowed
 from routing import services as routing
-from routing.selectors import business_line_offline, conversation_state
+from routing.selectors import business_line_offline_among, conversation_state
 
 logger = logging.getLogger(__name__)
 
@@ -453,16 +452,19 @@ class CustomerConsumer(ChatConsumer):
     role = "customer"
 
     async def authenticate(self) -> tuple[ErrorCode, str, int] | None:
-        customer: Customer | None = await database_sync_to_async(customer_from_token)(
-            token=self._query_param("token") or ""
+        # One read before `hello`, on the database thread's kept connection (retried on a new one if it was lost).
+        found: SocketCustomer | None = await events.call_and_publish(
+            customer_for_socket, idempotent=True, token=self._query_param("token") or ""
         )
-        if customer is None:
+        if found is None:
             return ErrorCode.UNAUTHENTICATED, "Missing, forged or expired customer token", CLOSE_UNAUTHENTICATED
+        customer = found.customer
         if not widget_origin_allowed(
             business_line=customer.business_line, origin=self._header(b"origin"), host=self._header(b"host") or ""
         ):
             return ErrorCode.ORIGIN_FORBIDDEN, "This site may not open the chat", CLOSE_FORBIDDEN
         self.customer = customer
+        self.socket_customer = found
         self.participant = Participant(kind="customer", id=customer.id)
         return None
 
@@ -478,17 +480,16 @@ class CustomerConsumer(ChatConsumer):
         }
 
     async def on_authenticated(self) -> None:
-        offline = await database_sync_to_async(business_line_offline)(self.customer.business_line)
+        offline = await business_line_offline_among(
+            self.customer.business_line, online_agent_ids=self.socket_customer.online_agent_ids
+        )
         await self.send_frame(
             {"type": "hello", "role": self.role, "customer_id": self.customer.id, "offline": offline, **_limits()}
         )
-        conversations = await database_sync_to_async(selectors.customer_open_conversations)(
-            customer_id=self.customer.id
-        )
-        for conversation in conversations:
-            await self.join(conversation.id)
-        for conversation in conversations:
-            await self.on_join(conversation.id)
+        for conversation_id in self.socket_customer.open_conversation_ids:
+            await self.join(conversation_id)
+        for conversation_id in self.socket_customer.open_conversation_ids:
+            await self.on_join(conversation_id)
 
     async def on_join(self, conversation_id: int) -> None:
         frame = await database_sync_to_async(self._state_frame)(conversation_id)

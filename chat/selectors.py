@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 
 from chat.frames import wire_size
-from chat.models import OPEN_STATUSES, Conversation, ConversationStatus, Message
+from chat.models import Conversation, ConversationStatus, Message
 from chat.payloads import message_payload
 from chat.permissions import Participant, conversation_for, visible_conversations
 from customers.models import Customer
@@ -93,14 +93,6 @@ def message_payloads_page(
 
 def conversation_with_relations(*, conversation_id: int) -> Conversation:
     return Conversation.objects.select_related("customer", "business_line", "agent").get(id=conversation_id)
-
-
-def customer_open_conversations(*, customer_id: int) -> list[Conversation]:
-    return list(
-        Conversation.objects.select_related("customer", "business_line", "agent")
-        .filter(customer_id=customer_id, status__in=OPEN_STATUSES)
-        .order_by("id")
-    )
 
 
 def agent_active_conversations(*, agent_id: int) -> list[Conversation]:

@@ -9,10 +9,18 @@ from django.views.decorators.http import require_GET
 from cs_platform import metrics
 
 
+# Each check waits this long at most, so that a load balancer hears "down" rather than nothing.
+CHECK_TIMEOUT_SECONDS = 2
+
+
 def _database_state() -> str:
+    """`SELECT 1` on a connection of the worker's pool, waiting for one at most CHECK_TIMEOUT_SECONDS: with
+    PostgreSQL away the pool has none to give, and a request would wait DB_POOL_TIMEOUT (10 s) for one."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        pool = connection.pool
+        pool.open()  # as Django does before its first connection; a no-op once open
+        with pool.connection(timeout=CHECK_TIMEOUT_SECONDS) as conn:
+            conn.execute("SELECT 1")
         return "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means "down"; the text says why
         metrics.error_caught("health", exc, backend="database")
@@ -21,7 +29,9 @@ def _database_state() -> str:
 
 def _redis_state() -> str:
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=CHECK_TIMEOUT_SECONDS, socket_connect_timeout=CHECK_TIMEOUT_SECONDS
+        )
         try:
             client.ping()
         finally:

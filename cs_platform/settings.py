@@ -121,6 +121,10 @@ DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
     "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
     "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
     "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+    # A connection the pool cannot make is retried in the background with a doubling delay (1, 2, 4, 8 s...): after
+    # an outage of a minute, PostgreSQL would be back a minute before the pool looked. Giving up on a retry after
+    # a few seconds lets the next request that waits start afresh, at once (docs/operations.md).
+    "reconnect_timeout": env.float("DB_POOL_RECONNECT_TIMEOUT", default=3.0),
 }
 
 REDIS_URL = env("REDIS_URL", default="") or embedded.ensure_redis()
@@ -269,7 +273,17 @@ LOGIN_RATE = rate_limits.rate_setting("LOGIN_RATE", env("LOGIN_RATE", default="1
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}:celery:"}
+# A task taken by a worker that never acknowledged it (acks_late: the worker was killed, or lost Redis while it ran)
+# is delivered again once it has been unacknowledged this long; Redis must keep its data (docs/operations.md).
+# Every task is idempotent, so one that runs longer than this merely runs twice.
+_TASK_REDELIVERY_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT", default=300)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "global_keyprefix": f"{REDIS_PREFIX}:celery:",
+    "visibility_timeout": _TASK_REDELIVERY_SECONDS,
+    # Look for such tasks every few seconds (kombu's default looks every 100 s).
+    "unacked_restore_interval": max(1, min(10, _TASK_REDELIVERY_SECONDS // 2)),
+    "unacked_restore_throttle": 1,
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = f"{REDIS_PREFIX}-default"

@@ -1,13 +1,20 @@
-"""Reads about customers: who a customer token belongs to, which origins may open a widget session."""
+"""Reads about customers: who a customer token belongs to, what their socket needs to start, which origins may
+open a widget session."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
+from functools import cache
 
 from django.conf import settings
 from django.core import signing
+from django.db import connection
+from django.db.models import Field, Model
 
+from agents.models import Agent, Presence
+from chat.models import OPEN_STATUSES, Conversation
 from cs_platform.origins import origin_list, parse_origin, site_origin
 from customers.models import Customer
 from routing.models import BusinessLine
@@ -20,17 +27,87 @@ def customer_token_signer() -> signing.TimestampSigner:
     return signing.TimestampSigner(salt=CUSTOMER_TOKEN_SALT)
 
 
-def customer_from_token(*, token: str) -> Customer | None:
-    """The customer a token was issued to; None for a missing, forged or expired token, or a deleted customer."""
+def customer_id_from_token(*, token: str) -> int | None:
+    """The id a customer token names, checked without the database; None for a missing, forged or expired token."""
     if not token or not isinstance(token, str):
         return None
     try:
         value = customer_token_signer().unsign(token, max_age=settings.CUSTOMER_TOKEN_MAX_AGE)
     except signing.BadSignature:
         return None
-    if not value.isdigit():
+    return int(value) if value.isdigit() else None
+
+
+def customer_from_token(*, token: str) -> Customer | None:
+    """The customer a token was issued to (their business line loaded); None for a missing, forged or expired
+    token, or a deleted customer."""
+    found = customer_for_socket(token=token)
+    return found.customer if found is not None else None
+
+
+@dataclass(frozen=True)
+class SocketCustomer:
+    """What a customer socket needs before its `hello`: the customer with their business line, the agents of the
+    line who chose `online` (whether any has a live socket is Redis' to say), and the customer's open
+    conversations."""
+
+    customer: Customer
+    online_agent_ids: list[int]
+    open_conversation_ids: list[int]
+
+
+def customer_for_socket(*, token: str) -> SocketCustomer | None:
+    """`customer_from_token` and everything else a socket needs before `hello`, in one statement: a handshake
+    used to take three round trips (docs/performance.md). None as for `customer_from_token`."""
+    customer_id = customer_id_from_token(token=token)
+    if customer_id is None:
         return None
-    return Customer.objects.select_related("business_line").filter(pk=int(value)).first()
+    statement, customer_fields, line_fields = _socket_customer_statement()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement,
+            {"customer_id": customer_id, "online": Presence.ONLINE.value, "open": [s.value for s in OPEN_STATUSES]},
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    customer = _from_row(Customer, customer_fields, row[:len(customer_fields)])
+    customer.business_line = _from_row(BusinessLine, line_fields, row[len(customer_fields):-2])
+    return SocketCustomer(customer=customer, online_agent_ids=row[-2], open_conversation_ids=row[-1])
+
+
+@cache
+def _socket_customer_statement() -> tuple[str, list[Field], list[Field]]:
+    """The handshake's statement, written once from the models (every column of the customer and the line)."""
+    customer_fields = list(Customer._meta.concrete_fields)
+    line_fields = list(BusinessLine._meta.concrete_fields)
+    team = Agent.business_lines.through._meta
+    team_agent, team_line = team.get_field("agent").column, team.get_field("businessline").column
+    columns = [f'c."{field.column}"' for field in customer_fields] + [f'b."{field.column}"' for field in line_fields]
+    statement = f"""
+SELECT {", ".join(columns)},
+    ARRAY(
+        SELECT a.id FROM {Agent._meta.db_table} a JOIN {team.db_table} t ON t.{team_agent} = a.id
+        WHERE t.{team_line} = c.business_line_id AND a.presence = %(online)s ORDER BY a.id
+    ),
+    ARRAY(
+        SELECT v.id FROM {Conversation._meta.db_table} v
+        WHERE v.customer_id = c.id AND v.status = ANY(%(open)s) ORDER BY v.id
+    )
+FROM {Customer._meta.db_table} c JOIN {BusinessLine._meta.db_table} b ON b.id = c.business_line_id
+WHERE c.id = %(customer_id)s
+"""
+    return statement, customer_fields, line_fields
+
+
+def _from_row(model: type[Model], fields: list[Field], values: tuple) -> Model:
+    """A model instance from raw column values, converted as the ORM would (JSON columns come back as text)."""
+    converted = [
+        field.from_db_value(value, None, connection) if value is not None and hasattr(field, "from_db_value")
+        else value
+        for field, value in zip(fields, values)
+    ]
+    return model.from_db(connection.alias, [field.attname for field in fields], converted)
 
 
 def business_line_for_widget(*, key: str) -> BusinessLine | None:

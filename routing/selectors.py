@@ -67,6 +67,12 @@ def business_line_offline(business_line: BusinessLine) -> bool:
     return not business_line_is_open(business_line) or not available_agent_ids(business_line_id=business_line.id)
 
 
+async def business_line_offline_among(business_line: BusinessLine, *, online_agent_ids: list[int]) -> bool:
+    """`business_line_offline` for a caller that read the team's `online` agents already (a socket's handshake):
+    only Redis is asked, from the event loop."""
+    return not business_line_is_open(business_line) or not await presence.any_connected(online_agent_ids)
+
+
 def average_handling_seconds(*, business_line_id: int) -> float:
     recent = (
         Conversation.objects.filter(

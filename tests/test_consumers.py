@@ -431,6 +431,23 @@ async def ConversationStatus_of(conversation_id):
     return (await Conversation.objects.aget(id=conversation_id)).status
 
 
+async def test_hello_is_not_offline_while_an_online_agent_of_the_line_has_a_socket(customer, agent, line):
+    # Given an agent of the line who chose online and has a live socket, and one who chose online but has none
+    agent_ws = await agent_socket(agent)
+    await agent_ws.send_json_to({"type": "presence.set", "status": "online", "ref": "on"})
+    await expect(agent_ws, "presence.state")
+    await sync_to_async(lambda: AgentFactory(business_lines=[line], presence=Presence.ONLINE))()
+
+    # When the customer connects
+    customer_ws = await open_socket(customer_path(customer), origin=SHOP)
+    hello = await customer_ws.receive_json_from()
+
+    # Then `hello` does not offer to leave a message
+    assert hello["type"] == "hello" and hello["offline"] is False
+    await customer_ws.disconnect()
+    await agent_ws.disconnect()
+
+
 async def test_nobody_online_the_customer_is_offered_to_leave_a_message(customer):
     socket = await open_socket(customer_path(customer), origin=SHOP)
     hello = await socket.receive_json_from()

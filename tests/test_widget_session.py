@@ -11,9 +11,11 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from customers.models import Customer
-from customers.selectors import customer_from_token, customer_identity_hash
+from agents.models import Presence
+from chat.models import ConversationStatus
+from customers.selectors import customer_for_socket, customer_from_token, customer_identity_hash
 from customers.services import IdentityInvalid, customer_session_start, customer_token_issue
-from tests.factories import BusinessLineFactory, CustomerFactory
+from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, CustomerFactory
 
 URL = "/api/widget/session/"
 
@@ -484,6 +486,34 @@ class TestCustomerToken:
         customer.delete()
 
         assert customer_from_token(token=token) is None
+
+
+    def test_a_socket_gets_everything_it_needs_before_hello_in_one_query(
+        self, line, django_assert_num_queries
+    ):
+        # Given a customer with a waiting and a closed conversation, of a line whose team has two online agents
+        # (one of another line too) and one offline agent
+        customer = CustomerFactory(business_line=line, attributes={"plan": "gold"})
+        waiting = ConversationFactory(customer=customer, business_line=line, status=ConversationStatus.WAITING)
+        ConversationFactory(customer=customer, business_line=line, status=ConversationStatus.CLOSED)
+        online = [AgentFactory(business_lines=[line], presence=Presence.ONLINE) for _ in range(2)]
+        online[1].business_lines.add(BusinessLineFactory())
+        AgentFactory(business_lines=[line], presence=Presence.OFFLINE)
+        AgentFactory(business_lines=[BusinessLineFactory()], presence=Presence.ONLINE)
+        token = customer_token_issue(customer=customer)
+
+        # When a socket reads it
+        with django_assert_num_queries(1):
+            found = customer_for_socket(token=token)
+
+        # Then it has the customer (JSON fields decoded) with their line, the line's online agents and the open
+        # conversation, from that one query
+        assert found.customer == customer and found.customer.attributes == {"plan": "gold"}
+        with django_assert_num_queries(0):
+            assert found.customer.business_line == line
+            assert found.customer.business_line.allowed_origin_list == line.allowed_origin_list
+        assert found.online_agent_ids == sorted(agent.id for agent in online)
+        assert found.open_conversation_ids == [waiting.id]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -16,29 +16,35 @@ assigns new chats, and `sync` returns every acknowledged message exactly once.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import redis
 from django.db import connection
 
-from agents.models import Agent
 from chat.models import Conversation, ConversationStatus
 from tests.conftest import RedisServer
 from tests.integration.chatflows import customer_socket, customer_token, full_transcript, play, sync
-from tests.integration.harness import CeleryWorker, Process, Worker, database_url, http_json, worker_env
+from tests.integration.faults import (
+    RECOVERY_TIMEOUT,
+    AgentRowLock,
+    Stack,
+    healthz,
+    logged,
+    pushed,
+    resume_point,
+    running_stack,
+    wait_for,
+)
+from tests.integration.harness import Worker, database_url, worker_env
 from tests.integration.harness import transcript as rest_transcript
 from tests.integration.routing_live import (
     REPLY_TIMEOUT,
     ROUTING_ENV,
-    CeleryBeat,
     agent_online,
     assigned_ids,
     in_db,
@@ -48,26 +54,11 @@ from tests.integration.routing_live import (
     start,
     until,
 )
-from tests.integration.wsclient import Client, Clients, Frame, messages_seen
+from tests.integration.wsclient import Client, Clients, messages_seen
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 REDIS_PREFIX = f"csredisrestart{os.getpid()}"
-# Every wait for the product to notice the outage or to recover is bounded by this; none takes long.
-RECOVERY_TIMEOUT = 20.0
-POLL = 0.05
-
-
-@dataclass
-class Stack:
-    web1: Worker
-    web2: Worker
-    celery: CeleryWorker
-    beat: CeleryBeat
-
-    @property
-    def all(self) -> tuple[Process, ...]:
-        return (self.web1, self.web2, self.celery, self.beat)
 
 
 @pytest.fixture
@@ -80,67 +71,13 @@ def stack(
         database=database_url(connection.settings_dict), redis_url=throwaway_redis.url, redis_prefix=REDIS_PREFIX
     )
     env.update(ROUTING_ENV)
-    stack = Stack(
-        web1=Worker(name="worker1", env=env, log_dir=tmp_path),
-        web2=Worker(name="worker2", env=env, log_dir=tmp_path),
-        celery=CeleryWorker(name="celery", env=env, log_dir=tmp_path),
-        beat=CeleryBeat(name="beat", env=env, log_dir=tmp_path),
-    )
-    try:
-        for process in stack.all:
-            process.start()
+    with running_stack(env, tmp_path) as stack:
         request.node.process_log_offsets = {process: 0 for process in stack.all}
         yield stack
-    finally:
-        for process in stack.all:
-            process.kill()
-
-
-# Waiting, bounded in time and in count
-
-
-async def wait_for(
-    what: str, check: Callable[[], bool | Awaitable[bool]], *, timeout: float = RECOVERY_TIMEOUT
-) -> float:
-    """Polls `check` until it holds; returns the seconds it took, fails after `timeout`."""
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    for _ in range(int(timeout / POLL) + 1):
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return loop.time() - started
-        if loop.time() - started > timeout:
-            break
-        await asyncio.sleep(POLL)
-    raise AssertionError(f"not within {timeout}s: {what}")
-
-
-async def healthz(worker: Worker) -> tuple[int, Any]:
-    return await asyncio.to_thread(http_json, "GET", f"{worker.url}/healthz")
-
-
-def logged(process: Process, *texts: str, since: int) -> Callable[[], bool]:
-    """Whether the process logged any of `texts` after the offset `since`."""
-    return lambda: any(text in process.log_text(since) for text in texts)
-
-
-def pushed(client: Client, message: dict[str, Any]) -> bool:
-    """The client was pushed this message (`message.new`), as opposed to fetching it with `sync`."""
-    return any(frame["message"]["id"] == message["id"] for frame in client.frames("message.new"))
 
 
 def customer_id(client: Client) -> int:
     return client.frames("hello")[0]["customer_id"]
-
-
-def resume_point(seen: dict[int, Frame]) -> int:
-    """The highest seq up to which the client holds every message."""
-    seq = 0
-    while seq + 1 in seen:
-        seq += 1
-    return seq
 
 
 class RedisProbe:
@@ -166,39 +103,6 @@ def subscribers(client: redis.Redis, group: str) -> int:
     """How many processes are subscribed to a channel-layer group (docs/architecture.md: each worker once)."""
     channel = f"{REDIS_PREFIX}:layer:__group__{group}"
     return dict(client.pubsub_numsub(channel))[channel.encode()]
-
-
-class AgentRowLock:
-    """Holds an agent's row (`FOR NO KEY UPDATE`) in a transaction of the test's own: a routing run, which locks
-    its candidate agents `FOR UPDATE`, waits for it; storing a message (`FOR KEY SHARE` on the agent) does not."""
-
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self.holder: psycopg.AsyncConnection | None = None
-        self.watcher: psycopg.AsyncConnection | None = None
-
-    async def take(self, agent_id: int) -> None:
-        self.holder = await psycopg.AsyncConnection.connect(self.dsn, connect_timeout=5)
-        self.watcher = await psycopg.AsyncConnection.connect(self.dsn, connect_timeout=5, autocommit=True)
-        await self.holder.execute(f"SELECT id FROM {Agent._meta.db_table} WHERE id = %s FOR NO KEY UPDATE", [agent_id])
-
-    async def someone_waits(self) -> bool:
-        """A session of the test database is waiting for a lock (nothing but this one is held for long)."""
-        assert self.watcher is not None
-        cursor = await self.watcher.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        (count,) = await cursor.fetchone()
-        return count > 0
-
-    async def release(self) -> None:
-        if self.holder is not None and not self.holder.closed:
-            await self.holder.rollback()
-
-    async def close(self) -> None:
-        for conn in (self.holder, self.watcher):
-            if conn is not None and not conn.closed:
-                await conn.close()
 
 
 def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_recovers(stack, throwaway_redis):
