@@ -1,7 +1,8 @@
 """Development or production, and what a production start needs (docs/operations.md, "Production settings").
 
-`CS_ENV=development` is what `make run` and the tests set: a public development key, DEBUG if asked for, and the
-embedded PostgreSQL and Redis when no URL is given. Anything else is production, and the settings refuse to load
+`CS_ENV=development` is what `make run` and the tests set, and the default when `DEBUG` is on: a public development
+key, DEBUG, and the embedded PostgreSQL and Redis when no URL is given. Production is `CS_ENV=production`, the
+default with `DEBUG` off (the brief's "production (DEBUG off)"), and the settings refuse to load
 without a real `SECRET_KEY` (the development key is in the repository: with it anyone could sign customer tokens
 and sessions), with `DEBUG` on, or without `DATABASE_URL` / `REDIS_URL` (embedded servers of one machine would
 leave every worker with data of its own). So no process of a careless deploy ever serves.
@@ -74,7 +75,7 @@ def refuse_unsafe_production(*, secret_key: str, debug: bool, database_url: str,
     if problems:
         lines = "\n".join(f"  - {problem}." for problem in problems)
         raise ImproperlyConfigured(
-            f"Refusing to start in production (CS_ENV={PRODUCTION}, the default):\n{lines}\n"
+            f"Refusing to start in production (CS_ENV={PRODUCTION}, the default while DEBUG is off):\n{lines}\n"
             "See docs/operations.md, \"Production settings\". On a development machine, `make run` needs none of "
             f"this (it sets CS_ENV={DEVELOPMENT}: the development key, embedded PostgreSQL and Redis)."
         )

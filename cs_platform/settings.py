@@ -1,9 +1,10 @@
 """Settings, read from the environment (django-environ).
 
-`CS_ENV=development` (what `make run` and the tests set) runs on the embedded PostgreSQL and Redis of
-`cs_platform.embedded` when `DATABASE_URL` / `REDIS_URL` are missing: one code path, real servers either way.
-Anything else is production and refuses to load without a real `SECRET_KEY`, with `DEBUG` on, or without both
-URLs (`cs_platform.deployment`; docs/operations.md, "Production settings").
+`CS_ENV=development` (what `make run` and the tests set; the default when `DEBUG` is on) runs on the embedded
+PostgreSQL and Redis of `cs_platform.embedded` when `DATABASE_URL` / `REDIS_URL` are missing: one code path, real
+servers either way. Production (`CS_ENV=production`; the default with `DEBUG` off) refuses to load without a real
+`SECRET_KEY`, with `DEBUG` on, or without both URLs (`cs_platform.deployment`; docs/operations.md, "Production
+settings").
 """
 
 import ipaddress
@@ -22,9 +23,10 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-CS_ENV = deployment.environment(env("CS_ENV", default=deployment.PRODUCTION))
-DEVELOPMENT = CS_ENV == deployment.DEVELOPMENT
 DEBUG = env.bool("DEBUG", default=False)
+# The brief's production is "DEBUG off"; an operator who also says CS_ENV=production is refused DEBUG on.
+CS_ENV = deployment.environment(env("CS_ENV", default=deployment.DEVELOPMENT if DEBUG else deployment.PRODUCTION))
+DEVELOPMENT = CS_ENV == deployment.DEVELOPMENT
 SECRET_KEY = env("SECRET_KEY", default=deployment.DEVELOPMENT_SECRET_KEY if DEVELOPMENT else "")
 # Former keys, still accepted for what they signed (sessions, customer tokens) while a new SECRET_KEY rolls out.
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
@@ -36,11 +38,8 @@ if not DEVELOPMENT:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-# HTTPS (docs/operations.md, "Production settings"). Cookies are sent over HTTPS only, except in development; HSTS
-# binds browsers for its whole duration, so it is the operator's choice; the redirect and the proxy's header
-# belong to the TLS set-up in front of the workers.
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEVELOPMENT)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEVELOPMENT)
+# HTTPS (docs/operations.md, "Production settings"). HSTS binds browsers for its whole duration, so it is the
+# operator's choice; the redirect and the proxy's header belong to the TLS set-up in front of the workers.
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
@@ -55,6 +54,11 @@ if _PROXY_SSL_HEADER and (len(_PROXY_SSL_HEADER) != 2 or not _PROXY_SSL_HEADER[0
         f"e.g. HTTP_X_FORWARDED_PROTO,https; not {','.join(_PROXY_SSL_HEADER)!r}"
     )
 SECURE_PROXY_SSL_HEADER = tuple(_PROXY_SSL_HEADER) or None
+# Cookies go over HTTPS only once production says it is served over HTTPS (a redirect or a TLS proxy's header):
+# a Secure cookie set over plain HTTP is dropped by clients, and nobody could sign in to the admin.
+_SERVED_OVER_HTTPS = not DEVELOPMENT and (SECURE_SSL_REDIRECT or SECURE_PROXY_SSL_HEADER is not None)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_SERVED_OVER_HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_SERVED_OVER_HTTPS)
 
 INSTALLED_APPS = [
     "daphne",

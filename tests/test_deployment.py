@@ -160,3 +160,32 @@ def test_a_malformed_proxy_header_setting_is_refused(tmp_path):
     done = manage(["check"], settings, tmp_path)
     assert done.returncode != 0
     assert "SECURE_PROXY_SSL_HEADER must be" in done.stderr
+
+
+def test_debug_on_without_cs_env_is_development_and_cs_env_production_refuses_it(tmp_path):
+    # given the brief's development switch, DEBUG on, with the servers but no key
+    settings = {name: value for name, value in documented_production_settings().items()
+                if name in {"DATABASE_URL", "REDIS_URL"}}
+    settings["DEBUG"] = "true"
+
+    # when a process starts as it is, and once more declared production
+    development = manage(["check"], settings, tmp_path)
+    production = manage(["check"], {**settings, "CS_ENV": "production"}, tmp_path)
+
+    # then the first runs on the development key; the second refuses DEBUG and the missing key
+    assert development.returncode == 0, development.stderr
+    assert production.returncode != 0
+    assert "DEBUG is on" in production.stderr and "SECRET_KEY is not set" in production.stderr
+
+
+def test_cookies_are_secure_once_production_says_it_is_served_over_https(tmp_path):
+    probe = "import django; django.setup(); from django.conf import settings as s; " \
+            "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+    settings = {name: value for name, value in documented_production_settings().items()
+                if name in {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"}}
+
+    plain = run([sys.executable, "-c", probe], settings, tmp_path)
+    behind_tls = run([sys.executable, "-c", probe],
+                     {**settings, "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https"}, tmp_path)
+
+    assert (plain.stdout.split(), behind_tls.stdout.split()) == (["False", "False"], ["True", "True"])
