@@ -18,8 +18,15 @@ class AgentAdmin(AuditedModelAdmin):
     search_fields = ["display_name", "user__username", "user__email"]
     autocomplete_fields = ["user"]
     filter_horizontal = ["business_lines"]
-    fields = ["user", "display_name", "capacity", "business_lines", "presence", "presence_changed_at",
-              "last_assigned_at"]
+    fields = [
+        "user",
+        "display_name",
+        "capacity",
+        "business_lines",
+        "presence",
+        "presence_changed_at",
+        "last_assigned_at",
+    ]
     # Presence is the agent's own choice, set from the workbench through the presence service (which also
     # triggers assignment); an admin edit would bypass both.
     readonly_fields = ["presence", "presence_changed_at", "last_assigned_at"]

@@ -26,7 +26,5 @@ class QueryOrHeaderTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[object, ApiToken]:
         found = api_token_find(token=key)
         if found is None:
-            raise AuthenticationFailed(
-                "Invalid, expired or revoked token: get a new one from POST /api/auth/token/."
-            )
+            raise AuthenticationFailed("Invalid, expired or revoked token: get a new one from POST /api/auth/token/.")
         return found.user, found

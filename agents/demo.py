@@ -85,9 +85,7 @@ def demo_seed(
         agent.business_lines.add(business_line)
         agents.append(agent)
 
-    supervisor = _staff_user(
-        username=SUPERVISOR_USERNAME, first_name="Sam", password=password, created=created
-    )
+    supervisor = _staff_user(username=SUPERVISOR_USERNAME, first_name="Sam", password=password, created=created)
     # The group and its permissions come from a data migration; only its membership is ours to set.
     group, _ = Group.objects.get_or_create(name=SUPERVISORS_GROUP)
     supervisor.groups.add(group)

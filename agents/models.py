@@ -17,7 +17,9 @@ class Agent(models.Model):
     display_name = models.CharField(max_length=100)
     capacity = models.PositiveSmallIntegerField(default=3, help_text="Most open conversations at once.")
     presence = models.CharField(
-        max_length=8, choices=Presence.choices, default=Presence.OFFLINE,
+        max_length=8,
+        choices=Presence.choices,
+        default=Presence.OFFLINE,
         help_text="What the agent chose. They only receive chats while online and connected.",
     )
     presence_changed_at = models.DateTimeField(auto_now_add=True)
@@ -27,9 +29,7 @@ class Agent(models.Model):
     class Meta:
         ordering = ["display_name", "id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(presence__in=[p.value for p in Presence]), name="agent_presence_valid"
-            ),
+            models.CheckConstraint(condition=Q(presence__in=[p.value for p in Presence]), name="agent_presence_valid"),
         ]
         indexes = [models.Index(fields=["presence"], name="agent_presence_idx")]
 

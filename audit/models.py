@@ -22,11 +22,16 @@ class AuditAction(models.TextChoices):
 class AuditEntry(models.Model):
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="Empty for the system (retention) and the command line.",
     )
     actor_label = models.CharField(
-        max_length=150, blank=True,
+        max_length=150,
+        blank=True,
         help_text="The username at the time, or who ran a command: kept when the user is deleted.",
     )
     action = models.CharField(max_length=32, choices=AuditAction.choices)

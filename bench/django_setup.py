@@ -25,6 +25,7 @@ def create(spec: dict[str, Any]) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.db import transaction
+
     from agents.models import Agent
     from agents.services import api_token_issue
     from routing.models import BusinessLine
@@ -67,7 +68,9 @@ def check(line_key: str) -> dict[str, Any]:
     capacity = dict(Agent.objects.filter(business_lines__key=line_key).values_list("id", "capacity"))
     assigned_events = (
         Message.objects.filter(conversation__in=conversations, event="assigned")
-        .values("conversation_id").annotate(count=Count("id")).filter(count__gt=1)
+        .values("conversation_id")
+        .annotate(count=Count("id"))
+        .filter(count__gt=1)
     )
     return {
         "conversations": conversations.count(),

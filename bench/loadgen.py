@@ -101,8 +101,13 @@ class Conn:
 async def open_conn(url: str, *, role: str, ident: Any, expect_hello: bool) -> Conn:
     """Open a socket as a client that offers no compression (as the figures assume); wait for `hello`."""
     ws = await connect(
-        url, compression=None, ping_interval=None, open_timeout=OPEN_TIMEOUT, close_timeout=CLOSE_TIMEOUT,
-        max_size=2**22, max_queue=None,
+        url,
+        compression=None,
+        ping_interval=None,
+        open_timeout=OPEN_TIMEOUT,
+        close_timeout=CLOSE_TIMEOUT,
+        max_size=2**22,
+        max_queue=None,
     )
     hello = None
     if expect_hello:
@@ -139,12 +144,15 @@ async def open_many(
     failures: list[BaseException] = []
     for attempt in range(retries + 1):
         if attempt:
-            print(f"loadgen: {len(pending)} of {len(specs)} sockets failed to open ({failures[0]!r}); retrying",
-                  file=sys.stderr, flush=True)
+            print(
+                f"loadgen: {len(pending)} of {len(specs)} sockets failed to open ({failures[0]!r}); retrying",
+                file=sys.stderr,
+                flush=True,
+            )
             await asyncio.sleep(1.0)
         gate = asyncio.Semaphore(concurrency)
 
-        async def one(index: int) -> Conn:
+        async def one(index: int, gate: asyncio.Semaphore = gate) -> Conn:
             url, role, ident = specs[index]
             async with gate:
                 return await open_conn(url, role=role, ident=ident, expect_hello=expect_hello)
@@ -238,7 +246,12 @@ class StartRecord:
 
 
 async def conversation_starts(
-    customers: Sequence[Conn], agents: Sequence[Conn], *, rate: float, expected_assignments: int, settle: float,
+    customers: Sequence[Conn],
+    agents: Sequence[Conn],
+    *,
+    rate: float,
+    expected_assignments: int,
+    settle: float,
     timeout: float = REPLY_TIMEOUT,
 ) -> tuple[StartRecord, float, float]:
     """Every customer sends `conversation.start`, at `rate` a second; the agents' assignments are recorded.
@@ -305,9 +318,7 @@ async def assignment_latency(customers: Sequence[Conn], agents: Sequence[Conn], 
     }
 
 
-async def burst(
-    customers: Sequence[Conn], agents: Sequence[Conn], *, capacity: int, seconds: float
-) -> dict[str, Any]:
+async def burst(customers: Sequence[Conn], agents: Sequence[Conn], *, capacity: int, seconds: float) -> dict[str, Any]:
     """All `customers` start within `seconds` against the agents' slots; how long until every slot is full."""
     slots = capacity * len(agents)
     record, first, took = await conversation_starts(
@@ -391,7 +402,13 @@ def _relay_handlers(tracker: Tracker, *, product: bool) -> Handler:
 
 
 async def relay_step(
-    pairs: Sequence[tuple[Conn, Conn]], *, product: bool, rate: float, seconds: float, drain: float, tag: str,
+    pairs: Sequence[tuple[Conn, Conn]],
+    *,
+    product: bool,
+    rate: float,
+    seconds: float,
+    drain: float,
+    tag: str,
     watch: dict[str, int],
 ) -> dict[str, Any]:
     """`rate` messages a second for `seconds`, alternating customer->agent and agent->customer over the pairs.
@@ -413,8 +430,12 @@ async def relay_step(
         tracker.sent[msg_id] = time.perf_counter()
         if product:
             await sender.send(
-                {"type": "message.send", "conversation_id": sender.conversation_id, "client_msg_id": msg_id,
-                 "body": BODY}
+                {
+                    "type": "message.send",
+                    "conversation_id": sender.conversation_id,
+                    "client_msg_id": msg_id,
+                    "body": BODY,
+                }
             )
         else:
             await sender.send({"to": sender.peer, "id": msg_id, "body": BODY})
@@ -424,8 +445,7 @@ async def relay_step(
     took = await paced(rate, count, send_one)
     await wait_until(lambda: not tracker.sent, drain)
     cpu = {
-        name: round(100 * (_cpu_seconds(process) - cpu_before[name]) / took, 1)
-        for name, process in processes.items()
+        name: round(100 * (_cpu_seconds(process) - cpu_before[name]) / took, 1) for name, process in processes.items()
     }
     lost = len(tracker.sent)
     summary = latency_summary(tracker.latencies)
@@ -440,8 +460,7 @@ async def relay_step(
         "errors": tracker.errors,
         **summary,
         "cpu_percent": cpu,
-        "passed": lost == 0 and tracker.errors == 0 and p99 is not None and p99 < 100
-        and achieved >= 0.95 * rate,
+        "passed": lost == 0 and tracker.errors == 0 and p99 is not None and p99 < 100 and achieved >= 0.95 * rate,
         "_tracker": tracker,
     }
 
@@ -452,13 +471,17 @@ async def relay_quiet(tracker: Tracker, *, idle: float = 1.0, limit: float = 30.
 
 
 async def relay_fixed(
-    pairs: Sequence[tuple[Conn, Conn]], *, product: bool, rate: float, seconds: float, drain: float, tag: str,
+    pairs: Sequence[tuple[Conn, Conn]],
+    *,
+    product: bool,
+    rate: float,
+    seconds: float,
+    drain: float,
+    tag: str,
     watch: dict[str, int],
 ) -> dict[str, Any]:
     """One step at a fixed rate, whether or not the server keeps up; then wait for it to catch up."""
-    step = await relay_step(
-        pairs, product=product, rate=rate, seconds=seconds, drain=drain, tag=tag, watch=watch
-    )
+    step = await relay_step(pairs, product=product, rate=rate, seconds=seconds, drain=drain, tag=tag, watch=watch)
     tracker = step.pop("_tracker")
     await relay_quiet(tracker)
     # Late is not gone: what never arrived at all (a channel layer dropping over capacity) is counted apart.
@@ -467,8 +490,14 @@ async def relay_fixed(
 
 
 async def relay_ramp(
-    pairs: Sequence[tuple[Conn, Conn]], *, product: bool, rates: Sequence[float], seconds: float, drain: float,
-    tag: str, watch: dict[str, int],
+    pairs: Sequence[tuple[Conn, Conn]],
+    *,
+    product: bool,
+    rates: Sequence[float],
+    seconds: float,
+    drain: float,
+    tag: str,
+    watch: dict[str, int],
 ) -> dict[str, Any]:
     """Step the rate up until a step loses a message, errs, falls behind, or has p99 >= 100 ms."""
     steps = []
@@ -491,8 +520,13 @@ async def relay_ramp(
 
 
 async def idle_sockets(
-    specs: Sequence[tuple[str, str, Any]], *, server_pid: int, expect_hello: bool, heartbeat: float,
-    rest_seconds: float, concurrency: int = 16,
+    specs: Sequence[tuple[str, str, Any]],
+    *,
+    server_pid: int,
+    expect_hello: bool,
+    heartbeat: float,
+    rest_seconds: float,
+    concurrency: int = 16,
 ) -> dict[str, Any]:
     """Open every socket, then hold them idle: memory per socket, opening rate, and CPU at rest.
 
@@ -520,7 +554,7 @@ async def idle_sockets(
         ping = orjson.dumps({"type": "ping"}).decode()
         slots = max(1, int(heartbeat / 0.1))
         for tick in range(int(rest_seconds / 0.1)):
-            for conn in conns[tick % slots::slots]:
+            for conn in conns[tick % slots :: slots]:
                 await conn.ws.send(ping)
                 pings += 1
             await asyncio.sleep(max(0.0, rest_started + (tick + 1) * 0.1 - time.perf_counter()))
@@ -607,8 +641,14 @@ class Resilient:
 
     async def _sync(self, conn: Conn) -> None:
         try:
-            await conn.send({"type": "sync", "conversation_id": self.conversation_id,
-                             "after_seq": self.resume_point(), "ref": "resync"})
+            await conn.send(
+                {
+                    "type": "sync",
+                    "conversation_id": self.conversation_id,
+                    "after_seq": self.resume_point(),
+                    "ref": "resync",
+                }
+            )
         except ConnectionClosed:
             pass
 
@@ -616,8 +656,14 @@ class Resilient:
         """Send on the current socket; a message the dying socket could not take stays unacked, to be resent."""
         self.unacked[client_msg_id] = body
         try:
-            await self.conn.send({"type": "message.send", "conversation_id": self.conversation_id,
-                                  "client_msg_id": client_msg_id, "body": body})
+            await self.conn.send(
+                {
+                    "type": "message.send",
+                    "conversation_id": self.conversation_id,
+                    "client_msg_id": client_msg_id,
+                    "body": body,
+                }
+            )
         except ConnectionClosed:
             pass
 
@@ -649,8 +695,15 @@ class Resilient:
 
 
 async def failover(
-    pairs: Sequence[tuple[Conn, Conn]], idle: Sequence[Conn], *, survivor: str, kill: Callable[[], Any],
-    messages: int, rate: float, reconnect_concurrency: int, timeout: float,
+    pairs: Sequence[tuple[Conn, Conn]],
+    idle: Sequence[Conn],
+    *,
+    survivor: str,
+    kill: Callable[[], Any],
+    messages: int,
+    rate: float,
+    reconnect_concurrency: int,
+    timeout: float,
 ) -> dict[str, Any]:
     """Messages both ways across the pairs at `rate`; half-way through, `kill()` (the pairs' and idle sockets'
     worker). Every client reconnects to `survivor` (base URL; its own path and token kept) and catches up.

@@ -32,7 +32,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -88,21 +88,47 @@ class Sizes:
 
 
 FULL = Sizes(
-    reps=3, relay_pairs=100,
+    reps=3,
+    relay_pairs=100,
     relay_rates=(50, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 12000, 16000),
-    relay_fixed_rates=(200, 500), relay_step_seconds=3.0, relay_drain_seconds=3.0,
-    idle_sockets=10000, idle_rest_seconds=15.0,
-    assign_agents=10, assign_capacity=100, assign_starts=100, assign_rate=20.0,
-    burst_customers=1000, burst_agents=100, burst_capacity=1, burst_seconds=10.0,
+    relay_fixed_rates=(200, 500),
+    relay_step_seconds=3.0,
+    relay_drain_seconds=3.0,
+    idle_sockets=10000,
+    idle_rest_seconds=15.0,
+    assign_agents=10,
+    assign_capacity=100,
+    assign_starts=100,
+    assign_rate=20.0,
+    burst_customers=1000,
+    burst_agents=100,
+    burst_capacity=1,
+    burst_seconds=10.0,
     time_limit_seconds=30 * 60,
 )
 QUICK = Sizes(
-    reps=1, relay_pairs=4, relay_rates=(20, 40), relay_fixed_rates=(20,), relay_step_seconds=1.0,
-    relay_drain_seconds=5.0, idle_sockets=40, idle_rest_seconds=2.0,
-    assign_agents=2, assign_capacity=20, assign_starts=6, assign_rate=10.0,
-    burst_customers=12, burst_agents=4, burst_capacity=1, burst_seconds=1.0,
+    reps=1,
+    relay_pairs=4,
+    relay_rates=(20, 40),
+    relay_fixed_rates=(20,),
+    relay_step_seconds=1.0,
+    relay_drain_seconds=5.0,
+    idle_sockets=40,
+    idle_rest_seconds=2.0,
+    assign_agents=2,
+    assign_capacity=20,
+    assign_starts=6,
+    assign_rate=10.0,
+    burst_customers=12,
+    burst_agents=4,
+    burst_capacity=1,
+    burst_seconds=1.0,
     time_limit_seconds=240,
-    failover_customers=20, failover_agents=4, failover_messages=20, failover_rate=20.0, failover_timeout_seconds=30.0,
+    failover_customers=20,
+    failover_agents=4,
+    failover_messages=20,
+    failover_rate=20.0,
+    failover_timeout_seconds=30.0,
 )
 
 
@@ -147,8 +173,13 @@ class Service:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                self.argv, cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                self.argv,
+                cwd=BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
             )
 
     def stop(self) -> None:
@@ -244,12 +275,38 @@ class Stack:
         data = self._django_setup(env)
         self.web = [self._web(f"web{n}", env) for n in (1, 2)]
         self.services += self.web
-        worker = Service("celery-worker", [str(VENV_BIN / "celery"), "-A", "cs_platform", "worker",
-                                           "--concurrency", "2", "--loglevel", "INFO", "-n", f"{self.tag}@%h"],
-                         env=env, log_dir=self.log_dir)
-        beat = Service("celery-beat", [str(VENV_BIN / "celery"), "-A", "cs_platform", "beat", "--loglevel", "INFO",
-                                       "-s", str(self.work_dir / "celerybeat-schedule")],
-                       env=env, log_dir=self.log_dir)
+        worker = Service(
+            "celery-worker",
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "cs_platform",
+                "worker",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"{self.tag}@%h",
+            ],
+            env=env,
+            log_dir=self.log_dir,
+        )
+        beat = Service(
+            "celery-beat",
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "cs_platform",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "-s",
+                str(self.work_dir / "celerybeat-schedule"),
+            ],
+            env=env,
+            log_dir=self.log_dir,
+        )
         self.bare = [self._bare(f"bare{n}") for n in (1, 2)]
         self.services += [worker, beat, *self.bare]
         for service in self.services:
@@ -269,8 +326,12 @@ class Stack:
         # Embedded servers of this run only, in a folder of their own: started here, stopped here.
         self.embedded_dir = BASE_DIR / ".data" / self.tag
         done = subprocess.run(
-            [sys.executable, "-m", "cs_platform.embedded", "start"], cwd=BASE_DIR, env=self._embedded_env(),
-            check=True, capture_output=True, text=True,
+            [sys.executable, "-m", "cs_platform.embedded", "start"],
+            cwd=BASE_DIR,
+            env=self._embedded_env(),
+            check=True,
+            capture_output=True,
+            text=True,
         )
         urls = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
         return database_url or urls["DATABASE_URL"], redis_url or urls["REDIS_URL"]
@@ -314,34 +375,64 @@ class Stack:
             {"key": "bench-relay", "agents": s.relay_pairs, "capacity": 1},
             {"key": "bench-assign", "agents": s.assign_agents, "capacity": s.assign_capacity},
             {"key": "bench-idle", "agents": 0, "capacity": 1},
-            *({"key": f"bench-burst-{rep}", "agents": s.burst_agents, "capacity": s.burst_capacity}
-              for rep in range(s.reps)),
+            *(
+                {"key": f"bench-burst-{rep}", "agents": s.burst_agents, "capacity": s.burst_capacity}
+                for rep in range(s.reps)
+            ),
             # An agent waiting longer than the line's disconnect grace (default 60 s) for a new socket, behind
             # thousands of customers reconnecting on a busy machine, would lose their chats to the queue by design,
             # and their resent messages would be refused: the figure is the reconnect, not that policy.
-            *({"key": f"bench-failover-{rep}", "agents": s.failover_agents, "capacity": 1,
-               "settings": {"disconnect_grace": 3600}}
-              for rep in range(s.failover_reps)),
+            *(
+                {
+                    "key": f"bench-failover-{rep}",
+                    "agents": s.failover_agents,
+                    "capacity": 1,
+                    "settings": {"disconnect_grace": 3600},
+                }
+                for rep in range(s.failover_reps)
+            ),
         ]
         done = subprocess.run(
             [sys.executable, "-m", "bench.django_setup", "create", json.dumps({"lines": lines})],
-            cwd=BASE_DIR, env=env, check=True, capture_output=True, text=True,
+            cwd=BASE_DIR,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return json.loads(done.stdout)["lines"]
 
     def _web(self, name: str, env: dict[str, str]) -> Service:
         port = free_port()
         if self.server == "uvicorn":
-            argv = [str(VENV_BIN / "uvicorn"), "cs_platform.asgi:application", "--host", "127.0.0.1",
-                    "--port", str(port), "--no-access-log", "--lifespan", "off"]
+            argv = [
+                str(VENV_BIN / "uvicorn"),
+                "cs_platform.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--lifespan",
+                "off",
+            ]
         else:
             argv = [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "cs_platform.asgi:application"]
         return Service(name, argv, env=env, log_dir=self.log_dir, port=port)
 
     def _bare(self, name: str) -> Service:
         port = free_port()
-        argv = [sys.executable, "-m", "bench.bare_relay", "--port", str(port), "--redis-url", self.redis_url,
-                "--channel", f"{self.tag}:bare"]
+        argv = [
+            sys.executable,
+            "-m",
+            "bench.bare_relay",
+            "--port",
+            str(port),
+            "--redis-url",
+            self.redis_url,
+            "--channel",
+            f"{self.tag}:bare",
+        ]
         return Service(name, argv, env=self.product_env(), log_dir=self.log_dir, port=port)
 
     async def settle(self) -> None:
@@ -360,7 +451,11 @@ class Stack:
     def db_check(self, line_key: str) -> dict[str, Any]:
         done = subprocess.run(
             [sys.executable, "-m", "bench.django_setup", "check", line_key],
-            cwd=BASE_DIR, env=self.product_env(), check=True, capture_output=True, text=True,
+            cwd=BASE_DIR,
+            env=self.product_env(),
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return json.loads(done.stdout)
 
@@ -380,10 +475,23 @@ class Stack:
             redis_version = client.info("server")["redis_version"]
         finally:
             client.close()
-        packages = ("django", "channels", "channels-redis", "daphne", "uvicorn", "websockets", "redis", "psycopg",
-                    "uvloop", "orjson")
-        return {"postgresql": postgres, "redis_server": redis_version,
-                **{name: metadata.version(name) for name in packages}}
+        packages = (
+            "django",
+            "channels",
+            "channels-redis",
+            "daphne",
+            "uvicorn",
+            "websockets",
+            "redis",
+            "psycopg",
+            "uvloop",
+            "orjson",
+        )
+        return {
+            "postgresql": postgres,
+            "redis_server": redis_version,
+            **{name: metadata.version(name) for name in packages},
+        }
 
     def stop(self) -> None:
         for service in reversed(self.services):
@@ -397,8 +505,12 @@ class Stack:
             with psycopg.connect(self.maintenance_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.tag}" WITH (FORCE)')
         if self.embedded_dir is not None:
-            subprocess.run([sys.executable, "-m", "cs_platform.embedded", "stop"], cwd=BASE_DIR,
-                           env=self._embedded_env(), check=False)
+            subprocess.run(
+                [sys.executable, "-m", "cs_platform.embedded", "stop"],
+                cwd=BASE_DIR,
+                env=self._embedded_env(),
+                check=False,
+            )
             shutil.rmtree(self.embedded_dir, ignore_errors=True)
 
     def _forget_redis_keys(self) -> None:
@@ -406,7 +518,7 @@ class Stack:
         try:
             keys = list(client.scan_iter(match=f"{self.tag}:*", count=1000))
             for start in range(0, len(keys), 1000):
-                client.delete(*keys[start:start + 1000])
+                client.delete(*keys[start : start + 1000])
         finally:
             client.close()
 
@@ -422,7 +534,8 @@ def widget_sessions(web: list[Service], line_key: str, count: int) -> list[dict[
         request = urllib.request.Request(
             f"http://127.0.0.1:{web[n % len(web)].port}/api/widget/session/",
             data=json.dumps({"business_line": line_key, "channel": "web"}).encode(),
-            headers={"Content-Type": "application/json"}, method="POST",
+            headers={"Content-Type": "application/json"},
+            method="POST",
         )
         with _opener.open(request, timeout=30) as response:
             return json.loads(response.read())
@@ -460,15 +573,21 @@ async def scenario_idle(stack: Stack, customers: list[dict[str, Any]]) -> list[d
         stack.restart(web1)
         before = stack.layer_subscriptions()
         product = await loadgen.idle_sockets(
-            loadgen.product_customer_specs(ws_base(web1), customers), server_pid=web1.pid, expect_hello=True,
-            heartbeat=15.0, rest_seconds=s.idle_rest_seconds,
+            loadgen.product_customer_specs(ws_base(web1), customers),
+            server_pid=web1.pid,
+            expect_hello=True,
+            heartbeat=15.0,
+            rest_seconds=s.idle_rest_seconds,
         )
         product["seconds_until_unsubscribed"] = await until_unsubscribed(stack, before, UNSUBSCRIBE_TIMEOUT)
         product["layer_subscriptions_left_after_close"] = stack.layer_subscriptions() - before
         stack.restart(bare1)
         bare = await loadgen.idle_sockets(
             [(f"{ws_base(bare1)}/?id=idle{n}", "customer", n) for n in range(len(customers))],
-            server_pid=bare1.pid, expect_hello=False, heartbeat=15.0, rest_seconds=s.idle_rest_seconds,
+            server_pid=bare1.pid,
+            expect_hello=False,
+            heartbeat=15.0,
+            rest_seconds=s.idle_rest_seconds,
         )
         runs.append({"product": product, "bare": bare})
     return runs
@@ -485,7 +604,7 @@ async def scenario_assignment(
         await loadgen.agents_online(agent_conns)
         for rep in range(-1, s.reps):
             # Run -1 warms both workers up (first queries, first assignment) and is not counted.
-            batch = customers[(rep + 1) * s.assign_starts:(rep + 2) * s.assign_starts]
+            batch = customers[(rep + 1) * s.assign_starts : (rep + 2) * s.assign_starts]
             conns = await loadgen.open_many(loadgen.product_customer_specs(ws_base(web1), batch), expect_hello=True)
             try:
                 figures = await loadgen.assignment_latency(conns, agent_conns, rate=s.assign_rate)
@@ -554,17 +673,22 @@ async def scenario_failover(
                 loadgen.product_customer_specs(ws_base(web1), customers_by_rep[rep]), expect_hello=True
             )
             # A set-up, not a figure: a worker holding thousands of sockets on a busy machine may take its time.
-            pairs = await loadgen.product_pairs(customers[:len(agents)], agents, timeout=s.failover_timeout_seconds)
+            pairs = await loadgen.product_pairs(customers[: len(agents)], agents, timeout=s.failover_timeout_seconds)
             figures = await loadgen.failover(
-                pairs, customers[len(agents):], survivor=ws_base(web2), kill=web1.kill,
-                messages=s.failover_messages, rate=s.failover_rate,
-                reconnect_concurrency=s.failover_reconnect_concurrency, timeout=s.failover_timeout_seconds,
+                pairs,
+                customers[len(agents) :],
+                survivor=ws_base(web2),
+                kill=web1.kill,
+                messages=s.failover_messages,
+                rate=s.failover_rate,
+                reconnect_concurrency=s.failover_reconnect_concurrency,
+                timeout=s.failover_timeout_seconds,
             )
             clients = figures.pop("clients")
             survivors = [client.conn for client in clients]
-            figures.update(await asyncio.get_running_loop().run_in_executor(
-                None, failover_losses, stack.database_url, clients
-            ))
+            figures.update(
+                await asyncio.get_running_loop().run_in_executor(None, failover_losses, stack.database_url, clients)
+            )
             figures["customer_sockets"], figures["agent_sockets"] = len(customers), len(agents)
         finally:
             await loadgen.close_many(survivors or [*customers, *agents])
@@ -584,7 +708,8 @@ def failover_losses(database_url: str, clients: list[loadgen.Resilient]) -> dict
     with psycopg.connect(database_url, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT conversation_id, seq, id FROM chat_message WHERE conversation_id = ANY(%s)"
-            " AND NOT is_internal_note", [conversations],
+            " AND NOT is_internal_note",
+            [conversations],
         ).fetchall()
     stored: dict[int, dict[int, int]] = {}
     for conversation_id, seq, message_id in rows:
@@ -594,8 +719,11 @@ def failover_losses(database_url: str, clients: list[loadgen.Resilient]) -> dict
         1 for client in clients for message_id in client.acked.values() if message_id not in stored_ids
     )
     not_delivered = sum(
-        1 for client in clients if client.conversation_id is not None
-        for seq, message_id in stored.get(client.conversation_id, {}).items() if client.seen.get(seq) != message_id
+        1
+        for client in clients
+        if client.conversation_id is not None
+        for seq, message_id in stored.get(client.conversation_id, {}).items()
+        if client.seen.get(seq) != message_id
     )
     never_acked = sum(len(client.unacked) for client in clients)
     return {
@@ -648,8 +776,12 @@ async def scenario_relay(
         for rep in range(s.reps):
             run = {}
             for name, pairs, watch in sides:
-                common = {"product": name == "product", "seconds": s.relay_step_seconds,
-                          "drain": s.relay_drain_seconds, "watch": watch}
+                common = {
+                    "product": name == "product",
+                    "seconds": s.relay_step_seconds,
+                    "drain": s.relay_drain_seconds,
+                    "watch": watch,
+                }
                 run[name] = await loadgen.relay_ramp(pairs, rates=s.relay_rates, tag=f"r{rep}{name}", **common)
                 run[name]["fixed"] = [
                     await loadgen.relay_fixed(pairs, rate=rate, tag=f"f{rep}{name}{rate:g}", **common)
@@ -662,8 +794,14 @@ async def scenario_relay(
 
 
 async def profile_relay(
-    stack: Stack, agents: list[dict[str, Any]], customers: list[dict[str, Any]], *, rate: float, seconds: float,
-    out_dir: Path, stem: str,
+    stack: Stack,
+    agents: list[dict[str, Any]],
+    customers: list[dict[str, Any]],
+    *,
+    rate: float,
+    seconds: float,
+    out_dir: Path,
+    stem: str,
 ) -> dict[str, Any]:
     """py-spy on both web workers (every thread, waits included) while the relay runs at a fixed rate."""
     conns: list[loadgen.Conn] = []
@@ -673,16 +811,34 @@ async def profile_relay(
         outputs = {web.name: out_dir / f"{stem}-{web.name}.txt" for web in stack.web}
         spies = [
             await asyncio.create_subprocess_exec(
-                str(VENV_BIN / "py-spy"), "record", "--pid", str(web.pid), "--duration", f"{seconds + 1:g}",
-                "--rate", "250", "--format", "raw", "--idle", "--threads", "--nonblocking",
-                "--output", str(outputs[web.name]), stdout=asyncio.subprocess.DEVNULL,
+                str(VENV_BIN / "py-spy"),
+                "record",
+                "--pid",
+                str(web.pid),
+                "--duration",
+                f"{seconds + 1:g}",
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--idle",
+                "--threads",
+                "--nonblocking",
+                "--output",
+                str(outputs[web.name]),
+                stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
             )
             for web in stack.web
         ]
         await asyncio.sleep(0.5)
         step = await loadgen.relay_fixed(
-            pairs, product=True, rate=rate, seconds=seconds, drain=5.0, tag="profile",
+            pairs,
+            product=True,
+            rate=rate,
+            seconds=seconds,
+            drain=5.0,
+            tag="profile",
             watch={web.name: web.pid for web in stack.web},
         )
         for spy in spies:
@@ -693,8 +849,11 @@ async def profile_relay(
     for name, path in outputs.items():
         summaries[name] = path.with_name(f"{path.stem}-summary.txt")
         summaries[name].write_text(pyspy_summary.summarize(path) + "\n")
-    return {"step": step, "profiles": {name: str(path) for name, path in outputs.items()},
-            "summaries": {name: str(path) for name, path in summaries.items()}}
+    return {
+        "step": step,
+        "profiles": {name: str(path) for name, path in outputs.items()},
+        "summaries": {name: str(path) for name, path in summaries.items()},
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -742,21 +901,33 @@ def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
     relay = results.get("relay")
     if relay:
         both = ("product", "bare")
-        row(f"relay: highest rate, nothing lost, p99 < {MAX_RELAY_P99_MS} ms",
-            *([run[side]["max_sustained_rate"] for run in relay] for side in both), unit="msg/s")
-        row("relay: servers' CPU per message at 100 msg/s (both processes)",
-            *([cpu_per_message(run[side], 100) for run in relay] for side in both), unit="ms")
+        row(
+            f"relay: highest rate, nothing lost, p99 < {MAX_RELAY_P99_MS} ms",
+            *([run[side]["max_sustained_rate"] for run in relay] for side in both),
+            unit="msg/s",
+        )
+        row(
+            "relay: servers' CPU per message at 100 msg/s (both processes)",
+            *([cpu_per_message(run[side], 100) for run in relay] for side in both),
+            unit="ms",
+        )
         for rate in sizes.relay_fixed_rates:
             for q in ("p50", "p95", "p99"):
-                row(f"relay at {rate:g} msg/s: {q}",
+                row(
+                    f"relay at {rate:g} msg/s: {q}",
                     *([(relay_step_at(run[side], rate) or {}).get(f"{q}_ms") for run in relay] for side in both),
-                    unit="ms")
-            row(f"relay at {rate:g} msg/s: lost (not delivered within {sizes.relay_drain_seconds:g} s)", *(
-                [(relay_step_at(run[side], rate) or {}).get("lost") for run in relay] for side in both
-            ), unit="messages")
-            row(f"relay at {rate:g} msg/s: never delivered", *(
-                [(relay_step_at(run[side], rate) or {}).get("never_delivered") for run in relay] for side in both
-            ), unit="messages")
+                    unit="ms",
+                )
+            row(
+                f"relay at {rate:g} msg/s: lost (not delivered within {sizes.relay_drain_seconds:g} s)",
+                *([(relay_step_at(run[side], rate) or {}).get("lost") for run in relay] for side in both),
+                unit="messages",
+            )
+            row(
+                f"relay at {rate:g} msg/s: never delivered",
+                *([(relay_step_at(run[side], rate) or {}).get("never_delivered") for run in relay] for side in both),
+                unit="messages",
+            )
     idle = results.get("idle")
     if idle:
         for key, label, unit in (
@@ -766,40 +937,71 @@ def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
             ("cpu_percent_at_rest", "idle: CPU at rest, heartbeats", "% of a core"),
         ):
             row(label, [run["product"].get(key) for run in idle], [run["bare"].get(key) for run in idle], unit=unit)
-        row("idle: sockets that failed to open", [run["product"]["failed_to_open"] for run in idle],
-            [run["bare"]["failed_to_open"] for run in idle], unit="sockets")
-        row("idle: seconds until every layer subscription was dropped after the mass close",
-            [run["product"].get("seconds_until_unsubscribed") for run in idle], unit="s")
-        row(f"idle: layer subscriptions left {UNSUBSCRIBE_TIMEOUT:g} s after the mass close",
-            [run["product"]["layer_subscriptions_left_after_close"] for run in idle], unit="channels")
+        row(
+            "idle: sockets that failed to open",
+            [run["product"]["failed_to_open"] for run in idle],
+            [run["bare"]["failed_to_open"] for run in idle],
+            unit="sockets",
+        )
+        row(
+            "idle: seconds until every layer subscription was dropped after the mass close",
+            [run["product"].get("seconds_until_unsubscribed") for run in idle],
+            unit="s",
+        )
+        row(
+            f"idle: layer subscriptions left {UNSUBSCRIBE_TIMEOUT:g} s after the mass close",
+            [run["product"]["layer_subscriptions_left_after_close"] for run in idle],
+            unit="channels",
+        )
     assignment = results.get("assignment")
     if assignment:
         for q in ("p50", "p99"):
-            row(f"assignment at {sizes.assign_rate:g} starts/s: {q}", [run[f"{q}_ms"] for run in assignment],
-                unit="ms")
+            row(f"assignment at {sizes.assign_rate:g} starts/s: {q}", [run[f"{q}_ms"] for run in assignment], unit="ms")
         row("assignment: starts never assigned", [run["unassigned"] for run in assignment], unit="starts")
     burst = results.get("burst")
     if burst:
-        row(f"burst: {sizes.burst_customers} starts in {sizes.burst_seconds:g} s, all "
-            f"{sizes.burst_agents * sizes.burst_capacity} slots filled after", [run["fill_seconds"] for run in burst],
-            unit="s")
-        row(f"burst: starts answered (of {sizes.burst_customers}) by {loadgen.REPLY_TIMEOUT:g} s after the last",
-            [run["answered"] for run in burst], unit="starts")
-        row("burst: invariant breaches (frames + database)", [
-            run["frames_conversations_held_twice"] + run["frames_agents_over_capacity"]
-            + run["db_conversations_held_twice"] + run["db_agents_over_capacity"] for run in burst
-        ], unit="breaches")
+        row(
+            f"burst: {sizes.burst_customers} starts in {sizes.burst_seconds:g} s, all "
+            f"{sizes.burst_agents * sizes.burst_capacity} slots filled after",
+            [run["fill_seconds"] for run in burst],
+            unit="s",
+        )
+        row(
+            f"burst: starts answered (of {sizes.burst_customers}) by {loadgen.REPLY_TIMEOUT:g} s after the last",
+            [run["answered"] for run in burst],
+            unit="starts",
+        )
+        row(
+            "burst: invariant breaches (frames + database)",
+            [
+                run["frames_conversations_held_twice"]
+                + run["frames_agents_over_capacity"]
+                + run["db_conversations_held_twice"]
+                + run["db_agents_over_capacity"]
+                for run in burst
+            ],
+            unit="breaches",
+        )
     failover = results.get("failover")
     if failover:
-        row(f"failover: {sizes.failover_customers} customer + {sizes.failover_agents} agent sockets (agents in "
+        row(
+            f"failover: {sizes.failover_customers} customer + {sizes.failover_agents} agent sockets (agents in "
             "conversations) on a worker killed with SIGKILL: seconds until every one had reconnected to the other "
-            "worker and synced", [run["seconds_until_all_synced"] for run in failover], unit="s")
-        row("failover: median seconds to reconnect and sync", [run["median_seconds_to_sync"] for run in failover],
-            unit="s")
-        row("failover: messages lost (acked but not stored, stored but not shown after sync, never acked)",
-            [run["messages_lost"] for run in failover], unit="messages")
-        row("failover: sockets that never reconnected", [run["never_reconnected"] for run in failover],
-            unit="sockets")
+            "worker and synced",
+            [run["seconds_until_all_synced"] for run in failover],
+            unit="s",
+        )
+        row(
+            "failover: median seconds to reconnect and sync",
+            [run["median_seconds_to_sync"] for run in failover],
+            unit="s",
+        )
+        row(
+            "failover: messages lost (acked but not stored, stored but not shown after sync, never acked)",
+            [run["messages_lost"] for run in failover],
+            unit="messages",
+        )
+        row("failover: sockets that never reconnected", [run["never_reconnected"] for run in failover], unit="sockets")
     return rows
 
 
@@ -827,9 +1029,7 @@ def markdown_table(rows: list[dict[str, Any]], *, reps: int) -> str:
         "| --- | --- | ---: | ---: | ---: |",
     ]
     for entry in rows:
-        ratio_text = "n/a" if "ratio" not in entry else (
-            "-" if entry["ratio"] is None else f"{entry['ratio']:.2f}x"
-        )
+        ratio_text = "n/a" if "ratio" not in entry else ("-" if entry["ratio"] is None else f"{entry['ratio']:.2f}x")
         lines.append(
             f"| {entry['figure']} | {entry['unit']} | {_cell(entry['product'])} | {_cell(entry.get('bare'))} "
             f"| {ratio_text} |"
@@ -841,8 +1041,13 @@ def machine() -> dict[str, Any]:
     model = ""
     try:
         model = next(
-            (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-             if line.startswith("model name")), "")
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
     except OSError:
         pass
     return {
@@ -899,28 +1104,48 @@ async def run_scenarios(
     if profile is not None:
         customers = await sessions("bench-relay", s.relay_pairs)
         results["profile"] = await profile_relay(
-            stack, lines["bench-relay"]["agents"], customers, rate=profile.rate, seconds=profile.seconds,
-            out_dir=profile.out_dir, stem=profile.stem,
+            stack,
+            lines["bench-relay"]["agents"],
+            customers,
+            rate=profile.rate,
+            seconds=profile.seconds,
+            out_dir=profile.out_dir,
+            stem=profile.stem,
         )
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--layer", choices=("pubsub", "core"), default="pubsub",
-                        help="channel layer: RedisPubSubChannelLayer (pubsub) or RedisChannelLayer (core)")
+    parser.add_argument(
+        "--layer",
+        choices=("pubsub", "core"),
+        default="pubsub",
+        help="channel layer: RedisPubSubChannelLayer (pubsub) or RedisChannelLayer (core)",
+    )
     parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne", help="the web workers' server")
     parser.add_argument("--quick", action="store_true", help="a tiny run of every scenario (the smoke test's)")
     parser.add_argument("--reps", type=int, help="runs of each scenario (default 3; 1 with --quick)")
     parser.add_argument("--idle-sockets", type=int, help="sockets of the idle scenario (default 10,000)")
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
-                        help=f"comma-separated, from {', '.join(SCENARIOS)}")
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, from {', '.join(SCENARIOS)}"
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="a setting for the product's processes, e.g. DB_CONN_HEALTH_CHECKS=false (repeatable)")
-    parser.add_argument("--table", type=Path, metavar="JSON",
-                        help="print the table of an earlier run's raw figures again, and exit")
-    parser.add_argument("--profile", type=float, metavar="RATE",
-                        help="instead of the scenarios: py-spy on both web workers while the relay runs at RATE")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the product's processes, e.g. DB_CONN_HEALTH_CHECKS=false (repeatable)",
+    )
+    parser.add_argument(
+        "--table", type=Path, metavar="JSON", help="print the table of an earlier run's raw figures again, and exit"
+    )
+    parser.add_argument(
+        "--profile",
+        type=float,
+        metavar="RATE",
+        help="instead of the scenarios: py-spy on both web workers while the relay runs at RATE",
+    )
     parser.add_argument("--profile-seconds", type=float, default=10.0)
     args = parser.parse_args(argv)
     if args.profile is not None:
@@ -959,24 +1184,34 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _raise_exit)
     started = time.monotonic()
     load_before = list(os.getloadavg())
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     stack = Stack(layer=args.layer, server=args.server, sizes=sizes, extra_env=args.env)
     results: dict[str, Any] = {}
     versions: dict[str, str] = {}
     error = "interrupted"
     try:
-        print(f"bench: starting the product ({args.server}, {args.layer} layer) and the bare relay; "
-              f"logs in {stack.log_dir}", file=sys.stderr, flush=True)
+        print(
+            f"bench: starting the product ({args.server}, {args.layer} layer) and the bare relay; "
+            f"logs in {stack.log_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
         lines = stack.start()
         versions = stack.versions()
-        profile = None if args.profile is None else Profile(
-            rate=args.profile, seconds=args.profile_seconds, out_dir=args.results_dir,
-            stem=f"profile-{started_at:%Y%m%d-%H%M%S}-{args.server}-{args.layer}",
+        profile = (
+            None
+            if args.profile is None
+            else Profile(
+                rate=args.profile,
+                seconds=args.profile_seconds,
+                out_dir=args.results_dir,
+                stem=f"profile-{started_at:%Y%m%d-%H%M%S}-{args.server}-{args.layer}",
+            )
         )
         args.results_dir.mkdir(parents=True, exist_ok=True)
-        uvloop.run(asyncio.wait_for(
-            run_scenarios(stack, lines, args.scenarios, results, profile), sizes.time_limit_seconds
-        ))
+        uvloop.run(
+            asyncio.wait_for(run_scenarios(stack, lines, args.scenarios, results, profile), sizes.time_limit_seconds)
+        )
         error = ""
     except Exception as exc:
         error = repr(exc)
@@ -1015,8 +1250,10 @@ def main(argv: list[str]) -> int:
     print(table)
     print(f"\nRaw figures: {path}", file=sys.stderr)
     if error:
-        print(f"bench: FAILED ({error}); the table holds the scenarios that finished. Logs: {stack.log_dir}",
-              file=sys.stderr)
+        print(
+            f"bench: FAILED ({error}); the table holds the scenarios that finished. Logs: {stack.log_dir}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

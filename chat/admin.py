@@ -20,8 +20,19 @@ from chat.models import Conversation, Message
 
 EXPORT_PERMISSION = "chat.export_transcript"
 EXPORT_HEADER = [
-    "conversation_id", "business_line", "channel", "status", "customer_name", "customer_email", "external_id",
-    "agent", "seq", "sender", "body", "internal_note", "created_at",
+    "conversation_id",
+    "business_line",
+    "channel",
+    "status",
+    "customer_name",
+    "customer_email",
+    "external_id",
+    "agent",
+    "seq",
+    "sender",
+    "body",
+    "internal_note",
+    "created_at",
 ]
 # A spreadsheet runs a cell as a formula when its first visible character is one of these (OWASP "CSV injection"),
 # the full-width forms too (Excel and WPS take them from an East Asian input method), and whatever spaces, invisible
@@ -122,8 +133,14 @@ class ConversationAdmin(admin.ModelAdmin):
             "Timeline",
             {
                 "fields": [
-                    "started_at", "queued_at", "assigned_at", "first_agent_reply_at", "last_customer_message_at",
-                    "last_agent_message_at", "closed_at", "close_reason",
+                    "started_at",
+                    "queued_at",
+                    "assigned_at",
+                    "first_agent_reply_at",
+                    "last_customer_message_at",
+                    "last_agent_message_at",
+                    "closed_at",
+                    "close_reason",
                 ]
             },
         ),
@@ -146,7 +163,9 @@ class ConversationAdmin(admin.ModelAdmin):
     def export_transcripts(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> HttpResponse:
         conversation_ids = sorted(queryset.values_list("pk", flat=True))
         audit_record_request(
-            request=request, action=AuditAction.TRANSCRIPT_EXPORT, target_type=Conversation._meta.label_lower,
+            request=request,
+            action=AuditAction.TRANSCRIPT_EXPORT,
+            target_type=Conversation._meta.label_lower,
             details={"conversations": len(conversation_ids), "conversation_ids": conversation_ids},
         )
         response = HttpResponse(content_type="text/csv; charset=utf-8")

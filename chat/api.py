@@ -18,11 +18,11 @@ from agents.selectors import agent_for_user
 from chat.errors import ChatError
 from chat.models import CloseReason, ConversationStatus, Sender
 from chat.payloads import conversation_payload, message_payload
-from routing.selectors import queue_position
 from chat.permissions import Participant
 from chat.selectors import history_customer_conversations, history_customer_for_agent, messages_after
 from customers.api import CodedErrorsAPIView, ErrorSerializer
 from customers.models import Channel
+from routing.selectors import queue_position
 
 
 class IsAgent(BasePermission):
@@ -122,7 +122,10 @@ class CustomerConversationsApi(CodedErrorsAPIView):
         conversations = history_customer_conversations(agent_id=agent.pk, customer_id=customer.pk)
         customer_data = self.CustomerConversationsOutputSerializer.HistoryCustomerSerializer(customer).data
         return Response(
-            {"customer": customer_data, "conversations": [conversation_payload(c, queue_position=queue_position(c)) for c in conversations]}
+            {
+                "customer": customer_data,
+                "conversations": [conversation_payload(c, queue_position=queue_position(c)) for c in conversations],
+            }
         )
 
 
@@ -165,14 +168,18 @@ class ConversationMessagesApi(CodedErrorsAPIView):
         agent = agent_for_user(user=request.user)
         try:
             messages, has_more = messages_after(
-                participant=Participant(kind="agent", id=agent.pk), conversation_id=conversation_id,
-                after_seq=after_seq, limit=filters.validated_data["limit"],
+                participant=Participant(kind="agent", id=agent.pk),
+                conversation_id=conversation_id,
+                after_seq=after_seq,
+                limit=filters.validated_data["limit"],
             )
         except ChatError as exc:
             raise NotFound(exc.message) from exc
-        return Response({
-            "conversation_id": conversation_id,
-            "messages": [message_payload(m) for m in messages],
-            "has_more": has_more,
-            "next_after_seq": messages[-1].seq if messages else after_seq,
-        })
+        return Response(
+            {
+                "conversation_id": conversation_id,
+                "messages": [message_payload(m) for m in messages],
+                "has_more": has_more,
+                "next_after_seq": messages[-1].seq if messages else after_seq,
+            }
+        )

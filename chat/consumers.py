@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
@@ -267,12 +268,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
             conversation = frame.get("conversation") or {}
             logger.error(
                 "%s %s: %s frame not sent (conversation %s): %s",
-                self.role, self._who(), frame.get("type"),
+                self.role,
+                self._who(),
+                frame.get("type"),
                 frame.get("conversation_id", conversation.get("id") if isinstance(conversation, dict) else None),
                 unsendable,
             )
-            frame = {"type": "error", "code": unsendable.code.value, "message": _UNSENDABLE[unsendable.code],
-                     "ref": frames.frame_ref(frame)}
+            frame = {
+                "type": "error",
+                "code": unsendable.code.value,
+                "message": _UNSENDABLE[unsendable.code],
+                "ref": frames.frame_ref(frame),
+            }
             text = frames.frame_encode(frame)
         await self.send(text_data=text)
         metrics.frame_sent(self.role, frame)
@@ -315,9 +322,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except ChatError as error:
             await self.send_error(error.code, error.message, ref)
         except Exception as error:
-            logger.exception(
-                "%s %s: frame %s failed", self.role, self.participant.id, frame.get("type")
-            )
+            logger.exception("%s %s: frame %s failed", self.role, self.participant.id, frame.get("type"))
             metrics.error_caught("consumer", error)
             await self.send_error(ErrorCode.INTERNAL_ERROR, "The server could not handle this frame", ref)
 
@@ -521,7 +526,12 @@ class CustomerConsumer(ChatConsumer):
             comment=comment,
         )
         await self.send_frame(
-            {"type": "conversation.rated", "conversation_id": conversation.id, "rating": conversation.rating, "ref": ref}
+            {
+                "type": "conversation.rated",
+                "conversation_id": conversation.id,
+                "rating": conversation.rating,
+                "ref": ref,
+            }
         )
 
     async def handle_leave_message(self, frame: dict[str, Any], ref: Any) -> None:
@@ -549,9 +559,7 @@ class AgentConsumer(ChatConsumer):
         else:
             user = self.scope.get("user")
             agent = (
-                await database_sync_to_async(agent_for_user)(user=user)
-                if user is not None and user.is_active
-                else None
+                await database_sync_to_async(agent_for_user)(user=user) if user is not None and user.is_active else None
             )
             if agent is not None and not own_site_socket(self.scope):
                 return ErrorCode.ORIGIN_FORBIDDEN, "Cross-site agent sockets are refused", CLOSE_FORBIDDEN
@@ -574,7 +582,13 @@ class AgentConsumer(ChatConsumer):
 
     async def on_authenticated(self) -> None:
         await self.send_frame(
-            {"type": "hello", "role": self.role, "agent_id": self.agent.id, "presence": self.agent.presence, **_limits()}
+            {
+                "type": "hello",
+                "role": self.role,
+                "agent_id": self.agent.id,
+                "presence": self.agent.presence,
+                **_limits(),
+            }
         )
         await self._join_assigned()
         await self._presence_register()
@@ -691,4 +705,3 @@ def _limits() -> dict[str, Any]:
             "max_outgoing_frame_bytes": settings.CHAT_MAX_OUTGOING_FRAME_BYTES,
         },
     }
-

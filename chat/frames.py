@@ -124,7 +124,7 @@ def frame_encode(frame: dict[str, Any]) -> str:
         raise FrameUnsendable(ErrorCode.INTERNAL_ERROR, f"not encodable as UTF-8 ({error.reason})") from None
     if size > settings.CHAT_MAX_OUTGOING_FRAME_BYTES:
         raise FrameUnsendable(
-            ErrorCode.REPLY_TOO_LARGE, f"{size} bytes, over CHAT_MAX_OUTGOING_FRAME_BYTES "
-            f"({settings.CHAT_MAX_OUTGOING_FRAME_BYTES})"
+            ErrorCode.REPLY_TOO_LARGE,
+            f"{size} bytes, over CHAT_MAX_OUTGOING_FRAME_BYTES ({settings.CHAT_MAX_OUTGOING_FRAME_BYTES})",
         )
     return text

@@ -27,9 +27,7 @@ class CloseReason(models.TextChoices):
 
 class Conversation(models.Model):
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="conversations")
-    business_line = models.ForeignKey(
-        "routing.BusinessLine", on_delete=models.PROTECT, related_name="conversations"
-    )
+    business_line = models.ForeignKey("routing.BusinessLine", on_delete=models.PROTECT, related_name="conversations")
     channel = models.CharField(max_length=8, choices=Channel.choices)
     status = models.CharField(max_length=8, choices=ConversationStatus.choices, default=ConversationStatus.WAITING)
     agent = models.ForeignKey(
@@ -82,7 +80,10 @@ class Conversation(models.Model):
         ]
         indexes = [
             models.Index(
-                F("business_line"), F("priority").desc(), F("queued_at"), F("id"),
+                F("business_line"),
+                F("priority").desc(),
+                F("queued_at"),
+                F("id"),
                 condition=Q(status=ConversationStatus.WAITING),
                 name="conversation_waiting_queue_idx",
             ),
@@ -105,14 +106,12 @@ class Message(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     seq = models.PositiveIntegerField(help_text="Gap-free position within the conversation, from 1.")
     sender = models.CharField(max_length=8, choices=Sender.choices)
-    agent = models.ForeignKey(
-        "agents.Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
-    )
+    agent = models.ForeignKey("agents.Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="messages")
     body = models.TextField(blank=True)
     event = models.CharField(
         max_length=32, blank=True, help_text="For system messages: what happened (assigned, closed, ...)."
     )
-    client_msg_id = models.CharField(max_length=64, null=True, blank=True)
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (null: unique per sender only when given)
     is_internal_note = models.BooleanField(default=False, help_text="Seen by agents only.")
     attachment = models.FileField(upload_to="attachments/%Y/%m/", null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -127,9 +126,7 @@ class Message(models.Model):
                 name="message_client_msg_id_unique",
             ),
             models.CheckConstraint(condition=Q(seq__gte=1), name="message_seq_positive"),
-            models.CheckConstraint(
-                condition=Q(sender__in=[s.value for s in Sender]), name="message_sender_valid"
-            ),
+            models.CheckConstraint(condition=Q(sender__in=[s.value for s in Sender]), name="message_sender_valid"),
             models.CheckConstraint(
                 condition=~Q(sender=Sender.AGENT) | Q(agent__isnull=False), name="message_agent_sender_has_agent"
             ),

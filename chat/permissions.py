@@ -57,9 +57,7 @@ def require_conversation_id(value: object) -> None:
         raise ChatError(ErrorCode.INVALID_FIELD, "conversation_id must be an integer")
 
 
-def conversation_for(
-    participant: Participant, conversation_id: object, *, for_update: bool = False
-) -> Conversation:
+def conversation_for(participant: Participant, conversation_id: object, *, for_update: bool = False) -> Conversation:
     """The conversation if `participant` may see it, else `not_found`; optionally row-locked."""
     require_conversation_id(conversation_id)
     visible = VISIBLE_SQL[participant.kind]

@@ -19,9 +19,7 @@ def history_customer_for_agent(*, agent_id: int, customer_id: int) -> Customer |
     (one transferred to the agent's line); else None, as if they did not exist."""
     visible = visible_conversations(Participant(kind="agent", id=agent_id)).filter(customer_id=OuterRef("pk"))
     return (
-        Customer.objects.filter(id=customer_id)
-        .filter(Q(business_line__agents__id=agent_id) | Exists(visible))
-        .first()
+        Customer.objects.filter(id=customer_id).filter(Q(business_line__agents__id=agent_id) | Exists(visible)).first()
     )
 
 

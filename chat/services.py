@@ -429,9 +429,7 @@ def conversation_rate(*, customer_id: int, conversation_id: int, rating: int, co
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise ChatError(ErrorCode.INVALID_FIELD, "rating must be an integer from 1 to 5")
     with transaction.atomic():
-        conversation = conversation_for(
-            Participant(kind="customer", id=customer_id), conversation_id, for_update=True
-        )
+        conversation = conversation_for(Participant(kind="customer", id=customer_id), conversation_id, for_update=True)
         if conversation.status != ConversationStatus.CLOSED:
             raise ChatError(ErrorCode.INVALID_FIELD, "Only a closed conversation can be rated")
         conversation.rating = rating

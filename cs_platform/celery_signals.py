@@ -86,7 +86,9 @@ def _serve_metrics(**kwargs: Any) -> None:
     start_http_server(settings.CELERY_METRICS_PORT, addr=settings.CELERY_METRICS_ADDRESS, registry=registry)
     logger.info(
         "metrics on http://%s:%s/metrics (files in %s)",
-        settings.CELERY_METRICS_ADDRESS, settings.CELERY_METRICS_PORT, os.environ[_MULTIPROC_ENV],
+        settings.CELERY_METRICS_ADDRESS,
+        settings.CELERY_METRICS_PORT,
+        os.environ[_MULTIPROC_ENV],
     )
 
 

@@ -76,6 +76,6 @@ def refuse_unsafe_production(*, secret_key: str, debug: bool, database_url: str,
         lines = "\n".join(f"  - {problem}." for problem in problems)
         raise ImproperlyConfigured(
             f"Refusing to start in production (CS_ENV={PRODUCTION}, the default while DEBUG is off):\n{lines}\n"
-            "See docs/operations.md, \"Production settings\". On a development machine, `make run` needs none of "
+            'See docs/operations.md, "Production settings". On a development machine, `make run` needs none of '
             f"this (it sets CS_ENV={DEVELOPMENT}: the development key, embedded PostgreSQL and Redis)."
         )

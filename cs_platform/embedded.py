@@ -15,9 +15,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("CS_DATA_DIR", BASE_DIR / ".data")).resolve()
@@ -108,10 +108,22 @@ def ensure_redis() -> str:
         subprocess.run(
             [
                 __redis_executable__,
-                "--port", str(port), "--bind", "127.0.0.1",
-                "--daemonize", "yes", "--pidfile", str(pidfile),
-                "--dir", str(folder), "--logfile", str(folder / "redis.log"),
-                "--save", "", "--appendonly", "no",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(pidfile),
+                "--dir",
+                str(folder),
+                "--logfile",
+                str(folder / "redis.log"),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
             ],
             check=True,
         )
@@ -140,16 +152,14 @@ def _process_gone(pid: int) -> bool:
 
 
 def _stop_redis() -> None:
-    folder, pidfile, portfile = _redis_paths()
+    _, pidfile, portfile = _redis_paths()
     pid = _read_int(pidfile)
     port = _read_int(portfile)
     # Shut it down through its own port rather than by pid: a stale pid file could name another process.
     if port is not None and _redis_answers(port):
         _redis_command(port, b"SHUTDOWN NOSAVE")
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        while time.monotonic() < deadline and (
-            _redis_answers(port) or (pid is not None and not _process_gone(pid))
-        ):
+        while time.monotonic() < deadline and (_redis_answers(port) or (pid is not None and not _process_gone(pid))):
             time.sleep(0.05)
     pidfile.unlink(missing_ok=True)
     portfile.unlink(missing_ok=True)
@@ -163,8 +173,7 @@ def _stop_postgres() -> None:
     from pgserver._commands import pg_ctl
 
     try:
-        pg_ctl(["-w", "-t", str(int(STOP_TIMEOUT_SECONDS)), "stop", "-m", "fast"], pgdata=pgdata,
-               user=_pgserver_user())
+        pg_ctl(["-w", "-t", str(int(STOP_TIMEOUT_SECONDS)), "stop", "-m", "fast"], pgdata=pgdata, user=_pgserver_user())
     except subprocess.CalledProcessError:
         pass  # a stale postmaster.pid: the server is not running
 

@@ -8,7 +8,6 @@ from django.views.decorators.http import require_GET
 
 from cs_platform import metrics
 
-
 # Each check waits this long at most, so that a load balancer hears "down" rather than nothing.
 CHECK_TIMEOUT_SECONDS = 2
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -90,7 +91,9 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
         },
         "handlers": {
             "console": {
-                "class": "logging.StreamHandler", "formatter": log_format, "filters": ["context", "redact_secrets"],
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["context", "redact_secrets"],
             },
         },
         "root": {"handlers": ["console"], "level": level},

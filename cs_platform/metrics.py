@@ -13,7 +13,8 @@ import time
 from typing import Any, Literal
 
 import psycopg
-from django.db import Error as DjangoDatabaseError, transaction
+from django.db import Error as DjangoDatabaseError
+from django.db import transaction
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 from redis.exceptions import RedisError

@@ -37,7 +37,7 @@ class QueueCollector(Collector):
         waiting, longest, available = families = self._families()
         try:
             overview = queue_overview()
-        except Exception as error:  # noqa: BLE001 - the scrape still answers with every other metric
+        except Exception as error:
             logger.exception("metrics: could not read the queues")
             metrics.error_caught("metrics", error)
             return families
@@ -51,7 +51,8 @@ class QueueCollector(Collector):
     def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
         return (
             GaugeMetricFamily(
-                "cs_queue_waiting", "Conversations waiting for an agent now, by business line.",
+                "cs_queue_waiting",
+                "Conversations waiting for an agent now, by business line.",
                 labels=["business_line"],
             ),
             GaugeMetricFamily(

@@ -90,26 +90,30 @@ def _banner(port: int, prepared: Prepared, *, embedded_db: bool, embedded_redis:
     from cs_platform import embedded
 
     base = f"http://127.0.0.1:{port}"
-    password = DEFAULT_PASSWORD if prepared.seeded else (
-        f"{DEFAULT_PASSWORD} (unless changed with `manage.py seed_demo --password`)"
+    password = (
+        DEFAULT_PASSWORD
+        if prepared.seeded
+        else (f"{DEFAULT_PASSWORD} (unless changed with `manage.py seed_demo --password`)")
     )
     agents = ", ".join(username for username, _ in DEMO_AGENTS)
     database = f"embedded PostgreSQL in {embedded.DATA_DIR / 'pg'}" if embedded_db else "DATABASE_URL"
     redis = f"embedded Redis in {embedded.DATA_DIR / 'redis'}" if embedded_redis else "REDIS_URL"
     rule = "=" * 72
-    return "\n".join([
-        rule,
-        " The customer-service platform is running. Ctrl-C stops everything.",
-        f"   Demo site (Acme Shop)  {base}/",
-        f"   Admin (supervisors)    {base}/admin/",
-        f"   API docs               {base}/api/docs/",
-        f"   Health                 {base}/healthz",
-        f"   Metrics (Prometheus)   {base}/metrics",
-        f" Demo logins, password {password}:",
-        f"   {SUPERVISOR_USERNAME} (admin: transcripts); agents {agents}",
-        f" Database: {database}; Redis: {redis}",
-        rule,
-    ])
+    return "\n".join(
+        [
+            rule,
+            " The customer-service platform is running. Ctrl-C stops everything.",
+            f"   Demo site (Acme Shop)  {base}/",
+            f"   Admin (supervisors)    {base}/admin/",
+            f"   API docs               {base}/api/docs/",
+            f"   Health                 {base}/healthz",
+            f"   Metrics (Prometheus)   {base}/metrics",
+            f" Demo logins, password {password}:",
+            f"   {SUPERVISOR_USERNAME} (admin: transcripts); agents {agents}",
+            f" Database: {database}; Redis: {redis}",
+            rule,
+        ]
+    )
 
 
 class _Output:
@@ -129,7 +133,7 @@ class _Output:
                 sys.stdout.buffer.flush()
             except (BrokenPipeError, OSError, ValueError):
                 self._broken = True
-                sys.stdout = open(os.devnull, "w")
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (stays open for the rest of the run)
 
     def say(self, text: str) -> None:
         self.write(f"{text}\n".encode())
@@ -146,8 +150,16 @@ class _Processes:
     def __init__(self, env: dict[str, str], output: _Output) -> None:
         self.stop_requested_at: float | None = None
         self.honcho = subprocess.Popen(
-            [sys.executable, "-m", "honcho", "start", "--procfile", str(BASE_DIR / "Procfile"),
-             "--app-root", str(BASE_DIR)],
+            [
+                sys.executable,
+                "-m",
+                "honcho",
+                "start",
+                "--procfile",
+                str(BASE_DIR / "Procfile"),
+                "--app-root",
+                str(BASE_DIR),
+            ],
             cwd=BASE_DIR,
             env=env,
             stdout=subprocess.PIPE,
@@ -190,8 +202,9 @@ class _Processes:
                 on_ready()
                 announced = True
             elif not announced and time.monotonic() > ready_deadline:
-                output.say(f"The web worker did not answer /healthz within {READY_TIMEOUT_SECONDS:.0f} s; "
-                           "see its log above.")
+                output.say(
+                    f"The web worker did not answer /healthz within {READY_TIMEOUT_SECONDS:.0f} s; see its log above."
+                )
                 announced = True
 
 
@@ -204,8 +217,9 @@ def main() -> int:
     os.environ.setdefault("CS_ENV", "development")
     port = int(os.environ.get("PORT", DEFAULT_PORT))
     if _port_taken(port):
-        print(f"Port {port} is already in use. Stop what uses it, or choose another: PORT=8001 make run",
-              file=sys.stderr)
+        print(
+            f"Port {port} is already in use. Stop what uses it, or choose another: PORT=8001 make run", file=sys.stderr
+        )
         return 1
     embedded_db = not os.environ.get("DATABASE_URL")
     embedded_redis = not os.environ.get("REDIS_URL")

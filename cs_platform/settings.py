@@ -32,7 +32,9 @@ SECRET_KEY = env("SECRET_KEY", default=deployment.DEVELOPMENT_SECRET_KEY if DEVE
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 if not DEVELOPMENT:
     deployment.refuse_unsafe_production(
-        secret_key=SECRET_KEY, debug=DEBUG, database_url=env("DATABASE_URL", default=""),
+        secret_key=SECRET_KEY,
+        debug=DEBUG,
+        database_url=env("DATABASE_URL", default=""),
         redis_url=env("REDIS_URL", default=""),
     )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])

@@ -20,21 +20,39 @@ ERASE_PERMISSION = "customers.erase_customer"
 
 class ErasureForm(forms.Form):
     reason = forms.CharField(
-        max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Why (the customer's request, a ticket number). Kept in the audit log: no personal data here.",
     )
 
 
 @admin.register(Customer)
 class CustomerAdmin(AuditedModelAdmin):
-    list_display = ["id", "name", "email", "external_id", "business_line", "first_channel", "last_seen_at",
-                    "conversations_link"]
+    list_display = [
+        "id",
+        "name",
+        "email",
+        "external_id",
+        "business_line",
+        "first_channel",
+        "last_seen_at",
+        "conversations_link",
+    ]
     list_display_links = ["id", "name"]
     list_filter = ["business_line", "first_channel"]
     list_select_related = ["business_line"]
     search_fields = ["name", "email", "external_id"]
-    fields = ["business_line", "name", "email", "external_id", "first_channel", "attributes", "visitor_token",
-              "first_seen_at", "last_seen_at"]
+    fields = [
+        "business_line",
+        "name",
+        "email",
+        "external_id",
+        "first_channel",
+        "attributes",
+        "visitor_token",
+        "first_seen_at",
+        "last_seen_at",
+    ]
     readonly_fields = ["visitor_token", "first_seen_at", "last_seen_at"]
     actions = ["erase_customers"]
 
@@ -63,19 +81,25 @@ class CustomerAdmin(AuditedModelAdmin):
         """First a confirmation page asking for the reason; once confirmed, each customer erased on their own."""
         form = ErasureForm(request.POST if "post" in request.POST else None)
         if not form.is_bound or not form.is_valid():
-            return TemplateResponse(request, "admin/customers/customer/erase_confirmation.html", {
-                **self.admin_site.each_context(request),
-                "title": "Erase customers",
-                "opts": self.model._meta,
-                "customers": queryset.annotate(conversation_count=Count("conversations")).order_by("id"),
-                "form": form,
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            })
+            return TemplateResponse(
+                request,
+                "admin/customers/customer/erase_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Erase customers",
+                    "opts": self.model._meta,
+                    "customers": queryset.annotate(conversation_count=Count("conversations")).order_by("id"),
+                    "form": form,
+                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                },
+            )
         erased = 0
         for customer_id in queryset.order_by("id").values_list("id", flat=True):
             try:
                 customer_erase(
-                    customer_id=customer_id, reason=form.cleaned_data["reason"], actor=request.user,
+                    customer_id=customer_id,
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
                     address=request_address(request),
                 )
             except ErasureRefused as refused:

@@ -30,7 +30,8 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
     errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False,
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
         help_text="Per-field messages, for `invalid_request`.",
     )
 
@@ -45,7 +46,8 @@ class RateLimited(Throttled):
 
 
 RATE_LIMITED_RESPONSE = OpenApiResponse(
-    ErrorSerializer, description="`rate_limited`: too many attempts; the `Retry-After` header says when to retry.",
+    ErrorSerializer,
+    description="`rate_limited`: too many attempts; the `Retry-After` header says when to retry.",
 )
 
 
@@ -60,8 +62,9 @@ def coded_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
         return response  # not an API error: Django's 500 handling applies
     if isinstance(exc, ValidationError):
         errors = exc.detail if isinstance(exc.detail, dict) else {api_settings.NON_FIELD_ERRORS_KEY: exc.detail}
-        errors = {field: [str(m) for m in (value if isinstance(value, list) else [value])]
-                  for field, value in errors.items()}
+        errors = {
+            field: [str(m) for m in (value if isinstance(value, list) else [value])] for field, value in errors.items()
+        }
         field, messages = next(iter(errors.items()))
         prefix = "" if field == api_settings.NON_FIELD_ERRORS_KEY else f"{field}: "
         response.data = {"code": "invalid_request", "message": prefix + messages[0], "errors": errors}
@@ -88,20 +91,31 @@ class WidgetSessionApi(CodedErrorsAPIView):
         business_line = serializers.CharField(max_length=64, help_text="The business line's public widget key.")
         channel = serializers.ChoiceField(choices=Channel.choices)
         visitor_token = serializers.CharField(
-            max_length=64, required=False, allow_null=True, allow_blank=True,
+            max_length=64,
+            required=False,
+            allow_null=True,
+            allow_blank=True,
             help_text="The token a previous session returned; an unknown one starts a new visitor.",
         )
         external_id = serializers.CharField(
-            max_length=128, required=False, allow_null=True, allow_blank=True,
+            max_length=128,
+            required=False,
+            allow_null=True,
+            allow_blank=True,
             help_text="The site's own user id, for a logged-in user. Needs `identity_hash`.",
         )
         identity_hash = serializers.CharField(
-            max_length=128, required=False, allow_null=True, allow_blank=True,
+            max_length=128,
+            required=False,
+            allow_null=True,
+            allow_blank=True,
             help_text="Hex HMAC-SHA256 of `external_id` (with `identity_expires`: of `external_id:identity_expires`), "
             "keyed with the business line's identity secret.",
         )
         identity_expires = serializers.IntegerField(
-            required=False, allow_null=True, min_value=0,
+            required=False,
+            allow_null=True,
+            min_value=0,
             help_text="Unix seconds after which this identity is refused (`identity_expired`); at most "
             "`CUSTOMER_IDENTITY_MAX_AGE` ahead. Needs `external_id`.",
         )
@@ -129,7 +143,7 @@ class WidgetSessionApi(CodedErrorsAPIView):
         "Logged-in users of the site: send `external_id` and `identity_hash` (hex HMAC-SHA256 of `external_id` "
         "keyed with the business line's identity secret, computed by the site's backend) to be the same customer "
         "on every channel; better, an identity that expires: `identity_expires` (unix seconds) and the HMAC of "
-        "`external_id + \":\" + identity_expires`. `name` and `email` only fill a customer's empty fields. "
+        '`external_id + ":" + identity_expires`. `name` and `email` only fill a customer\'s empty fields. '
         "A browser's `Origin` must be one of the business line's allowed origins. Use `token` for "
         "`/ws/customer/?token=`. At most `WIDGET_SESSION_RATE` sessions (default 30 a minute) per client "
         "address and business line.",
@@ -150,14 +164,25 @@ class WidgetSessionApi(CodedErrorsAPIView):
             OpenApiExample("Anonymous visitor", value={"business_line": "demo", "channel": "web"}, request_only=True),
             OpenApiExample(
                 "Identified user",
-                value={"business_line": "demo", "channel": "app", "external_id": "user-42",
-                       "identity_hash": "<hex hmac-sha256>", "name": "Ada", "email": "ada@example.com"},
+                value={
+                    "business_line": "demo",
+                    "channel": "app",
+                    "external_id": "user-42",
+                    "identity_hash": "<hex hmac-sha256>",
+                    "name": "Ada",
+                    "email": "ada@example.com",
+                },
                 request_only=True,
             ),
             OpenApiExample(
                 "Identified user, expiring identity",
-                value={"business_line": "demo", "channel": "web", "external_id": "user-42",
-                       "identity_expires": 1767225600, "identity_hash": "<hex hmac-sha256 of user-42:1767225600>"},
+                value={
+                    "business_line": "demo",
+                    "channel": "web",
+                    "external_id": "user-42",
+                    "identity_expires": 1767225600,
+                    "identity_hash": "<hex hmac-sha256 of user-42:1767225600>",
+                },
                 request_only=True,
             ),
         ],
@@ -168,7 +193,8 @@ class WidgetSessionApi(CodedErrorsAPIView):
         data = serializer.validated_data
         # Counted before anything is looked up: a flood costs one Redis round trip a request, nothing more.
         wait = rate_limit_hit(
-            scope="widget_session", keys=[f"{client_address(request)} {data['business_line']}"],
+            scope="widget_session",
+            keys=[f"{client_address(request)} {data['business_line']}"],
             rate=settings.WIDGET_SESSION_RATE,
         )
         if wait is not None:
@@ -196,8 +222,11 @@ class WidgetSessionApi(CodedErrorsAPIView):
         except IdentityInvalid as exc:
             raise PermissionDenied(str(exc), code=exc.code.value) from exc
         output = self.WidgetSessionOutputSerializer(
-            {"customer_id": session.customer.pk, "token": session.token,
-             "visitor_token": session.customer.visitor_token}
+            {
+                "customer_id": session.customer.pk,
+                "token": session.token,
+                "visitor_token": session.customer.visitor_token,
+            }
         )
         return Response(output.data, status=status.HTTP_201_CREATED if session.created else status.HTTP_200_OK)
 

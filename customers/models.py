@@ -19,7 +19,7 @@ def new_visitor_token() -> str:
 class Customer(models.Model):
     business_line = models.ForeignKey("routing.BusinessLine", on_delete=models.PROTECT, related_name="customers")
     visitor_token = models.CharField(max_length=64, unique=True, default=new_visitor_token)
-    external_id = models.CharField(max_length=128, null=True, blank=True)
+    external_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001 (null: unique only when given)
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
     first_channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)

@@ -33,8 +33,9 @@ def _chat_page(request: HttpRequest, *, channel: str, embedded: bool) -> HttpRes
         "session_url": "/api/widget/session/",
         "socket_path": "/ws/customer/",
     }
-    response = render(request, "widget/chat.html", {"config": config, "title": business_line.name,
-                                                     "embedded": embedded})
+    response = render(
+        request, "widget/chat.html", {"config": config, "title": business_line.name, "embedded": embedded}
+    )
     allow_framing_by(response, business_line=business_line)
     response["Referrer-Policy"] = "no-referrer"
     return response

@@ -71,8 +71,8 @@ def customer_for_socket(*, token: str) -> SocketCustomer | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    customer = _from_row(Customer, customer_fields, row[:len(customer_fields)])
-    customer.business_line = _from_row(BusinessLine, line_fields, row[len(customer_fields):-2])
+    customer = _from_row(Customer, customer_fields, row[: len(customer_fields)])
+    customer.business_line = _from_row(BusinessLine, line_fields, row[len(customer_fields) : -2])
     return SocketCustomer(customer=customer, online_agent_ids=row[-2], open_conversation_ids=row[-1])
 
 
@@ -103,8 +103,7 @@ WHERE c.id = %(customer_id)s
 def _from_row(model: type[Model], fields: list[Field], values: tuple) -> Model:
     """A model instance from raw column values, converted as the ORM would (JSON columns come back as text)."""
     converted = [
-        field.from_db_value(value, None, connection) if value is not None and hasattr(field, "from_db_value")
-        else value
+        field.from_db_value(value, None, connection) if value is not None and hasattr(field, "from_db_value") else value
         for field, value in zip(fields, values)
     ]
     return model.from_db(connection.alias, [field.attname for field in fields], converted)

@@ -70,12 +70,18 @@ def customer_session_start(
     """
     if external_id:
         _identity_verify(
-            business_line=business_line, external_id=external_id, identity_hash=identity_hash,
+            business_line=business_line,
+            external_id=external_id,
+            identity_hash=identity_hash,
             identity_expires=identity_expires,
         )
         customer, created = _identified_customer(
-            business_line=business_line, channel=channel, visitor_token=visitor_token,
-            external_id=external_id, name=name, email=email,
+            business_line=business_line,
+            channel=channel,
+            visitor_token=visitor_token,
+            external_id=external_id,
+            name=name,
+            email=email,
         )
     else:
         customer, created = _anonymous_customer(
@@ -96,8 +102,10 @@ def _identity_verify(
             "HMAC-SHA256 of external_id:identity_expires."
         )
     expected = customer_identity_hash(business_line=business_line, external_id=external_id, expires=identity_expires)
-    if not identity_hash or not business_line.identity_secret or not hmac.compare_digest(
-        expected.encode(), identity_hash.strip().lower().encode()
+    if (
+        not identity_hash
+        or not business_line.identity_secret
+        or not hmac.compare_digest(expected.encode(), identity_hash.strip().lower().encode())
     ):
         raise IdentityInvalid("identity_hash does not match external_id for this business line.")
     if identity_expires is None:
@@ -147,8 +155,11 @@ def _identified_customer(
                 visitor.save(update_fields=["external_id"])
                 return visitor, False
             customer = Customer.objects.create(
-                business_line=business_line, external_id=external_id, first_channel=channel,
-                name=name or "", email=email or "",
+                business_line=business_line,
+                external_id=external_id,
+                first_channel=channel,
+                name=name or "",
+                email=email or "",
             )
             return customer, True
     except IntegrityError:

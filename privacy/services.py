@@ -92,7 +92,9 @@ def customer_erase(
         if customer is None:
             raise ErasureRefused(ErasureErrorCode.CUSTOMER_NOT_FOUND, f"There is no customer {customer_id}.")
         conversations = list(
-            Conversation.objects.select_for_update().filter(customer_id=customer_id).order_by("id")
+            Conversation.objects.select_for_update()
+            .filter(customer_id=customer_id)
+            .order_by("id")
             .values_list("id", "status")
         )
         still_open = [conversation_id for conversation_id, status in conversations if status in OPEN_STATUSES]
@@ -143,8 +145,7 @@ def transcripts_purge_expired(*, now: datetime | None = None, batch_size: int | 
                 target_id=line.id,
                 details={"retention_days": line.retention_days, "cutoff": cutoff.isoformat(), **asdict(deleted)},
             )
-            logger.info("business line %s: deleted past retention (%s days): %s", line.id, line.retention_days,
-                        deleted)
+            logger.info("business line %s: deleted past retention (%s days): %s", line.id, line.retention_days, deleted)
     return purged
 
 
@@ -154,7 +155,8 @@ def _line_purge(*, business_line_id: int, cutoff: datetime, batch_size: int) -> 
         with transaction.atomic():
             conversation_ids = list(
                 conversations_ended_before(business_line_id=business_line_id, cutoff=cutoff)
-                .select_for_update(skip_locked=True).values_list("id", flat=True)[:batch_size]
+                .select_for_update(skip_locked=True)
+                .values_list("id", flat=True)[:batch_size]
             )
             total += _transcripts_delete(conversation_ids=conversation_ids)
         if len(conversation_ids) < batch_size:
@@ -163,12 +165,14 @@ def _line_purge(*, business_line_id: int, cutoff: datetime, batch_size: int) -> 
         with transaction.atomic():
             customer_ids = list(
                 customers_forgotten_before(business_line_id=business_line_id, cutoff=cutoff)
-                .select_for_update(skip_locked=True).values_list("id", flat=True)[:batch_size]
+                .select_for_update(skip_locked=True)
+                .values_list("id", flat=True)[:batch_size]
             )
             # Again under the lock: a conversation may have started since the rows were read.
             total += _customers_delete(
                 customer_ids=customers_forgotten_before(business_line_id=business_line_id, cutoff=cutoff)
-                .filter(id__in=customer_ids).values_list("id", flat=True)
+                .filter(id__in=customer_ids)
+                .values_list("id", flat=True)
             )
         if len(customer_ids) < batch_size:
             break
@@ -184,7 +188,8 @@ def _transcripts_delete(*, conversation_ids: list[int]) -> Deleted:
         return Deleted()
     files = list(
         Message.objects.filter(conversation_id__in=conversation_ids)
-        .exclude(attachment="").exclude(attachment__isnull=True)
+        .exclude(attachment="")
+        .exclude(attachment__isnull=True)
         .values_list("attachment", flat=True)
     )
     _, counts = Conversation.objects.filter(id__in=conversation_ids).delete()

@@ -31,8 +31,10 @@ class BusinessLineAdmin(AuditedModelAdmin):
     readonly_fields = ["created_at"]
     inlines = [TeamMemberInline]
     fieldsets = [
-        (None, {"fields": ["name", "key", "identity_secret", "identity_requires_expiry", "greeting",
-                           "allowed_origins"]}),
+        (
+            None,
+            {"fields": ["name", "key", "identity_secret", "identity_requires_expiry", "greeting", "allowed_origins"]},
+        ),
         ("Business hours", {"fields": ["time_zone", "business_hours"]}),
         (
             "Timeouts (seconds)",

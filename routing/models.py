@@ -37,11 +37,14 @@ def default_retention_days() -> int | None:
 class BusinessLine(models.Model):
     name = models.CharField(max_length=100, unique=True)
     key = models.SlugField(
-        max_length=64, unique=True, default=new_widget_key,
+        max_length=64,
+        unique=True,
+        default=new_widget_key,
         help_text="Public widget key, written into the site's widget.js script tag.",
     )
     identity_secret = models.CharField(
-        max_length=128, default=new_identity_secret,
+        max_length=128,
+        default=new_identity_secret,
         help_text="Secret for HMAC-SHA256(external_id) identity verification. Never shown to customers.",
     )
     identity_requires_expiry = models.BooleanField(
@@ -52,7 +55,8 @@ class BusinessLine(models.Model):
     greeting = models.TextField(blank=True, default="Hello! How can we help you today?")
     time_zone = models.CharField(max_length=64, default="UTC")
     business_hours = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text='Weekly schedule: {"mon": [["09:00", "18:00"]], ...}; days left out are closed. '
         "Empty means always open.",
     )
@@ -70,12 +74,15 @@ class BusinessLine(models.Model):
         default=default_idle_timeout, help_text="Seconds of customer silence before the chat is closed."
     )
     retention_days = models.PositiveIntegerField(
-        null=True, blank=True, default=default_retention_days,
+        null=True,
+        blank=True,
+        default=default_retention_days,
         help_text="Days a conversation's transcript and files are kept after it ended; then they are deleted, "
         "with customers not seen for as long. Empty or 0: kept forever.",
     )
     allowed_origins = models.TextField(
-        blank=True, default="",
+        blank=True,
+        default="",
         help_text="Sites that may embed the widget, one origin per line (https://www.example.com).",
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -25,9 +25,9 @@ RECENT_CHATS_FOR_ESTIMATE = 50
 
 def waiting_queue(*, business_line_id: int) -> QuerySet[Conversation]:
     """Waiting conversations of a business line in the order they are served: priority, then oldest first."""
-    return Conversation.objects.filter(
-        business_line_id=business_line_id, status=ConversationStatus.WAITING
-    ).order_by("-priority", "queued_at", "id")
+    return Conversation.objects.filter(business_line_id=business_line_id, status=ConversationStatus.WAITING).order_by(
+        "-priority", "queued_at", "id"
+    )
 
 
 def queue_position(conversation: Conversation) -> int | None:
@@ -92,7 +92,7 @@ def average_handling_seconds(*, business_line_id: int) -> float:
 
 def estimated_wait_seconds(*, position: int, handling_seconds: float, slots: int) -> int:
     """Chats ahead are served `slots` at a time, each taking about `handling_seconds`."""
-    return int(round(position * handling_seconds / max(slots, 1)))
+    return round(position * handling_seconds / max(slots, 1))
 
 
 def team_slots(*, business_line_id: int) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -23,18 +23,18 @@ from django.utils import timezone
 from agents import presence
 from agents.models import Agent
 from chat import events
-from cs_platform import metrics
-from cs_platform.redis_clients import sync_client
 from chat.errors import ChatError, ErrorCode
 from chat.models import OPEN_STATUSES, CloseReason, Conversation, ConversationStatus
 from chat.permissions import Participant, conversation_for, require_writable
 from chat.services import conversation_end, conversation_state_publish_on_commit, system_message_append
+from cs_platform import metrics
+from cs_platform.redis_clients import sync_client
 from routing.models import BusinessLine
 from routing.selectors import available_agent_ids, conversation_state, queue_states, waiting_queue
 
 logger = logging.getLogger(__name__)
 
-_NEVER = datetime.min.replace(tzinfo=dt_timezone.utc)
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 # Triggers
@@ -90,8 +90,13 @@ def assignment_run(*, business_line_id: int) -> list[int]:
     return assigned
 
 
-def _assign_next(business_line_id: int, *, only_agent_id: int | None = None, conversation_id: int | None = None,
-                 exclude_agent_id: int | None = None) -> int | None:
+def _assign_next(
+    business_line_id: int,
+    *,
+    only_agent_id: int | None = None,
+    conversation_id: int | None = None,
+    exclude_agent_id: int | None = None,
+) -> int | None:
     """Assign one conversation; the manual pick and reassignment narrow the choice but share the rule."""
     candidates = available_agent_ids(business_line_id=business_line_id)
     if only_agent_id is not None:
@@ -104,7 +109,8 @@ def _assign_next(business_line_id: int, *, only_agent_id: int | None = None, con
         queue = waiting_queue(business_line_id=business_line_id)
         if conversation_id is not None:
             queue = Conversation.objects.filter(
-                id=conversation_id, business_line_id=business_line_id,
+                id=conversation_id,
+                business_line_id=business_line_id,
                 status__in=[ConversationStatus.WAITING, ConversationStatus.MISSED],
             )
         conversation = queue.select_for_update(skip_locked=True).first()
@@ -164,9 +170,10 @@ def assignment_pick(*, agent_id: int, conversation_id: int) -> Conversation:
     conversation = conversation_for(Participant(kind="agent", id=agent_id), conversation_id)
     if conversation.status not in (ConversationStatus.WAITING, ConversationStatus.MISSED):
         raise ChatError(ErrorCode.NOT_FOUND, "This conversation is not in the queue")
-    if conversation.status == ConversationStatus.MISSED and Conversation.objects.filter(
-        customer_id=conversation.customer_id, status__in=OPEN_STATUSES
-    ).exists():
+    if (
+        conversation.status == ConversationStatus.MISSED
+        and Conversation.objects.filter(customer_id=conversation.customer_id, status__in=OPEN_STATUSES).exists()
+    ):
         raise ChatError(ErrorCode.AGENT_UNAVAILABLE, "The customer already has an open conversation")
     assigned = _assign_next(conversation.business_line_id, only_agent_id=agent_id, conversation_id=conversation_id)
     if assigned is None:
@@ -211,7 +218,8 @@ def _transfer_to_agent(conversation: Conversation, to_agent_id: object) -> None:
         raise ChatError(ErrorCode.AGENT_UNAVAILABLE, "That agent has no free capacity")
     previous = conversation.agent
     system_message_append(
-        conversation=conversation, event="transferred",
+        conversation=conversation,
+        event="transferred",
         body=f"{previous.display_name} transferred the conversation to {target.display_name}.",
     )
     _assign(conversation, target)
@@ -254,7 +262,8 @@ def queue_positions_publish(*, business_line_id: int) -> int:
         published = {str(f["conversation"]["id"]): f["conversation"]["queue_position"] for f in frames}
         previous = {k.decode(): int(v) for k, v in client.hgetall(key).items()}
         changed = [
-            frame for frame in frames
+            frame
+            for frame in frames
             if previous.get(str(frame["conversation"]["id"])) != frame["conversation"]["queue_position"]
         ]
         events.publish_many(
@@ -262,9 +271,11 @@ def queue_positions_publish(*, business_line_id: int) -> int:
         )
         # A conversation assigned while we were publishing its old position must not be left looking queued:
         # its current state goes out after the stale one.
-        moved_on = Conversation.objects.select_related("customer", "business_line", "agent").filter(
-            id__in=[frame["conversation"]["id"] for frame in changed]
-        ).exclude(status=ConversationStatus.WAITING)
+        moved_on = (
+            Conversation.objects.select_related("customer", "business_line", "agent")
+            .filter(id__in=[frame["conversation"]["id"] for frame in changed])
+            .exclude(status=ConversationStatus.WAITING)
+        )
         events.publish_many(
             [(events.conversation_group(c.id), events.frame_event(conversation_state(c))) for c in moved_on]
         )
@@ -347,14 +358,16 @@ def _miss(conversation: Conversation) -> bool:
 def _reassign(conversation: Conversation) -> bool:
     """Give an unanswered conversation to another agent with room; keep it where it is when nobody has room."""
     others = [
-        agent_id for agent_id in available_agent_ids(business_line_id=conversation.business_line_id)
+        agent_id
+        for agent_id in available_agent_ids(business_line_id=conversation.business_line_id)
         if agent_id != conversation.agent_id
     ]
     target = _agent_with_most_room(others) if others else None
     if target is None:
         return False
     system_message_append(
-        conversation=conversation, event="reassigned",
+        conversation=conversation,
+        event="reassigned",
         body=f"{conversation.agent.display_name} did not answer in time; reassigning.",
     )
     _assign(conversation, target)
@@ -380,8 +393,9 @@ def _requeue_disconnected_agents(line: BusinessLine) -> int:
             "agent_id", flat=True
         )
     )
-    gone = [agent_id for agent_id, seconds in presence.disconnected_for(holders).items()
-            if seconds > line.disconnect_grace]
+    gone = [
+        agent_id for agent_id, seconds in presence.disconnected_for(holders).items() if seconds > line.disconnect_grace
+    ]
     if not gone:
         return 0
 
@@ -392,8 +406,6 @@ def _requeue_disconnected_agents(line: BusinessLine) -> int:
         events.publish_on_commit(events.agent_group(previous_agent_id), events.leave_event(conversation.id))
         return True
 
-    done = _apply_timeout(
-        Q(business_line=line, status=ConversationStatus.ACTIVE, agent_id__in=gone), requeue
-    )
+    done = _apply_timeout(Q(business_line=line, status=ConversationStatus.ACTIVE, agent_id__in=gone), requeue)
     logger.info("requeued %s conversations of disconnected agents %s", done, gone)
     return done

@@ -48,9 +48,7 @@ def staff_with(*codenames: str):
 
 
 def export(client, conversations):
-    return client.post(
-        CHANGELIST, {"action": "export_transcripts", "_selected_action": [c.pk for c in conversations]}
-    )
+    return client.post(CHANGELIST, {"action": "export_transcripts", "_selected_action": [c.pk for c in conversations]})
 
 
 def listed(response) -> set[int]:
@@ -139,9 +137,12 @@ def test_csv_export_has_one_row_per_message_in_order_and_neutralises_formulas(cl
     line = BusinessLineFactory(name="Retail")
     agent = AgentFactory(display_name="Bob")
     first = ConversationFactory(
-        customer=CustomerFactory(business_line=line, name="=cmd|'/c calc'!A1", email="ann@example.com",
-                                 external_id="u-1"),
-        channel="h5", status=ConversationStatus.CLOSED, agent=agent,
+        customer=CustomerFactory(
+            business_line=line, name="=cmd|'/c calc'!A1", email="ann@example.com", external_id="u-1"
+        ),
+        channel="h5",
+        status=ConversationStatus.CLOSED,
+        agent=agent,
     )
     second = ConversationFactory(
         customer=CustomerFactory(business_line=line, name="Carl", email="@carl@example.com"),
@@ -151,8 +152,15 @@ def test_csv_export_has_one_row_per_message_in_order_and_neutralises_formulas(cl
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     MessageFactory(conversation=first, seq=2, sender=Sender.AGENT, agent=agent, body="+1 more", created_at=at)
     MessageFactory(conversation=first, seq=1, body="Hi, 你好", created_at=at)
-    MessageFactory(conversation=first, seq=3, sender=Sender.AGENT, agent=agent, body="-internal",
-                   is_internal_note=True, created_at=at)
+    MessageFactory(
+        conversation=first,
+        seq=3,
+        sender=Sender.AGENT,
+        agent=agent,
+        body="-internal",
+        is_internal_note=True,
+        created_at=at,
+    )
     MessageFactory(conversation=second, seq=1, body='say "hi",\nthen =SUM(A1)', created_at=at)
     MessageFactory(conversation=unselected, seq=1, body="not exported", created_at=at)
 
@@ -168,8 +176,21 @@ def test_csv_export_has_one_row_per_message_in_order_and_neutralises_formulas(cl
     first_cells = [str(first.pk), "Retail", "h5", "closed", "'=cmd|'/c calc'!A1", "ann@example.com", "u-1", "Bob"]
     second_cells = [str(second.pk), "Retail", "web", "waiting", "Carl", "'@carl@example.com", "", ""]
     assert rows == [
-        ["conversation_id", "business_line", "channel", "status", "customer_name", "customer_email", "external_id",
-         "agent", "seq", "sender", "body", "internal_note", "created_at"],
+        [
+            "conversation_id",
+            "business_line",
+            "channel",
+            "status",
+            "customer_name",
+            "customer_email",
+            "external_id",
+            "agent",
+            "seq",
+            "sender",
+            "body",
+            "internal_note",
+            "created_at",
+        ],
         [*first_cells, "1", "customer", "Hi, 你好", "no", stamp],
         [*first_cells, "2", "agent", "'+1 more", "no", stamp],
         [*first_cells, "3", "agent", "'-internal", "yes", stamp],
@@ -180,7 +201,7 @@ def test_csv_export_has_one_row_per_message_in_order_and_neutralises_formulas(cl
 @pytest.mark.parametrize(
     "cell",
     [
-        " =HYPERLINK(\"http://evil.example\")",
+        ' =HYPERLINK("http://evil.example")',
         "\u00a0=1+1",
         "\u3000+1",
         "\u2003 -1",
@@ -280,11 +301,17 @@ def filter_fixture():
             customer__business_line=retail, channel="web", started_at=datetime(2026, 3, 1, 12, tzinfo=UTC)
         ),
         closed_h5=ConversationFactory(
-            customer__business_line=travel, channel="h5", status=ConversationStatus.CLOSED, agent=bob,
+            customer__business_line=travel,
+            channel="h5",
+            status=ConversationStatus.CLOSED,
+            agent=bob,
             started_at=datetime(2026, 4, 1, 12, tzinfo=UTC),
         ),
         active_app=ConversationFactory(
-            customer__business_line=retail, channel="app", status=ConversationStatus.ACTIVE, agent=bob,
+            customer__business_line=retail,
+            channel="app",
+            status=ConversationStatus.ACTIVE,
+            agent=bob,
             started_at=datetime(2026, 4, 2, 12, tzinfo=UTC),
         ),
     )
@@ -445,8 +472,9 @@ class TestLoginRate:
 
     def test_past_the_default_rate_even_the_right_password_is_refused_with_a_429_page(self, client):
         UserFactory(username="boss", is_staff=True, is_superuser=True)
-        wrong = [client.post("/admin/login/", {"username": "boss", "password": f"guess{n}"}).status_code
-                 for n in range(10)]
+        wrong = [
+            client.post("/admin/login/", {"username": "boss", "password": f"guess{n}"}).status_code for n in range(10)
+        ]
 
         refused = client.post("/admin/login/?next=/admin/", {"username": "boss", "password": "pw"})
 

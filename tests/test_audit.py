@@ -22,8 +22,13 @@ def supervisor_user():
 
 @pytest.fixture
 def entry():
-    return audit_record(action=AuditAction.CUSTOMER_ERASE, actor_label="dpo", target_type="customers.customer",
-                        target_id=7, details={"reason": "ticket-audit-visible"})
+    return audit_record(
+        action=AuditAction.CUSTOMER_ERASE,
+        actor_label="dpo",
+        target_type="customers.customer",
+        target_id=7,
+        details={"reason": "ticket-audit-visible"},
+    )
 
 
 def test_a_supervisor_cannot_see_the_audit_log(client, entry):
@@ -89,7 +94,11 @@ def test_a_transcript_export_is_recorded_with_who_from_where_and_which_conversat
     assert response.status_code == 200
     entry = AuditEntry.objects.get()
     assert (entry.action, entry.actor, entry.actor_label, entry.address, entry.target_type) == (
-        AuditAction.TRANSCRIPT_EXPORT, supervisor, "supervisor", "127.0.0.1", "chat.conversation"
+        AuditAction.TRANSCRIPT_EXPORT,
+        supervisor,
+        "supervisor",
+        "127.0.0.1",
+        "chat.conversation",
     )
     assert entry.details == {"conversations": 2, "conversation_ids": sorted([first.pk, second.pk])}
 
@@ -111,7 +120,11 @@ def test_an_admin_edit_is_recorded_with_the_changed_fields(client):
     assert response.status_code == 302
     entry = AuditEntry.objects.get()
     assert (entry.action, entry.actor, entry.target_type, entry.target_id, entry.address) == (
-        AuditAction.ADMIN_CHANGE, boss, "agents.agent", str(agent.pk), "127.0.0.1"
+        AuditAction.ADMIN_CHANGE,
+        boss,
+        "agents.agent",
+        str(agent.pk),
+        "127.0.0.1",
     )
     assert entry.details == {"changes": [{"changed": {"fields": ["Capacity"]}}]}
 

@@ -180,8 +180,9 @@ class TestLoginRate:
 
     def test_past_the_default_rate_even_the_right_password_is_refused(self, api):
         AgentFactory(user=UserFactory(username="ann"))
-        wrong = [api.post(URL, {"username": "ann", "password": f"guess{n}"}, format="json").status_code
-                 for n in range(10)]
+        wrong = [
+            api.post(URL, {"username": "ann", "password": f"guess{n}"}, format="json").status_code for n in range(10)
+        ]
 
         refused = api.post(URL, {"username": "ann", "password": "pw"}, format="json")
 

@@ -72,8 +72,16 @@ SUPERVISOR = "supervisor"
 SUPERUSER = "superuser"
 
 ROLES = (
-    ANONYMOUS, CUSTOMER, CUSTOMER_SAME_LINE, CUSTOMER_OTHER_LINE, AGENT_ASSIGNED, AGENT_UNASSIGNED, AGENT_OTHER_LINE,
-    STAFF, SUPERVISOR, SUPERUSER,
+    ANONYMOUS,
+    CUSTOMER,
+    CUSTOMER_SAME_LINE,
+    CUSTOMER_OTHER_LINE,
+    AGENT_ASSIGNED,
+    AGENT_UNASSIGNED,
+    AGENT_OTHER_LINE,
+    STAFF,
+    SUPERVISOR,
+    SUPERUSER,
 )
 CUSTOMERS = (CUSTOMER, CUSTOMER_SAME_LINE, CUSTOMER_OTHER_LINE)
 AGENTS = (AGENT_ASSIGNED, AGENT_UNASSIGNED, AGENT_OTHER_LINE)
@@ -98,63 +106,58 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     #    anonymous   A           B           C           assigned    unassigned  other line
     #                                                                           staff       supervisor  superuser
     # Asked from an address outside METRICS_ALLOWED_IPS: metrics open to an address or the scraper's token, to no role
-    ("GET", "metrics"):
-        (R403_IP,    R403_IP,    R403_IP,    R403_IP,    R403_IP,    R403_IP,    R403_IP,
-                                                                                R403_IP,    R403_IP,    R403_IP),
-    ("GET", "healthz"):
-        (R200,       R200,       R200,       R200,       R200,       R200,       R200,
-                                                                                R200,       R200,       R200),
-    ("GET", "api/schema/"):
-        (R200,       R401_PLAIN, R401_PLAIN, R401_PLAIN, R200,       R200,       R200,
-                                                                                R200,       R200,       R200),
-    ("GET", "api/docs/"):
-        (R200,       R401_PLAIN, R401_PLAIN, R401_PLAIN, R200,       R200,       R200,
-                                                                                R200,       R200,       R200),
+    ("GET", "metrics"): (R403_IP, R403_IP, R403_IP, R403_IP, R403_IP, R403_IP, R403_IP, R403_IP, R403_IP, R403_IP),
+    ("GET", "healthz"): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
+    ("GET", "api/schema/"): (R200, R401_PLAIN, R401_PLAIN, R401_PLAIN, R200, R200, R200, R200, R200, R200),
+    ("GET", "api/docs/"): (R200, R401_PLAIN, R401_PLAIN, R401_PLAIN, R200, R200, R200, R200, R200, R200),
     # Customers resume their own session with their visitor token; C's token is of L2, so at L1 it makes a new one
-    ("POST", "api/widget/session/"):
-        (R201,       R200,       R200,       R201,       R201,       R201,       R201,
-                                                                                R201,       R201,       R201),
-    ("OPTIONS", "api/widget/session/"):
-        (R204,       R204,       R204,       R204,       R204,       R204,       R204,
-                                                                                R204,       R204,       R204),
-    ("POST", "api/auth/token/"):
-        (R400,       R400,       R400,       R400,       R200,       R200,       R200,
-                                                                                R403_AGENT, R403_AGENT, R403_AGENT),
-    ("GET", "api/customers/<int:customer_id>/conversations/"):
-        (R401,       R401_BAD,   R401_BAD,   R401_BAD,   R200,       R200,       R404,
-                                                                                R403_AGENT, R403_AGENT, R403_AGENT),
-    ("GET", "api/conversations/<int:conversation_id>/messages/"):
-        (R401,       R401_BAD,   R401_BAD,   R401_BAD,   R200,       R200,       R404,
-                                                                                R403_AGENT, R403_AGENT, R403_AGENT),
-    ("GET", "workbench/"):
-        (R302,       R302,       R302,       R302,       R200,       R200,       R200,
-                                                                                R403,       R403,       R403),
-    ("GET", ""):
-        (R200,       R200,       R200,       R200,       R200,       R200,       R200,
-                                                                                R200,       R200,       R200),
-    ("GET", "chat/"):
-        (R200,       R200,       R200,       R200,       R200,       R200,       R200,
-                                                                                R200,       R200,       R200),
-    ("GET", "h5/"):
-        (R200,       R200,       R200,       R200,       R200,       R200,       R200,
-                                                                                R200,       R200,       R200),
+    ("POST", "api/widget/session/"): (R201, R200, R200, R201, R201, R201, R201, R201, R201, R201),
+    ("OPTIONS", "api/widget/session/"): (R204, R204, R204, R204, R204, R204, R204, R204, R204, R204),
+    ("POST", "api/auth/token/"): (R400, R400, R400, R400, R200, R200, R200, R403_AGENT, R403_AGENT, R403_AGENT),
+    ("GET", "api/customers/<int:customer_id>/conversations/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R200,
+        R200,
+        R404,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
+    ),
+    ("GET", "api/conversations/<int:conversation_id>/messages/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R200,
+        R200,
+        R404,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
+    ),
+    ("GET", "workbench/"): (R302, R302, R302, R302, R200, R200, R200, R403, R403, R403),
+    ("GET", ""): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
+    ("GET", "chat/"): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
+    ("GET", "h5/"): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
 }
 
 # The admin (`admin/`): each registered model's list, and a transcript (A's conversation). Agents are staff users
 # (they sign in through the admin's login page for the workbench) with no model permission.
 ADMIN_MATRIX: dict[str, tuple[str, ...]] = {
     #                        anonymous A     B     C     assigned unassigned other line staff supervisor superuser
-    "auth.Group":           (R302,    R302, R302, R302, R403, R403, R403,            R403, R403,      R200),
-    "auth.User":            (R302,    R302, R302, R302, R403, R403, R403,            R403, R403,      R200),
-    "agents.ApiToken":      (R302,    R302, R302, R302, R403, R403, R403,            R403, R403,      R200),
-    "routing.BusinessLine": (R302,    R302, R302, R302, R403, R403, R403,            R403, R200,      R200),
-    "customers.Customer":   (R302,    R302, R302, R302, R403, R403, R403,            R403, R200,      R200),
-    "agents.Agent":         (R302,    R302, R302, R302, R403, R403, R403,            R403, R200,      R200),
-    "chat.Conversation":    (R302,    R302, R302, R302, R403, R403, R403,            R403, R200,      R200),
-    "chat.Conversation transcript":
-                            (R302,    R302, R302, R302, R403, R403, R403,            R403, R200,      R200),
+    "auth.Group": (R302, R302, R302, R302, R403, R403, R403, R403, R403, R200),
+    "auth.User": (R302, R302, R302, R302, R403, R403, R403, R403, R403, R200),
+    "agents.ApiToken": (R302, R302, R302, R302, R403, R403, R403, R403, R403, R200),
+    "routing.BusinessLine": (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
+    "customers.Customer": (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
+    "agents.Agent": (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
+    "chat.Conversation": (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
+    "chat.Conversation transcript": (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
     # Who read and exported transcripts is not the supervisors' to see
-    "audit.AuditEntry":     (R302,    R302, R302, R302, R403, R403, R403,            R403, R403,      R200),
+    "audit.AuditEntry": (R302, R302, R302, R302, R403, R403, R403, R403, R403, R200),
 }
 
 # The admin's own actions (Django's `delete_selected` follows the delete permission, which only superusers hold
@@ -164,10 +167,8 @@ NOT_OFFERED = "not offered"  # the list again, nothing done: the user is not off
 ADMIN_ACTIONS_MATRIX: dict[str, tuple[str, ...]] = {
     #                                      anonymous A     B     C     assigned unassigned other line
     #                                                                                  staff supervisor  superuser
-    "chat.Conversation export_transcripts": (R302,    R302, R302, R302, R403, R403, R403,
-                                                                                   R403, DONE,        DONE),
-    "customers.Customer erase_customers":   (R302,    R302, R302, R302, R403, R403, R403,
-                                                                                   R403, NOT_OFFERED, DONE),
+    "chat.Conversation export_transcripts": (R302, R302, R302, R302, R403, R403, R403, R403, DONE, DONE),
+    "customers.Customer erase_customers": (R302, R302, R302, R302, R403, R403, R403, R403, NOT_OFFERED, DONE),
 }
 
 # Frame answers: the direct reply's type, `relayed` (typing and read have no reply: the other side got it), an
@@ -189,39 +190,115 @@ HELLO = "hello"
 FRAME_MATRIX: dict[str, tuple[str, ...]] = {
     #                              anonymous A             B             C
     #                                        assigned      unassigned    other line    staff    supervisor superuser
-    "message.send":               (REFUSED,  ACK,          NOT_FOUND,    NOT_FOUND,
-                                             ACK,          NOT_ASSIGNED, NOT_FOUND,    REFUSED, REFUSED,   REFUSED),
-    "sync":                       (REFUSED,  SYNC_RESULT,  NOT_FOUND,    NOT_FOUND,
-                                             SYNC_RESULT,  SYNC_RESULT,  NOT_FOUND,    REFUSED, REFUSED,   REFUSED),
-    "typing":                     (REFUSED,  RELAYED,      NOT_FOUND,    NOT_FOUND,
-                                             RELAYED,      NOT_ASSIGNED, NOT_FOUND,    REFUSED, REFUSED,   REFUSED),
-    "read":                       (REFUSED,  RELAYED,      NOT_FOUND,    NOT_FOUND,
-                                             RELAYED,      NOT_ASSIGNED, NOT_FOUND,    REFUSED, REFUSED,   REFUSED),
-    "conversation.close":         (REFUSED,  STATE,        NOT_FOUND,    NOT_FOUND,
-                                             STATE,        NOT_ASSIGNED, NOT_FOUND,    REFUSED, REFUSED,   REFUSED),
-    "ping":                       (REFUSED,  PONG,         PONG,         PONG,
-                                             PONG,         PONG,         PONG,         REFUSED, REFUSED,   REFUSED),
-    "conversation.start":         (REFUSED,  STATE,        STATE,        STATE,
-                                             UNKNOWN_TYPE, UNKNOWN_TYPE, UNKNOWN_TYPE, REFUSED, REFUSED,   REFUSED),
-    "conversation.leave_message": (REFUSED,  STATE,        STATE,        STATE,
-                                             UNKNOWN_TYPE, UNKNOWN_TYPE, UNKNOWN_TYPE, REFUSED, REFUSED,   REFUSED),
-    "conversation.rate":          (REFUSED,  RATED,        NOT_FOUND,    NOT_FOUND,
-                                             UNKNOWN_TYPE, UNKNOWN_TYPE, UNKNOWN_TYPE, REFUSED, REFUSED,   REFUSED),
-    "presence.set":               (REFUSED,  UNKNOWN_TYPE, UNKNOWN_TYPE, UNKNOWN_TYPE,
-                                             PRESENCE,     PRESENCE,     PRESENCE,     REFUSED, REFUSED,   REFUSED),
-    "conversation.transfer":      (REFUSED,  UNKNOWN_TYPE, UNKNOWN_TYPE, UNKNOWN_TYPE,
-                                             STATE,        NOT_ASSIGNED, NOT_FOUND,    REFUSED, REFUSED,   REFUSED),
+    "message.send": (REFUSED, ACK, NOT_FOUND, NOT_FOUND, ACK, NOT_ASSIGNED, NOT_FOUND, REFUSED, REFUSED, REFUSED),
+    "sync": (
+        REFUSED,
+        SYNC_RESULT,
+        NOT_FOUND,
+        NOT_FOUND,
+        SYNC_RESULT,
+        SYNC_RESULT,
+        NOT_FOUND,
+        REFUSED,
+        REFUSED,
+        REFUSED,
+    ),
+    "typing": (REFUSED, RELAYED, NOT_FOUND, NOT_FOUND, RELAYED, NOT_ASSIGNED, NOT_FOUND, REFUSED, REFUSED, REFUSED),
+    "read": (REFUSED, RELAYED, NOT_FOUND, NOT_FOUND, RELAYED, NOT_ASSIGNED, NOT_FOUND, REFUSED, REFUSED, REFUSED),
+    "conversation.close": (
+        REFUSED,
+        STATE,
+        NOT_FOUND,
+        NOT_FOUND,
+        STATE,
+        NOT_ASSIGNED,
+        NOT_FOUND,
+        REFUSED,
+        REFUSED,
+        REFUSED,
+    ),
+    "ping": (REFUSED, PONG, PONG, PONG, PONG, PONG, PONG, REFUSED, REFUSED, REFUSED),
+    "conversation.start": (
+        REFUSED,
+        STATE,
+        STATE,
+        STATE,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        REFUSED,
+        REFUSED,
+        REFUSED,
+    ),
+    "conversation.leave_message": (
+        REFUSED,
+        STATE,
+        STATE,
+        STATE,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        REFUSED,
+        REFUSED,
+        REFUSED,
+    ),
+    "conversation.rate": (
+        REFUSED,
+        RATED,
+        NOT_FOUND,
+        NOT_FOUND,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        REFUSED,
+        REFUSED,
+        REFUSED,
+    ),
+    "presence.set": (
+        REFUSED,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        PRESENCE,
+        PRESENCE,
+        PRESENCE,
+        REFUSED,
+        REFUSED,
+        REFUSED,
+    ),
+    "conversation.transfer": (
+        REFUSED,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        STATE,
+        NOT_ASSIGNED,
+        NOT_FOUND,
+        REFUSED,
+        REFUSED,
+        REFUSED,
+    ),
     # A missed conversation has no agent: both agents of L1 may pick it.
-    "conversation.pick":          (REFUSED,  UNKNOWN_TYPE, UNKNOWN_TYPE, UNKNOWN_TYPE,
-                                             ASSIGNED,     ASSIGNED,     NOT_FOUND,    REFUSED, REFUSED,   REFUSED),
+    "conversation.pick": (
+        REFUSED,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        ASSIGNED,
+        ASSIGNED,
+        NOT_FOUND,
+        REFUSED,
+        REFUSED,
+        REFUSED,
+    ),
 }
 
 # Opening a socket with the role's credential: customers `?token=` with their widget token, agents `?token=` with
 # their API token, the other users their admin session cookie, anonymous nothing.
 SOCKET_MATRIX: dict[str, tuple[str, ...]] = {
     #                 anonymous, A, B, C; agents assigned, unassigned, of another line; staff, supervisor, superuser
-    "/ws/customer/": (REFUSED, HELLO,   HELLO,   HELLO,   REFUSED, REFUSED, REFUSED, REFUSED, REFUSED, REFUSED),
-    "/ws/agent/":    (REFUSED, REFUSED, REFUSED, REFUSED, HELLO,   HELLO,   HELLO,   REFUSED, REFUSED, REFUSED),
+    "/ws/customer/": (REFUSED, HELLO, HELLO, HELLO, REFUSED, REFUSED, REFUSED, REFUSED, REFUSED, REFUSED),
+    "/ws/agent/": (REFUSED, REFUSED, REFUSED, REFUSED, HELLO, HELLO, HELLO, REFUSED, REFUSED, REFUSED),
 }
 
 ALLOWED_FRAME_ANSWERS = {ACK, SYNC_RESULT, RELAYED, STATE, PONG, RATED, PRESENCE, ASSIGNED}
@@ -293,14 +370,13 @@ def build_world(*, target: str | None, roles: tuple[str, ...] = ROLES, agents_on
     agent_lines = {AGENT_ASSIGNED: line, AGENT_UNASSIGNED: line, AGENT_OTHER_LINE: other_line}
     agents = {
         role: AgentFactory(business_lines=[agent_lines[role]], presence=presence, capacity=10, user__is_staff=True)
-        for role in AGENTS if role in wanted
+        for role in AGENTS
+        if role in wanted
     }
     api_tokens = {role: api_token_issue(user=agent.user) for role, agent in agents.items()}  # as a login leaves it
     customer_lines = {CUSTOMER: line, CUSTOMER_SAME_LINE: line, CUSTOMER_OTHER_LINE: other_line}
     customers = {role: CustomerFactory(business_line=customer_lines[role]) for role in CUSTOMERS if role in wanted}
-    users = {
-        role: UserFactory(is_staff=True, is_superuser=role == SUPERUSER) for role in USERS if role in wanted
-    }
+    users = {role: UserFactory(is_staff=True, is_superuser=role == SUPERUSER) for role in USERS if role in wanted}
     if SUPERVISOR in users:
         users[SUPERVISOR].groups.add(supervisors_group())
     conversation = None
@@ -325,9 +401,11 @@ def world_state(world: World) -> dict[str, Any]:
     customer_ids = [customer.pk for customer in world.customers.values()]
     conversations = Conversation.objects.filter(customer_id__in=customer_ids)
     return {
-        "conversations": list(conversations.order_by("id").values(
-            "id", "status", "agent_id", "business_line_id", "last_seq", "closed_at", "rating", "rating_comment"
-        )),
+        "conversations": list(
+            conversations.order_by("id").values(
+                "id", "status", "agent_id", "business_line_id", "last_seq", "closed_at", "rating", "rating_comment"
+            )
+        ),
         "messages": Message.objects.filter(conversation__in=conversations).count(),
         "customers": list(Customer.objects.filter(id__in=customer_ids).order_by("id").values("id", "name", "email")),
         "agents": list(Agent.objects.filter(id__in=[a.pk for a in world.agents.values()]).values("id", "presence")),
@@ -404,10 +482,14 @@ def class_view_methods(pattern: URLPattern) -> set[str] | None:
     view_class = getattr(pattern.callback, "cls", None) or getattr(pattern.callback, "view_class", None)
     if view_class is None:
         return None
-    own_options = any("options" in vars(klass) for klass in view_class.__mro__
-                      if klass.__module__.split(".")[0] not in ("django", "rest_framework"))
+    own_options = any(
+        "options" in vars(klass)
+        for klass in view_class.__mro__
+        if klass.__module__.split(".")[0] not in ("django", "rest_framework")
+    )
     return {
-        method.upper() for method in view_class.http_method_names
+        method.upper()
+        for method in view_class.http_method_names
         if hasattr(view_class, method) and (method != "options" or own_options)
     }
 
@@ -435,8 +517,11 @@ def test_function_views_serve_only_the_methods_of_the_table(client, route):
 def test_the_admin_tables_have_every_model_and_action_of_the_admin():
     registered = {model._meta.label for model in admin.site._registry}
     assert {key.split(" ")[0] for key in ADMIN_MATRIX} == registered
-    actions = {f"{model._meta.label} {action}" for model, model_admin in admin.site._registry.items()
-               for action in model_admin.actions or []}
+    actions = {
+        f"{model._meta.label} {action}"
+        for model, model_admin in admin.site._registry.items()
+        for action in model_admin.actions or []
+    }
     assert set(ADMIN_ACTIONS_MATRIX) == actions
 
 
@@ -485,10 +570,14 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
     ("POST", "api/widget/session/"): lambda world, role: ("/api/widget/session/", widget_session_body(world, role)),
     ("OPTIONS", "api/widget/session/"): lambda world, role: ("/api/widget/session/", None),
     ("POST", "api/auth/token/"): lambda world, role: ("/api/auth/token/", auth_token_body(world, role)),
-    ("GET", "api/customers/<int:customer_id>/conversations/"):
-        lambda world, role: (f"/api/customers/{world.customers[CUSTOMER].pk}/conversations/", None),
-    ("GET", "api/conversations/<int:conversation_id>/messages/"):
-        lambda world, role: (f"/api/conversations/{world.conversation.pk}/messages/", None),
+    ("GET", "api/customers/<int:customer_id>/conversations/"): lambda world, role: (
+        f"/api/customers/{world.customers[CUSTOMER].pk}/conversations/",
+        None,
+    ),
+    ("GET", "api/conversations/<int:conversation_id>/messages/"): lambda world, role: (
+        f"/api/conversations/{world.conversation.pk}/messages/",
+        None,
+    ),
     ("GET", "workbench/"): lambda world, role: ("/workbench/", None),
     ("GET", ""): lambda world, role: ("/", None),
     ("GET", "chat/"): lambda world, role: (f"/chat/?business_line={world.line.key}", None),
@@ -520,7 +609,10 @@ def rest_call(world: World, role: str, method: str, route: str, credential: str)
     elif credential == "session":
         api.force_login(world.user(role))
     response = api.generic(
-        method, path, json.dumps(body) if body is not None else "", content_type="application/json",
+        method,
+        path,
+        json.dumps(body) if body is not None else "",
+        content_type="application/json",
         REMOTE_ADDR=OUTSIDE_ADDRESS if route == "metrics" else "127.0.0.1",
     )
     return rest_outcome(response)
@@ -591,9 +683,16 @@ def test_admin_actions_matrix(shared_world, action, role):
     target = shared_world.conversation if model is Conversation else shared_world.customers[CUSTOMER_SAME_LINE]
     changelist = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
     # When the role posts it (an erasure with its confirmation and reason)
-    response = admin_client(shared_world, role).post(changelist, {
-        "action": name, ACTION_CHECKBOX_NAME: [target.pk], "index": 0, "post": "yes", "reason": "Ticket 42",
-    })
+    response = admin_client(shared_world, role).post(
+        changelist,
+        {
+            "action": name,
+            ACTION_CHECKBOX_NAME: [target.pk],
+            "index": 0,
+            "post": "yes",
+            "reason": "Ticket 42",
+        },
+    )
     # Then the CSV, the customer gone, or nothing done
     outcome = rest_outcome(response)
     if outcome in ("200", f"302 {changelist}"):
@@ -632,8 +731,8 @@ FRAMES: dict[str, FrameCase] = {
     "conversation.rate": FrameCase(ConversationStatus.CLOSED, _on_target(rating=5)),
     "presence.set": FrameCase(None, lambda world: {"status": "away"}),
     "conversation.transfer": FrameCase(
-        ConversationStatus.ACTIVE, lambda world: {"conversation_id": world.conversation.pk,
-                                                  "to_business_line": world.line.key}
+        ConversationStatus.ACTIVE,
+        lambda world: {"conversation_id": world.conversation.pk, "to_business_line": world.line.key},
     ),
     "conversation.pick": FrameCase(ConversationStatus.MISSED, _on_target(), agents_online=True),
 }
@@ -725,10 +824,18 @@ async def frame_outcome(sockets: Sockets, world: World, role: str, frame_type: s
         return greeting
 
     target_id = world.conversation.pk if world.conversation is not None else None
-    reply = await next_frame(actor, lambda frame: frame.get("ref") in ("cell", "after") or (
-        # The pick's reply carries no `ref` (docs/protocol.md)
-        frame_type == "conversation.pick" and frame["type"] == ASSIGNED and frame["conversation"]["id"] == target_id
-    ))
+    reply = await next_frame(
+        actor,
+        lambda frame: (
+            frame.get("ref") in ("cell", "after")
+            or (
+                # The pick's reply carries no `ref` (docs/protocol.md)
+                frame_type == "conversation.pick"
+                and frame["type"] == ASSIGNED
+                and frame["conversation"]["id"] == target_id
+            )
+        ),
+    )
     if reply["type"] == "error":
         outcome = f"error {reply['code']}"
     elif reply.get("ref") == "after":
@@ -797,7 +904,7 @@ async def test_the_agent_socket_takes_each_users_other_credential_alike(cell_wor
 # After the assigned agent transferred A's conversation to L2's queue: (GET its messages, GET its customer's
 # conversations, the ids listed there). It is L2's now; A stays a customer of L1.
 MOVED_MATRIX: dict[str, tuple[str, str, str]] = {
-    AGENT_ASSIGNED:   (R404, R200, "none"),
+    AGENT_ASSIGNED: (R404, R200, "none"),
     AGENT_UNASSIGNED: (R404, R200, "none"),
     AGENT_OTHER_LINE: (R200, R200, "the moved one"),
 }
@@ -808,7 +915,8 @@ def test_a_conversation_moved_to_another_line_is_that_lines(role):
     # Given A's conversation, transferred by its agent to L2's queue
     world = build_world(target=ConversationStatus.ACTIVE)
     conversation_transfer(
-        agent_id=world.agents[AGENT_ASSIGNED].pk, conversation_id=world.conversation.pk,
+        agent_id=world.agents[AGENT_ASSIGNED].pk,
+        conversation_id=world.conversation.pk,
         to_business_line=world.other_line.key,
     )
     api = APIClient()

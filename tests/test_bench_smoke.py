@@ -26,7 +26,11 @@ def _quick_run(results_dir: Path) -> tuple[subprocess.CompletedProcess, dict]:
     env.update(DATABASE_URL=settings.DATABASE_URL, REDIS_URL=settings.REDIS_URL)
     done = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--results-dir", str(results_dir)],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=320,
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=320,
     )
     assert done.returncode == 0, f"bench.run failed:\n{done.stdout}\n{done.stderr}"
     files = list(results_dir.glob("*.json"))
@@ -48,7 +52,11 @@ def test_quick_bench_prints_a_table_and_writes_every_figure_with_nothing_lost(tm
     assert set(report["runs"]) == {"relay", "idle", "assignment", "burst", "failover"}
     # ... one run of each (the quick mode's), so the checks below cannot pass on an empty list
     assert {scenario: len(runs) for scenario, runs in report["runs"].items()} == {
-        "relay": 1, "idle": 1, "assignment": 1, "burst": 1, "failover": 1,
+        "relay": 1,
+        "idle": 1,
+        "assignment": 1,
+        "burst": 1,
+        "failover": 1,
     }
     figures = {row["figure"] for row in report["summary"]}
     assert any(figure.startswith("idle: memory per socket") for figure in figures)

@@ -23,11 +23,11 @@ from chat.permissions import Participant
 from cs_platform.asgi import application
 from cs_platform.redis_clients import sync_client
 from tests.factories import AgentFactory, ConversationFactory, long_chat_write
-from tests.test_consumers import (  # noqa: F401  (fixtures)
+from tests.test_consumers import (
+    SHOP,
     agent,
     agent_path,
     agent_socket,
-    SHOP,
     customer,
     customer_path,
     customer_socket,
@@ -105,8 +105,10 @@ async def test_the_count_limit_still_pages_small_messages(customer, agent, setti
     conversation = await sync_to_async(_long_chat)(customer, agent, 0)
     for n in range(5):
         await sync_to_async(services.message_send)(
-            participant=Participant(kind="customer", id=customer.id), conversation_id=conversation.id,
-            client_msg_id=f"s{n}", body="short",
+            participant=Participant(kind="customer", id=customer.id),
+            conversation_id=conversation.id,
+            client_msg_id=f"s{n}",
+            body="short",
         )
     socket = await customer_socket(customer)
     await socket.send_json_to({"type": "sync", "conversation_id": conversation.id, "after_seq": 0})
@@ -120,9 +122,18 @@ async def test_a_reply_over_the_byte_limit_becomes_an_error_and_the_socket_lives
     socket = await customer_socket(customer)
     conversation = await start(socket)
     # (as a browser sends it: UTF-8, no \u escapes, so it fits in CHAT_MAX_FRAME_BYTES)
-    await socket.send_to(text_data=json.dumps(
-        {"type": "message.send", "conversation_id": conversation["id"], "client_msg_id": "big", "body": EMOJI_BODY,
-         "ref": "big"}, ensure_ascii=False))
+    await socket.send_to(
+        text_data=json.dumps(
+            {
+                "type": "message.send",
+                "conversation_id": conversation["id"],
+                "client_msg_id": "big",
+                "body": EMOJI_BODY,
+                "ref": "big",
+            },
+            ensure_ascii=False,
+        )
+    )
     error = await expect(socket, "error")
     assert (error["code"], error["ref"]) == ("reply_too_large", "big")
     await socket.send_json_to({"type": "ping", "ref": "alive"})
@@ -161,8 +172,10 @@ DEEP = "[" * 1100 + "]" * 1100
         ('{"type":"message.send","conversation_id":CID,"client_msg_id":"s","body":"lone \\ud83d"}', "invalid_field"),
         ('{"type":"message.send","conversation_id":CID,"client_msg_id":"n","body":"a\\u0000b"}', "invalid_field"),
         ('{"type":"message.send","conversation_id":CID,"client_msg_id":"a\\u0000","body":"b"}', "invalid_field"),
-        ('{"type":"message.send","conversation_id":1' + "0" * 400 + ',"client_msg_id":"h","body":"b"}',
-         "invalid_field"),
+        (
+            '{"type":"message.send","conversation_id":1' + "0" * 400 + ',"client_msg_id":"h","body":"b"}',
+            "invalid_field",
+        ),
         ('{"type":"sync","conversation_id":9223372036854775808,"after_seq":0}', "invalid_field"),
         ('{"type":"sync","conversation_id":CID,"after_seq":1e400}', "invalid_field"),
         ('{"type":"sync","conversation_id":CID,"after_seq":NaN}', "invalid_field"),
@@ -260,6 +273,7 @@ def _presence_total(agent_ids):
 
 # Finding 4 (in part): sockets per token.
 
+
 async def _attempt(path, origin=SHOP):
     """Open a socket; its first frame (hello or the refusal), and the close code if it was refused."""
     headers = [(b"host", b"testserver"), (b"origin", origin.encode())]
@@ -283,9 +297,9 @@ async def test_one_customer_token_opens_at_most_the_cap_of_sockets_at_once(custo
     assert refused == [("too_many_connections", 4429)] * 20
     # When one of them closes, then a new one opens
     await opened.pop().disconnect(timeout=10)
-    socket, first, code = await _attempt(path)
+    last, first, code = await _attempt(path)
     assert (first["type"], code) == ("hello", None)
-    for socket in [*opened, socket]:
+    for socket in [*opened, last]:
         await socket.disconnect(timeout=10)
 
 
@@ -315,9 +329,9 @@ async def test_a_customer_sockets_heartbeat_renews_its_entry(customer, settings)
     settings.CHAT_HEARTBEAT_SECONDS = 0.05
     socket = await customer_socket(customer)
     key = sockets._key("customer", customer.id)
-    (member, first_expiry), = await sync_to_async(sync_client().zrange)(key, 0, -1, withscores=True)
+    ((_, first_expiry),) = await sync_to_async(sync_client().zrange)(key, 0, -1, withscores=True)
     for _ in range(200):
-        (_, expiry), = await sync_to_async(sync_client().zrange)(key, 0, -1, withscores=True)
+        ((_, expiry),) = await sync_to_async(sync_client().zrange)(key, 0, -1, withscores=True)
         if expiry > first_expiry:
             break
         await asyncio.sleep(0.05)

@@ -104,8 +104,15 @@ async def test_customer_starts_waits_and_is_assigned_with_messages_written_while
     assert conversation["status"] == "waiting" and conversation["queue_position"] == 1
     assert conversation["agent"] is None
 
-    await customer_ws.send_json_to({"type": "message.send", "conversation_id": conversation["id"],
-                                    "client_msg_id": "m1", "body": "Is anyone there?", "ref": 7})
+    await customer_ws.send_json_to(
+        {
+            "type": "message.send",
+            "conversation_id": conversation["id"],
+            "client_msg_id": "m1",
+            "body": "Is anyone there?",
+            "ref": 7,
+        }
+    )
     ack = await expect(customer_ws, "message.ack")
     assert ack["ref"] == 7 and ack["client_msg_id"] == "m1" and ack["message"]["seq"] == 2
 
@@ -123,8 +130,14 @@ async def test_customer_starts_waits_and_is_assigned_with_messages_written_while
         state = await expect(customer_ws, "conversation.state")
     assert state["conversation"]["agent"]["id"] == agent.id
 
-    await agent_ws.send_json_to({"type": "message.send", "conversation_id": conversation["id"],
-                                 "client_msg_id": "a1", "body": "Hello, how can I help?"})
+    await agent_ws.send_json_to(
+        {
+            "type": "message.send",
+            "conversation_id": conversation["id"],
+            "client_msg_id": "a1",
+            "body": "Hello, how can I help?",
+        }
+    )
     ack = await expect(agent_ws, "message.ack")
     new = await expect(customer_ws, "message.new", where=lambda f: f["message"]["sender"] == "agent")
     assert new["message"] == ack["message"]
@@ -138,8 +151,9 @@ async def test_every_socket_of_the_conversation_gets_message_new(customer):
     second = await customer_socket(customer)
     resent = await expect(second, "conversation.state")
     assert resent["conversation"]["id"] == conversation["id"]
-    await first.send_json_to({"type": "message.send", "conversation_id": conversation["id"],
-                              "client_msg_id": "x", "body": "from tab one"})
+    await first.send_json_to(
+        {"type": "message.send", "conversation_id": conversation["id"], "client_msg_id": "x", "body": "from tab one"}
+    )
     await expect(first, "message.ack")
     for socket in (first, second):
         new = await expect(socket, "message.new")
@@ -184,8 +198,11 @@ def _end_connection_from_outside(pid):
     import psycopg
     from django.db import connection
 
-    params = {key: value for key, value in connection.get_connection_params().items()
-              if key not in ("cursor_factory", "context")}
+    params = {
+        key: value
+        for key, value in connection.get_connection_params().items()
+        if key not in ("cursor_factory", "context")
+    }
     with psycopg.connect(**params, autocommit=True) as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
 
@@ -207,8 +224,9 @@ async def test_sync_returns_every_later_message_in_order(customer):
     socket = await customer_socket(customer)
     conversation = await start(socket)
     for i in range(4):
-        await socket.send_json_to({"type": "message.send", "conversation_id": conversation["id"],
-                                   "client_msg_id": f"m{i}", "body": f"n{i}"})
+        await socket.send_json_to(
+            {"type": "message.send", "conversation_id": conversation["id"], "client_msg_id": f"m{i}", "body": f"n{i}"}
+        )
         await expect(socket, "message.ack")
     await socket.send_json_to({"type": "sync", "conversation_id": conversation["id"], "after_seq": 2, "ref": "r"})
     result = await expect(socket, "sync.result")
@@ -262,8 +280,15 @@ async def test_internal_notes_reach_agents_only(customer, agent):
     customer_ws = await customer_socket(customer)
     conversation = await start(customer_ws)
     await expect(agent_ws, "conversation.assigned")
-    await agent_ws.send_json_to({"type": "message.send", "conversation_id": conversation["id"],
-                                 "client_msg_id": "note", "body": "VIP customer", "internal": True})
+    await agent_ws.send_json_to(
+        {
+            "type": "message.send",
+            "conversation_id": conversation["id"],
+            "client_msg_id": "note",
+            "body": "VIP customer",
+            "internal": True,
+        }
+    )
     note = await expect(agent_ws, "message.new")
     assert note["message"]["internal"] is True
     pushed = await frames_until_marker(customer_ws, conversation["id"])
@@ -283,16 +308,23 @@ async def test_internal_notes_reach_agents_only(customer, agent):
         (json.dumps({"type": "nope"}), "unknown_type"),
         (json.dumps({"type": ["list"]}), "unknown_type"),
         (json.dumps({"type": "presence.set", "status": "online"}), "unknown_type"),
-        (json.dumps({"type": "message.send", "conversation_id": "1", "client_msg_id": "a", "body": "b"}),
-         "invalid_field"),
-        (json.dumps({"type": "message.send", "conversation_id": 999999, "client_msg_id": "a", "body": "b"}),
-         "not_found"),
-        (json.dumps({"type": "message.send", "conversation_id": 1, "client_msg_id": "", "body": "b"}),
-         "invalid_field"),
-        (json.dumps({"type": "message.send", "conversation_id": 1, "client_msg_id": "a", "body": "  "}),
-         "invalid_field"),
-        (json.dumps({"type": "message.send", "conversation_id": 1, "client_msg_id": "a", "body": "x" * 4001}),
-         "body_too_long"),
+        (
+            json.dumps({"type": "message.send", "conversation_id": "1", "client_msg_id": "a", "body": "b"}),
+            "invalid_field",
+        ),
+        (
+            json.dumps({"type": "message.send", "conversation_id": 999999, "client_msg_id": "a", "body": "b"}),
+            "not_found",
+        ),
+        (json.dumps({"type": "message.send", "conversation_id": 1, "client_msg_id": "", "body": "b"}), "invalid_field"),
+        (
+            json.dumps({"type": "message.send", "conversation_id": 1, "client_msg_id": "a", "body": "  "}),
+            "invalid_field",
+        ),
+        (
+            json.dumps({"type": "message.send", "conversation_id": 1, "client_msg_id": "a", "body": "x" * 4001}),
+            "body_too_long",
+        ),
         (json.dumps({"type": "sync", "conversation_id": 1, "after_seq": -1}), "invalid_field"),
         (json.dumps({"type": "typing", "conversation_id": 1, "typing": True}), "not_found"),
         (json.dumps({"type": "message.send", "body": "x" * 20000}), "frame_too_large"),
@@ -365,8 +397,9 @@ async def _agent_elsewhere():
     return await sync_to_async(lambda: AgentFactory(business_lines=[BusinessLineFactory()]))()
 
 
-@pytest.mark.parametrize("path", ["/ws/customer/", "/ws/customer/?token=forged", "/ws/agent/",
-                                  "/ws/agent/?token=forged"])
+@pytest.mark.parametrize(
+    "path", ["/ws/customer/", "/ws/customer/?token=forged", "/ws/agent/", "/ws/agent/?token=forged"]
+)
 async def test_missing_or_forged_tokens_are_closed_with_4401(path):
     socket = await open_socket(path)
     error = await socket.receive_json_from()
@@ -386,9 +419,11 @@ async def test_agent_session_socket_from_a_foreign_origin_is_refused(agent, clie
     await sync_to_async(client.force_login)(agent.user)
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
     for origin, expected in (("https://evil.example", 4403), ("http://testserver", None)):
-        socket = WebsocketCommunicator(application, "/ws/agent/",
-                                       headers=[(b"host", b"testserver"), (b"origin", origin.encode()),
-                                                (b"cookie", cookie)])
+        socket = WebsocketCommunicator(
+            application,
+            "/ws/agent/",
+            headers=[(b"host", b"testserver"), (b"origin", origin.encode()), (b"cookie", cookie)],
+        )
         await socket.connect()
         first = await socket.receive_json_from()
         if expected is None:
@@ -452,8 +487,15 @@ async def test_nobody_online_the_customer_is_offered_to_leave_a_message(customer
     socket = await open_socket(customer_path(customer), origin=SHOP)
     hello = await socket.receive_json_from()
     assert hello["offline"] is True
-    await socket.send_json_to({"type": "conversation.leave_message", "body": "Call me back please",
-                               "name": "Ann", "email": "ann@example.com", "ref": "lm"})
+    await socket.send_json_to(
+        {
+            "type": "conversation.leave_message",
+            "body": "Call me back please",
+            "name": "Ann",
+            "email": "ann@example.com",
+            "ref": "lm",
+        }
+    )
     state = await expect(socket, "conversation.state", where=lambda f: f.get("ref") == "lm")
     assert state["conversation"]["status"] == "missed" and state["conversation"]["leave_message"] is True
     await customer.arefresh_from_db()
@@ -505,18 +547,26 @@ async def test_transfer_to_another_agent_moves_the_conversation(customer, agent,
     await expect(agent_ws, "conversation.assigned")
     colleague_ws = await agent_socket(colleague)
 
-    await agent_ws.send_json_to({"type": "conversation.transfer", "conversation_id": conversation["id"],
-                                 "to_agent_id": colleague.id, "ref": "t"})
+    await agent_ws.send_json_to(
+        {
+            "type": "conversation.transfer",
+            "conversation_id": conversation["id"],
+            "to_agent_id": colleague.id,
+            "ref": "t",
+        }
+    )
     reply = await expect(agent_ws, "conversation.state", where=lambda f: f.get("ref") == "t")
     assert reply["conversation"]["agent"]["id"] == colleague.id
     assigned = await expect(colleague_ws, "conversation.assigned")
     assert assigned["conversation"]["id"] == conversation["id"]
-    seen = await expect(customer_ws, "conversation.state",
-                        where=lambda f: (f["conversation"]["agent"] or {}).get("id") == colleague.id)
+    seen = await expect(
+        customer_ws, "conversation.state", where=lambda f: (f["conversation"]["agent"] or {}).get("id") == colleague.id
+    )
     assert seen["conversation"]["status"] == "active"
 
-    await agent_ws.send_json_to({"type": "message.send", "conversation_id": conversation["id"],
-                                 "client_msg_id": "late", "body": "still me?"})
+    await agent_ws.send_json_to(
+        {"type": "message.send", "conversation_id": conversation["id"], "client_msg_id": "late", "body": "still me?"}
+    )
     assert (await expect(agent_ws, "error"))["code"] == "not_assigned"
     for socket in (agent_ws, colleague_ws, customer_ws):
         await socket.disconnect()
@@ -532,10 +582,12 @@ async def test_transfer_to_an_unavailable_agent_is_refused(customer, agent, line
     customer_ws = await customer_socket(customer)
     conversation = await start(customer_ws)
     await expect(agent_ws, "conversation.assigned")
-    for extra, code in (({"to_agent_id": offline_colleague.id}, "agent_unavailable"),
-                        ({"to_agent_id": "x"}, "invalid_field"),
-                        ({}, "invalid_field"),
-                        ({"to_business_line": "no-such-line"}, "not_found")):
+    for extra, code in (
+        ({"to_agent_id": offline_colleague.id}, "agent_unavailable"),
+        ({"to_agent_id": "x"}, "invalid_field"),
+        ({}, "invalid_field"),
+        ({"to_business_line": "no-such-line"}, "not_found"),
+    ):
         await agent_ws.send_json_to({"type": "conversation.transfer", "conversation_id": conversation["id"], **extra})
         assert (await expect(agent_ws, "error"))["code"] == code
     for socket in (agent_ws, customer_ws):
@@ -552,8 +604,15 @@ async def test_customer_rates_a_closed_conversation(customer):
     for bad in (0, 6, "5", True):
         await socket.send_json_to({"type": "conversation.rate", "conversation_id": conversation["id"], "rating": bad})
         assert (await expect(socket, "error"))["code"] == "invalid_field"
-    await socket.send_json_to({"type": "conversation.rate", "conversation_id": conversation["id"], "rating": 4,
-                               "comment": "Quick and kind", "ref": "r"})
+    await socket.send_json_to(
+        {
+            "type": "conversation.rate",
+            "conversation_id": conversation["id"],
+            "rating": 4,
+            "comment": "Quick and kind",
+            "ref": "r",
+        }
+    )
     rated = await expect(socket, "conversation.rated")
     assert (rated["rating"], rated["ref"]) == (4, "r")
     from chat.models import Conversation

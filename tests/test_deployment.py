@@ -100,9 +100,16 @@ def test_a_production_start_without_what_it_needs_is_refused(tmp_path, change, c
 def test_a_web_worker_started_without_settings_refuses_to_serve(tmp_path, unused_tcp_port):
     # when: daphne as the operator runs it, with nothing configured
     done = run(
-        [str(BASE_DIR / ".venv" / "bin" / "daphne"), "-b", "127.0.0.1", "-p", str(unused_tcp_port),
-         "cs_platform.asgi:application"],
-        {}, tmp_path,
+        [
+            str(BASE_DIR / ".venv" / "bin" / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(unused_tcp_port),
+            "cs_platform.asgi:application",
+        ],
+        {},
+        tmp_path,
     )
 
     # then it exits at once, naming everything that is missing
@@ -121,7 +128,8 @@ def test_the_documented_production_settings_pass_the_deploy_check(tmp_path):
 def test_the_deploy_check_flags_the_public_development_key_and_missing_https_settings(tmp_path):
     # given development (the public key allowed), with production's servers and hosts but not its HTTPS settings
     settings = {
-        name: value for name, value in documented_production_settings().items()
+        name: value
+        for name, value in documented_production_settings().items()
         if name in {"DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS"}
     }
     settings["CS_ENV"] = "development"
@@ -132,8 +140,14 @@ def test_the_deploy_check_flags_the_public_development_key_and_missing_https_set
     # then
     assert done.returncode != 0
     flagged = set(re.findall(r"\(([\w.]+\.[EW]\d+)\)", done.stderr))
-    assert {"cs_platform.E001", "cs_platform.W001", "security.W004", "security.W008", "security.W012",
-            "security.W016"} <= flagged, done.stderr
+    assert {
+        "cs_platform.E001",
+        "cs_platform.W001",
+        "security.W004",
+        "security.W008",
+        "security.W012",
+        "security.W016",
+    } <= flagged, done.stderr
 
 
 def test_the_documented_production_settings_send_the_security_headers(tmp_path):
@@ -141,8 +155,8 @@ def test_the_documented_production_settings_send_the_security_headers(tmp_path):
     settings = {**documented_production_settings(), "DB_POOL_TIMEOUT": "1"}  # its database is not there
     done = run([sys.executable, "-c", HEADERS_PROBE], settings, tmp_path)
 
-    # then plain HTTP is sent to HTTPS (but for the health check and the metrics), and HTTPS answers carry HSTS, the CSP and
-    # secure cookies
+    # then plain HTTP is sent to HTTPS (but for the health check and the metrics), and HTTPS answers carry HSTS,
+    # the CSP and secure cookies
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.splitlines()[-1])
     assert seen["plain"] == [301, "https://chat.example.com/admin/login/"]
@@ -164,8 +178,9 @@ def test_a_malformed_proxy_header_setting_is_refused(tmp_path):
 
 def test_debug_on_without_cs_env_is_development_and_cs_env_production_refuses_it(tmp_path):
     # given the brief's development switch, DEBUG on, with the servers but no key
-    settings = {name: value for name, value in documented_production_settings().items()
-                if name in {"DATABASE_URL", "REDIS_URL"}}
+    settings = {
+        name: value for name, value in documented_production_settings().items() if name in {"DATABASE_URL", "REDIS_URL"}
+    }
     settings["DEBUG"] = "true"
 
     # when a process starts as it is, and once more declared production
@@ -179,13 +194,19 @@ def test_debug_on_without_cs_env_is_development_and_cs_env_production_refuses_it
 
 
 def test_cookies_are_secure_once_production_says_it_is_served_over_https(tmp_path):
-    probe = "import django; django.setup(); from django.conf import settings as s; " \
-            "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
-    settings = {name: value for name, value in documented_production_settings().items()
-                if name in {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"}}
+    probe = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+    )
+    settings = {
+        name: value
+        for name, value in documented_production_settings().items()
+        if name in {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"}
+    }
 
     plain = run([sys.executable, "-c", probe], settings, tmp_path)
-    behind_tls = run([sys.executable, "-c", probe],
-                     {**settings, "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https"}, tmp_path)
+    behind_tls = run(
+        [sys.executable, "-c", probe], {**settings, "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https"}, tmp_path
+    )
 
     assert (plain.stdout.split(), behind_tls.stdout.split()) == (["False", "False"], ["True", "True"])

@@ -30,9 +30,7 @@ print("redis_ping", redis.Redis.from_url(settings.REDIS_URL).ping())
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=180
-    )
+    return subprocess.run([sys.executable, *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=180)
 
 
 def _processes_mentioning(text: str) -> list[str]:
@@ -69,8 +67,9 @@ def test_embedded_servers_serve_a_query_and_a_ping_then_stop():
     # given a data folder of the test's own (short: Unix socket paths are limited; pgserver's user must enter it)
     data_dir = Path(tempfile.mkdtemp(prefix="cs-emb-", dir="/tmp"))
     data_dir.chmod(0o755)
-    env = {key: value for key, value in os.environ.items()
-           if key not in {"DATABASE_URL", "REDIS_URL", "XDG_RUNTIME_DIR"}}
+    env = {
+        key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL", "XDG_RUNTIME_DIR"}
+    }
     env.update(CS_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="cs_platform.settings")
     try:
         # when

@@ -21,7 +21,7 @@ async def listening(group):
 async def received(layer, channel, timeout=0.5):
     try:
         return await asyncio.wait_for(layer.receive(channel), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return None
 
 

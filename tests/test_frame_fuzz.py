@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 from channels.testing import WebsocketCommunicator
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from agents import presence
 from agents.models import Presence
@@ -35,8 +37,18 @@ BATCHES = 125  # examples per role; each sends a batch of 12 to 30 frames: about
 ANSWER_TIMEOUT = 15
 
 FRAME_TYPES = [
-    "message.send", "sync", "typing", "read", "conversation.close", "ping", "conversation.start",
-    "conversation.leave_message", "conversation.rate", "presence.set", "conversation.transfer", "conversation.pick",
+    "message.send",
+    "sync",
+    "typing",
+    "read",
+    "conversation.close",
+    "ping",
+    "conversation.start",
+    "conversation.leave_message",
+    "conversation.rate",
+    "presence.set",
+    "conversation.transfer",
+    "conversation.pick",
 ]
 RELAYED_WITHOUT_REPLY = {"typing", "read"}
 
@@ -81,14 +93,26 @@ plausible = {
     "to_business_line": odd_text | json_values,
     "ref": st.text(max_size=70) | st.integers() | json_values,
 }
-typed_frames = st.fixed_dictionaries(
-    {"type": st.sampled_from(FRAME_TYPES) | odd_text}, optional=dict(plausible)
-)
+typed_frames = st.fixed_dictionaries({"type": st.sampled_from(FRAME_TYPES) | odd_text}, optional=dict(plausible))
 deep = st.integers(30, 3000).map(lambda depth: "[" * depth + "]" * depth)
 deep_in_frame = st.integers(30, 2000).map(lambda depth: '{"type":"ping","x":' + "[" * depth + "]" * depth + "}")
-raw_texts = st.text(max_size=200) | deep | deep_in_frame | st.sampled_from(
-    ['{"type":"ping","ref":NaN}', '{"type":"sync","conversation_id":1,"after_seq":-Infinity}', "{", "null", "1e999",
-     '{"type":"ping","ref":"\\ud800"}', '{"type":"message.send","body":"a\\u0000b"}', '"\\udfff"', "[]" * 5000]
+raw_texts = (
+    st.text(max_size=200)
+    | deep
+    | deep_in_frame
+    | st.sampled_from(
+        [
+            '{"type":"ping","ref":NaN}',
+            '{"type":"sync","conversation_id":1,"after_seq":-Infinity}',
+            "{",
+            "null",
+            "1e999",
+            '{"type":"ping","ref":"\\ud800"}',
+            '{"type":"message.send","body":"a\\u0000b"}',
+            '"\\udfff"',
+            "[]" * 5000,
+        ]
+    )
 )
 frames = st.one_of(typed_frames, typed_frames, json_values, raw_texts)
 
@@ -218,7 +242,9 @@ def fuzzed(request, team, event_loop_of_the_test) -> Iterator[FuzzedSocket]:
         socket = _open(loop, path, [(b"origin", b"https://shop.example")])
     else:
         socket = _open(loop, f"/ws/agent/?token={api_token_issue(user=team.agent.user)}", [])
-    under_fuzz = FuzzedSocket(role=request.param, loop=loop, socket=socket, conversation_ids=list(team.conversation_ids))
+    under_fuzz = FuzzedSocket(
+        role=request.param, loop=loop, socket=socket, conversation_ids=list(team.conversation_ids)
+    )
     yield under_fuzz
     loop.run_until_complete(socket.disconnect(timeout=10))
 
@@ -248,8 +274,13 @@ def test_every_fuzzed_frame_is_answered_and_the_socket_lives_on(fuzzed, team):
     else:  # a fresh chat of this agent's: the fuzzer may have filled their capacity or changed their presence
         customer = CustomerFactory(business_line=team.customer.business_line)
         conversation = ConversationFactory(customer=customer, status=ConversationStatus.ACTIVE, agent=team.agent)
-    send = {"type": "message.send", "conversation_id": conversation.id, "client_msg_id": f"after-{fuzzed.role}",
-            "body": "Still here after the fuzzer", "ref": "after"}
+    send = {
+        "type": "message.send",
+        "conversation_id": conversation.id,
+        "client_msg_id": f"after-{fuzzed.role}",
+        "body": "Still here after the fuzzer",
+        "ref": "after",
+    }
     received = fuzzed.run(fuzzed.exchange(json.dumps(send)))
     ack = next(frame for frame in received if frame.get("ref") == "after")
     assert ack["type"] == "message.ack" and ack["message"]["body"] == "Still here after the fuzzer", received

@@ -48,15 +48,21 @@ def token_client(agent) -> APIClient:
 def closed_conversation(customer, *, channel: str, days_ago: int, agent=None):
     started = timezone.now() - timedelta(days=days_ago)
     return ConversationFactory(
-        customer=customer, channel=channel, status=ConversationStatus.CLOSED, agent=agent,
-        started_at=started, closed_at=started + timedelta(minutes=5), close_reason=CloseReason.AGENT,
+        customer=customer,
+        channel=channel,
+        status=ConversationStatus.CLOSED,
+        agent=agent,
+        started_at=started,
+        closed_at=started + timedelta(minutes=5),
+        close_reason=CloseReason.AGENT,
     )
 
 
 def transcript(conversation, count: int) -> list[Message]:
     return [
-        MessageFactory(conversation=conversation, seq=seq, body=f"m{seq}",
-                       sender=Sender.CUSTOMER if seq % 2 else Sender.SYSTEM)
+        MessageFactory(
+            conversation=conversation, seq=seq, body=f"m{seq}", sender=Sender.CUSTOMER if seq % 2 else Sender.SYSTEM
+        )
         for seq in range(1, count + 1)
     ]
 
@@ -124,8 +130,7 @@ class TestCustomerConversations:
     def test_query_count_does_not_grow_with_the_history(self, line, agent, django_assert_max_num_queries):
         customer = CustomerFactory(business_line=line)
         for days_ago in range(1, 11):
-            closed_conversation(customer, channel="web", days_ago=days_ago,
-                                agent=AgentFactory(business_lines=[line]))
+            closed_conversation(customer, channel="web", days_ago=days_ago, agent=AgentFactory(business_lines=[line]))
         api = token_client(agent)
 
         with django_assert_max_num_queries(4):
@@ -145,8 +150,15 @@ class TestConversationMessages:
         assert response.json() == {
             "conversation_id": conversation.pk,
             "messages": [
-                {"id": m.pk, "conversation_id": conversation.pk, "seq": seq, "sender": sender, "body": f"m{seq}",
-                 "client_msg_id": m.client_msg_id, "created_at": m.created_at.isoformat()}
+                {
+                    "id": m.pk,
+                    "conversation_id": conversation.pk,
+                    "seq": seq,
+                    "sender": sender,
+                    "body": f"m{seq}",
+                    "client_msg_id": m.client_msg_id,
+                    "created_at": m.created_at.isoformat(),
+                }
                 for m, seq, sender in zip(messages, (1, 2, 3), ("customer", "system", "customer"))
             ],
             "has_more": False,
@@ -181,10 +193,12 @@ class TestConversationMessages:
         assert (page["has_more"], page["next_after_seq"]) == (True, 100)
 
     def test_agents_see_internal_notes(self, line, agent):
-        conversation = ConversationFactory(customer=CustomerFactory(business_line=line),
-                                           status=ConversationStatus.ACTIVE, agent=agent)
-        MessageFactory(conversation=conversation, seq=1, sender=Sender.AGENT, agent=agent, body="note",
-                       is_internal_note=True)
+        conversation = ConversationFactory(
+            customer=CustomerFactory(business_line=line), status=ConversationStatus.ACTIVE, agent=agent
+        )
+        MessageFactory(
+            conversation=conversation, seq=1, sender=Sender.AGENT, agent=agent, body="note", is_internal_note=True
+        )
 
         page = token_client(agent).get(messages_url(conversation.pk)).json()
 
@@ -193,8 +207,12 @@ class TestConversationMessages:
 
     @pytest.mark.parametrize(
         ("params", "field"),
-        [({"limit": 1001}, "limit"), ({"limit": 0}, "limit"), ({"after_seq": -1}, "after_seq"),
-         ({"after_seq": "abc"}, "after_seq")],
+        [
+            ({"limit": 1001}, "limit"),
+            ({"limit": 0}, "limit"),
+            ({"after_seq": -1}, "after_seq"),
+            ({"after_seq": "abc"}, "after_seq"),
+        ],
     )
     def test_bad_paging_parameters_are_400(self, line, agent, params, field):
         conversation = closed_conversation(CustomerFactory(business_line=line), channel="web", days_ago=1)

@@ -75,8 +75,17 @@ def test_daphnes_access_log_writes_no_token():
     stream = io.StringIO()
     access_log = RedactingAccessLogGenerator(stream)
 
-    access_log("http", "complete", {"path": f"/api/customers/1/conversations/?token={SECRET}", "status": 200,
-                                    "method": "GET", "client": "127.0.0.1:5000", "size": 10})
+    access_log(
+        "http",
+        "complete",
+        {
+            "path": f"/api/customers/1/conversations/?token={SECRET}",
+            "status": 200,
+            "method": "GET",
+            "client": "127.0.0.1:5000",
+            "size": 10,
+        },
+    )
 
     assert SECRET not in stream.getvalue()
     assert '"GET /api/customers/1/conversations/?token=[redacted]" 200 10' in stream.getvalue()
@@ -85,6 +94,6 @@ def test_daphnes_access_log_writes_no_token():
 def test_the_web_worker_builds_its_access_log_with_redaction():
     import daphne.cli
 
-    import cs_platform.asgi  # noqa: F401  (what `daphne ... cs_platform.asgi:application` loads)
+    import cs_platform.asgi
 
     assert daphne.cli.AccessLogGenerator is RedactingAccessLogGenerator

@@ -39,7 +39,8 @@ def test_an_origin_is_a_scheme_a_host_and_a_port(text, expected):
 
 def test_an_origin_prints_without_its_default_port():
     assert [str(parse_origin(text)) for text in ("https://a.example:443", "http://[::1]:8000")] == [
-        "https://a.example", "http://[::1]:8000",
+        "https://a.example",
+        "http://[::1]:8000",
     ]
 
 

@@ -54,7 +54,7 @@ def validator_for(schema: dict[str, Any], path: str, method: str, status: int) -
 def test_schema_lists_every_operation_of_the_rest_api(schema):
     listed = {(path, method) for path, operations in schema["paths"].items() for method in operations}
 
-    assert OUR_OPERATIONS <= listed
+    assert listed >= OUR_OPERATIONS
 
 
 def test_history_documents_every_way_an_agent_authenticates(schema):
@@ -94,8 +94,14 @@ def test_real_answers_match_the_schema(schema, settings):
     agent = AgentFactory(business_lines=[line])
     customer = CustomerFactory(business_line=line, external_id="u-1")
     started = timezone.now() - timedelta(days=1)
-    closed = ConversationFactory(customer=customer, status=ConversationStatus.CLOSED, started_at=started,
-                                 closed_at=started + timedelta(minutes=3), close_reason="agent", agent=agent)
+    closed = ConversationFactory(
+        customer=customer,
+        status=ConversationStatus.CLOSED,
+        started_at=started,
+        closed_at=started + timedelta(minutes=3),
+        close_reason="agent",
+        agent=agent,
+    )
     ConversationFactory(customer=customer, status=ConversationStatus.WAITING)
     MessageFactory(conversation=closed, seq=1, sender=Sender.CUSTOMER, client_msg_id="c1")
     MessageFactory(conversation=closed, seq=2, sender=Sender.SYSTEM, event="assigned", body="")
@@ -107,14 +113,26 @@ def test_real_answers_match_the_schema(schema, settings):
     limited = APIClient(REMOTE_ADDR="203.0.113.9")
 
     answers = [
-        ("/api/widget/session/", "post", APIClient().post(
-            "/api/widget/session/", {"business_line": "shop", "channel": "web"}, format="json")),
-        ("/api/widget/session/", "post", APIClient().post(
-            "/api/widget/session/", {"business_line": "nope", "channel": "web"}, format="json")),
-        ("/api/widget/session/", "post", APIClient().post(
-            "/api/widget/session/", {"business_line": "shop", "channel": "fax"}, format="json")),
-        ("/api/auth/token/", "post", APIClient().post(
-            "/api/auth/token/", {"username": agent.user.username, "password": "pw"}, format="json")),
+        (
+            "/api/widget/session/",
+            "post",
+            APIClient().post("/api/widget/session/", {"business_line": "shop", "channel": "web"}, format="json"),
+        ),
+        (
+            "/api/widget/session/",
+            "post",
+            APIClient().post("/api/widget/session/", {"business_line": "nope", "channel": "web"}, format="json"),
+        ),
+        (
+            "/api/widget/session/",
+            "post",
+            APIClient().post("/api/widget/session/", {"business_line": "shop", "channel": "fax"}, format="json"),
+        ),
+        (
+            "/api/auth/token/",
+            "post",
+            APIClient().post("/api/auth/token/", {"username": agent.user.username, "password": "pw"}, format="json"),
+        ),
         ("/api/customers/{customer_id}/conversations/", "get", api.get(f"/api/customers/{customer.pk}/conversations/")),
         ("/api/conversations/{conversation_id}/messages/", "get", api.get(f"/api/conversations/{closed.pk}/messages/")),
         ("/api/conversations/{conversation_id}/messages/", "get", api.get("/api/conversations/0/messages/")),
@@ -122,10 +140,16 @@ def test_real_answers_match_the_schema(schema, settings):
     ]
     settings.LOGIN_RATE, settings.WIDGET_SESSION_RATE = "0/m", "0/m"
     answers += [
-        ("/api/auth/token/", "post", limited.post(
-            "/api/auth/token/", {"username": agent.user.username, "password": "pw"}, format="json")),
-        ("/api/widget/session/", "post", limited.post(
-            "/api/widget/session/", {"business_line": "shop", "channel": "web"}, format="json")),
+        (
+            "/api/auth/token/",
+            "post",
+            limited.post("/api/auth/token/", {"username": agent.user.username, "password": "pw"}, format="json"),
+        ),
+        (
+            "/api/widget/session/",
+            "post",
+            limited.post("/api/widget/session/", {"business_line": "shop", "channel": "web"}, format="json"),
+        ),
     ]
 
     assert [response.status_code for *_, response in answers] == [201, 404, 400, 200, 200, 200, 404, 401, 429, 429]

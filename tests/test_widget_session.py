@@ -10,9 +10,9 @@ from django.core import signing
 from django.db import connection
 from rest_framework.test import APIClient
 
-from customers.models import Customer
 from agents.models import Presence
 from chat.models import ConversationStatus
+from customers.models import Customer
 from customers.selectors import customer_for_socket, customer_from_token, customer_identity_hash
 from customers.services import IdentityInvalid, customer_session_start, customer_token_issue
 from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, CustomerFactory
@@ -60,8 +60,13 @@ class TestAnonymous:
 
         again = post(
             api,
-            {"business_line": "shop", "channel": "web", "visitor_token": first["visitor_token"],
-             "name": "Ada", "email": "ada@example.com"},
+            {
+                "business_line": "shop",
+                "channel": "web",
+                "visitor_token": first["visitor_token"],
+                "name": "Ada",
+                "email": "ada@example.com",
+            },
         )
 
         assert again.status_code == 200
@@ -98,8 +103,9 @@ class TestAnonymous:
 class TestIdentified:
     def test_same_external_id_is_the_same_customer_on_every_channel(self, api, line):
         ids = {
-            post(api, {"business_line": "shop", "channel": channel, "external_id": "u-42",
-                          "identity_hash": sign("u-42")}).json()["customer_id"]
+            post(
+                api, {"business_line": "shop", "channel": channel, "external_id": "u-42", "identity_hash": sign("u-42")}
+            ).json()["customer_id"]
             for channel in ("web", "h5", "app")
         }
 
@@ -110,10 +116,19 @@ class TestIdentified:
         assert Customer.objects.count() == 1
 
     def test_the_first_identified_session_creates_and_later_ones_find(self, api, line):
-        first = post(api, {"business_line": "shop", "channel": "app", "external_id": "u-1",
-                              "identity_hash": sign("u-1"), "name": "Bo"})
-        second = post(api, {"business_line": "shop", "channel": "app", "external_id": "u-1",
-                               "identity_hash": sign("u-1").upper()})
+        first = post(
+            api,
+            {
+                "business_line": "shop",
+                "channel": "app",
+                "external_id": "u-1",
+                "identity_hash": sign("u-1"),
+                "name": "Bo",
+            },
+        )
+        second = post(
+            api, {"business_line": "shop", "channel": "app", "external_id": "u-1", "identity_hash": sign("u-1").upper()}
+        )
 
         assert (first.status_code, second.status_code) == (201, 200)
         assert Customer.objects.get().name == "Bo"
@@ -123,8 +138,13 @@ class TestIdentified:
 
         identified = post(
             api,
-            {"business_line": "shop", "channel": "web", "visitor_token": anonymous["visitor_token"],
-             "external_id": "u-7", "identity_hash": sign("u-7")},
+            {
+                "business_line": "shop",
+                "channel": "web",
+                "visitor_token": anonymous["visitor_token"],
+                "external_id": "u-7",
+                "identity_hash": sign("u-7"),
+            },
         )
 
         assert identified.status_code == 200
@@ -137,8 +157,13 @@ class TestIdentified:
 
         identified = post(
             api,
-            {"business_line": "shop", "channel": "web", "visitor_token": anonymous["visitor_token"],
-             "external_id": "u-8", "identity_hash": sign("u-8")},
+            {
+                "business_line": "shop",
+                "channel": "web",
+                "visitor_token": anonymous["visitor_token"],
+                "external_id": "u-8",
+                "identity_hash": sign("u-8"),
+            },
         )
 
         assert identified.json()["customer_id"] == known.pk
@@ -148,16 +173,21 @@ class TestIdentified:
         BusinessLineFactory(key="bank", identity_secret="other")
 
         shop = post(api, {"business_line": "shop", "channel": "web", "external_id": "u", "identity_hash": sign("u")})
-        bank = post(api, {"business_line": "bank", "channel": "web", "external_id": "u",
-                             "identity_hash": sign("u", "other")})
+        bank = post(
+            api, {"business_line": "bank", "channel": "web", "external_id": "u", "identity_hash": sign("u", "other")}
+        )
 
         assert shop.json()["customer_id"] != bank.json()["customer_id"]
 
     @pytest.mark.parametrize("identity_hash", [None, "", "0" * 64, "not-hex-é", sign("u-1", "wrong-secret")])
     def test_wrong_or_missing_hash_is_refused_and_creates_nothing(self, api, line, identity_hash):
         anonymous = CustomerFactory(business_line=line)
-        body = {"business_line": "shop", "channel": "web", "external_id": "u-1",
-                "visitor_token": anonymous.visitor_token}
+        body = {
+            "business_line": "shop",
+            "channel": "web",
+            "external_id": "u-1",
+            "visitor_token": anonymous.visitor_token,
+        }
         if identity_hash is not None:
             body["identity_hash"] = identity_hash
 
@@ -170,8 +200,9 @@ class TestIdentified:
         assert Customer.objects.get().external_id is None
 
     def test_hash_of_another_external_id_is_refused(self, api, line):
-        response = post(api, {"business_line": "shop", "channel": "web", "external_id": "u-1",
-                                 "identity_hash": sign("u-2")})
+        response = post(
+            api, {"business_line": "shop", "channel": "web", "external_id": "u-1", "identity_hash": sign("u-2")}
+        )
 
         assert response.status_code == 403
         assert not Customer.objects.exists()
@@ -180,8 +211,15 @@ class TestIdentified:
         line.identity_secret = ""
         line.save()
 
-        response = post(api, {"business_line": "shop", "channel": "web", "external_id": "u",
-                                 "identity_hash": hmac.new(b"", b"u", hashlib.sha256).hexdigest()})
+        response = post(
+            api,
+            {
+                "business_line": "shop",
+                "channel": "web",
+                "external_id": "u",
+                "identity_hash": hmac.new(b"", b"u", hashlib.sha256).hexdigest(),
+            },
+        )
 
         assert response.status_code == 403
 
@@ -197,13 +235,21 @@ class TestExpiringIdentity:
     """`identity_expires` (unix seconds) with `identity_hash` = HMAC-SHA256 of `external_id:identity_expires`."""
 
     def identify(self, api, expires, identity_hash=None, external_id="u-1"):
-        return post(api, {"business_line": "shop", "channel": "web", "external_id": external_id,
-                          "identity_expires": expires,
-                          "identity_hash": identity_hash or sign_expiring(external_id, expires)})
+        return post(
+            api,
+            {
+                "business_line": "shop",
+                "channel": "web",
+                "external_id": external_id,
+                "identity_expires": expires,
+                "identity_hash": identity_hash or sign_expiring(external_id, expires),
+            },
+        )
 
     def test_an_identity_valid_for_an_hour_is_the_same_customer_as_the_plain_form(self, api, line):
-        plain = post(api, {"business_line": "shop", "channel": "web", "external_id": "u-1",
-                           "identity_hash": sign("u-1")}).json()
+        plain = post(
+            api, {"business_line": "shop", "channel": "web", "external_id": "u-1", "identity_hash": sign("u-1")}
+        ).json()
 
         expiring = self.identify(api, int(time.time()) + 3600)
 
@@ -241,8 +287,9 @@ class TestExpiringIdentity:
         line.identity_requires_expiry = True
         line.save()
 
-        plain = post(api, {"business_line": "shop", "channel": "web", "external_id": "u-1",
-                           "identity_hash": sign("u-1")})
+        plain = post(
+            api, {"business_line": "shop", "channel": "web", "external_id": "u-1", "identity_hash": sign("u-1")}
+        )
         expiring = self.identify(api, int(time.time()) + 600)
 
         assert plain.status_code == 403
@@ -250,14 +297,18 @@ class TestExpiringIdentity:
         assert "identity_expires" in plain.json()["message"]
         assert expiring.status_code == 201
 
-    @pytest.mark.parametrize("body", [
-        {"identity_expires": "soon"},
-        {"identity_expires": -5},
-        {"identity_expires": 1893456000, "external_id": None, "identity_hash": None},
-    ])
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"identity_expires": "soon"},
+            {"identity_expires": -5},
+            {"identity_expires": 1893456000, "external_id": None, "identity_hash": None},
+        ],
+    )
     def test_a_bad_expiry_is_400(self, api, line, body):
-        response = post(api, {"business_line": "shop", "channel": "web", "external_id": "u-1",
-                              "identity_hash": "ab", **body})
+        response = post(
+            api, {"business_line": "shop", "channel": "web", "external_id": "u-1", "identity_hash": "ab", **body}
+        )
 
         assert response.status_code == 400
         assert "identity_expires" in response.json()["errors"] or "external_id" in response.json()["errors"]
@@ -277,11 +328,18 @@ class TestReplayedIdentity:
         assert (customer.name, customer.email) == ("Ada", "ada@example.com")
 
     def test_a_returning_visitor_does_not_overwrite_them_either(self, api, line):
-        first = post(api, {"business_line": "shop", "channel": "web", "name": "Ada",
-                           "email": "ada@example.com"}).json()
+        first = post(api, {"business_line": "shop", "channel": "web", "name": "Ada", "email": "ada@example.com"}).json()
 
-        post(api, {"business_line": "shop", "channel": "web", "visitor_token": first["visitor_token"],
-                   "name": "Mallory", "email": "mallory@evil.example"})
+        post(
+            api,
+            {
+                "business_line": "shop",
+                "channel": "web",
+                "visitor_token": first["visitor_token"],
+                "name": "Mallory",
+                "email": "mallory@evil.example",
+            },
+        )
 
         customer = Customer.objects.get()
         assert (customer.name, customer.email) == ("Ada", "ada@example.com")
@@ -310,8 +368,10 @@ class TestBadInput:
             ({"business_line": "shop"}, "channel"),
             ({"channel": "web"}, "business_line"),
             ({"business_line": "shop", "channel": "web", "email": "not-an-email"}, "email"),
-            ({"business_line": "shop", "channel": "web", "external_id": "x" * 129, "identity_hash": "a"},
-             "external_id"),
+            (
+                {"business_line": "shop", "channel": "web", "external_id": "x" * 129, "identity_hash": "a"},
+                "external_id",
+            ),
             ({"business_line": "shop", "channel": "web", "identity_hash": "abc"}, "external_id"),
         ],
     )
@@ -365,8 +425,9 @@ class TestOrigin:
         assert response.status_code == 201
 
     def test_preflight_allows_the_post(self, api, line):
-        response = api.options(URL, headers={"Origin": "https://www.shop.example",
-                                                "Access-Control-Request-Method": "POST"})
+        response = api.options(
+            URL, headers={"Origin": "https://www.shop.example", "Access-Control-Request-Method": "POST"}
+        )
 
         assert response.status_code == 204
         assert "POST" in response.headers["Access-Control-Allow-Methods"]
@@ -453,12 +514,15 @@ class TestCustomerToken:
 
         assert customer_from_token(token=customer_token_issue(customer=customer)) == customer
 
-    @pytest.mark.parametrize("mangle", [
-        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
-        lambda t: str(int(t.split(":")[0]) + 1) + t[t.index(":"):],
-        lambda t: "",
-        lambda t: "garbage",
-    ])
+    @pytest.mark.parametrize(
+        "mangle",
+        [
+            lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
+            lambda t: str(int(t.split(":")[0]) + 1) + t[t.index(":") :],
+            lambda t: "",
+            lambda t: "garbage",
+        ],
+    )
     def test_forged_token_is_none(self, line, mangle):
         customer = CustomerFactory(business_line=line)
         CustomerFactory(business_line=line)
@@ -487,10 +551,7 @@ class TestCustomerToken:
 
         assert customer_from_token(token=token) is None
 
-
-    def test_a_socket_gets_everything_it_needs_before_hello_in_one_query(
-        self, line, django_assert_num_queries
-    ):
+    def test_a_socket_gets_everything_it_needs_before_hello_in_one_query(self, line, django_assert_num_queries):
         # Given a customer with a waiting and a closed conversation, of a line whose team has two online agents
         # (one of another line too) and one offline agent
         customer = CustomerFactory(business_line=line, attributes={"plan": "gold"})
@@ -530,7 +591,7 @@ def test_two_simultaneous_first_sessions_with_one_external_id_make_one_customer(
                 business_line=line, channel="app", external_id="racer", identity_hash=sign("racer")
             )
             results.append(session.customer.pk)
-        except BaseException as exc:  # noqa: BLE001 (reported by the assertion below)
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -30,7 +30,11 @@ from tests.integration.harness import BASE_DIR, Worker, agent_login, database_ur
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
     "--disable-sync",
 ]
 SCREENSHOTS = BASE_DIR / "artifacts" / "screenshots"
@@ -61,7 +65,11 @@ class CeleryProcess:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [str(BASE_DIR / ".venv" / "bin" / "celery"), "-A", "cs_platform", *self.args],
-                cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + START_TIMEOUT
@@ -105,9 +113,21 @@ def chat_processes(
     log_dir = tmp_path_factory.mktemp("browser-processes")
     web = Worker(name="web", env=env, log_dir=log_dir)
     celery = CeleryProcess(
-        args=["worker", "--pool", "solo", "--without-heartbeat", "--without-gossip", "--without-mingle",
-              "--loglevel", "INFO", "--hostname", f"{REDIS_PREFIX}@%h"],
-        ready_text=" ready.", env=env, log_path=log_dir / "celery.log",
+        args=[
+            "worker",
+            "--pool",
+            "solo",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"{REDIS_PREFIX}@%h",
+        ],
+        ready_text=" ready.",
+        env=env,
+        log_path=log_dir / "celery.log",
     )
     try:
         web.start()
@@ -143,7 +163,8 @@ def routing_sweeps(server: Worker, tmp_path: Path, request: pytest.FixtureReques
     """Starts Celery beat, sweeping every half second, so the business lines' timeouts fire during the test."""
     beat = CeleryProcess(
         args=["beat", "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "INFO"],
-        ready_text="beat: Starting", env={**server.env, "ROUTING_SWEEP_INTERVAL": "0.5"},
+        ready_text="beat: Starting",
+        env={**server.env, "ROUTING_SWEEP_INTERVAL": "0.5"},
         log_path=tmp_path / "beat.log",
     )
 
@@ -216,7 +237,7 @@ def other_site() -> Iterator[Callable[[str], str]]:
     pages: dict[str, bytes] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        def do_GET(self) -> None:
             body = pages.get(self.path)
             if body is None:
                 self.send_error(404)
@@ -297,8 +318,12 @@ class ScriptedAgent:
         self.request({"type": "presence.set", "status": "online"}, "presence.state")
 
     def say(self, conversation_id: int, body: str) -> dict:
-        frame = {"type": "message.send", "conversation_id": conversation_id, "client_msg_id": uuid.uuid4().hex,
-                 "body": body}
+        frame = {
+            "type": "message.send",
+            "conversation_id": conversation_id,
+            "client_msg_id": uuid.uuid4().hex,
+            "body": body,
+        }
         return self.request(frame, "message.ack")["message"]
 
     def close(self) -> None:

@@ -15,8 +15,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_a_supervisor_browses_the_admin_under_the_policy(page, server, demo_line):
     # given
     UserFactory(username="boss", is_staff=True, is_superuser=True)
-    conversation = ConversationFactory(customer=CustomerFactory(business_line=demo_line),
-                                       status=ConversationStatus.CLOSED)
+    conversation = ConversationFactory(
+        customer=CustomerFactory(business_line=demo_line), status=ConversationStatus.CLOSED
+    )
     MessageFactory(conversation=conversation, seq=1, body="Where is my parcel?")
 
     # when: logging in, then a list with filters and actions, a transcript, and a form full of widgets

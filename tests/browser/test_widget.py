@@ -276,7 +276,9 @@ def test_the_customer_ends_the_chat_and_rates_it(page, server, alice, scripted_a
     expect(chat.locator("#ended-text")).to_have_text("Thanks for your feedback!")
     conversation = Conversation.objects.get(id=conversation_id)
     assert (conversation.status, conversation.rating, conversation.rating_comment) == (
-        ConversationStatus.CLOSED, 4, "Quick and friendly 😊"
+        ConversationStatus.CLOSED,
+        4,
+        "Quick and friendly 😊",
     )
 
 
@@ -374,8 +376,13 @@ def agent_writes(*, agent_id: int, conversation_id: int, note: str, body: str) -
     """An internal note and a reply, stored by the chat services from outside any web worker."""
     agent = Participant(kind="agent", id=agent_id)
     for client_msg_id, text, internal in (("note-1", note, True), ("reply-1", body, False)):
-        message_send(participant=agent, conversation_id=conversation_id, client_msg_id=client_msg_id, body=text,
-                     internal=internal)
+        message_send(
+            participant=agent,
+            conversation_id=conversation_id,
+            client_msg_id=client_msg_id,
+            body=text,
+            internal=internal,
+        )
 
 
 def agent_closes(*, agent_id: int, conversation_id: int) -> None:
@@ -455,8 +462,12 @@ def test_too_many_sessions_from_one_network_are_explained_then_retried(page, ser
             route.continue_()
             return
         refused.append(route.request.url)
-        route.fulfill(status=429, headers={"Retry-After": "2"}, content_type="application/json",
-                      body=json.dumps({"code": "rate_limited", "message": message}))
+        route.fulfill(
+            status=429,
+            headers={"Retry-After": "2"},
+            content_type="application/json",
+            body=json.dumps({"code": "rate_limited", "message": message}),
+        )
 
     page.route("**/api/widget/session/", refuse_once)
 
@@ -504,7 +515,8 @@ def content_security_policy(response) -> dict[str, str]:
 def test_the_chat_page_may_be_framed_by_the_business_lines_sites_only(client):
     # given: its sites, one written with a default port and a slash, and a line that is no origin
     BusinessLineFactory(
-        key="shop", allowed_origins="https://shop.example\nhttps://www.shop.example:443/\nhttps://x.example; script-src *"
+        key="shop",
+        allowed_origins="https://shop.example\nhttps://www.shop.example:443/\nhttps://x.example; script-src *",
     )
 
     # when

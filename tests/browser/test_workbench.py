@@ -8,8 +8,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.workbench_conftest import (  # noqa: F401  (fixtures)
+from tests.browser.workbench_conftest import (
     agent_page,
+    in_thread,
     screenshot,
     scripted,
     team,
@@ -17,7 +18,6 @@ from tests.browser.workbench_conftest import (  # noqa: F401  (fixtures)
     workbench_processes,
     workbench_site,
 )
-from tests.browser.workbench_conftest import in_thread
 from tests.factories import AgentFactory, UserFactory, long_chat_write
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -52,7 +52,9 @@ def test_an_agent_answers_a_customer_from_the_workbench(agent_page, scripted, te
     item = agent_page.conversation(conversation["id"])
     expect(item).to_contain_text("Ada Lovelace")
     expect(item.locator(".wb-badge")).to_have_text("active")
-    expect(agent_page.transcript_message("My parcel #1234 has not arrived")).to_have_attribute("data-sender", "customer")
+    expect(agent_page.transcript_message("My parcel #1234 has not arrived")).to_have_attribute(
+        "data-sender", "customer"
+    )
     expect(page.locator("#transcript .wb-msg--system").first).to_contain_text("Hello! How can we help you today?")
     customer.expect(
         "conversation.state",
@@ -283,7 +285,9 @@ def test_an_agent_transfers_a_conversation_to_a_colleague(agent_page, scripted, 
     expect(page.locator("#transcript")).to_contain_text("Alice transferred the conversation to Bob.")
     state = customer.expect(
         "conversation.state",
-        lambda f: f["conversation"]["id"] == conversation["id"] and (f["conversation"]["agent"] or {}).get("id") == bob.id,
+        lambda f: (
+            f["conversation"]["id"] == conversation["id"] and (f["conversation"]["agent"] or {}).get("id") == bob.id
+        ),
     )
     assert state["conversation"]["status"] == "active"
 
@@ -310,8 +314,12 @@ def test_after_losing_its_worker_the_workbench_reconnects_and_catches_up(
     # Then the workbench reconnects, syncs from the last seq it held and shows what it missed, once
     expect(agent_page.connection).to_have_attribute("data-state", "connected", timeout=40_000)
     expect(agent_page.transcript_message("Are you still there?")).to_have_count(1)
-    assert {"type": "sync", "conversation_id": conversation["id"], "after_seq": first["seq"],
-            "ref": f"sync:{conversation['id']}"} in agent_page.sent[sent_before:]
+    assert {
+        "type": "sync",
+        "conversation_id": conversation["id"],
+        "after_seq": first["seq"],
+        "ref": f"sync:{conversation['id']}",
+    } in agent_page.sent[sent_before:]
     expect(agent_page.transcript_message("Hello?")).to_have_count(1)
 
 
@@ -319,8 +327,7 @@ def test_a_chat_longer_than_one_frame_reaches_the_workbench_in_pages(agent_page,
     # Given a waiting customer who wrote 70 messages of 4,000 emoji: more than Daphne's 1 MiB in one frame
     customer = scripted(line=team.line, name="Grace")
     conversation = customer.start()
-    in_thread(long_chat_write, customer_id=customer.hello["customer_id"], conversation_id=conversation["id"],
-                  count=70)
+    in_thread(long_chat_write, customer_id=customer.hello["customer_id"], conversation_id=conversation["id"], count=70)
 
     # When the agent goes online and the chat is assigned to them
     agent_page.open_workbench(team.username)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from concurrent.futures import ThreadPoolExecutor
 import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,11 @@ from tests.integration.harness import (
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
     "--disable-sync",
 ]
 SCREENSHOTS = BASE_DIR / "artifacts" / "screenshots"
@@ -59,8 +63,19 @@ class SoloCeleryWorker(CeleryWorker):
 
     def command(self) -> list[str]:
         return [
-            str(VENV_BIN / "celery"), "-A", "cs_platform", "worker", "--pool", "solo", "--without-heartbeat",
-            "--without-gossip", "--without-mingle", "--loglevel", "INFO", "--hostname", f"{REDIS_PREFIX}@%h",
+            str(VENV_BIN / "celery"),
+            "-A",
+            "cs_platform",
+            "worker",
+            "--pool",
+            "solo",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"{REDIS_PREFIX}@%h",
         ]
 
 
@@ -90,9 +105,7 @@ class WorkbenchSite:
 
 
 @pytest.fixture(scope="module")
-def workbench_processes(
-    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkbenchSite]:
+def workbench_processes(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkbenchSite]:
     """Started once for the module (one after another, from this thread: a child is signalled when the thread
     that started it ends); none holds a database connection between requests or tasks, so the database can be
     flushed between tests."""
@@ -305,7 +318,10 @@ class ScriptedSocket:
     def say(self, conversation_id: int, body: str) -> dict:
         """`message.send`; returns the acknowledged message."""
         frame = {
-            "type": "message.send", "conversation_id": conversation_id, "client_msg_id": uuid.uuid4().hex, "body": body,
+            "type": "message.send",
+            "conversation_id": conversation_id,
+            "client_msg_id": uuid.uuid4().hex,
+            "body": body,
         }
         return self.request(frame, "message.ack")["message"]
 

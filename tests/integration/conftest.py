@@ -60,4 +60,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         for process, offset in offsets.items():
             report.sections.append((f"{process.name} log", process.log_text(since=offset)))
     return report
-

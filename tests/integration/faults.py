@@ -267,18 +267,41 @@ class PostgresServer:
             entry = pwd.getpwnam(self.user)
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
         subprocess.run(
-            [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(self.data_dir), "--auth=trust", "-U", "postgres",
-             "--encoding=utf8"],
-            check=True, capture_output=True, user=self.user,
+            [
+                str(POSTGRES_BIN_PATH / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "--auth=trust",
+                "-U",
+                "postgres",
+                "--encoding=utf8",
+            ],
+            check=True,
+            capture_output=True,
+            user=self.user,
         )
 
     def start(self) -> None:
         """Starts the server (again, after `stop`) and returns once it accepts connections."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
-                 "-h", "127.0.0.1", "-k", "", "-c", "max_connections=100"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, user=self.user,
+                [
+                    str(POSTGRES_BIN_PATH / "postgres"),
+                    "-D",
+                    str(self.data_dir),
+                    "-p",
+                    str(self.port),
+                    "-h",
+                    "127.0.0.1",
+                    "-k",
+                    "",
+                    "-c",
+                    "max_connections=100",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                user=self.user,
             )
         deadline = time.monotonic() + 30
         while True:
@@ -309,7 +332,10 @@ class PostgresServer:
         url = self.url(name)
         subprocess.run(
             [str(BASE_DIR / ".venv" / "bin" / "python"), "manage.py", "migrate", "-v0"],
-            cwd=BASE_DIR, env={**env, "DATABASE_URL": url}, check=True, capture_output=True,
+            cwd=BASE_DIR,
+            env={**env, "DATABASE_URL": url},
+            check=True,
+            capture_output=True,
         )
         return url
 

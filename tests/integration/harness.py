@@ -106,8 +106,13 @@ class Process:
             log.write(f"--- {self.name}: starting\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                self.command(), cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                self.command(),
+                cwd=BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
             )
         self.wait_ready(offset)
 
@@ -193,8 +198,18 @@ class CeleryWorker(Process):
 
     def command(self) -> list[str]:
         return [
-            str(VENV_BIN / "celery"), "-A", "cs_platform", "worker", "--concurrency", "2", "--loglevel", "INFO",
-            "--hostname", f"{self.env['REDIS_PREFIX']}@%h", "--without-gossip", "--without-mingle",
+            str(VENV_BIN / "celery"),
+            "-A",
+            "cs_platform",
+            "worker",
+            "--concurrency",
+            "2",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"{self.env['REDIS_PREFIX']}@%h",
+            "--without-gossip",
+            "--without-mingle",
         ]
 
     def wait_ready(self, log_offset: int) -> None:
@@ -237,9 +252,7 @@ def customer_session(worker: Worker, business_line: str, **fields: Any) -> dict[
 
 def agent_login(worker: Worker, username: str, password: str = "pw") -> dict[str, Any]:
     """`POST /api/auth/token/`: an agent's API token and id."""
-    status, body = http_json(
-        "POST", f"{worker.url}/api/auth/token/", {"username": username, "password": password}
-    )
+    status, body = http_json("POST", f"{worker.url}/api/auth/token/", {"username": username, "password": password})
     assert status == 200, f"auth token: {status} {body}"
     return body
 
@@ -265,6 +278,6 @@ def forget_redis_keys(prefix: str) -> None:
     try:
         keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
         for start in range(0, len(keys), 500):
-            client.delete(*keys[start:start + 500])
+            client.delete(*keys[start : start + 500])
     finally:
         client.close()

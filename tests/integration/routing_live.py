@@ -53,9 +53,20 @@ class NamedCeleryWorker(CeleryWorker):
 
     def command(self) -> list[str]:
         return [
-            str(VENV_BIN / "celery"), "-A", "cs_platform", "worker", "--pool", "prefork", "--concurrency", "2",
-            "--loglevel", "INFO", "--hostname", f"{self.name}.{self.env['REDIS_PREFIX']}@%h",
-            "--without-gossip", "--without-mingle",
+            str(VENV_BIN / "celery"),
+            "-A",
+            "cs_platform",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "2",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"{self.name}.{self.env['REDIS_PREFIX']}@%h",
+            "--without-gossip",
+            "--without-mingle",
         ]
 
 
@@ -68,8 +79,14 @@ class CeleryBeat(Process):
 
     def command(self) -> list[str]:
         return [
-            str(VENV_BIN / "celery"), "-A", "cs_platform", "beat", "--schedule", str(self.schedule_path),
-            "--loglevel", "INFO",
+            str(VENV_BIN / "celery"),
+            "-A",
+            "cs_platform",
+            "beat",
+            "--schedule",
+            str(self.schedule_path),
+            "--loglevel",
+            "INFO",
         ]
 
     def wait_ready(self, log_offset: int) -> None:
@@ -96,7 +113,7 @@ class RoutingProcesses:
 
 def make_line(worker: Worker, *, agents: int, capacity: int, **timeouts: int) -> tuple[BusinessLine, list[Team]]:
     """A business line (timeouts not given are LONG) with a team of agents, each logged in over HTTP."""
-    chosen = {name: LONG for name in ("wait_timeout", "agent_reply_timeout", "disconnect_grace", "idle_timeout")}
+    chosen = dict.fromkeys(("wait_timeout", "agent_reply_timeout", "disconnect_grace", "idle_timeout"), LONG)
     chosen.update(timeouts)
     line = BusinessLineFactory(**chosen)
     team = []
@@ -154,9 +171,14 @@ async def start(customer: Client) -> dict[str, Any]:
 async def say(client: Client, conversation_id: int, body: str) -> dict[str, Any]:
     """`message.send`; returns the acked message."""
     ack = await client.request(
-        {"type": "message.send", "conversation_id": conversation_id, "client_msg_id": new_client_msg_id(),
-         "body": body},
-        "message.ack", REPLY_TIMEOUT,
+        {
+            "type": "message.send",
+            "conversation_id": conversation_id,
+            "client_msg_id": new_client_msg_id(),
+            "body": body,
+        },
+        "message.ack",
+        REPLY_TIMEOUT,
     )
     assert ack["type"] == "message.ack", ack
     return ack["message"]
@@ -183,7 +205,8 @@ async def transcript(client: Client, conversation_id: int) -> list[dict[str, Any
 def states(client: Client, conversation_id: int) -> list[dict[str, Any]]:
     """Every conversation object the client got in `conversation.state` for this conversation, in order."""
     return [
-        frame["conversation"] for frame in client.frames("conversation.state")
+        frame["conversation"]
+        for frame in client.frames("conversation.state")
         if frame["conversation"]["id"] == conversation_id
     ]
 

@@ -29,8 +29,12 @@ def foreign_frames(conversation_id: int) -> list[dict]:
     """Every frame that names a conversation, aimed at someone else's."""
     return [
         {"type": "sync", "conversation_id": conversation_id, "after_seq": 0},
-        {"type": "message.send", "conversation_id": conversation_id, "client_msg_id": new_client_msg_id(),
-         "body": "Let me in"},
+        {
+            "type": "message.send",
+            "conversation_id": conversation_id,
+            "client_msg_id": new_client_msg_id(),
+            "body": "Let me in",
+        },
         {"type": "typing", "conversation_id": conversation_id, "typing": True},
         {"type": "read", "conversation_id": conversation_id, "seq": 1},
         {"type": "conversation.close", "conversation_id": conversation_id},
@@ -87,7 +91,9 @@ def test_an_agent_of_another_business_line_cannot_reach_the_conversation(workers
 
     conversation_id = play(scenario())
     # ... nor can they read it over REST
-    status, body = http_json("GET", f"{worker1.url}/api/conversations/{conversation_id}/messages/", token=other_team.token)
+    status, body = http_json(
+        "GET", f"{worker1.url}/api/conversations/{conversation_id}/messages/", token=other_team.token
+    )
     assert (status, body["code"]) == (404, "not_found")  # the same answer as for a conversation that does not exist
     status, _ = http_json("GET", f"{worker1.url}/api/conversations/{conversation_id}/messages/", token=team.token)
     assert status == 200
@@ -173,8 +179,7 @@ def test_an_agent_session_cookie_from_another_port_or_scheme_of_the_same_host_is
 
     async def scenario():
         return [
-            await attempt(worker1.ws_url("/ws/agent/"), origin=origin, headers={"Cookie": cookie})
-            for origin in origins
+            await attempt(worker1.ws_url("/ws/agent/"), origin=origin, headers={"Cookie": cookie}) for origin in origins
         ]
 
     # When they open the agent socket with the cookie, then each is closed with 4403 before any greeting

@@ -37,10 +37,23 @@ def hostile_frames(conversation_id: int) -> list[tuple[str, str]]:
     return [
         (deep, "invalid_json"),
         ('{"type":"ping","ref":"\\ud800"}', "invalid_field"),
-        (json.dumps({"type": "message.send", "conversation_id": conversation_id, "client_msg_id": "nul",
-                     "body": "a\x00b"}), "invalid_field"),
-        (json.dumps({"type": "message.send", "conversation_id": conversation_id, "client_msg_id": "lone",
-                     "body": "lone \ud83d"}), "invalid_field"),
+        (
+            json.dumps(
+                {"type": "message.send", "conversation_id": conversation_id, "client_msg_id": "nul", "body": "a\x00b"}
+            ),
+            "invalid_field",
+        ),
+        (
+            json.dumps(
+                {
+                    "type": "message.send",
+                    "conversation_id": conversation_id,
+                    "client_msg_id": "lone",
+                    "body": "lone \ud83d",
+                }
+            ),
+            "invalid_field",
+        ),
         ('{"type":"sync","conversation_id":1' + "0" * 400 + ',"after_seq":0}', "invalid_field"),
         (f'{{"type":"sync","conversation_id":{conversation_id},"after_seq":NaN}}', "invalid_field"),
         ('{"type":"sync","conversation_id":9223372036854775808,"after_seq":0}', "invalid_field"),

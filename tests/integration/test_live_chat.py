@@ -186,16 +186,22 @@ def test_closing_tells_every_socket_of_the_conversation(workers, closer):
             for client in (chat.customer, second, chat.agent):
                 await client.expect(
                     "conversation.state",
-                    lambda frame: frame["conversation"]["id"] == chat.conversation_id
-                    and frame["conversation"]["status"] == "closed",
+                    lambda frame: (
+                        frame["conversation"]["id"] == chat.conversation_id
+                        and frame["conversation"]["status"] == "closed"
+                    ),
                 )
             # ... the transcript ends with the closing, as a system message
             transcript = await full_transcript(chat.agent, chat.conversation_id)
             assert transcript[-1]["sender"] == "system"
             # ... and nobody can write in it any more
             refused = await chat.customer.request(
-                {"type": "message.send", "conversation_id": chat.conversation_id,
-                 "client_msg_id": new_client_msg_id(), "body": "Wait!"},
+                {
+                    "type": "message.send",
+                    "conversation_id": chat.conversation_id,
+                    "client_msg_id": new_client_msg_id(),
+                    "body": "Wait!",
+                },
                 "message.ack",
             )
             assert refused["type"] == "error" and refused["code"] == "conversation_closed", refused

@@ -74,7 +74,7 @@ def stack(
     env = worker_env(database="", redis_url=throwaway_redis.url, redis_prefix=REDIS_PREFIX)
     env.update(ROUTING_ENV, DATABASE_URL=postgres.create_database("faults", env))
     with running_stack(env, tmp_path) as stack:
-        request.node.process_log_offsets = {process: 0 for process in stack.all}
+        request.node.process_log_offsets = dict.fromkeys(stack.all, 0)
         yield stack
 
 
@@ -83,7 +83,11 @@ def make_line(stack: Stack) -> dict[str, Any]:
     spec = {"lines": [{"key": LINE, "agents": 1, "capacity": 5}]}
     done = subprocess.run(
         [sys.executable, "-m", "bench.django_setup", "create", json.dumps(spec)],
-        cwd=BASE_DIR, env=stack.web1.env, check=True, capture_output=True, text=True,
+        cwd=BASE_DIR,
+        env=stack.web1.env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(done.stdout)["lines"][LINE]["agents"][0]
 
@@ -99,8 +103,12 @@ def stored_messages(url: str, conversation_id: int) -> list[tuple[int, int, str,
 
 async def refused_send(client: Client, conversation_id: int, body: str) -> dict[str, Any]:
     """`message.send` while the database is away: the answer, which must be an `error` frame."""
-    frame = {"type": "message.send", "conversation_id": conversation_id, "client_msg_id": new_client_msg_id(),
-             "body": body}
+    frame = {
+        "type": "message.send",
+        "conversation_id": conversation_id,
+        "client_msg_id": new_client_msg_id(),
+        "body": body,
+    }
     reply = await client.request(frame, "message.ack", REPLY_TIMEOUT)
     return {"frame": frame, "reply": reply}
 
@@ -121,12 +129,15 @@ def test_a_postgres_restart_mid_chat_answers_errors_meanwhile_and_loses_no_ackno
             agent = await agent_online(clients, web2, member, name="agent")
             alice = await customer(clients, "alice")
             chat = (await start(alice))["id"]
-            await until("Alice's chat assigned",
-                        lambda: latest_is(alice, chat, status="active") and chat in assigned_ids(agent),
-                        [alice, agent])
+            await until(
+                "Alice's chat assigned",
+                lambda: latest_is(alice, chat, status="active") and chat in assigned_ids(agent),
+                [alice, agent],
+            )
             acked = [await say(alice, chat, "Hello, my parcel is late."), await say(agent, chat, "Let me look.")]
-            await until("both messages pushed", lambda: pushed(agent, acked[0]) and pushed(alice, acked[1]),
-                        [alice, agent])
+            await until(
+                "both messages pushed", lambda: pushed(agent, acked[0]) and pushed(alice, acked[1]), [alice, agent]
+            )
 
             # When PostgreSQL stops as after a crash
             postgres.stop(signal.SIGQUIT)
@@ -162,16 +173,22 @@ def test_a_postgres_restart_mid_chat_answers_errors_meanwhile_and_loses_no_ackno
                 assert ack["type"] == "message.ack", ack
                 acked.append(ack["message"])
             acked += [await say(alice, chat, "Any news?"), await say(agent, chat, "It ships tomorrow.")]
-            await until("every message pushed to the other side", lambda: all(
-                pushed(agent if m["sender"] == "customer" else alice, m) for m in acked
-            ), [alice, agent], timeout=RECOVERY_TIMEOUT)
+            await until(
+                "every message pushed to the other side",
+                lambda: all(pushed(agent if m["sender"] == "customer" else alice, m) for m in acked),
+                [alice, agent],
+                timeout=RECOVERY_TIMEOUT,
+            )
             observed["sends acked again"] = loop.time() - up
             # ... and the Celery worker routes a new chat to the agent
             bob = await customer(clients, "bob")
             bob_chat = (await start(bob))["id"]
-            await until("Bob's chat assigned, both told",
-                        lambda: latest_is(bob, bob_chat, status="active") and bob_chat in assigned_ids(agent),
-                        [bob, agent], timeout=RECOVERY_TIMEOUT)
+            await until(
+                "Bob's chat assigned, both told",
+                lambda: latest_is(bob, bob_chat, status="active") and bob_chat in assigned_ids(agent),
+                [bob, agent],
+                timeout=RECOVERY_TIMEOUT,
+            )
             observed["new chat assigned"] = loop.time() - up
             return {"acked": acked, "chat": chat, "transcript": await full_transcript(alice, chat)}
 

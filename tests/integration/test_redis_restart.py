@@ -72,7 +72,7 @@ def stack(
     )
     env.update(ROUTING_ENV)
     with running_stack(env, tmp_path) as stack:
-        request.node.process_log_offsets = {process: 0 for process in stack.all}
+        request.node.process_log_offsets = dict.fromkeys(stack.all, 0)
         yield stack
 
 
@@ -127,13 +127,18 @@ def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_rec
                 chat = (await start(alice))["id"]
                 await until(
                     "Alice's chat assigned to the agent",
-                    lambda: latest_is(alice, chat, status="active", agent_id=member.agent_id)
-                    and chat in assigned_ids(agent),
+                    lambda: (
+                        latest_is(alice, chat, status="active", agent_id=member.agent_id)
+                        and chat in assigned_ids(agent)
+                    ),
                     [alice, agent],
                 )
                 acked = [await say(alice, chat, "Hello, where is my parcel?"), await say(agent, chat, "Let me check.")]
-                await until("both messages pushed across the workers",
-                            lambda: pushed(agent, acked[0]) and pushed(alice, acked[1]), [alice, agent])
+                await until(
+                    "both messages pushed across the workers",
+                    lambda: pushed(agent, acked[0]) and pushed(alice, acked[1]),
+                    [alice, agent],
+                )
                 # ... two more customers of the line on worker 1, Bob and Carol, not chatting yet
                 bob, _ = await customer(clients, web1, "bob")
                 carol, carol_token = await customer(clients, web1, "carol")
@@ -163,18 +168,24 @@ def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_rec
                 refused = await carol.request({"type": "conversation.start"}, "conversation.state", REPLY_TIMEOUT)
                 assert refused["type"] == "error" and refused["code"] == "internal_error", refused
                 carol_chat = await in_db(
-                    lambda: Conversation.objects.get(
-                        customer_id=customer_id(carol), status=ConversationStatus.WAITING
-                    ).id
+                    lambda: (
+                        Conversation.objects.get(customer_id=customer_id(carol), status=ConversationStatus.WAITING).id
+                    )
                 )
                 # ... and every process notices: the Celery worker lost the broker, beat cannot send the sweep,
                 # the agent's presence heartbeat fails
-                await wait_for("the Celery worker noticed",
-                               logged(stack.celery, "Connection to broker lost", since=offsets[stack.celery]))
-                await wait_for("beat noticed", logged(stack.beat, "Connection error", "Couldn't apply scheduled task",
-                                                      since=offsets[stack.beat]))
-                await wait_for("an agent heartbeat failed",
-                               logged(web2, f"agent {member.agent_id}: heartbeat failed", since=offsets[web2]))
+                await wait_for(
+                    "the Celery worker noticed",
+                    logged(stack.celery, "Connection to broker lost", since=offsets[stack.celery]),
+                )
+                await wait_for(
+                    "beat noticed",
+                    logged(stack.beat, "Connection error", "Couldn't apply scheduled task", since=offsets[stack.beat]),
+                )
+                await wait_for(
+                    "an agent heartbeat failed",
+                    logged(web2, f"agent {member.agent_id}: heartbeat failed", since=offsets[web2]),
+                )
                 observed["outage"] = loop.time() - down
 
                 # When Redis starts again on the same port, empty
@@ -190,25 +201,30 @@ def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_rec
                 # cs_platform/celery.py)
                 reconnected = logged(stack.celery, "Connected to redis", since=offsets[stack.celery])
                 gave_up = logged(stack.celery, "Unrecoverable error", since=offsets[stack.celery])
-                await wait_for("the Celery worker reconnected or gave up",
-                               lambda: reconnected() or gave_up() or not stack.celery.alive)
+                await wait_for(
+                    "the Celery worker reconnected or gave up",
+                    lambda: reconnected() or gave_up() or not stack.celery.alive,
+                )
                 assert stack.celery.alive and not gave_up(), (
                     f"the Celery worker gave up:\n{stack.celery.log_text(offsets[stack.celery])}"
                 )
                 observed["celery reconnected"] = loop.time() - up
                 # ... the agent's heartbeat registered its socket again
                 presence_key = f"{REDIS_PREFIX}:presence:agent:{member.agent_id}"
-                await wait_for("the agent's presence back",
-                               lambda: probe.holds(lambda client: client.zcard(presence_key) > 0))
+                await wait_for(
+                    "the agent's presence back", lambda: probe.holds(lambda client: client.zcard(presence_key) > 0)
+                )
                 observed["presence back"] = loop.time() - up
                 # ... and each worker subscribed again to the groups of the sockets it holds: Alice's chat on both,
                 # the agent's group on worker 2, Alice's group on worker 1
                 await wait_for(
                     "the workers subscribed again",
                     lambda: probe.holds(
-                        lambda client: subscribers(client, f"conv.{chat}") == 2
-                        and subscribers(client, f"agent.{member.agent_id}") == 1
-                        and subscribers(client, f"customer.{customer_id(alice)}") == 1
+                        lambda client: (
+                            subscribers(client, f"conv.{chat}") == 2
+                            and subscribers(client, f"agent.{member.agent_id}") == 1
+                            and subscribers(client, f"customer.{customer_id(alice)}") == 1
+                        )
                     ),
                 )
                 observed["resubscribed"] = loop.time() - up
@@ -220,8 +236,10 @@ def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_rec
                 # Then Bob's chat is assigned to the agent, and both are told live
                 await until(
                     "Bob's chat assigned and pushed",
-                    lambda: latest_is(bob, bob_chat, status="active", agent_id=member.agent_id)
-                    and bob_chat in assigned_ids(agent),
+                    lambda: (
+                        latest_is(bob, bob_chat, status="active", agent_id=member.agent_id)
+                        and bob_chat in assigned_ids(agent)
+                    ),
                     [bob, agent],
                     timeout=RECOVERY_TIMEOUT,
                 )
@@ -232,8 +250,11 @@ def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_rec
                 acked += after
 
                 # Then each gets the other's message live across the two workers, without reconnecting
-                await until("messages pushed across the workers again",
-                            lambda: pushed(agent, after[0]) and pushed(alice, after[1]), [alice, agent])
+                await until(
+                    "messages pushed across the workers again",
+                    lambda: pushed(agent, after[0]) and pushed(alice, after[1]),
+                    [alice, agent],
+                )
 
                 # When a new customer, Dave, starts a chat after the restart
                 dave, _ = await customer(clients, web2, "dave")
@@ -243,21 +264,31 @@ def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_rec
                 # Then it is assigned to the online agent, and both are told live
                 await until(
                     "Dave's chat assigned and pushed",
-                    lambda: latest_is(dave, dave_chat, status="active", agent_id=member.agent_id)
-                    and dave_chat in assigned_ids(agent),
+                    lambda: (
+                        latest_is(dave, dave_chat, status="active", agent_id=member.agent_id)
+                        and dave_chat in assigned_ids(agent)
+                    ),
                     [dave, agent],
                     timeout=RECOVERY_TIMEOUT,
                 )
                 observed["new chat assigned"] = loop.time() - began
 
                 # ... and the chat Carol started while Redis was down is assigned too, the agent told live
-                await until("Carol's chat assigned", lambda: carol_chat in assigned_ids(agent), [agent],
-                            timeout=RECOVERY_TIMEOUT)
+                await until(
+                    "Carol's chat assigned",
+                    lambda: carol_chat in assigned_ids(agent),
+                    [agent],
+                    timeout=RECOVERY_TIMEOUT,
+                )
                 note = await say(agent, carol_chat, "Hello Carol, how can I help?")
                 # ... and pushed to the socket Carol started it on: its subscription failed while Redis was down,
                 # and the assignment's `chat.join` subscribed it again
-                await until("Carol's first socket pushed the agent's message", lambda: pushed(carol, note), [carol],
-                            timeout=RECOVERY_TIMEOUT)
+                await until(
+                    "Carol's first socket pushed the agent's message",
+                    lambda: pushed(carol, note),
+                    [carol],
+                    timeout=RECOVERY_TIMEOUT,
+                )
                 # A repeated start answers with the chat, active, and `sync` fetches the message
                 again = await carol.request({"type": "conversation.start"}, "conversation.state", REPLY_TIMEOUT)
                 assert again["type"] == "conversation.state", again
@@ -266,11 +297,17 @@ def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_rec
                 assert note in (await sync(carol, carol_chat, 0))["messages"]
                 # ... and a new socket of hers (on the other worker) is told about the chat and pushed live
                 carol_again = await customer_socket(clients, web2, carol_token, name="carol, reconnected")
-                await until("Carol's new socket sees her chat active",
-                            lambda: latest_is(carol_again, carol_chat, status="active"), [carol_again])
+                await until(
+                    "Carol's new socket sees her chat active",
+                    lambda: latest_is(carol_again, carol_chat, status="active"),
+                    [carol_again],
+                )
                 follow_up = await say(agent, carol_chat, "Are you there?")
-                await until("Carol's new socket pushed the agent's message",
-                            lambda: pushed(carol_again, follow_up), [carol_again])
+                await until(
+                    "Carol's new socket pushed the agent's message",
+                    lambda: pushed(carol_again, follow_up),
+                    [carol_again],
+                )
 
                 # When the agent syncs on its socket, and Alice reconnects to the other worker and syncs, each from
                 # the last seq up to which it holds everything
@@ -283,7 +320,10 @@ def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_rec
                 for message in caught_up["messages"]:
                     alice_seen[message["seq"]] = message
                 return {
-                    "acked": acked, "chat": chat, "caught_up": caught_up, "seen": [agent_seen, alice_seen],
+                    "acked": acked,
+                    "chat": chat,
+                    "caught_up": caught_up,
+                    "seen": [agent_seen, alice_seen],
                     "transcript": await full_transcript(alice_again, chat),
                 }
         finally:

@@ -74,7 +74,7 @@ def stack(
     )
     env.update(ROUTING_ENV, CELERY_VISIBILITY_TIMEOUT=str(REDELIVERY_SECONDS))
     with running_stack(env, tmp_path) as stack:
-        request.node.process_log_offsets = {process: 0 for process in stack.all}
+        request.node.process_log_offsets = dict.fromkeys(stack.all, 0)
         yield stack
 
 
@@ -88,9 +88,7 @@ def received_ids(log: str) -> Counter[str]:
     return Counter(task_id for _name, task_id in TASK_RECEIVED.findall(log))
 
 
-def test_redis_killed_and_restarted_with_its_data_redelivers_tasks_and_assigns_nothing_twice(
-    stack, persistent_redis
-):
+def test_redis_killed_and_restarted_with_its_data_redelivers_tasks_and_assigns_nothing_twice(stack, persistent_redis):
     web1, web2 = stack.web1, stack.web2
     line, team = make_line(web1, agents=2, capacity=CAPACITY)
     observed: dict[str, float] = {}
@@ -113,12 +111,15 @@ def test_redis_killed_and_restarted_with_its_data_redelivers_tasks_and_assigns_n
                 chat = (await start(alice))["id"]
                 await until("Alice's chat assigned", lambda: latest_is(alice, chat, status="active"), [alice])
                 agent = agents[alice.frames("conversation.state")[-1]["conversation"]["agent"]["id"]]
-                await until("the agent told", lambda: any(
-                    frame["conversation"]["id"] == chat for frame in agent.frames("conversation.assigned")
-                ), [agent])
+                await until(
+                    "the agent told",
+                    lambda: any(frame["conversation"]["id"] == chat for frame in agent.frames("conversation.assigned")),
+                    [agent],
+                )
                 acked = [await say(alice, chat, "Hello, my order is late."), await say(agent, chat, "Checking.")]
-                await until("both messages pushed", lambda: pushed(agent, acked[0]) and pushed(alice, acked[1]),
-                            [alice, agent])
+                await until(
+                    "both messages pushed", lambda: pushed(agent, acked[0]) and pushed(alice, acked[1]), [alice, agent]
+                )
                 # ... and the Celery worker in the middle of routing tasks: Bob starts a chat, and the tasks that
                 # would assign it wait for an agent's row, which the test holds, so they stay unacknowledged
                 bob = await customer(clients, web1, "bob")
@@ -126,8 +127,9 @@ def test_redis_killed_and_restarted_with_its_data_redelivers_tasks_and_assigns_n
                 await lock.take(team[0].agent_id)
                 bob_chat = (await start(bob))["id"]
                 await wait_for("a routing task waiting for the agent's row", lock.someone_waits)
-                await wait_for("the Celery worker took a routing task",
-                               lambda: tasks_in_flight(stack.celery.log_text(offset)))
+                await wait_for(
+                    "the Celery worker took a routing task", lambda: tasks_in_flight(stack.celery.log_text(offset))
+                )
                 in_flight = tasks_in_flight(stack.celery.log_text(offset))
 
                 # When Redis is killed
@@ -141,8 +143,10 @@ def test_redis_killed_and_restarted_with_its_data_redelivers_tasks_and_assigns_n
                     assert status == 503 and body["redis"].startswith("down"), body
                 during = [await say(alice, chat, "Hello?"), await say(agent, chat, "Still here.")]
                 acked += during
-                await wait_for("the Celery worker noticed",
-                               logged(stack.celery, "Connection to broker lost", since=offsets[stack.celery]))
+                await wait_for(
+                    "the Celery worker noticed",
+                    logged(stack.celery, "Connection to broker lost", since=offsets[stack.celery]),
+                )
                 observed["outage"] = loop.time() - down
 
                 # When Redis starts again on the same port with the same data
@@ -154,8 +158,10 @@ def test_redis_killed_and_restarted_with_its_data_redelivers_tasks_and_assigns_n
                     return all([(await healthz(worker))[0] == 200 for worker in (web1, web2)])
 
                 observed["healthz 200"] = await wait_for("both workers healthy", both_healthy)
-                await wait_for("the Celery worker reconnected",
-                               logged(stack.celery, "Connected to redis", since=offsets[stack.celery]))
+                await wait_for(
+                    "the Celery worker reconnected",
+                    logged(stack.celery, "Connected to redis", since=offsets[stack.celery]),
+                )
                 # ... and the tasks it was running when Redis died are delivered to it again
                 await wait_for(
                     "a task that was running when Redis died delivered again",
@@ -167,23 +173,34 @@ def test_redis_killed_and_restarted_with_its_data_redelivers_tasks_and_assigns_n
                 await lock.release()
 
                 # Then Bob's chat is assigned, once
-                await until("Bob's chat assigned", lambda: latest_is(bob, bob_chat, status="active"), [bob],
-                            timeout=RECOVERY_TIMEOUT)
+                await until(
+                    "Bob's chat assigned",
+                    lambda: latest_is(bob, bob_chat, status="active"),
+                    [bob],
+                    timeout=RECOVERY_TIMEOUT,
+                )
                 # ... and new customers on both workers are served up to the agents' capacity and no further
                 late = [await customer(clients, worker, f"late{n}") for n, worker in enumerate((web2, web1, web2))]
                 late_chats = [(await start(client))["id"] for client in late]
                 await until(
                     "every slot filled",
-                    lambda: sum(latest_is(c, chat_id, status="active") for c, chat_id in zip(late, late_chats))
-                    == 2 * CAPACITY - 2,
-                    [*late, *agents.values()], timeout=RECOVERY_TIMEOUT,
+                    lambda: (
+                        sum(latest_is(c, chat_id, status="active") for c, chat_id in zip(late, late_chats))
+                        == 2 * CAPACITY - 2
+                    ),
+                    [*late, *agents.values()],
+                    timeout=RECOVERY_TIMEOUT,
                 )
 
                 # When Alice and the agent write again on their sockets
                 after = [await say(alice, chat, "Any news?"), await say(agent, chat, "It ships tomorrow.")]
                 acked += after
-                await until("messages pushed live again", lambda: pushed(agent, after[0]) and pushed(alice, after[1]),
-                            [alice, agent], timeout=RECOVERY_TIMEOUT)
+                await until(
+                    "messages pushed live again",
+                    lambda: pushed(agent, after[0]) and pushed(alice, after[1]),
+                    [alice, agent],
+                    timeout=RECOVERY_TIMEOUT,
+                )
                 # ... and both catch up with `sync` from the last seq up to which they hold everything
                 seen = []
                 for client in (alice, agent):
@@ -195,21 +212,28 @@ def test_redis_killed_and_restarted_with_its_data_redelivers_tasks_and_assigns_n
                 # ... and a late, wrong assignment would have shown by now: a whole sweep ran after the slots were
                 # filled, and each agent's socket answered a ping after that
                 since = stack.celery.log_size()
-                await wait_for("a sweep after the slots were filled",
-                               lambda: SWEEP_DONE.search(stack.celery.log_text(since)))
+                await wait_for(
+                    "a sweep after the slots were filled", lambda: SWEEP_DONE.search(stack.celery.log_text(since))
+                )
                 for client in agents.values():
                     assert (await client.request({"type": "ping"}, "pong"))["type"] == "pong"
                 return {
-                    "acked": acked, "chat": chat, "seen": seen, "agents": agents,
+                    "acked": acked,
+                    "chat": chat,
+                    "seen": seen,
+                    "agents": agents,
                     "transcript": await full_transcript(alice, chat),
-                    "late_chats": late_chats, "bob_chat": bob_chat,
+                    "late_chats": late_chats,
+                    "bob_chat": bob_chat,
                 }
         finally:
             await lock.close()
 
     result = play(scenario(), timeout=150)
-    print("\nRedis killed and restarted with its data, seconds: "
-          + ", ".join(f"{name} {seconds:.2f}" for name, seconds in observed.items()))
+    print(
+        "\nRedis killed and restarted with its data, seconds: "
+        + ", ".join(f"{name} {seconds:.2f}" for name, seconds in observed.items())
+    )
 
     # Then no acknowledged message is lost or doubled: PostgreSQL holds each once, as acknowledged
     transcript = result["transcript"]
@@ -237,9 +261,13 @@ def test_redis_killed_and_restarted_with_its_data_redelivers_tasks_and_assigns_n
     assert conversations.filter(status=ConversationStatus.ACTIVE).count() == 2 * CAPACITY
     load = Counter(conversations.filter(status=ConversationStatus.ACTIVE).values_list("agent_id", flat=True))
     assert max(load.values()) <= CAPACITY
-    assert not Message.objects.filter(conversation__business_line=line, event="assigned").values(
-        "conversation_id").annotate(count=Count("id")).filter(count__gt=1).exists()
+    assert (
+        not Message.objects.filter(conversation__business_line=line, event="assigned")
+        .values("conversation_id")
+        .annotate(count=Count("id"))
+        .filter(count__gt=1)
+        .exists()
+    )
     # ... and no process had to be restarted
     for process in stack.all:
         assert process.alive, f"{process.name} exited"
-

@@ -106,10 +106,12 @@ def test_queue_positions_are_fifo_and_pushed_as_chats_close(live):
             # Then the first three are active with an agent, and the other three wait at positions 1, 2, 3
             await until(
                 "three active, then positions 1, 2, 3",
-                lambda: all(latest_is(c, i, status="active") for c, i in zip(customers[:3], conversation_ids[:3]))
-                and all(
-                    latest_is(c, i, status="waiting", queue_position=p)
-                    for c, i, p in zip(customers[3:], conversation_ids[3:], (1, 2, 3))
+                lambda: (
+                    all(latest_is(c, i, status="active") for c, i in zip(customers[:3], conversation_ids[:3]))
+                    and all(
+                        latest_is(c, i, status="waiting", queue_position=p)
+                        for c, i, p in zip(customers[3:], conversation_ids[3:], (1, 2, 3))
+                    )
                 ),
                 everyone,
             )
@@ -126,7 +128,8 @@ def test_queue_positions_are_fifo_and_pushed_as_chats_close(live):
             closer = next(n for n, agent in enumerate(agents) if assigned_ids(agent) == [conversation_ids[0]])
             closed = await agents[closer].request(
                 {"type": "conversation.close", "conversation_id": conversation_ids[0]},
-                "conversation.state", REPLY_TIMEOUT,
+                "conversation.state",
+                REPLY_TIMEOUT,
             )
             assert closed["conversation"]["status"] == "closed", closed
             pushed_before = [len(c.frames("conversation.state")) for c in customers[3:]]
@@ -134,10 +137,12 @@ def test_queue_positions_are_fifo_and_pushed_as_chats_close(live):
             # Then the oldest waiting customer gets that agent, and the others move up to 1 and 2, pushed to them
             await until(
                 "the oldest waiting assigned, positions 1, 2",
-                lambda: latest_is(customers[3], conversation_ids[3], status="active", agent_id=team[closer].agent_id)
-                and conversation_ids[3] in assigned_ids(agents[closer])
-                and latest_is(customers[4], conversation_ids[4], status="waiting", queue_position=1)
-                and latest_is(customers[5], conversation_ids[5], status="waiting", queue_position=2),
+                lambda: (
+                    latest_is(customers[3], conversation_ids[3], status="active", agent_id=team[closer].agent_id)
+                    and conversation_ids[3] in assigned_ids(agents[closer])
+                    and latest_is(customers[4], conversation_ids[4], status="waiting", queue_position=1)
+                    and latest_is(customers[5], conversation_ids[5], status="waiting", queue_position=2)
+                ),
                 everyone,
             )
             assert assigned_ids(agents[closer]) == [conversation_ids[0], conversation_ids[3]]
@@ -165,8 +170,10 @@ def test_a_chat_nobody_takes_in_time_is_missed_and_left_as_a_message_an_agent_pi
             # When it waits past the line's wait timeout
             await until(
                 "missed after the wait timeout",
-                lambda: latest_is(customer, conversation["id"], status="missed")
-                and any(f["conversation_id"] == conversation["id"] for f in agent.frames("conversation.missed")),
+                lambda: (
+                    latest_is(customer, conversation["id"], status="missed")
+                    and any(f["conversation_id"] == conversation["id"] for f in agent.frames("conversation.missed"))
+                ),
                 [customer, agent],
             )
 
@@ -179,9 +186,14 @@ def test_a_chat_nobody_takes_in_time_is_missed_and_left_as_a_message_an_agent_pi
             # When the customer leaves a message with contact details
             missed_before = len(agent.frames("conversation.missed"))
             left = await customer.request(
-                {"type": "conversation.leave_message", "body": "Please call me back", "name": "Ada",
-                 "email": "ada@example.com"},
-                "conversation.state", REPLY_TIMEOUT,
+                {
+                    "type": "conversation.leave_message",
+                    "body": "Please call me back",
+                    "name": "Ada",
+                    "email": "ada@example.com",
+                },
+                "conversation.state",
+                REPLY_TIMEOUT,
             )
 
             # Then it is kept as a missed conversation, and the agent hears of it
@@ -198,12 +210,11 @@ def test_a_chat_nobody_takes_in_time_is_missed_and_left_as_a_message_an_agent_pi
             )
 
             # When the agent goes online and picks it
-            online = await agent.request(
-                {"type": "presence.set", "status": "online"}, "presence.state", REPLY_TIMEOUT
-            )
+            online = await agent.request({"type": "presence.set", "status": "online"}, "presence.state", REPLY_TIMEOUT)
             assert online["type"] == "presence.state", online
             picked = await agent.request(
-                {"type": "conversation.pick", "conversation_id": left_message["id"]}, "conversation.assigned",
+                {"type": "conversation.pick", "conversation_id": left_message["id"]},
+                "conversation.assigned",
                 REPLY_TIMEOUT,
             )
 
@@ -250,14 +261,17 @@ def test_a_silent_agent_is_replaced_by_one_with_room(live):
             # Then A is told it is B's now, the customer sees B, and A can no longer write
             await until(
                 "A told, the customer sees B",
-                lambda: latest_is(agent_a, conversation_id, status="active", agent_id=spare.agent_id)
-                and latest_is(customer, conversation_id, status="active", agent_id=spare.agent_id)
-                and any(f["message"]["id"] == answer["id"] for f in customer.frames("message.new")),
+                lambda: (
+                    latest_is(agent_a, conversation_id, status="active", agent_id=spare.agent_id)
+                    and latest_is(customer, conversation_id, status="active", agent_id=spare.agent_id)
+                    and any(f["message"]["id"] == answer["id"] for f in customer.frames("message.new"))
+                ),
                 everyone,
             )
             refused = await agent_a.request(
                 {"type": "message.send", "conversation_id": conversation_id, "client_msg_id": "late", "body": "Hi"},
-                "message.ack", REPLY_TIMEOUT,
+                "message.ack",
+                REPLY_TIMEOUT,
             )
             assert refused["type"] == "error" and refused["code"] == "not_assigned", refused
             # ... and the transcript tells the story
@@ -323,8 +337,10 @@ def test_a_silent_customer_after_the_agent_wrote_is_closed_as_idle(live):
             # Then both sides get the conversation closed as idle
             await until(
                 "closed as idle on both sides",
-                lambda: latest_is(customer, conversation_id, status="closed", close_reason="idle")
-                and latest_is(agent, conversation_id, status="closed", close_reason="idle"),
+                lambda: (
+                    latest_is(customer, conversation_id, status="closed", close_reason="idle")
+                    and latest_is(agent, conversation_id, status="closed", close_reason="idle")
+                ),
                 [agent, customer],
             )
             events = system_events(await transcript(customer, conversation_id))
@@ -355,7 +371,8 @@ def test_transfer_to_another_agent_and_to_another_lines_queue(live):
             # When A transfers it to B
             moved = await agent_a.request(
                 {"type": "conversation.transfer", "conversation_id": conversation_id, "to_agent_id": second.agent_id},
-                "conversation.state", REPLY_TIMEOUT,
+                "conversation.state",
+                REPLY_TIMEOUT,
             )
 
             # Then B has it, the customer sees B, and A's load dropped at once
@@ -364,16 +381,22 @@ def test_transfer_to_another_agent_and_to_another_lines_queue(live):
             assert await in_db(lambda: active_load(first.agent_id)) == 0
             await until(
                 "B assigned, the customer sees B",
-                lambda: conversation_id in assigned_ids(agent_b)
-                and latest_is(customer, conversation_id, status="active", agent_id=second.agent_id),
+                lambda: (
+                    conversation_id in assigned_ids(agent_b)
+                    and latest_is(customer, conversation_id, status="active", agent_id=second.agent_id)
+                ),
                 everyone,
             )
 
             # When B transfers it to the other line's queue
             queued = await agent_b.request(
-                {"type": "conversation.transfer", "conversation_id": conversation_id,
-                 "to_business_line": other_line.key},
-                "conversation.state", REPLY_TIMEOUT,
+                {
+                    "type": "conversation.transfer",
+                    "conversation_id": conversation_id,
+                    "to_business_line": other_line.key,
+                },
+                "conversation.state",
+                REPLY_TIMEOUT,
             )
 
             # Then that line's agent gets it, and the customer sees the new line and agent
@@ -381,10 +404,15 @@ def test_transfer_to_another_agent_and_to_another_lines_queue(live):
             assert queued["conversation"]["business_line"] == other_line.key, queued
             await until(
                 "C assigned, the customer sees C",
-                lambda: conversation_id in assigned_ids(agent_c)
-                and latest_is(
-                    customer, conversation_id, status="active", agent_id=elsewhere.agent_id,
-                    business_line=other_line.key,
+                lambda: (
+                    conversation_id in assigned_ids(agent_c)
+                    and latest_is(
+                        customer,
+                        conversation_id,
+                        status="active",
+                        agent_id=elsewhere.agent_id,
+                        business_line=other_line.key,
+                    )
                 ),
                 everyone,
             )
@@ -469,8 +497,13 @@ class Burst:
         return handle
 
     def rounds_done(self, client: Client) -> int:
-        return len({s["conversation"]["id"] for s in client.frames("conversation.state")
-                    if s["conversation"]["status"] == "closed"})
+        return len(
+            {
+                s["conversation"]["id"]
+                for s in client.frames("conversation.state")
+                if s["conversation"]["status"] == "closed"
+            }
+        )
 
     def all_served(self) -> bool:
         return all(self.rounds_done(client) == CHURN_ROUNDS for client in self.customers)
@@ -479,7 +512,8 @@ class Burst:
         """(status, queue position, reply or push) of each state a customer got for the conversation, in order."""
         return [
             (s["conversation"]["status"], s["conversation"]["queue_position"], "reply" if "ref" in s else "push")
-            for client in self.customers for s in client.frames("conversation.state")
+            for client in self.customers
+            for s in client.frames("conversation.state")
             if s["conversation"]["id"] == conversation_id
         ]
 
@@ -505,7 +539,8 @@ def db_load(line_id: int) -> tuple[dict[str, int], dict[int, int], dict[int, int
     )
     assigned_events = dict(
         Message.objects.filter(conversation__business_line_id=line_id, event="assigned")
-        .values_list("conversation_id").annotate(n=Count("id"))
+        .values_list("conversation_id")
+        .annotate(n=Count("id"))
     )
     return by_status, per_agent, assigned_events
 
@@ -513,7 +548,8 @@ def db_load(line_id: int) -> tuple[dict[str, int], dict[int, int], dict[int, int
 def db_waiting_order(line_id: int) -> list[int]:
     return list(
         Conversation.objects.filter(business_line_id=line_id, status="waiting")
-        .order_by("-priority", "queued_at", "id").values_list("id", flat=True)
+        .order_by("-priority", "queued_at", "id")
+        .values_list("id", flat=True)
     )
 
 
@@ -572,11 +608,14 @@ def test_a_burst_fills_every_agent_exactly_and_churn_never_breaks_the_invariants
                     wrong = sorted(i for i in seen.keys() | expected.keys() if seen.get(i) != expected.get(i))
                     return "; ".join(
                         f"conversation {i}: customer's last position {seen.get(i)}, queue position {expected.get(i)}, "
-                        f"states the customer got {burst.states_seen(i)}" for i in wrong
+                        f"states the customer got {burst.states_seen(i)}"
+                        for i in wrong
                     )
 
                 await until_async(
-                    "positions 1..25 in queue order", positions_in_queue_order, timeout=REPLY_TIMEOUT,
+                    "positions 1..25 in queue order",
+                    positions_in_queue_order,
+                    timeout=REPLY_TIMEOUT,
                     explain=positions_seen_and_expected,
                 )
                 assert ledger.assigned_count == slots
@@ -595,7 +634,9 @@ def test_a_burst_fills_every_agent_exactly_and_churn_never_breaks_the_invariants
                     return str(Counter(burst.rounds_done(client) for client in burst.customers))
 
                 await until_async(
-                    "every customer served three times", all_served, timeout=CHURN_SECONDS,
+                    "every customer served three times",
+                    all_served,
+                    timeout=CHURN_SECONDS,
                     explain=rounds_per_customer,
                 )
                 burst.coming_back = False

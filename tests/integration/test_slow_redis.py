@@ -66,7 +66,7 @@ def stack(
     )
     env.update(ROUTING_ENV)
     with running_stack(env, tmp_path) as stack:
-        request.node.process_log_offsets = {process: 0 for process in stack.all}
+        request.node.process_log_offsets = dict.fromkeys(stack.all, 0)
         yield stack
 
 
@@ -88,7 +88,8 @@ def test_a_slow_redis_slows_the_chat_down_but_loses_nothing_and_routing_still_as
         await until(
             f"{label}: every message pushed to the other side",
             lambda: all(pushed(agent if m["sender"] == "customer" else alice, m) for m in acked),
-            [alice, agent], timeout=RECOVERY_TIMEOUT,
+            [alice, agent],
+            timeout=RECOVERY_TIMEOUT,
         )
         return acked
 
@@ -99,9 +100,11 @@ def test_a_slow_redis_slows_the_chat_down_but_loses_nothing_and_routing_still_as
             agent = await agent_online(clients, web2, member, name="agent")
             alice = await customer(clients, web1, "alice")
             chat = (await start(alice))["id"]
-            await until("Alice's chat assigned",
-                        lambda: latest_is(alice, chat, status="active") and chat in assigned_ids(agent),
-                        [alice, agent])
+            await until(
+                "Alice's chat assigned",
+                lambda: latest_is(alice, chat, status="active") and chat in assigned_ids(agent),
+                [alice, agent],
+            )
             acked = await exchange(alice, agent, chat, "fast")
 
             # When every byte to and from Redis is held back 200 ms each way
@@ -119,20 +122,27 @@ def test_a_slow_redis_slows_the_chat_down_but_loses_nothing_and_routing_still_as
             observed["6 messages, slow"] = loop.time() - began
             # ... typing still reaches the other side
             await alice.send({"type": "typing", "conversation_id": chat, "typing": True})
-            await until("typing relayed", lambda: any(
-                frame["conversation_id"] == chat for frame in agent.frames("typing")), [agent],
-                timeout=RECOVERY_TIMEOUT)
+            await until(
+                "typing relayed",
+                lambda: any(frame["conversation_id"] == chat for frame in agent.frames("typing")),
+                [agent],
+                timeout=RECOVERY_TIMEOUT,
+            )
             # ... and a new customer, Bob, on the other worker, gets a socket and a chat that routing assigns
             began = loop.time()
             bob = await customer(clients, web2, "bob")
             bob_chat = (await start(bob))["id"]
-            await until("Bob's chat assigned, both told",
-                        lambda: latest_is(bob, bob_chat, status="active") and bob_chat in assigned_ids(agent),
-                        [bob, agent], timeout=RECOVERY_TIMEOUT)
+            await until(
+                "Bob's chat assigned, both told",
+                lambda: latest_is(bob, bob_chat, status="active") and bob_chat in assigned_ids(agent),
+                [bob, agent],
+                timeout=RECOVERY_TIMEOUT,
+            )
             observed["Bob's socket to assignment, slow"] = loop.time() - began
             acked.append(await say(bob, bob_chat, "Hello from Bob"))
-            await until("Bob's message pushed to the agent", lambda: pushed(agent, acked[-1]), [agent],
-                        timeout=RECOVERY_TIMEOUT)
+            await until(
+                "Bob's message pushed to the agent", lambda: pushed(agent, acked[-1]), [agent], timeout=RECOVERY_TIMEOUT
+            )
 
             # When Redis gets slower than /healthz waits for (1.5 s each way: every round trip over its 2 s)
             slow_redis.delay = TOO_SLOW_SECONDS
@@ -151,13 +161,20 @@ def test_a_slow_redis_slows_the_chat_down_but_loses_nothing_and_routing_still_as
                 assert status == 200, body
             acked += await exchange(alice, agent, chat, "fast again")
             return {
-                "acked": acked, "chats": (chat, bob_chat), "received": {"alice": alice, "agent": agent},
-                "transcripts": {chat: await full_transcript(alice, chat), bob_chat: await full_transcript(bob, bob_chat)},
+                "acked": acked,
+                "chats": (chat, bob_chat),
+                "received": {"alice": alice, "agent": agent},
+                "transcripts": {
+                    chat: await full_transcript(alice, chat),
+                    bob_chat: await full_transcript(bob, bob_chat),
+                },
             }
 
     result = play(scenario(), timeout=150)
-    print("\nSlow Redis (200 ms each way), seconds: "
-          + ", ".join(f"{name} {seconds:.2f}" for name, seconds in observed.items()))
+    print(
+        "\nSlow Redis (200 ms each way), seconds: "
+        + ", ".join(f"{name} {seconds:.2f}" for name, seconds in observed.items())
+    )
 
     # Then no acknowledged message is lost or doubled: PostgreSQL and `sync` hold each once, as acknowledged
     for chat, transcript in result["transcripts"].items():
@@ -173,10 +190,16 @@ def test_a_slow_redis_slows_the_chat_down_but_loses_nothing_and_routing_still_as
     alice, agent = result["received"]["alice"], result["received"]["agent"]
     chat = result["chats"][0]
     for client, other in ((alice, "agent"), (agent, "customer")):
-        pushes = Counter(frame["message"]["id"] for frame in client.frames("message.new")
-                         if frame["message"]["conversation_id"] == chat and frame["message"]["sender"] == other)
-        expected = [message["id"] for message in result["acked"]
-                    if message["conversation_id"] == chat and message["sender"] == other]
+        pushes = Counter(
+            frame["message"]["id"]
+            for frame in client.frames("message.new")
+            if frame["message"]["conversation_id"] == chat and frame["message"]["sender"] == other
+        )
+        expected = [
+            message["id"]
+            for message in result["acked"]
+            if message["conversation_id"] == chat and message["sender"] == other
+        ]
         assert pushes == Counter(expected)
     for process in stack.all:
         assert process.alive, f"{process.name} exited"

@@ -25,9 +25,7 @@ class Side:
     any other), syncs from the last seq up to which it has everything, and resends every unacked message with
     its original `client_msg_id`."""
 
-    def __init__(
-        self, *, name: str, clients: Clients, client: Client, urls: list[str], conversation_id: int
-    ) -> None:
+    def __init__(self, *, name: str, clients: Clients, client: Client, urls: list[str], conversation_id: int) -> None:
         self.name = name
         self.clients = clients
         self.client = client
@@ -115,8 +113,12 @@ class Side:
 
     async def _send_message(self, client_msg_id: str) -> None:
         await self._send(
-            {"type": "message.send", "conversation_id": self.conversation_id,
-             "client_msg_id": client_msg_id, "body": self.unacked[client_msg_id]}
+            {
+                "type": "message.send",
+                "conversation_id": self.conversation_id,
+                "client_msg_id": client_msg_id,
+                "body": self.unacked[client_msg_id],
+            }
         )
 
     async def _send(self, frame: Frame) -> None:
@@ -167,11 +169,17 @@ def test_a_killed_worker_loses_and_doubles_nothing(workers, victim):
             customer_path = f"/ws/customer/?token={chat.customer_token}"
             agent_path = f"/ws/agent/?token={team.token}"
             customer = Side(
-                name="customer", clients=clients, client=chat.customer, conversation_id=chat.conversation_id,
+                name="customer",
+                clients=clients,
+                client=chat.customer,
+                conversation_id=chat.conversation_id,
                 urls=[worker1.ws_url(customer_path), worker2.ws_url(customer_path)],
             )
             agent = Side(
-                name="agent", clients=clients, client=chat.agent, conversation_id=chat.conversation_id,
+                name="agent",
+                clients=clients,
+                client=chat.agent,
+                conversation_id=chat.conversation_id,
                 urls=[worker2.ws_url(agent_path), worker1.ws_url(agent_path)],
             )
             on_killed, on_survivor = (customer, agent) if killed is worker1 else (agent, customer)

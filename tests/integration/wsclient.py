@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect as ws_connect
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 Frame = dict[str, Any]
@@ -68,8 +69,7 @@ class Client:
                     self._pending.append(frame)
         except TimeoutError:
             raise AssertionError(
-                f"{self.name}: no {wanted} frame matching within {timeout}s; "
-                f"unclaimed frames: {self._pending}"
+                f"{self.name}: no {wanted} frame matching within {timeout}s; unclaimed frames: {self._pending}"
             ) from None
         except ConnectionClosed as closed:
             self.close_code = closed.rcvd.code if closed.rcvd else None
@@ -118,8 +118,14 @@ async def connect(
     url: str, *, origin: str | None = None, headers: dict[str, str] | None = None, name: str | None = None
 ) -> Client:
     connection = await ws_connect(
-        url, origin=origin, additional_headers=headers, proxy=None,
-        open_timeout=5, close_timeout=2, compression=None, max_queue=None,
+        url,
+        origin=origin,
+        additional_headers=headers,
+        proxy=None,
+        open_timeout=5,
+        close_timeout=2,
+        compression=None,
+        max_queue=None,
     )
     return Client(connection, name=name or url)
 

@@ -8,8 +8,15 @@ from chat.models import Conversation, ConversationStatus, Message
 from tests.factories import AgentFactory, ConversationFactory, MessageFactory
 
 
-def transcript(*, customer=None, status=ConversationStatus.CLOSED, closed_at: datetime | None = None,
-               started_at: datetime | None = None, files: int = 1, **kwargs) -> Conversation:
+def transcript(
+    *,
+    customer=None,
+    status=ConversationStatus.CLOSED,
+    closed_at: datetime | None = None,
+    started_at: datetime | None = None,
+    files: int = 1,
+    **kwargs,
+) -> Conversation:
     """A conversation with two messages, the first `files` of them carrying a stored file."""
     if status == ConversationStatus.ACTIVE:
         kwargs.setdefault("agent", AgentFactory())

@@ -74,11 +74,18 @@ def test_erase_removes_everything_of_the_customer_and_nothing_of_another(
     assert_untouched(bob, bob_conversations)
     entry = erase_entry(ada)
     assert (entry.actor, entry.actor_label, entry.target_type, entry.address) == (
-        officer, "dpo", "customers.customer", "10.0.0.7"
+        officer,
+        "dpo",
+        "customers.customer",
+        "10.0.0.7",
     )
     assert entry.details == {
-        "reason": "Request #123", "business_line_id": ada.business_line_id,
-        "conversations": 2, "messages": 4, "files": 3, "customers": 1,
+        "reason": "Request #123",
+        "business_line_id": ada.business_line_id,
+        "conversations": 2,
+        "messages": 4,
+        "files": 3,
+        "customers": 1,
     }
     assert not any(value in json.dumps(entry.details) for value in ["Ada", "ada@example.com", "u-ada"])
 
@@ -89,8 +96,13 @@ def test_erase_removes_the_customers_name_from_the_admins_own_history(two_custom
     customer_type = ContentType.objects.get_for_model(Customer)
     editor = UserFactory(is_staff=True)
     for customer in (ada, bob):
-        LogEntry.objects.create(user=editor, content_type=customer_type, object_id=str(customer.pk),
-                                object_repr=customer.name, action_flag=CHANGE)
+        LogEntry.objects.create(
+            user=editor,
+            content_type=customer_type,
+            object_id=str(customer.pk),
+            object_repr=customer.name,
+            action_flag=CHANGE,
+        )
 
     # when
     customer_erase(customer_id=ada.pk, reason="Request #123")
@@ -234,7 +246,9 @@ def test_the_admin_action_asks_for_a_reason_then_erases(
     assert_untouched(bob, bob_conversations)
     entry = erase_entry(ada)
     assert (entry.actor, entry.address, entry.details["reason"]) == (
-        superuser, "127.0.0.1", "Request by email, ticket 7"
+        superuser,
+        "127.0.0.1",
+        "Request by email, ticket 7",
     )
 
 

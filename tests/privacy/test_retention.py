@@ -31,7 +31,9 @@ def ago(days: float):
 
 def ended(line, *, days_ago: float, status=ConversationStatus.CLOSED, started_days_ago: float | None = None):
     return transcript(
-        customer__business_line=line, status=status, closed_at=ago(days_ago),
+        customer__business_line=line,
+        status=status,
+        closed_at=ago(days_ago),
         started_at=ago(started_days_ago if started_days_ago is not None else days_ago + 1),
     )
 
@@ -47,10 +49,12 @@ def test_retention_deletes_only_old_ended_transcripts_of_lines_with_a_period_and
     kept = {
         "young": ended(line, days_ago=29),
         "long but recently ended": ended(line, days_ago=1, started_days_ago=90),
-        "waiting for ages": transcript(customer__business_line=line, status=ConversationStatus.WAITING,
-                                       started_at=ago(100)),
-        "active for ages": transcript(customer__business_line=line, status=ConversationStatus.ACTIVE,
-                                      started_at=ago(100)),
+        "waiting for ages": transcript(
+            customer__business_line=line, status=ConversationStatus.WAITING, started_at=ago(100)
+        ),
+        "active for ages": transcript(
+            customer__business_line=line, status=ConversationStatus.ACTIVE, started_at=ago(100)
+        ),
         "line keeping forever": ended(forever, days_ago=400),
         "line with 0 days": ended(zero, days_ago=400),
     }
@@ -86,7 +90,10 @@ def test_a_purge_is_written_to_the_audit_log_once_per_line_without_personal_data
     # then
     entry = AuditEntry.objects.get()
     assert (entry.action, entry.actor, entry.target_type, entry.target_id) == (
-        AuditAction.RETENTION_PURGE, None, "routing.businessline", str(line.id)
+        AuditAction.RETENTION_PURGE,
+        None,
+        "routing.businessline",
+        str(line.id),
     )
     assert entry.details["conversations"] == 1 and entry.details["retention_days"] == 7
     assert "Grace" not in str(entry.details) and "grace@" not in str(entry.details)
@@ -118,8 +125,11 @@ def test_customers_not_seen_for_the_period_with_nothing_left_are_deleted_with_th
     other_line = CustomerFactory(business_line=BusinessLineFactory(retention_days=None))
     Customer.objects.exclude(pk=seen_lately.pk).update(last_seen_at=ago(60))
     LogEntry.objects.create(
-        content_type=ContentType.objects.get_for_model(Customer), object_id=str(forgotten.pk),
-        object_repr="Forgotten Person", action_flag=CHANGE, user=UserFactory(is_staff=True),
+        content_type=ContentType.objects.get_for_model(Customer),
+        object_id=str(forgotten.pk),
+        object_repr="Forgotten Person",
+        action_flag=CHANGE,
+        user=UserFactory(is_staff=True),
     )
 
     # when

@@ -57,7 +57,10 @@ def last_live_moved_back(agent: Agent, *, seconds: float) -> None:
 
 
 def agent_in(
-    *lines: BusinessLine, capacity: int = 3, presence_status: str = Presence.ONLINE, connected: bool = True,
+    *lines: BusinessLine,
+    capacity: int = 3,
+    presence_status: str = Presence.ONLINE,
+    connected: bool = True,
     last_assigned_ago: float | None = None,
 ) -> Agent:
     """An agent of `lines`, online and with a live socket unless told otherwise."""
@@ -96,12 +99,15 @@ def say(conversation: Conversation, *, by: str, body: str = "hi", client_msg_id:
     """Send a message as the customer (`by="customer"`) or as the assigned agent (`by="agent"`)."""
     conversation.refresh_from_db()
     participant = (
-        Participant(kind="agent", id=conversation.agent_id) if by == "agent"
+        Participant(kind="agent", id=conversation.agent_id)
+        if by == "agent"
         else Participant(kind="customer", id=conversation.customer_id)
     )
     message, _ = message_send(
-        participant=participant, conversation_id=conversation.id,
-        client_msg_id=client_msg_id or f"{by}-{time.monotonic_ns()}", body=body,
+        participant=participant,
+        conversation_id=conversation.id,
+        client_msg_id=client_msg_id or f"{by}-{time.monotonic_ns()}",
+        body=body,
     )
     return message
 

@@ -12,7 +12,14 @@ from routing.selectors import queue_states
 from routing.services import assignment_pick, assignment_run, routing_sweep
 from tests.factories import BusinessLineFactory, CustomerFactory
 from tests.routing.helpers import (
-    agent_in, connect, disconnect, invariant_violations, load, status_of, system_events, waiting_customer,
+    agent_in,
+    connect,
+    disconnect,
+    invariant_violations,
+    load,
+    status_of,
+    system_events,
+    waiting_customer,
 )
 
 pytestmark = pytest.mark.django_db
@@ -205,8 +212,9 @@ def test_manual_pick_takes_a_chosen_conversation_within_capacity(line):
 
 @pytest.mark.parametrize("how", ["away", "offline", "disconnected"])
 def test_manual_pick_needs_an_online_connected_agent(line, how):
-    agent = agent_in(line, presence_status=Presence.ONLINE if how == "disconnected" else how,
-                     connected=how != "disconnected")
+    agent = agent_in(
+        line, presence_status=Presence.ONLINE if how == "disconnected" else how, connected=how != "disconnected"
+    )
     conversation = waiting_customer(line)
     with pytest.raises(ChatError) as refusal:
         assignment_pick(agent_id=agent.id, conversation_id=conversation.id)
@@ -237,7 +245,10 @@ def test_a_missed_conversation_can_be_picked(line):
     # when an agent picks it, then it is theirs and open again
     picked = assignment_pick(agent_id=agent.id, conversation_id=missed.id)
     assert (picked.status, picked.agent_id, picked.closed_at, picked.close_reason) == (
-        ConversationStatus.ACTIVE, agent.id, None, ""
+        ConversationStatus.ACTIVE,
+        agent.id,
+        None,
+        "",
     )
     assert system_events(missed)[-2:] == ["left_message", "assigned"]
 

@@ -38,8 +38,9 @@ def test_a_second_left_message_joins_the_unanswered_one_and_agents_hear_once(
 
     # when they leave more messages
     with django_capture_on_commit_callbacks(execute=True):
-        again = [conversation_leave_message(customer=customer, channel="web", body=f"Still waiting ({n})")
-                 for n in range(3)]
+        again = [
+            conversation_leave_message(customer=customer, channel="web", body=f"Still waiting ({n})") for n in range(3)
+        ]
 
     # then each joins the first: one missed conversation, one thanks, and agents were told of it once
     assert {conversation.id for conversation in again} == {first.id}

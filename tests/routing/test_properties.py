@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 from django.db import transaction
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agents.models import Agent, Presence
 from agents.services import agent_presence_set
@@ -22,7 +23,13 @@ from routing.models import BusinessLine
 from routing.services import assignment_pick, assignment_run, conversation_transfer, routing_sweep
 from tests.factories import AgentFactory, BusinessLineFactory, CustomerFactory
 from tests.routing.helpers import (
-    connect, disconnect, invariant_violations, last_live_moved_back, moved_back, routing_keys_clear, say,
+    connect,
+    disconnect,
+    invariant_violations,
+    last_live_moved_back,
+    moved_back,
+    routing_keys_clear,
+    say,
 )
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +39,12 @@ CUSTOMERS = 8
 # Agent 0 and 1 serve line 0, agent 2 line 1, agent 3 both. Customers 0-4 belong to line 0, 5-7 to line 1.
 AGENT_LINES = ((0,), (0,), (1,), (0, 1))
 CLOCKS = (
-    "started_at", "queued_at", "waiting_since", "assigned_at", "last_customer_message_at", "last_agent_message_at",
+    "started_at",
+    "queued_at",
+    "waiting_since",
+    "assigned_at",
+    "last_customer_message_at",
+    "last_agent_message_at",
 )
 
 agent_index = st.integers(0, AGENTS - 1)
@@ -60,11 +72,13 @@ step_lists = st.lists(
     min_size=10,
     max_size=40,
 )
-worlds = st.fixed_dictionaries({
-    "capacities": st.lists(st.integers(1, 3), min_size=AGENTS, max_size=AGENTS),
-    "online": st.lists(mostly, min_size=AGENTS, max_size=AGENTS),
-    "connected": st.lists(mostly, min_size=AGENTS, max_size=AGENTS),
-})
+worlds = st.fixed_dictionaries(
+    {
+        "capacities": st.lists(st.integers(1, 3), min_size=AGENTS, max_size=AGENTS),
+        "online": st.lists(mostly, min_size=AGENTS, max_size=AGENTS),
+        "connected": st.lists(mostly, min_size=AGENTS, max_size=AGENTS),
+    }
+)
 
 
 @dataclass
@@ -82,27 +96,37 @@ class World:
 
 
 def world_built(capacities: list[int], online: list[bool], connected: list[bool]) -> World:
-    lines = [BusinessLineFactory(wait_timeout=60, agent_reply_timeout=30, disconnect_grace=20, idle_timeout=60)
-             for _ in range(2)]
+    lines = [
+        BusinessLineFactory(wait_timeout=60, agent_reply_timeout=30, disconnect_grace=20, idle_timeout=60)
+        for _ in range(2)
+    ]
     agents = [
-        AgentFactory(business_lines=[lines[i] for i in AGENT_LINES[n]], capacity=capacities[n],
-                     presence=Presence.ONLINE if online[n] else Presence.OFFLINE)
+        AgentFactory(
+            business_lines=[lines[i] for i in AGENT_LINES[n]],
+            capacity=capacities[n],
+            presence=Presence.ONLINE if online[n] else Presence.OFFLINE,
+        )
         for n in range(AGENTS)
     ]
     for agent, live in zip(agents, connected):
         if live:
             connect(agent)
     customers = [CustomerFactory(business_line=lines[0 if n < 5 else 1]) for n in range(CUSTOMERS)]
-    return World(lines=lines, agents=agents, customers=customers,
-                 connected={n for n, live in enumerate(connected) if live})
+    return World(
+        lines=lines, agents=agents, customers=customers, connected={n for n, live in enumerate(connected) if live}
+    )
 
 
 def has_room(built: World, agent: int, line_id: int) -> bool:
     """What the brief says an agent needs to be given a chat: online, connected, of the line, below capacity."""
     row = Agent.objects.get(id=built.agents[agent].id)
     load = Conversation.objects.filter(agent=row, status=ConversationStatus.ACTIVE).count()
-    return (row.presence == Presence.ONLINE and agent in built.connected
-            and line_id in {built.lines[n].id for n in AGENT_LINES[agent]} and load < row.capacity)
+    return (
+        row.presence == Presence.ONLINE
+        and agent in built.connected
+        and line_id in {built.lines[n].id for n in AGENT_LINES[agent]}
+        and load < row.capacity
+    )
 
 
 def refusal_expected(built: World, step: tuple) -> bool:
@@ -110,21 +134,30 @@ def refusal_expected(built: World, step: tuple) -> bool:
     kind, *args = step
     if kind == "transfer_to_agent":
         conversation = built.open_one(args[0])
-        return (conversation is not None and conversation.agent_id is not None
-                and (built.agents[args[1]].id == conversation.agent_id
-                     or not has_room(built, args[1], conversation.business_line_id)))
+        return (
+            conversation is not None
+            and conversation.agent_id is not None
+            and (
+                built.agents[args[1]].id == conversation.agent_id
+                or not has_room(built, args[1], conversation.business_line_id)
+            )
+        )
     if kind == "pick":
         conversation = built.latest(args[1])
         if conversation is None:
             return False
-        other_open = Conversation.objects.filter(
-            customer_id=conversation.customer_id, status__in=OPEN_STATUSES).exclude(id=conversation.id).exists()
-        return (conversation.status not in (ConversationStatus.WAITING, ConversationStatus.MISSED)
-                or (conversation.status == ConversationStatus.MISSED and other_open)
-                or not has_room(built, args[0], conversation.business_line_id))
+        other_open = (
+            Conversation.objects.filter(customer_id=conversation.customer_id, status__in=OPEN_STATUSES)
+            .exclude(id=conversation.id)
+            .exists()
+        )
+        return (
+            conversation.status not in (ConversationStatus.WAITING, ConversationStatus.MISSED)
+            or (conversation.status == ConversationStatus.MISSED and other_open)
+            or not has_room(built, args[0], conversation.business_line_id)
+        )
     if kind == "leave_message":
-        return Conversation.objects.filter(
-            customer=built.customers[args[0]], status=ConversationStatus.ACTIVE).exists()
+        return Conversation.objects.filter(customer=built.customers[args[0]], status=ConversationStatus.ACTIVE).exists()
     return False
 
 
@@ -136,8 +169,11 @@ def step_applied(built: World, step: tuple) -> None:
         conversation = built.open_one(args[0])
         if conversation is not None:
             by_agent = args[1] and conversation.agent_id is not None
-            who = Participant(kind="agent", id=conversation.agent_id) if by_agent else Participant(
-                kind="customer", id=conversation.customer_id)
+            who = (
+                Participant(kind="agent", id=conversation.agent_id)
+                if by_agent
+                else Participant(kind="customer", id=conversation.customer_id)
+            )
             conversation_close(participant=who, conversation_id=conversation.id)
     elif kind == "presence":
         agent_presence_set(agent_id=built.agents[args[0]].id, status=args[1])
@@ -152,13 +188,17 @@ def step_applied(built: World, step: tuple) -> None:
     elif kind == "transfer_to_agent":
         conversation = built.open_one(args[0])
         if conversation is not None and conversation.agent_id is not None:
-            conversation_transfer(agent_id=conversation.agent_id, conversation_id=conversation.id,
-                                  to_agent_id=built.agents[args[1]].id)
+            conversation_transfer(
+                agent_id=conversation.agent_id, conversation_id=conversation.id, to_agent_id=built.agents[args[1]].id
+            )
     elif kind == "transfer_to_line":
         conversation = built.open_one(args[0])
         if conversation is not None and conversation.agent_id is not None:
-            conversation_transfer(agent_id=conversation.agent_id, conversation_id=conversation.id,
-                                  to_business_line=built.lines[args[1]].key)
+            conversation_transfer(
+                agent_id=conversation.agent_id,
+                conversation_id=conversation.id,
+                to_business_line=built.lines[args[1]].key,
+            )
     elif kind == "pick":
         conversation = built.latest(args[1])
         if conversation is not None:
@@ -170,8 +210,7 @@ def step_applied(built: World, step: tuple) -> None:
     elif kind == "age":
         conversation = built.open_one(args[0])
         if conversation is not None:
-            moved_back(conversation, seconds=1000,
-                       fields=[f for f in CLOCKS if getattr(conversation, f) is not None])
+            moved_back(conversation, seconds=1000, fields=[f for f in CLOCKS if getattr(conversation, f) is not None])
     elif kind == "leave_message":
         conversation_leave_message(customer=built.customers[args[0]], channel="web", body="please call back")
     elif kind == "sweep":

@@ -1,6 +1,7 @@
 """Queue positions: FIFO 1..n, dropping as chats are assigned or closed, published only when they change."""
 
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 
@@ -8,7 +9,10 @@ from chat.events import conversation_group
 from chat.permissions import Participant
 from chat.services import conversation_close
 from routing.selectors import (
-    business_line_is_open, conversation_state, queue_position, queue_states,
+    business_line_is_open,
+    conversation_state,
+    queue_position,
+    queue_states,
 )
 from routing.services import assignment_pick, assignment_run, queue_positions_publish
 from tests.factories import BusinessLineFactory
@@ -23,8 +27,10 @@ def line():
 
 
 def positions(line):
-    return [(state["conversation"]["id"], state["conversation"]["queue_position"])
-            for state in queue_states(business_line_id=line.id)]
+    return [
+        (state["conversation"]["id"], state["conversation"]["queue_position"])
+        for state in queue_states(business_line_id=line.id)
+    ]
 
 
 def position_of(conversation):
@@ -33,13 +39,17 @@ def position_of(conversation):
 
 
 def close_by_customer(conversation):
-    conversation_close(participant=Participant(kind="customer", id=conversation.customer_id),
-                       conversation_id=conversation.id)
+    conversation_close(
+        participant=Participant(kind="customer", id=conversation.customer_id), conversation_id=conversation.id
+    )
 
 
 def published(frames):
-    return sorted((f["conversation"]["id"], f["conversation"]["queue_position"]) for f in frames
-                  if f["type"] == "conversation.state")
+    return sorted(
+        (f["conversation"]["id"], f["conversation"]["queue_position"])
+        for f in frames
+        if f["type"] == "conversation.state"
+    )
 
 
 def test_positions_are_1_to_n_in_start_order_and_drop_as_chats_leave_the_queue(line):
@@ -119,7 +129,7 @@ def test_estimate_follows_recent_handling_times_positions_and_online_capacity(li
 
 def test_business_hours_are_read_in_the_lines_time_zone():
     line = BusinessLineFactory(time_zone="Asia/Shanghai", business_hours={"mon": [["09:00", "18:00"]]})
-    monday_noon_shanghai = datetime(2025, 1, 6, 4, 0, tzinfo=dt_timezone.utc)
+    monday_noon_shanghai = datetime(2025, 1, 6, 4, 0, tzinfo=UTC)
     assert business_line_is_open(line, at=monday_noon_shanghai)
     assert not business_line_is_open(line, at=monday_noon_shanghai - timedelta(hours=4))
     assert not business_line_is_open(line, at=monday_noon_shanghai + timedelta(hours=6))

@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def over_capacity_now() -> list[tuple[int, int, int]]:
     """Agents past capacity, read in one statement (one snapshot), so it is exact at that instant."""
     return [
-        row for row in Agent.objects.annotate(
+        row
+        for row in Agent.objects.annotate(
             active=Count("conversations", filter=Q(conversations__status=ConversationStatus.ACTIVE))
         ).values_list("id", "active", "capacity")
         if row[1] > row[2]
@@ -46,8 +47,11 @@ def over_capacity_now() -> list[tuple[int, int, int]]:
 def assigned_twice() -> list[int]:
     """Conversations with more than one `assigned` event (nothing in these tests requeues or transfers)."""
     return list(
-        Message.objects.filter(sender="system", event="assigned").values("conversation_id")
-        .annotate(n=Count("id")).filter(n__gt=1).values_list("conversation_id", flat=True)
+        Message.objects.filter(sender="system", event="assigned")
+        .values("conversation_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .values_list("conversation_id", flat=True)
     )
 
 
@@ -88,12 +92,14 @@ def test_threads_assigning_while_others_start_and_close_conversations():
                     assignment_run(business_line_id=line.id)
                 else:
                     line_changed_run(business_line_id=line.id)
+
         return run
 
     def starter(mine):
         def run():
             for customer in mine:
                 conversation_start(customer=customer, channel="web")
+
         return run
 
     def closer(seed: int):
@@ -102,9 +108,13 @@ def test_threads_assigning_while_others_start_and_close_conversations():
             for _ in range(30):
                 conversation = Conversation.objects.filter(status=ConversationStatus.ACTIVE).order_by("?").first()
                 if conversation is not None:
-                    who = (Participant(kind="agent", id=conversation.agent_id) if pick.random() < 0.5
-                           else Participant(kind="customer", id=conversation.customer_id))
+                    who = (
+                        Participant(kind="agent", id=conversation.agent_id)
+                        if pick.random() < 0.5
+                        else Participant(kind="customer", id=conversation.customer_id)
+                    )
                     conversation_close(participant=who, conversation_id=conversation.id)
+
         return run
 
     def watcher():
@@ -119,8 +129,7 @@ def test_threads_assigning_while_others_start_and_close_conversations():
     watching.start()
     try:
         errors = run_threads(
-            [assigner(n) for n in range(4)]
-            + [starter(customers[0::2]), starter(customers[1::2]), closer(1), closer(2)]
+            [assigner(n) for n in range(4)] + [starter(customers[0::2]), starter(customers[1::2]), closer(1), closer(2)]
         )
     finally:
         done.set()
@@ -146,17 +155,29 @@ def test_processes_assigning_a_burst_fill_every_slot_exactly_once():
     # given 200 waiting conversations and 20 online, connected agents of capacity 3
     line = BusinessLineFactory()
     start = timezone.now() - timedelta(minutes=1)
-    burst = [ConversationFactory(customer__business_line=line, queued_at=start + timedelta(milliseconds=n))
-             for n in range(200)]
+    burst = [
+        ConversationFactory(customer__business_line=line, queued_at=start + timedelta(milliseconds=n))
+        for n in range(200)
+    ]
     agents = [agent_in(line, capacity=3) for _ in range(20)]
     # when three OS processes run the rule at the same moment
-    environment = {**os.environ, "DATABASE_URL": database_url_of_the_test_database(),
-                   "REDIS_URL": settings.REDIS_URL, "REDIS_PREFIX": settings.REDIS_PREFIX,
-                   "DJANGO_SETTINGS_MODULE": "cs_platform.settings"}
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url_of_the_test_database(),
+        "REDIS_URL": settings.REDIS_URL,
+        "REDIS_PREFIX": settings.REDIS_PREFIX,
+        "DJANGO_SETTINGS_MODULE": "cs_platform.settings",
+    }
     processes = [
-        subprocess.Popen([sys.executable, "-m", "tests.routing.assigner_process", str(line.id)], cwd=ROOT,
-                         env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.routing.assigner_process", str(line.id)],
+            cwd=ROOT,
+            env=environment,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(3)
     ]
     try:
@@ -177,11 +198,16 @@ def test_processes_assigning_a_burst_fill_every_slot_exactly_once():
     assigned = [conversation_id for out, _ in outputs for conversation_id in json.loads(out.strip().splitlines()[-1])]
     assert len(assigned) == 60
     assert len(set(assigned)) == 60
-    assert set(assigned) <= {c.id for c in burst[:60 + len(processes) - 1]}
+    assert set(assigned) <= {c.id for c in burst[: 60 + len(processes) - 1]}
     assert Conversation.objects.filter(status=ConversationStatus.ACTIVE).count() == 60
     assert Conversation.objects.filter(status=ConversationStatus.WAITING).count() == 140
-    assert sorted(Agent.objects.filter(id__in=[a.id for a in agents]).annotate(
-        active=Count("conversations", filter=Q(conversations__status=ConversationStatus.ACTIVE))
-    ).values_list("active", flat=True)) == [3] * 20
+    assert (
+        sorted(
+            Agent.objects.filter(id__in=[a.id for a in agents])
+            .annotate(active=Count("conversations", filter=Q(conversations__status=ConversationStatus.ACTIVE)))
+            .values_list("active", flat=True)
+        )
+        == [3] * 20
+    )
     assert assigned_twice() == []
     assert invariant_violations(lines=[line], after_routing_run=True) == []

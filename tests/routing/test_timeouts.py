@@ -8,7 +8,15 @@ from routing.selectors import conversation_state, queue_states
 from routing.services import assignment_run, routing_sweep
 from tests.factories import BusinessLineFactory
 from tests.routing.helpers import (
-    agent_in, connect, disconnect, last_live_moved_back, load, moved_back, say, status_of, system_events,
+    agent_in,
+    connect,
+    disconnect,
+    last_live_moved_back,
+    load,
+    moved_back,
+    say,
+    status_of,
+    system_events,
     waiting_customer,
 )
 
@@ -30,8 +38,11 @@ def swept(capture) -> dict[str, int]:
 
 
 def states(frames, conversation):
-    return [f["conversation"] for f in frames
-            if f["type"] == "conversation.state" and f["conversation"]["id"] == conversation.id]
+    return [
+        f["conversation"]
+        for f in frames
+        if f["type"] == "conversation.state" and f["conversation"]["id"] == conversation.id
+    ]
 
 
 # Wait

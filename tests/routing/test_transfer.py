@@ -46,8 +46,11 @@ def test_transfer_to_another_agent_moves_the_load_at_once_and_tells_everyone(
     events = watchers.events_until_marker()
     assert {"type": "chat.leave", "conversation_id": conversation.id} in events
     assert {"type": "chat.join", "conversation_id": conversation.id} in events
-    states = [e["frame"]["conversation"] for e in events
-              if e["type"] == "chat.frame" and e["frame"]["type"] == "conversation.state"]
+    states = [
+        e["frame"]["conversation"]
+        for e in events
+        if e["type"] == "chat.frame" and e["frame"]["type"] == "conversation.state"
+    ]
     assert states[-1]["agent"] == {"id": target.id, "name": target.display_name}
 
 
@@ -128,8 +131,9 @@ def test_only_the_assigned_agent_transfers_an_open_conversation_they_can_see(lin
     with pytest.raises(ChatError) as unseen:
         conversation_transfer(agent_id=outsider.id, conversation_id=conversation.id, to_agent_id=colleague.id)
     assert unseen.value.code == ErrorCode.NOT_FOUND
-    conversation_close(participant=Participant(kind="customer", id=conversation.customer_id),
-                       conversation_id=conversation.id)
+    conversation_close(
+        participant=Participant(kind="customer", id=conversation.customer_id), conversation_id=conversation.id
+    )
     with pytest.raises(ChatError) as closed:
         conversation_transfer(agent_id=holder.id, conversation_id=conversation.id, to_agent_id=colleague.id)
     assert closed.value.code == ErrorCode.CONVERSATION_CLOSED
@@ -145,13 +149,14 @@ def test_transfer_to_another_lines_queue_waits_there_and_frees_the_agent(
     watchers = listen(agent_group(holder.id))
     # when the agent transfers the conversation to that line's queue
     with django_capture_on_commit_callbacks(execute=True):
-        moved = conversation_transfer(agent_id=holder.id, conversation_id=conversation.id,
-                                      to_business_line=billing.key)
+        moved = conversation_transfer(agent_id=holder.id, conversation_id=conversation.id, to_business_line=billing.key)
     # then it waits in the other line, the agent is free and told to let go of it
     conversation.refresh_from_db()
     assert (moved.status, moved.agent_id) == (ConversationStatus.WAITING, None)
     assert (conversation.status, conversation.business_line_id, conversation.agent_id) == (
-        ConversationStatus.WAITING, billing.id, None
+        ConversationStatus.WAITING,
+        billing.id,
+        None,
     )
     assert system_events(conversation)[-1] == "transferred"
     assert load(holder) == 0

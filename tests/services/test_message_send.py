@@ -21,8 +21,12 @@ def customer_of(conversation):
 def test_seq_starts_at_one_and_has_no_gaps():
     conversation = ConversationFactory()
     sent = [
-        message_send(participant=customer_of(conversation), conversation_id=conversation.id,
-                     client_msg_id=f"c{i}", body=f"hello {i}")[0]
+        message_send(
+            participant=customer_of(conversation),
+            conversation_id=conversation.id,
+            client_msg_id=f"c{i}",
+            body=f"hello {i}",
+        )[0]
         for i in range(5)
     ]
     assert [m.seq for m in sent] == [1, 2, 3, 4, 5]
@@ -48,8 +52,12 @@ def test_another_customers_conversation_is_not_found_and_nothing_is_stored():
     conversation = ConversationFactory()
     stranger = CustomerFactory(business_line=conversation.business_line)
     with pytest.raises(ChatError) as refusal:
-        message_send(participant=Participant(kind="customer", id=stranger.id), conversation_id=conversation.id,
-                     client_msg_id="x", body="hi")
+        message_send(
+            participant=Participant(kind="customer", id=stranger.id),
+            conversation_id=conversation.id,
+            client_msg_id="x",
+            body="hi",
+        )
     assert refusal.value.code == ErrorCode.NOT_FOUND
     assert not Message.objects.exists()
 
@@ -60,11 +68,19 @@ def test_agent_writes_only_to_conversations_assigned_to_them():
     other = AgentFactory(business_lines=[line])
     conversation = ConversationFactory(customer__business_line=line, status=ConversationStatus.ACTIVE, agent=agent)
     with pytest.raises(ChatError) as refusal:
-        message_send(participant=Participant(kind="agent", id=other.id), conversation_id=conversation.id,
-                     client_msg_id="x", body="hi")
+        message_send(
+            participant=Participant(kind="agent", id=other.id),
+            conversation_id=conversation.id,
+            client_msg_id="x",
+            body="hi",
+        )
     assert refusal.value.code == ErrorCode.NOT_ASSIGNED
-    message, _ = message_send(participant=Participant(kind="agent", id=agent.id), conversation_id=conversation.id,
-                              client_msg_id="x", body="hi")
+    message, _ = message_send(
+        participant=Participant(kind="agent", id=agent.id),
+        conversation_id=conversation.id,
+        client_msg_id="x",
+        body="hi",
+    )
     assert message.sender == Sender.AGENT and message.agent_id == agent.id
     conversation.refresh_from_db()
     assert conversation.first_agent_reply_at is not None
@@ -74,8 +90,12 @@ def test_agent_of_another_business_line_does_not_see_the_conversation():
     conversation = ConversationFactory(status=ConversationStatus.ACTIVE, agent=AgentFactory())
     outsider = AgentFactory(business_lines=[BusinessLineFactory()])
     with pytest.raises(ChatError) as refusal:
-        message_send(participant=Participant(kind="agent", id=outsider.id), conversation_id=conversation.id,
-                     client_msg_id="x", body="hi")
+        message_send(
+            participant=Participant(kind="agent", id=outsider.id),
+            conversation_id=conversation.id,
+            client_msg_id="x",
+            body="hi",
+        )
     assert refusal.value.code == ErrorCode.NOT_FOUND
 
 
@@ -84,8 +104,7 @@ def test_closed_conversation_refuses_new_messages_but_acks_retries():
     customer = customer_of(conversation)
     original, _ = message_send(participant=customer, conversation_id=conversation.id, client_msg_id="a", body="hi")
     conversation_close(participant=customer, conversation_id=conversation.id)
-    retried, created = message_send(participant=customer, conversation_id=conversation.id, client_msg_id="a",
-                                    body="hi")
+    retried, created = message_send(participant=customer, conversation_id=conversation.id, client_msg_id="a", body="hi")
     assert (retried.id, created) == (original.id, False)
     with pytest.raises(ChatError) as refusal:
         message_send(participant=customer, conversation_id=conversation.id, client_msg_id="b", body="late")
@@ -125,8 +144,12 @@ def test_concurrent_sends_from_many_threads_keep_seq_unique_and_gap_free():
             for i in range(per_thread):
                 # Every id is sent twice: retries race with first sends.
                 for _ in range(2):
-                    message_send(participant=customer, conversation_id=conversation.id,
-                                 client_msg_id=f"w{worker}-{i}", body=f"{worker}/{i}")
+                    message_send(
+                        participant=customer,
+                        conversation_id=conversation.id,
+                        client_msg_id=f"w{worker}-{i}",
+                        body=f"{worker}/{i}",
+                    )
         except Exception as exc:  # collected and asserted below
             errors.append(exc)
         finally:
@@ -150,18 +173,30 @@ def test_an_agent_never_gets_a_colleagues_message_back_for_a_reused_client_msg_i
     line = BusinessLineFactory()
     alice, bob = AgentFactory(business_lines=[line]), AgentFactory(business_lines=[line])
     conversation = ConversationFactory(business_line=line, status=ConversationStatus.ACTIVE, agent=alice)
-    mine, _ = message_send(participant=Participant(kind="agent", id=alice.id), conversation_id=conversation.id,
-                           client_msg_id="a-1", body="Alice here")
+    mine, _ = message_send(
+        participant=Participant(kind="agent", id=alice.id),
+        conversation_id=conversation.id,
+        client_msg_id="a-1",
+        body="Alice here",
+    )
     conversation.agent = bob
     conversation.save(update_fields=["agent"])
     # When Bob sends under the same client_msg_id
     with pytest.raises(ChatError) as refusal:
-        message_send(participant=Participant(kind="agent", id=bob.id), conversation_id=conversation.id,
-                     client_msg_id="a-1", body="Bob here")
+        message_send(
+            participant=Participant(kind="agent", id=bob.id),
+            conversation_id=conversation.id,
+            client_msg_id="a-1",
+            body="Bob here",
+        )
     # Then he is told, is not acked with Alice's message, and nothing is stored
     assert refusal.value.code == ErrorCode.INVALID_FIELD
     assert list(Message.objects.filter(conversation=conversation).values_list("body", flat=True)) == ["Alice here"]
     # and Alice, no longer assigned, retrying her own id still gets her original back
-    again, created = message_send(participant=Participant(kind="agent", id=alice.id), conversation_id=conversation.id,
-                                  client_msg_id="a-1", body="Alice here")
+    again, created = message_send(
+        participant=Participant(kind="agent", id=alice.id),
+        conversation_id=conversation.id,
+        client_msg_id="a-1",
+        body="Alice here",
+    )
     assert (again.id, created) == (mine.id, False)

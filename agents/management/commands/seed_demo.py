@@ -14,7 +14,8 @@ class Command(BaseCommand):
         parser.add_argument("--password", default=DEFAULT_PASSWORD, help="password of every demo user")
         parser.add_argument("--capacity", type=int, default=DEFAULT_CAPACITY, help="open chats per agent")
         parser.add_argument(
-            "--identity-secret", default=DEFAULT_IDENTITY_SECRET,
+            "--identity-secret",
+            default=DEFAULT_IDENTITY_SECRET,
             help="HMAC secret for identified customers of the demo business line",
         )
 
@@ -36,9 +37,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  allowed origins: {', '.join(line.allowed_origin_list)}")
         for agent in seed.agents:
             username = agent.user.get_username()
-            self.stdout.write(
-                f"Agent {username} ({agent.display_name}), capacity {agent.capacity}: {verb(username)}"
-            )
+            self.stdout.write(f"Agent {username} ({agent.display_name}), capacity {agent.capacity}: {verb(username)}")
         username = seed.supervisor.get_username()
         self.stdout.write(f"Supervisor {username} (group Supervisors): {verb(username)}")
         self.stdout.write(self.style.SUCCESS(f"Password of every demo user: {seed.password}"))

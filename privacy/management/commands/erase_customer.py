@@ -24,8 +24,13 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args: object, customer_id: int | None, external_id: str | None, business_line: str | None,
-        reason: str, **options: object,
+        self,
+        *args: object,
+        customer_id: int | None,
+        external_id: str | None,
+        business_line: str | None,
+        reason: str,
+        **options: object,
     ) -> None:
         if (customer_id is None) == (external_id is None):
             raise CommandError("Give either a customer id or --external-id with --business-line")
@@ -40,10 +45,12 @@ class Command(BaseCommand):
             deleted = customer_erase(customer_id=customer_id, reason=reason, actor_label=_operator())
         except ErasureRefused as refused:
             raise CommandError(f"{refused.code}: {refused.message}") from None
-        self.stdout.write(self.style.SUCCESS(
-            f"Customer {customer_id} erased: {deleted.conversations} conversations, {deleted.messages} messages, "
-            f"{deleted.files} files"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Customer {customer_id} erased: {deleted.conversations} conversations, {deleted.messages} messages, "
+                f"{deleted.files} files"
+            )
+        )
 
 
 def _operator() -> str:
