@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -15,12 +15,13 @@ from agents.models import Agent, ApiToken
 _FINGERPRINT_SALT = "agents.ApiToken.password_fingerprint"
 
 
-def agent_for_user(*, user: User | AnonymousUser) -> Agent | None:
+def agent_for_user(*, user: AbstractBaseUser | AnonymousUser) -> Agent | None:
     """The user's agent row, or None for anonymous users and users who are not agents (supervisors, admins).
 
     Reads through `user.agent`, which Django caches on the user, so a permission check and the view share one query.
+    Any user but an anonymous one is a `User` (the project's AUTH_USER_MODEL), a socket's lazy user included.
     """
-    if not user.is_authenticated:
+    if not isinstance(user, User):
         return None
     try:
         return user.agent
