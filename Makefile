@@ -46,6 +46,18 @@ chromium:
 	echo "Installing Debian's chromium for the browser tests..."; \
 	$$SUDO apt-get install -y chromium || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
 
+# The static checks (README.md, "Libraries"): ruff's lint and format, then mypy over the code base (pyproject.toml).
+# Each runs even when one before it failed, so one pass shows every finding. mypy imports the settings (django-stubs):
+# the placeholder URLs keep them from starting the embedded servers; nothing connects to them.
+MYPY_ENV := CS_ENV=development DATABASE_URL=postgres://lint@127.0.0.1:1/lint REDIS_URL=redis://127.0.0.1:1/0
+.PHONY: lint
+lint: $(VENV)/.installed-test
+	@status=0; \
+	echo "ruff check ."; $(VENV)/bin/ruff check . || status=1; \
+	echo "ruff format --check ."; $(VENV)/bin/ruff format --check . || status=1; \
+	echo "mypy"; $(MYPY_ENV) $(VENV)/bin/mypy || status=1; \
+	exit $$status
+
 # The benchmark (docs/performance.md): the product against a bare relay, about 10 minutes on 2 cores.
 # Flags through BENCH_ARGS, e.g. make bench BENCH_ARGS="--layer core" or BENCH_ARGS="--server uvicorn --scenarios relay".
 BENCH_ARGS ?=

@@ -52,7 +52,7 @@ class ApiTokenAdmin(AuditedModelAdmin):
     list_display = ["user", "created_at", "expires_at"]
     list_select_related = ["user"]
     search_fields = ["user__username"]
-    fields = ["user", "created_at", "expires_at"]
+    fields = ("user", "created_at", "expires_at")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser, Group
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from agents.models import Agent
@@ -33,12 +33,12 @@ class DemoSeed:
 
     business_line: BusinessLine
     agents: list[Agent]
-    supervisor: AbstractUser
+    supervisor: User
     password: str
     created: set[str] = field(default_factory=set)
 
 
-def _staff_user(*, username: str, first_name: str, password: str, created: set[str]) -> AbstractUser:
+def _staff_user(*, username: str, first_name: str, password: str, created: set[str]) -> User:
     user, is_new = get_user_model().objects.get_or_create(username=username)
     if is_new:
         created.add(username)

@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -19,8 +19,9 @@ def agent_for_user(*, user: AbstractBaseUser | AnonymousUser) -> Agent | None:
     """The user's agent row, or None for anonymous users and users who are not agents (supervisors, admins).
 
     Reads through `user.agent`, which Django caches on the user, so a permission check and the view share one query.
+    Any user but an anonymous one is a `User` (the project's AUTH_USER_MODEL), a socket's lazy user included.
     """
-    if not user.is_authenticated:
+    if not isinstance(user, User):
         return None
     try:
         return user.agent
@@ -32,7 +33,7 @@ def api_token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def api_token_password_fingerprint(user: AbstractBaseUser) -> str:
+def api_token_password_fingerprint(user: User) -> str:
     """An HMAC of the user's password hash: it changes with every password change, on whatever path (the admin's
     form, `changepassword`, `set_password`), so a token issued under the old password no longer matches."""
     return salted_hmac(_FINGERPRINT_SALT, user.password, algorithm="sha256").hexdigest()

@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -43,7 +43,7 @@ def login_attempt_record(*, username: str, address: str) -> None:
         raise LoginThrottled(wait)
 
 
-def api_token_issue(*, user: AbstractBaseUser) -> str:
+def api_token_issue(*, user: User) -> str:
     """A new API token for REST and `/ws/agent/?token=`, valid for `AGENT_TOKEN_TTL` seconds under the current
     password; the user's expired or revoked tokens are dropped on the way. Only its digest is stored."""
     now = timezone.now()

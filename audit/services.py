@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.http import HttpRequest
 from rest_framework.throttling import BaseThrottle
@@ -15,7 +15,7 @@ from audit.models import AuditAction, AuditEntry
 def audit_record(
     *,
     action: AuditAction,
-    actor: AbstractBaseUser | AnonymousUser | None = None,
+    actor: User | AnonymousUser | None = None,
     actor_label: str = "",
     target_type: str = "",
     target_id: object = "",
@@ -57,4 +57,5 @@ def audit_record_request(
 def request_address(request: HttpRequest) -> str | None:
     """The address the request came from: the connection's, or behind `NUM_PROXIES` trusted proxies the one the
     outermost saw (DRF's rule, the same the rate limits use)."""
-    return BaseThrottle().get_ident(request) or None
+    # The stub asks for DRF's Request; get_ident reads only `request.META`, which a Django request has.
+    return BaseThrottle().get_ident(request) or None  # type: ignore[arg-type]

@@ -37,6 +37,7 @@ class Relay:
         self.sockets: dict[str, ServerConnection] = {}
 
     async def handle(self, connection: ServerConnection) -> None:
+        assert connection.request is not None  # the handshake is over before the handler runs
         socket_id = parse_qs(urlsplit(connection.request.path).query).get("id", [""])[0]
         if not socket_id:
             await connection.close(code=4400, reason="id is required")
@@ -83,9 +84,14 @@ class Relay:
 
 async def main(*, host: str, port: int, redis_url: str, channel: str) -> None:
     relay = Relay(redis_url=redis_url, channel=channel)
-    stop = asyncio.get_running_loop().create_future()
+    stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def request_stop() -> None:
+        if not stop.done():
+            stop.set_result(None)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
+        asyncio.get_running_loop().add_signal_handler(signum, request_stop)
     deliverer = asyncio.create_task(relay.deliver_forever())
     # Compression off and the library's own pings on, as the product's servers run.
     async with serve(relay.handle, host, port, compression=None, max_queue=64):

@@ -394,7 +394,7 @@ def _relay_handlers(tracker: Tracker, *, product: bool) -> Handler:
 
     def on_bare(conn: Conn, frame: dict[str, Any], now: float) -> None:
         tracker.last_frame = now
-        sent = tracker.sent.pop(frame.get("id"), None)
+        sent = tracker.sent.pop(frame.get("id", ""), None)
         if sent is not None:
             tracker.latencies.append(now - sent)
 

@@ -97,7 +97,7 @@ class MessageInline(admin.TabularInline):
     """The transcript itself: every message in seq order, read-only, agents fetched in the same query."""
 
     model = Message
-    fields = ["seq", "sender", "agent", "body", "event", "is_internal_note", "attachment", "created_at"]
+    fields = ("seq", "sender", "agent", "body", "event", "is_internal_note", "attachment", "created_at")
     readonly_fields = fields
     ordering = ["seq"]
     extra = 0

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents.models import Agent
 from agents.selectors import agent_for_user
 from chat.errors import ChatError
 from chat.models import CloseReason, ConversationStatus, Sender
@@ -33,6 +34,13 @@ class IsAgent(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return agent_for_user(user=request.user) is not None
+
+
+def _requesting_agent(request: Request) -> Agent:
+    """The agent behind a request that `IsAgent` let through."""
+    agent = agent_for_user(user=request.user)
+    assert agent is not None  # IsAgent refused everyone else
+    return agent
 
 
 HISTORY_ERRORS = {
@@ -115,7 +123,7 @@ class CustomerConversationsApi(CodedErrorsAPIView):
         responses={200: CustomerConversationsOutputSerializer, **HISTORY_ERRORS},
     )
     def get(self, request: Request, customer_id: int) -> Response:
-        agent = agent_for_user(user=request.user)
+        agent = _requesting_agent(request)
         customer = history_customer_for_agent(agent_id=agent.pk, customer_id=customer_id)
         if customer is None:
             raise NotFound("No such customer.")
@@ -165,7 +173,7 @@ class ConversationMessagesApi(CodedErrorsAPIView):
         filters = self.MessagesFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         after_seq = filters.validated_data["after_seq"]
-        agent = agent_for_user(user=request.user)
+        agent = _requesting_agent(request)
         try:
             messages, has_more = messages_after(
                 participant=Participant(kind="agent", id=agent.pk),

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import InterfaceError, OperationalError, connection, transaction
 
 from cs_platform import metrics
@@ -61,6 +61,12 @@ def leave_event(conversation_id: int) -> dict[str, Any]:
     return {"type": "chat.leave", "conversation_id": conversation_id}
 
 
+def _channel_layer() -> BaseChannelLayer:
+    layer = get_channel_layer()
+    assert layer is not None  # settings.CHANNEL_LAYERS names one
+    return layer
+
+
 def publish(group: str, event: dict[str, Any]) -> None:
     """Publish now, from synchronous code. A lost publish is logged, never raised: clients resync."""
     outbox = _outbox.get()
@@ -68,7 +74,7 @@ def publish(group: str, event: dict[str, Any]) -> None:
         outbox.append((group, event))
         return
     try:
-        async_to_sync(get_channel_layer().group_send)(group, event)
+        async_to_sync(_channel_layer().group_send)(group, event)
     except Exception as error:
         logger.exception("publish to %s failed (event %s)", group, event.get("type"))
         metrics.error_caught("publish", error, backend="redis")
@@ -84,7 +90,7 @@ def publish_many(messages: list[tuple[str, dict[str, Any]]]) -> None:
         return
 
     async def send_all() -> None:
-        layer = get_channel_layer()
+        layer = _channel_layer()
         for group, event in messages:
             await layer.group_send(group, event)
 
@@ -135,7 +141,7 @@ async def call_and_publish(func: Callable[..., T], /, *args: Any, idempotent: bo
 
 
 async def _publish_from_loop(outbox: list[tuple[str, dict[str, Any]]]) -> None:
-    layer = get_channel_layer()
+    layer = _channel_layer()
     for group, event in outbox:
         try:
             await layer.group_send(group, event)

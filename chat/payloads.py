@@ -23,7 +23,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         payload["agent_id"] = message.agent_id
     if message.is_internal_note:
         payload["internal"] = True
-    if message.attachment:
+    if message.attachment.name:
         payload["attachment"] = {"url": message.attachment.url, "name": message.attachment.name.rsplit("/", 1)[-1]}
     return payload
 

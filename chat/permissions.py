@@ -48,18 +48,20 @@ WRITABLE_SQL = {
     "agent": "status = 'active' AND agent_id = %(participant_id)s",
 }
 
-_COLUMNS = ", ".join(field.column for field in Conversation._meta.concrete_fields)
+# Every concrete field has a column; the stub's `column` is optional for the others.
+_COLUMNS = ", ".join(field.column for field in Conversation._meta.concrete_fields if field.column is not None)
 _ATTNAMES = [field.attname for field in Conversation._meta.concrete_fields]
 
 
-def require_conversation_id(value: object) -> None:
+def require_conversation_id(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ChatError(ErrorCode.INVALID_FIELD, "conversation_id must be an integer")
+    return value
 
 
 def conversation_for(participant: Participant, conversation_id: object, *, for_update: bool = False) -> Conversation:
     """The conversation if `participant` may see it, else `not_found`; optionally row-locked."""
-    require_conversation_id(conversation_id)
+    conversation_id = require_conversation_id(conversation_id)
     visible = VISIBLE_SQL[participant.kind]
     sql = f"SELECT {_COLUMNS} FROM chat_conversation WHERE id = %(conversation_id)s AND {visible}"
     if for_update:

@@ -8,9 +8,10 @@ from django.urls import path
 
 from chat.consumers import AgentConsumer, CustomerConsumer
 
+# django-stubs' `path()` knows only Django views, not the ASGI applications Channels routes through it.
 websocket_application = URLRouter(
     [
-        path("ws/customer/", CustomerConsumer.as_asgi()),
-        path("ws/agent/", AuthMiddlewareStack(AgentConsumer.as_asgi())),
+        path("ws/customer/", CustomerConsumer.as_asgi()),  # type: ignore[list-item, arg-type]
+        path("ws/agent/", AuthMiddlewareStack(AgentConsumer.as_asgi())),  # type: ignore[list-item, arg-type]
     ]
 )

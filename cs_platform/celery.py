@@ -24,14 +24,15 @@ def _closed_broker_connection_is_a_connection_error() -> None:
     its unacked hash and is redelivered after the visibility timeout; after a restart it is gone either way; the
     routing tasks are idempotent and the sweep does their work.
     """
-    original = kombu_redis.Channel._connparams
+    # celery-types' kombu stubs leave out the private `_connparams`.
+    original = kombu_redis.Channel._connparams  # type: ignore[attr-defined]
 
     def _connparams(self, asynchronous=False):
         if self.connection.client is None:
             raise RedisConnectionError("The broker connection is closed")
         return original(self, asynchronous=asynchronous)
 
-    kombu_redis.Channel._connparams = _connparams
+    kombu_redis.Channel._connparams = _connparams  # type: ignore[attr-defined]
 
 
 _closed_broker_connection_is_a_connection_error()

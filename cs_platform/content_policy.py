@@ -42,4 +42,6 @@ def allow_framing_by(response: HttpResponseBase, *, business_line: BusinessLine)
     Only well-formed origins reach the header (an admin's typo cannot add a directive). Set on the response the way
     django-csp's own `csp_replace` decorator does."""
     ancestors = [SELF, *(str(origin) for origin in origin_list(business_line.allowed_origin_list))]
-    response._csp_replace = {**(getattr(response, "_csp_replace", None) or {}), "frame-ancestors": ancestors}
+    replace = {**(getattr(response, "_csp_replace", None) or {}), "frame-ancestors": ancestors}
+    # django-csp's per-response override, which its middleware reads; the response's stub does not know it.
+    response._csp_replace = replace  # type: ignore[attr-defined]

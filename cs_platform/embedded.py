@@ -170,7 +170,8 @@ def _stop_postgres() -> None:
     if not (pgdata / "postmaster.pid").exists():
         return
     _pgserver_runtime_dir()
-    from pgserver._commands import pg_ctl
+    # pgserver makes its command functions at import (create_command_function), out of its type checker's sight.
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
     try:
         pg_ctl(["-w", "-t", str(int(STOP_TIMEOUT_SECONDS)), "stop", "-m", "fast"], pgdata=pgdata, user=_pgserver_user())

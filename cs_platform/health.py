@@ -16,7 +16,8 @@ def _database_state() -> str:
     """`SELECT 1` on a connection of the worker's pool, waiting for one at most CHECK_TIMEOUT_SECONDS: with
     PostgreSQL away the pool has none to give, and a request would wait DB_POOL_TIMEOUT (10 s) for one."""
     try:
-        pool = connection.pool
+        # The PostgreSQL backend's pool (settings: OPTIONS["pool"]); the stub types `connection` as any backend.
+        pool = connection.pool  # type: ignore[attr-defined]
         pool.open()  # as Django does before its first connection; a no-op once open
         with pool.connection(timeout=CHECK_TIMEOUT_SECONDS) as conn:
             conn.execute("SELECT 1")

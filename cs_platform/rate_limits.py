@@ -108,7 +108,8 @@ def client_address(request: HttpRequest) -> str:
     subscriber usually holds whole."""
     from rest_framework.throttling import BaseThrottle
 
-    ident = BaseThrottle().get_ident(request) or "unknown"
+    # The stub asks for DRF's Request; get_ident reads only `request.META`, which a Django request has.
+    ident = BaseThrottle().get_ident(request) or "unknown"  # type: ignore[arg-type]
     try:
         address = ipaddress.ip_address(ident)
     except ValueError:

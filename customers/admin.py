@@ -68,8 +68,8 @@ class CustomerAdmin(AuditedModelAdmin):
             return fields
         return [field for field in fields if field != "visitor_token"]
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
-        if lookup.split("__", 1)[0] == "visitor_token" and not (request and request.user.is_superuser):
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        if lookup.split("__", 1)[0] == "visitor_token" and not request.user.is_superuser:
             return False
         return super().lookup_allowed(lookup, value, request)
 

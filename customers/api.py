@@ -29,7 +29,8 @@ class ErrorSerializer(serializers.Serializer):
 
     code = serializers.CharField()
     message = serializers.CharField()
-    errors = serializers.DictField(
+    # DRF's metaclass takes declared fields out of the class body, so this does not hide `Serializer.errors`.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Per-field messages, for `invalid_request`.",
@@ -61,9 +62,9 @@ def coded_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
     if response is None or not isinstance(exc, APIException):
         return response  # not an API error: Django's 500 handling applies
     if isinstance(exc, ValidationError):
-        errors = exc.detail if isinstance(exc.detail, dict) else {api_settings.NON_FIELD_ERRORS_KEY: exc.detail}
+        detail = exc.detail if isinstance(exc.detail, dict) else {api_settings.NON_FIELD_ERRORS_KEY: exc.detail}
         errors = {
-            field: [str(m) for m in (value if isinstance(value, list) else [value])] for field, value in errors.items()
+            field: [str(m) for m in (value if isinstance(value, list) else [value])] for field, value in detail.items()
         }
         field, messages = next(iter(errors.items()))
         prefix = "" if field == api_settings.NON_FIELD_ERRORS_KEY else f"{field}: "
@@ -230,8 +231,9 @@ class WidgetSessionApi(CodedErrorsAPIView):
         )
         return Response(output.data, status=status.HTTP_201_CREATED if session.created else status.HTTP_200_OK)
 
+    # APIView hands its handlers DRF's Request, not Django's (DRF's own stub ignores this same override).
     @extend_schema(exclude=True)
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
         """CORS preflight. It cannot name a business line, so it admits any origin: the POST checks it."""
         response = Response(status=status.HTTP_204_NO_CONTENT)
         response["Access-Control-Allow-Methods"] = "POST, OPTIONS"

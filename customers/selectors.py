@@ -7,6 +7,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from functools import cache
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core import signing
@@ -20,6 +21,8 @@ from customers.models import Customer
 from routing.models import BusinessLine
 
 CUSTOMER_TOKEN_SALT = "customers.customer-token"
+
+_M = TypeVar("_M", bound=Model)
 
 
 def customer_token_signer() -> signing.TimestampSigner:
@@ -77,7 +80,7 @@ def customer_for_socket(*, token: str) -> SocketCustomer | None:
 
 
 @cache
-def _socket_customer_statement() -> tuple[str, list[Field], list[Field]]:
+def _socket_customer_statement() -> tuple[str, list[Field[Any, Any]], list[Field[Any, Any]]]:
     """The handshake's statement, written once from the models (every column of the customer and the line)."""
     customer_fields = list(Customer._meta.concrete_fields)
     line_fields = list(BusinessLine._meta.concrete_fields)
@@ -100,7 +103,7 @@ WHERE c.id = %(customer_id)s
     return statement, customer_fields, line_fields
 
 
-def _from_row(model: type[Model], fields: list[Field], values: tuple) -> Model:
+def _from_row(model: type[_M], fields: list[Field[Any, Any]], values: tuple[Any, ...]) -> _M:
     """A model instance from raw column values, converted as the ORM would (JSON columns come back as text)."""
     converted = [
         field.from_db_value(value, None, connection) if value is not None and hasattr(field, "from_db_value") else value

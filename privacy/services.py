@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
@@ -71,7 +71,7 @@ def customer_erase(
     *,
     customer_id: int,
     reason: str,
-    actor: AbstractBaseUser | AnonymousUser | None = None,
+    actor: User | AnonymousUser | None = None,
     actor_label: str = "",
     address: str | None = None,
 ) -> Deleted:
@@ -134,6 +134,7 @@ def transcripts_purge_expired(*, now: datetime | None = None, batch_size: int | 
     batch_size = batch_size or settings.RETENTION_BATCH_SIZE
     purged: dict[int, Deleted] = {}
     for line in BusinessLine.objects.filter(retention_days__gt=0).order_by("id"):
+        assert line.retention_days is not None  # the filter's
         cutoff = now - timedelta(days=line.retention_days)
         deleted = _line_purge(business_line_id=line.id, cutoff=cutoff, batch_size=batch_size)
         if deleted:
@@ -203,13 +204,13 @@ def _transcripts_delete(*, conversation_ids: list[int]) -> Deleted:
 
 def _customers_delete(*, customer_ids: Iterable[int]) -> Deleted:
     """Delete customers, and their names from the admin's own history (Django's LogEntry keeps them)."""
-    customer_ids = [str(customer_id) for customer_id in customer_ids]
-    if not customer_ids:
+    object_ids = [str(customer_id) for customer_id in customer_ids]
+    if not object_ids:
         return Deleted()
-    LogEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(Customer), object_id__in=customer_ids
-    ).update(object_repr="(erased customer)")
-    _, counts = Customer.objects.filter(id__in=customer_ids).delete()
+    LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Customer), object_id__in=object_ids).update(
+        object_repr="(erased customer)"
+    )
+    _, counts = Customer.objects.filter(id__in=object_ids).delete()
     return Deleted(customers=counts.get(Customer._meta.label, 0))
 
 

@@ -1,5 +1,7 @@
 """Admin for business lines: settings, team, and an identity secret that only superusers may read."""
 
+from collections.abc import Sequence
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -60,10 +62,7 @@ class BusinessLineAdmin(AuditedModelAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         if request.user.is_superuser:
             return fieldsets
-        return [
-            (name, {**options, "fields": [_masked(field) for field in options["fields"]]})
-            for name, options in fieldsets
-        ]
+        return [(name, {**options, "fields": _masked(options["fields"])}) for name, options in fieldsets]
 
     def get_readonly_fields(self, request: HttpRequest, obj: BusinessLine | None = None):
         readonly = list(super().get_readonly_fields(request, obj))
@@ -71,12 +70,13 @@ class BusinessLineAdmin(AuditedModelAdmin):
             readonly.append("identity_secret_masked")
         return readonly
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         """No `?identity_secret__startswith=` in the changelist URL: it would guess the secret letter by letter."""
-        if lookup.split("__", 1)[0] == "identity_secret" and not (request and request.user.is_superuser):
+        if lookup.split("__", 1)[0] == "identity_secret" and not request.user.is_superuser:
             return False
         return super().lookup_allowed(lookup, value, request)
 
 
-def _masked(field: str) -> str:
-    return "identity_secret_masked" if field == "identity_secret" else field
+def _masked(fields: Sequence[str | Sequence[str]]) -> list[str | Sequence[str]]:
+    """A fieldset's fields, the secret's swapped for its masked display."""
+    return ["identity_secret_masked" if field == "identity_secret" else field for field in fields]

@@ -41,6 +41,7 @@ class Command(BaseCommand):
             if customer is None:
                 raise CommandError(f"No customer with external id {external_id!r} in business line {business_line!r}")
             customer_id = customer.id
+        assert customer_id is not None  # given, or found by its external id
         try:
             deleted = customer_erase(customer_id=customer_id, reason=reason, actor_label=_operator())
         except ErasureRefused as refused:
