@@ -36,7 +36,7 @@
  * @property {{state: ConnectionState, code?: number}} status
  * @property {HelloFrame} hello
  * @property {void} ready  hello and the frames the server sends unasked after it have arrived
- * @property {{record: import("./conversation.js").ConversationRecord, frame: Frame}} conversation
+ * @property {{record: import("./conversation.js").ConversationRecord, frame: Frame, previous: Conversation | null}} conversation
  * @property {{record: import("./conversation.js").ConversationRecord, messages: Message[]}} messages
  * @property {{record: import("./conversation.js").ConversationRecord}} read
  * @property {{item: OutboxItem, change: "added" | "restored" | "failed" | "acked" | "removed", frame?: ErrorFrame}} outbox
@@ -423,6 +423,15 @@ export class ProtocolClient {
     return conversation.status === "active" && Boolean(conversation.agent) && conversation.agent?.id === this.hello?.agent_id;
   }
 
+  /**
+   * A conversation object the server gave another way (an agent's REST history) for one held here: its state now.
+   * @param {Conversation} conversation
+   */
+  replaceConversation(conversation) {
+    const record = this.records.get(conversation.id);
+    if (record && record.conversation) record.conversation = conversation;
+  }
+
   /** @param {Message} message */
   isOwn(message) {
     if (this.role === "customer") return message.sender === "customer";
@@ -584,10 +593,11 @@ export class ProtocolClient {
     // no longer has) is the page's business only.
     if (this.role === "agent" && frame.type === "conversation.state" && !this.records.has(conversation.id)) return;
     const record = this.record(conversation.id);
+    const previous = record.conversation;
     record.conversation = conversation;
     record.announced = true;
     if (!this.ready) this.announcedNow.add(conversation.id);
-    this.emit("conversation", { record, frame });
+    this.emit("conversation", { record, frame, previous });
     if (messages.length) {
       this.keep(record, messages);
       // A page of the conversation from seq 1: complete up to its last message.
