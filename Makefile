@@ -64,3 +64,12 @@ BENCH_ARGS ?=
 .PHONY: bench
 bench: $(VENV)/.installed-test
 	$(VENV_PYTHON) -m bench.run $(BENCH_ARGS)
+
+# The browser client (static/shared/): its JSDoc types checked by TypeScript and its unit tests on node's runner.
+# npm ci runs only when node_modules is missing or older than package-lock.json.
+.PHONY: client-check
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+client-check: node_modules/.package-lock.json
+	npx tsc -p .
+	node --test tests/client/
