@@ -218,6 +218,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every REST error is `{"code", "message"}` with a code of `cs_platform.errors.ErrorCode`.
+    "EXCEPTION_HANDLER": "cs_platform.rest.coded_exception_handler",
     # Proxies in front of the web workers whose X-Forwarded-For is trusted for the client's address (rate
     # limits); 0: the connection's own address, so a client cannot pick its address by sending the header.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
