@@ -15,10 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cs_platform.errors import ErrorCode
+from cs_platform.origins import widget_origin_allowed
 from cs_platform.rate_limits import client_address, rate_limit_hit
 from cs_platform.rest import RATE_LIMITED_RESPONSE, ErrorSerializer, RateLimited
 from customers.models import Channel
-from customers.selectors import business_line_for_widget, widget_origin_allowed
+from customers.selectors import business_line_for_widget
 from customers.services import IdentityInvalid, customer_session_start
 
 
