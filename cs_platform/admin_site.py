@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.decorators import method_decorator
+from django.utils.html import conditional_escape
 from django.views.decorators.cache import never_cache
 
 from agents.services import LoginThrottled, login_attempt_record
@@ -29,3 +32,15 @@ class AdminSite(admin.AdminSite):
                 response["Retry-After"] = str(exc.retry_after)
                 return response
         return super().login(request, extra_context)
+
+
+class PlainHelpTextMixin:
+    """Django's admin writes a model field's help text into the page as HTML: a help text naming a tag (the
+    widget's `<script>`) would open that element and swallow the rest of the form. Here it is text, unless a
+    help text was marked safe on purpose."""
+
+    def formfield_for_dbfield(self, db_field: models.Field, request: HttpRequest, **kwargs: Any) -> forms.Field | None:
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
+        if formfield is not None and formfield.help_text:
+            formfield.help_text = conditional_escape(formfield.help_text)
+        return formfield

@@ -3,6 +3,7 @@
 import csv
 import io
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import pytest
@@ -417,6 +418,53 @@ def test_identity_secret_is_masked_for_supervisors_and_shown_to_superusers(clien
     assert "s3cret-value-xyz" not in as_supervisor.content.decode()
     assert guessing.status_code == 400
     assert "s3cret-value-xyz" in as_superuser.content.decode()
+
+
+class FormControls(HTMLParser):
+    """The names of the form controls a browser builds: like a browser, the parser reads everything inside a
+    `<script>` element as its text, up to the next `</script>`, so controls swallowed by a stray tag are missing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        name = dict(attrs).get("name")
+        if tag in {"input", "select", "textarea"} and name:
+            self.names.append(name)
+
+
+def test_the_business_line_form_is_whole_and_its_help_text_shows_the_script_tag_as_text(client):
+    # given: the widget key's help text names the <script> tag the site embeds
+    line = BusinessLineFactory()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    # when
+    html = client.get(reverse("admin:routing_businessline_change", args=[line.pk])).content.decode()
+
+    # then: the help text is text, and every control after it is in the form, down to the Save button
+    assert "Public widget key, written into the site&#x27;s &lt;script&gt; tag (data-business-line)." in html
+    controls = FormControls()
+    controls.feed(html)
+    fields = [name for name in controls.names if not name.startswith("initial-")]  # hidden twins of defaults
+    assert fields[fields.index("key") :][:15] == [
+        "key",
+        "identity_secret",
+        "identity_requires_expiry",
+        "greeting",
+        "allowed_origins",
+        "time_zone",
+        "business_hours",
+        "wait_timeout",
+        "agent_reply_timeout",
+        "disconnect_grace",
+        "idle_timeout",
+        "retention_days",
+        "Agent_business_lines-TOTAL_FORMS",
+        "Agent_business_lines-INITIAL_FORMS",
+        "Agent_business_lines-MIN_NUM_FORMS",
+    ]
+    assert "_save" in controls.names
 
 
 def test_supervisor_reads_agents_customers_and_business_lines(client, supervisor):
