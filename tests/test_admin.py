@@ -550,3 +550,30 @@ class TestLoginRate:
             assert client.get("/admin/login/").status_code == 200
 
         assert client.post("/admin/login/?next=/admin/", {"username": "boss", "password": "pw"}).status_code == 302
+
+
+def test_an_agent_with_nothing_to_administer_is_led_home_to_the_workbench(client):
+    # given: an agent (staff, so the admin's login admits them) without any admin permission
+    agent = AgentFactory(user__is_staff=True)
+    client.force_login(agent.user)
+
+    # when: the workbench's Home link (the admin's index), and the workbench's own page
+    home = client.get(reverse("admin:index"), follow=True)
+    workbench = client.get(reverse("workbench")).content.decode()
+
+    # then: Home is the workbench, not "You don't have permission to view or edit anything", and so is View site
+    assert home.redirect_chain == [("/workbench/", 302)]
+    assert home.status_code == 200
+    assert 'id="workbench"' in home.content.decode()
+    assert '<a href="/admin/">Home</a>' in workbench
+    assert '<a href="/workbench/">View site</a>' in workbench
+
+
+def test_a_supervisor_keeps_the_admin_home_and_the_site_link(client, supervisor):
+    # when
+    home = client.get(reverse("admin:index"))
+
+    # then
+    assert home.status_code == 200
+    assert "Site administration" in home.content.decode()
+    assert '<a href="/">View site</a>' in home.content.decode()
