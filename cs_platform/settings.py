@@ -296,7 +296,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = f"{REDIS_PREFIX}-default"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".data" / "celerybeat-schedule")
+# In the data folder (`CS_DATA_DIR`, default `.data/`): `make test` and its runs of `make run` keep their own.
+CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "routing-sweep": {
         "task": "routing.tasks.sweep",
