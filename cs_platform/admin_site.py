@@ -45,8 +45,11 @@ class AdminSite(admin.AdminSite):
             context["site_url"] = reverse("workbench")
         return context
 
+    # Django's stub says the index is always a TemplateResponse; for such an agent it is a redirect.
     @method_decorator(never_cache)
-    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def index(  # type: ignore[override]
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         """The admin's home for an agent it shows nothing would only say "You don't have permission to view or edit
         anything": the workbench's Home link and the admin's header lead such an agent to the workbench instead."""
         if not self.get_app_list(request) and agent_for_user(user=request.user) is not None:
