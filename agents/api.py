@@ -11,11 +11,13 @@ from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from agents.selectors import agent_for_user
 from agents.services import LoginThrottled, api_token_issue, login_attempt_record
+from cs_platform.errors import ErrorCode
 from cs_platform.rate_limits import client_address
-from customers.api import RATE_LIMITED_RESPONSE, CodedErrorsAPIView, ErrorSerializer, RateLimited
+from cs_platform.rest import RATE_LIMITED_RESPONSE, ErrorSerializer, RateLimited
 
 
 class QueryOrHeaderTokenScheme(OpenApiAuthenticationExtension):
@@ -36,11 +38,11 @@ class QueryOrHeaderTokenScheme(OpenApiAuthenticationExtension):
 
 class InvalidCredentials(APIException):
     status_code = 400
-    default_code = "invalid_credentials"
+    default_code = ErrorCode.INVALID_CREDENTIALS
     default_detail = "Wrong username or password."
 
 
-class AuthTokenApi(CodedErrorsAPIView):
+class AuthTokenApi(APIView):
     """Credentials in the body, no cookies: no CSRF. Only agents get a token, a fresh one on every call."""
 
     authentication_classes: list = []
@@ -87,6 +89,6 @@ class AuthTokenApi(CodedErrorsAPIView):
             raise InvalidCredentials()
         agent = agent_for_user(user=user)
         if agent is None:
-            raise PermissionDenied("This user is not an agent.", code="not_an_agent")
+            raise PermissionDenied("This user is not an agent.", code=ErrorCode.NOT_AN_AGENT)
         token = api_token_issue(user=user)
         return Response(self.AuthTokenOutputSerializer({"token": token, "agent_id": agent.pk}).data)

@@ -14,7 +14,8 @@ from django.utils import timezone
 from agents.models import Agent, ApiToken, Presence
 from agents.selectors import api_token_digest, api_token_password_fingerprint
 from chat import events
-from chat.errors import ChatError, ErrorCode
+from chat.errors import ChatError
+from cs_platform.errors import ErrorCode
 from cs_platform.rate_limits import rate_limit_hit
 
 logger = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from django.http import HttpRequest
 
 from audit.models import AuditAction, AuditEntry
 from audit.services import audit_record_request
+from cs_platform.admin_site import PlainHelpTextMixin
 
 
 @admin.register(AuditEntry)
@@ -45,8 +46,9 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
 
-class AuditedModelAdmin(admin.ModelAdmin):
-    """Every add, change and delete made through this admin also goes to the audit log, with the address.
+class AuditedModelAdmin(PlainHelpTextMixin, admin.ModelAdmin):
+    """Every add, change and delete made through this admin also goes to the audit log, with the address; help
+    texts are shown as text.
 
     Django's own LogEntry keeps the object's name (`object_repr`), which may be personal data; the audit entry
     keeps the model, the id and the names of the changed fields only.

@@ -21,7 +21,8 @@ from chat.models import CloseReason, ConversationStatus, Sender
 from chat.payloads import conversation_payload, message_payload
 from chat.permissions import Participant
 from chat.selectors import history_customer_conversations, history_customer_for_agent, messages_after
-from customers.api import CodedErrorsAPIView, ErrorSerializer
+from cs_platform.errors import ErrorCode
+from cs_platform.rest import ErrorSerializer
 from customers.models import Channel
 from routing.selectors import queue_position
 
@@ -30,7 +31,7 @@ class IsAgent(BasePermission):
     """Agents only: supervisors and admins read transcripts in the admin, customers through their socket."""
 
     message = "Only agents may read the history API."
-    code = "not_an_agent"
+    code = ErrorCode.NOT_AN_AGENT
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return agent_for_user(user=request.user) is not None
@@ -95,7 +96,7 @@ class HistoryMessageSerializer(serializers.Serializer):
     attachment = HistoryAttachmentSerializer(required=False)
 
 
-class CustomerConversationsApi(CodedErrorsAPIView):
+class CustomerConversationsApi(APIView):
     """The whole history the workbench shows beside a chat: who the customer is and every conversation."""
 
     permission_classes = [IsAgent]
@@ -137,7 +138,7 @@ class CustomerConversationsApi(CodedErrorsAPIView):
         )
 
 
-class ConversationMessagesApi(CodedErrorsAPIView):
+class ConversationMessagesApi(APIView):
     """A transcript page by page: `seq` is gap-free, so `after_seq` is an exact cursor."""
 
     permission_classes = [IsAgent]

@@ -24,13 +24,14 @@ from agents import presence
 from agents.selectors import agent_for_api_token, agent_for_user
 from agents.services import agent_connected, agent_presence_set
 from chat import events, frames, selectors, services, sockets
-from chat.errors import ChatError, ErrorCode
+from chat.errors import ChatError
 from chat.models import ConversationStatus
 from chat.payloads import conversation_payload, message_payload
 from chat.permissions import Participant, conversation_for, require_writable
 from cs_platform import logcontext, metrics
-from cs_platform.origins import own_site_socket
-from customers.selectors import SocketCustomer, customer_for_socket, widget_origin_allowed
+from cs_platform.errors import ErrorCode
+from cs_platform.origins import own_site_socket, widget_origin_allowed
+from customers.selectors import SocketCustomer, customer_for_socket
 from routing import services as routing
 from routing.selectors import business_line_offline_among, conversation_state
 

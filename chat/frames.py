@@ -19,7 +19,8 @@ from typing import Any
 
 from django.conf import settings
 
-from chat.errors import ChatError, ErrorCode
+from chat.errors import ChatError
+from cs_platform.errors import ErrorCode
 
 MAX_DEPTH = 32
 MAX_INT = 2**63 - 1

@@ -12,8 +12,9 @@ from typing import Literal
 from django.db import connection
 from django.db.models import QuerySet
 
-from chat.errors import ChatError, ErrorCode
+from chat.errors import ChatError
 from chat.models import OPEN_STATUSES, Conversation, ConversationStatus
+from cs_platform.errors import ErrorCode
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from chat import events
-from chat.errors import ChatError, ErrorCode
+from chat.errors import ChatError
 from chat.models import OPEN_STATUSES, CloseReason, Conversation, ConversationStatus, Message, Sender
 from chat.payloads import message_payload
 from chat.permissions import (
@@ -28,6 +28,7 @@ from chat.permissions import (
     require_writable,
 )
 from cs_platform import metrics
+from cs_platform.errors import ErrorCode
 from customers.models import Channel, Customer
 
 logger = logging.getLogger(__name__)

@@ -1,15 +1,22 @@
-"""The project's admin site: Django's, with its login form counted against `LOGIN_RATE` like the API's login."""
+"""The project's admin site: Django's, with its login form counted against `LOGIN_RATE` like the API's login, and
+agents sent to their workbench rather than to an admin that has nothing for them."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.html import conditional_escape
 from django.views.decorators.cache import never_cache
 
+from agents.selectors import agent_for_user
 from agents.services import LoginThrottled, login_attempt_record
 from cs_platform.rate_limits import client_address
 
@@ -29,3 +36,34 @@ class AdminSite(admin.AdminSite):
                 response["Retry-After"] = str(exc.retry_after)
                 return response
         return super().login(request, extra_context)
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        """An agent's "View site" (in every admin page's header, the workbench's too) opens the workbench: the demo
+        company's site is the customers'."""
+        context = super().each_context(request)
+        if agent_for_user(user=request.user) is not None:
+            context["site_url"] = reverse("workbench")
+        return context
+
+    # Django's stub says the index is always a TemplateResponse; for such an agent it is a redirect.
+    @method_decorator(never_cache)
+    def index(  # type: ignore[override]
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The admin's home for an agent it shows nothing would only say "You don't have permission to view or edit
+        anything": the workbench's Home link and the admin's header lead such an agent to the workbench instead."""
+        if not self.get_app_list(request) and agent_for_user(user=request.user) is not None:
+            return redirect("workbench")
+        return super().index(request, extra_context)
+
+
+class PlainHelpTextMixin:
+    """Django's admin writes a model field's help text into the page as HTML: a help text naming a tag (the
+    widget's `<script>`) would open that element and swallow the rest of the form. Here it is text, unless a
+    help text was marked safe on purpose."""
+
+    def formfield_for_dbfield(self, db_field: models.Field, request: HttpRequest, **kwargs: Any) -> forms.Field | None:
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
+        if formfield is not None and formfield.help_text:
+            formfield.help_text = conditional_escape(formfield.help_text)
+        return formfield

@@ -21,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from cs_platform import metrics
+from cs_platform.errors import ErrorCode
 from routing.selectors import queue_overview
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,10 @@ def _scraper_allowed(request: HttpRequest) -> bool:
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not _scraper_allowed(request):
         return JsonResponse(
-            {"code": "forbidden", "message": "Metrics are served to the addresses and token the operator set"},
+            {
+                "code": ErrorCode.FORBIDDEN.value,
+                "message": "Metrics are served to the addresses and token the operator set",
+            },
             status=403,
         )
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

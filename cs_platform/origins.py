@@ -1,5 +1,5 @@
-"""Which web origins the product trusts: one rule for the agents' cookie socket, the widget's business lines and
-the chat page's `frame-ancestors`.
+"""Which web origins the product trusts: the one rule for the agents' cookie socket, the widget's business lines
+(its session call and its socket) and the chat page's `frame-ancestors`. No other module compares origins.
 
 An origin is a scheme, a host and a port (RFC 6454), and two origins are the same only when all three are:
 `http://127.0.0.1:8001` is not `http://127.0.0.1:8000`, nor is `https://chat.example.com` the same site as
@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from routing.models import BusinessLine
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # A socket is served on ws/wss; the page that opened it on http/https.
@@ -125,3 +128,21 @@ def origin_list(values: Iterable[str]) -> list[Origin]:
         if origin is not None and origin not in found:
             found.append(origin)
     return found
+
+
+def widget_origin_allowed(*, business_line: BusinessLine, origin: str | None, host: str) -> bool:
+    """A browser's `Origin` must be one of the business line's sites or the product's own pages (its Host: same
+    host and port).
+
+    Native apps send no `Origin` and are let through: their customers prove nothing more by a header they set.
+    No cookie rides along with a widget's requests (its token is the credential), so the product's own pages count
+    on either scheme here; the agents' cookie socket also compares the scheme (`own_site_socket`).
+    """
+    if origin is None:
+        return True
+    parsed = parse_origin(origin)
+    if parsed is None:
+        return False
+    if parsed in origin_list(business_line.allowed_origin_list):
+        return True
+    return parsed == site_origin(scheme=parsed.scheme, host=host)

@@ -2,7 +2,9 @@
 
 It prepares the servers (the embedded PostgreSQL and Redis when `DATABASE_URL` / `REDIS_URL` are unset), applies
 the migrations, seeds the demo on the first run, then runs the Procfile under honcho: a Daphne web worker, a
-Celery worker and Celery beat. Ctrl-C (SIGINT) or SIGTERM stops all of them, and the embedded servers too.
+Celery worker and Celery beat. Once all three are up and their start-up output has settled, it prints the URLs of
+the README's table, so they are the last thing on screen. Ctrl-C (SIGINT) or SIGTERM stops all of them, and the
+embedded servers too.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 8000
 READY_TIMEOUT_SECONDS = 90.0
 SHUTDOWN_TIMEOUT_SECONDS = 30.0
+# Output quiet this long after every process is up: start-up is over, and the banner will not be buried.
+SETTLED_SECONDS = 1.0
+# What each Procfile process prints once it is up; honcho starts each of its lines with `HH:MM:SS name.N |`.
+STARTED_LINES = {"worker": b" ready.", "beat": b"beat: Starting..."}
 
 
 @dataclass
@@ -86,7 +92,8 @@ def _answers_healthz(port: int) -> bool:
 
 
 def _banner(port: int, prepared: Prepared, *, embedded_db: bool, embedded_redis: bool) -> str:
-    from agents.demo import DEFAULT_PASSWORD, DEMO_AGENTS, SUPERVISOR_USERNAME
+    """The README's table of URLs (`make run`), the demo logins and where the data is."""
+    from agents.demo import DEFAULT_PASSWORD, DEMO_AGENTS, DEMO_KEY, SUPERVISOR_USERNAME
     from cs_platform import embedded
 
     base = f"http://127.0.0.1:{port}"
@@ -103,17 +110,38 @@ def _banner(port: int, prepared: Prepared, *, embedded_db: bool, embedded_redis:
         [
             rule,
             " The customer-service platform is running. Ctrl-C stops everything.",
-            f"   Demo site (Acme Shop)  {base}/",
-            f"   Admin (supervisors)    {base}/admin/",
-            f"   API docs               {base}/api/docs/",
-            f"   Health                 {base}/healthz",
-            f"   Metrics (Prometheus)   {base}/metrics",
+            f"   Demo site (Acme Shop)   {base}/",
+            f"   Agent workbench         {base}/workbench/",
+            f"   H5 (mobile) chat        {base}/h5/?business_line={DEMO_KEY}",
+            f"   Admin                   {base}/admin/",
+            f"   API docs                {base}/api/docs/",
+            f"   Health                  {base}/healthz",
+            f"   Metrics (Prometheus)    {base}/metrics",
             f" Demo logins, password {password}:",
-            f"   {SUPERVISOR_USERNAME} (admin: transcripts); agents {agents}",
+            f"   agents {agents} (workbench); {SUPERVISOR_USERNAME} (admin: transcripts)",
             f" Database: {database}; Redis: {redis}",
             rule,
         ]
     )
+
+
+class _StartedProcesses:
+    """Which Procfile processes have said they are up, read from the lines honcho relays."""
+
+    def __init__(self) -> None:
+        self._started: set[str] = set()
+
+    def see(self, line: bytes) -> None:
+        prefix, separator, text = line.partition(b" | ")
+        if not separator or not prefix.split():
+            return
+        process = prefix.split()[-1].split(b".")[0].decode(errors="replace")
+        marker = STARTED_LINES.get(process)
+        if marker is not None and marker in text:
+            self._started.add(process)
+
+    def all_up(self) -> bool:
+        return self._started >= set(STARTED_LINES)
 
 
 class _Output:
@@ -123,6 +151,8 @@ class _Output:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._broken = False
+        self.started = _StartedProcesses()
+        self.last_line_at = time.monotonic()
 
     def write(self, data: bytes) -> None:
         with self._lock:
@@ -141,7 +171,12 @@ class _Output:
     def relay(self, stream: IO[bytes]) -> None:
         """Copy a child's output line by line; keep draining even when we cannot print, so it never blocks."""
         for line in iter(stream.readline, b""):
+            self.started.see(line)
             self.write(line)
+            self.last_line_at = time.monotonic()
+
+    def settled(self) -> bool:
+        return time.monotonic() - self.last_line_at >= SETTLED_SECONDS
 
 
 class _Processes:
@@ -186,7 +221,7 @@ class _Processes:
             self.honcho.send_signal(signum)
 
     def wait(self, *, until_ready: Callable[[], bool], on_ready: Callable[[], None], output: _Output) -> int:
-        """Wait for honcho to end; call `on_ready` once the web worker answers."""
+        """Wait for honcho to end; call `on_ready` once `until_ready` says everything is up."""
         ready_deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         announced = False
         while True:
@@ -203,9 +238,27 @@ class _Processes:
                 announced = True
             elif not announced and time.monotonic() > ready_deadline:
                 output.say(
-                    f"The web worker did not answer /healthz within {READY_TIMEOUT_SECONDS:.0f} s; see its log above."
+                    f"Not everything was up within {READY_TIMEOUT_SECONDS:.0f} s (the web worker answering /healthz, "
+                    "the Celery worker ready, beat started); see the log above."
                 )
                 announced = True
+
+
+class _Readiness:
+    """Everything is up, and start-up is over: the web worker answered `/healthz` once (asked no more, so no access
+    log line of ours follows the banner), Celery worker and beat said they are up, and nothing was printed for
+    `SETTLED_SECONDS`."""
+
+    def __init__(self, port: int, output: _Output) -> None:
+        self.port = port
+        self.output = output
+        self.web_answered = False
+
+    def __call__(self) -> bool:
+        if not self.web_answered:
+            self.web_answered = _answers_healthz(self.port)
+            return False
+        return self.output.started.all_up() and self.output.settled()
 
 
 def _raise_system_exit(signum: int, frame: FrameType | None) -> None:
@@ -237,7 +290,7 @@ def main() -> int:
         signal.signal(signal.SIGTERM, processes.on_signal)
         signal.signal(signal.SIGINT, processes.on_signal)
         returncode = processes.wait(
-            until_ready=lambda: _answers_healthz(port),
+            until_ready=_Readiness(port, output),
             on_ready=lambda: output.say(
                 _banner(port, prepared, embedded_db=embedded_db, embedded_redis=embedded_redis)
             ),

@@ -218,6 +218,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every REST error is `{"code", "message"}` with a code of `cs_platform.errors.ErrorCode`.
+    "EXCEPTION_HANDLER": "cs_platform.rest.coded_exception_handler",
     # Proxies in front of the web workers whose X-Forwarded-For is trusted for the client's address (rate
     # limits); 0: the connection's own address, so a client cannot pick its address by sending the header.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
@@ -294,7 +296,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = f"{REDIS_PREFIX}-default"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".data" / "celerybeat-schedule")
+# In the data folder (`CS_DATA_DIR`, default `.data/`): `make test` and its runs of `make run` keep their own.
+CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "routing-sweep": {
         "task": "routing.tasks.sweep",

@@ -2,87 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
 from django.utils.cache import patch_vary_headers
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied, Throttled, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.views import APIView, exception_handler
+from rest_framework.views import APIView
 
+from cs_platform.errors import ErrorCode
+from cs_platform.origins import widget_origin_allowed
 from cs_platform.rate_limits import client_address, rate_limit_hit
+from cs_platform.rest import RATE_LIMITED_RESPONSE, ErrorSerializer, RateLimited
 from customers.models import Channel
-from customers.selectors import business_line_for_widget, widget_origin_allowed
-from customers.services import CustomerErrorCode, IdentityInvalid, customer_session_start
+from customers.selectors import business_line_for_widget
+from customers.services import IdentityInvalid, customer_session_start
 
 
-class ErrorSerializer(serializers.Serializer):
-    """The body of every error of this API: a stable snake_case `code` and a human `message`."""
-
-    code = serializers.CharField()
-    message = serializers.CharField()
-    # DRF's metaclass takes declared fields out of the class body, so this does not hide `Serializer.errors`.
-    errors = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()),
-        required=False,
-        help_text="Per-field messages, for `invalid_request`.",
-    )
-
-
-class RateLimited(Throttled):
-    """Over a rate limit: `429` with `Retry-After` and `{"code": "rate_limited", "message"}` saying when to retry."""
-
-    default_code = "rate_limited"
-    default_detail = "Too many requests."
-    extra_detail_singular = "Please try again in {wait} second."
-    extra_detail_plural = "Please try again in {wait} seconds."
-
-
-RATE_LIMITED_RESPONSE = OpenApiResponse(
-    ErrorSerializer,
-    description="`rate_limited`: too many attempts; the `Retry-After` header says when to retry.",
-)
-
-
-def coded_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, reshaped to `{"code", "message"}` like the WebSocket protocol's error frames."""
-    if isinstance(exc, Http404):
-        exc = NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = PermissionDenied()
-    response = exception_handler(exc, context)
-    if response is None or not isinstance(exc, APIException):
-        return response  # not an API error: Django's 500 handling applies
-    if isinstance(exc, ValidationError):
-        detail = exc.detail if isinstance(exc.detail, dict) else {api_settings.NON_FIELD_ERRORS_KEY: exc.detail}
-        errors = {
-            field: [str(m) for m in (value if isinstance(value, list) else [value])] for field, value in detail.items()
-        }
-        field, messages = next(iter(errors.items()))
-        prefix = "" if field == api_settings.NON_FIELD_ERRORS_KEY else f"{field}: "
-        response.data = {"code": "invalid_request", "message": prefix + messages[0], "errors": errors}
-    else:
-        code = exc.get_codes()
-        response.data = {"code": code if isinstance(code, str) else exc.default_code, "message": str(exc.detail)}
-    return response
-
-
-class CodedErrorsAPIView(APIView):
-    """Every API class of the product answers errors as `{"code", "message"}`."""
-
-    def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response | None]:
-        return coded_exception_handler
-
-
-class WidgetSessionApi(CodedErrorsAPIView):
+class WidgetSessionApi(APIView):
     """Token based, no cookies: no CSRF, anyone may call; the business line's key and origins gate it."""
 
     authentication_classes: list = []
@@ -202,12 +143,12 @@ class WidgetSessionApi(CodedErrorsAPIView):
             raise RateLimited(wait, "Too many chat sessions were opened from your network.")
         business_line = business_line_for_widget(key=data["business_line"])
         if business_line is None:
-            raise NotFound("Unknown business line.", code=CustomerErrorCode.BUSINESS_LINE_NOT_FOUND.value)
+            raise NotFound("Unknown business line.", code=ErrorCode.BUSINESS_LINE_NOT_FOUND)
         origin = request.headers.get("Origin")
         if not widget_origin_allowed(business_line=business_line, origin=origin, host=request.get_host()):
             raise PermissionDenied(
                 "This origin may not open a session for this business line.",
-                code=CustomerErrorCode.ORIGIN_FORBIDDEN.value,
+                code=ErrorCode.ORIGIN_FORBIDDEN,
             )
         try:
             session = customer_session_start(
@@ -221,7 +162,7 @@ class WidgetSessionApi(CodedErrorsAPIView):
                 email=data.get("email") or "",
             )
         except IdentityInvalid as exc:
-            raise PermissionDenied(str(exc), code=exc.code.value) from exc
+            raise PermissionDenied(str(exc), code=exc.code) from exc
         output = self.WidgetSessionOutputSerializer(
             {
                 "customer_id": session.customer.pk,
@@ -246,7 +187,7 @@ class WidgetSessionApi(CodedErrorsAPIView):
         response = super().finalize_response(request, response, *args, **kwargs)
         origin = request.headers.get("Origin")
         data = getattr(response, "data", None)
-        refused = isinstance(data, dict) and data.get("code") == CustomerErrorCode.ORIGIN_FORBIDDEN
+        refused = isinstance(data, dict) and data.get("code") == ErrorCode.ORIGIN_FORBIDDEN
         if origin is not None and not refused:
             response["Access-Control-Allow-Origin"] = origin
             response["Access-Control-Expose-Headers"] = "Retry-After"

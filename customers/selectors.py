@@ -1,5 +1,4 @@
-"""Reads about customers: who a customer token belongs to, what their socket needs to start, which origins may
-open a widget session."""
+"""Reads about customers: who a customer token belongs to, what their socket needs to start, their identity hash."""
 
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ from django.db.models import Field, Model
 
 from agents.models import Agent, Presence
 from chat.models import OPEN_STATUSES, Conversation
-from cs_platform.origins import origin_list, parse_origin, site_origin
 from customers.models import Customer
 from routing.models import BusinessLine
 
@@ -114,24 +112,6 @@ def _from_row(model: type[_M], fields: list[Field[Any, Any]], values: tuple[Any,
 
 def business_line_for_widget(*, key: str) -> BusinessLine | None:
     return BusinessLine.objects.filter(key=key).first()
-
-
-def widget_origin_allowed(*, business_line: BusinessLine, origin: str | None, host: str) -> bool:
-    """A browser's `Origin` must be one of the business line's sites or the product's own pages (its Host: same
-    host and port), by the one origin rule of `cs_platform.origins`.
-
-    Native apps send no `Origin` and are let through: their customers prove nothing more by a header they set.
-    No cookie rides along with a widget's requests (its token is the credential), so the product's own pages count
-    on either scheme here; the agents' cookie socket also compares the scheme (`origins.own_site_socket`).
-    """
-    if origin is None:
-        return True
-    parsed = parse_origin(origin)
-    if parsed is None:
-        return False
-    if parsed in origin_list(business_line.allowed_origin_list):
-        return True
-    return parsed == site_origin(scheme=parsed.scheme, host=host)
 
 
 def customer_identity_hash(*, business_line: BusinessLine, external_id: str, expires: int | None = None) -> str:

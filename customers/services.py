@@ -5,34 +5,27 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from cs_platform.errors import ErrorCode
 from customers.models import Channel, Customer
 from customers.selectors import customer_identity_hash, customer_token_signer
 from routing.models import BusinessLine
 
 
-class CustomerErrorCode(StrEnum):
-    BUSINESS_LINE_NOT_FOUND = "business_line_not_found"
-    IDENTITY_INVALID = "identity_invalid"
-    IDENTITY_EXPIRED = "identity_expired"
-    ORIGIN_FORBIDDEN = "origin_forbidden"
-
-
 class IdentityInvalid(Exception):
     """The `identity_hash` does not prove the `external_id`: nothing may be created or returned."""
 
-    code = CustomerErrorCode.IDENTITY_INVALID
+    code = ErrorCode.IDENTITY_INVALID
 
 
 class IdentityExpired(IdentityInvalid):
     """A proven identity whose `identity_expires` has passed: the site must sign a fresh one."""
 
-    code = CustomerErrorCode.IDENTITY_EXPIRED
+    code = ErrorCode.IDENTITY_EXPIRED
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +25,7 @@ from django.utils import timezone
 from audit.models import AuditAction
 from audit.services import audit_record
 from chat.models import OPEN_STATUSES, Conversation, Message
+from cs_platform.errors import ErrorCode
 from customers.models import Customer
 from privacy.selectors import conversations_ended_before, customers_forgotten_before
 from routing.models import BusinessLine
@@ -33,16 +33,10 @@ from routing.models import BusinessLine
 logger = logging.getLogger(__name__)
 
 
-class ErasureErrorCode(StrEnum):
-    CUSTOMER_NOT_FOUND = "customer_not_found"
-    CUSTOMER_HAS_OPEN_CONVERSATION = "customer_has_open_conversation"
-    REASON_REQUIRED = "reason_required"
-
-
 class ErasureRefused(Exception):
     """Nothing was erased; the message says why and what to do."""
 
-    def __init__(self, code: ErasureErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -84,13 +78,13 @@ def customer_erase(
     reason = reason.strip()
     if not reason:
         raise ErasureRefused(
-            ErasureErrorCode.REASON_REQUIRED,
+            ErrorCode.REASON_REQUIRED,
             "Say why the customer is erased (their request, a ticket number): it is kept in the audit log.",
         )
     with transaction.atomic():
         customer = Customer.objects.select_for_update().filter(id=customer_id).first()
         if customer is None:
-            raise ErasureRefused(ErasureErrorCode.CUSTOMER_NOT_FOUND, f"There is no customer {customer_id}.")
+            raise ErasureRefused(ErrorCode.CUSTOMER_NOT_FOUND, f"There is no customer {customer_id}.")
         conversations = list(
             Conversation.objects.select_for_update()
             .filter(customer_id=customer_id)
@@ -100,7 +94,7 @@ def customer_erase(
         still_open = [conversation_id for conversation_id, status in conversations if status in OPEN_STATUSES]
         if still_open:
             raise ErasureRefused(
-                ErasureErrorCode.CUSTOMER_HAS_OPEN_CONVERSATION,
+                ErrorCode.CUSTOMER_HAS_OPEN_CONVERSATION,
                 f"Customer {customer_id} is in an open conversation (#{still_open[0]}): erase them once it has "
                 "ended (closed by the agent or the customer, or by a timeout).",
             )

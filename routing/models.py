@@ -40,7 +40,7 @@ class BusinessLine(models.Model):
         max_length=64,
         unique=True,
         default=new_widget_key,
-        help_text="Public widget key, written into the site's widget.js script tag.",
+        help_text="Public widget key, written into the site's <script> tag (data-business-line).",
     )
     identity_secret = models.CharField(
         max_length=128,

@@ -23,11 +23,12 @@ from django.utils import timezone
 from agents import presence
 from agents.models import Agent
 from chat import events
-from chat.errors import ChatError, ErrorCode
+from chat.errors import ChatError
 from chat.models import OPEN_STATUSES, CloseReason, Conversation, ConversationStatus
 from chat.permissions import Participant, conversation_for, require_writable
 from chat.services import conversation_end, conversation_state_publish_on_commit, system_message_append
 from cs_platform import metrics
+from cs_platform.errors import ErrorCode
 from cs_platform.redis_clients import sync_client
 from routing.models import BusinessLine
 from routing.selectors import available_agent_ids, conversation_state, queue_states, waiting_queue

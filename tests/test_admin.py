@@ -3,6 +3,7 @@
 import csv
 import io
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import pytest
@@ -419,6 +420,53 @@ def test_identity_secret_is_masked_for_supervisors_and_shown_to_superusers(clien
     assert "s3cret-value-xyz" in as_superuser.content.decode()
 
 
+class FormControls(HTMLParser):
+    """The names of the form controls a browser builds: like a browser, the parser reads everything inside a
+    `<script>` element as its text, up to the next `</script>`, so controls swallowed by a stray tag are missing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        name = dict(attrs).get("name")
+        if tag in {"input", "select", "textarea"} and name:
+            self.names.append(name)
+
+
+def test_the_business_line_form_is_whole_and_its_help_text_shows_the_script_tag_as_text(client):
+    # given: the widget key's help text names the <script> tag the site embeds
+    line = BusinessLineFactory()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    # when
+    html = client.get(reverse("admin:routing_businessline_change", args=[line.pk])).content.decode()
+
+    # then: the help text is text, and every control after it is in the form, down to the Save button
+    assert "Public widget key, written into the site&#x27;s &lt;script&gt; tag (data-business-line)." in html
+    controls = FormControls()
+    controls.feed(html)
+    fields = [name for name in controls.names if not name.startswith("initial-")]  # hidden twins of defaults
+    assert fields[fields.index("key") :][:15] == [
+        "key",
+        "identity_secret",
+        "identity_requires_expiry",
+        "greeting",
+        "allowed_origins",
+        "time_zone",
+        "business_hours",
+        "wait_timeout",
+        "agent_reply_timeout",
+        "disconnect_grace",
+        "idle_timeout",
+        "retention_days",
+        "Agent_business_lines-TOTAL_FORMS",
+        "Agent_business_lines-INITIAL_FORMS",
+        "Agent_business_lines-MIN_NUM_FORMS",
+    ]
+    assert "_save" in controls.names
+
+
 def test_supervisor_reads_agents_customers_and_business_lines(client, supervisor):
     # given
     line = BusinessLineFactory(name="Retail")
@@ -502,3 +550,30 @@ class TestLoginRate:
             assert client.get("/admin/login/").status_code == 200
 
         assert client.post("/admin/login/?next=/admin/", {"username": "boss", "password": "pw"}).status_code == 302
+
+
+def test_an_agent_with_nothing_to_administer_is_led_home_to_the_workbench(client):
+    # given: an agent (staff, so the admin's login admits them) without any admin permission
+    agent = AgentFactory(user__is_staff=True)
+    client.force_login(agent.user)
+
+    # when: the workbench's Home link (the admin's index), and the workbench's own page
+    home = client.get(reverse("admin:index"), follow=True)
+    workbench = client.get(reverse("workbench")).content.decode()
+
+    # then: Home is the workbench, not "You don't have permission to view or edit anything", and so is View site
+    assert home.redirect_chain == [("/workbench/", 302)]
+    assert home.status_code == 200
+    assert 'id="workbench"' in home.content.decode()
+    assert '<a href="/admin/">Home</a>' in workbench
+    assert '<a href="/workbench/">View site</a>' in workbench
+
+
+def test_a_supervisor_keeps_the_admin_home_and_the_site_link(client, supervisor):
+    # when
+    home = client.get(reverse("admin:index"))
+
+    # then
+    assert home.status_code == 200
+    assert "Site administration" in home.content.decode()
+    assert '<a href="/">View site</a>' in home.content.decode()

@@ -1,11 +1,13 @@
 """The origin rule (cs_platform/origins.py): scheme, host and port, for the agents' cookie socket and the widget."""
 
+import ast
+from pathlib import Path
+
 import pytest
 from channels.testing import WebsocketCommunicator
 
 from cs_platform.asgi import application
-from cs_platform.origins import Origin, own_site_socket, parse_origin
-from customers.selectors import widget_origin_allowed
+from cs_platform.origins import Origin, own_site_socket, parse_origin, widget_origin_allowed
 from tests.factories import AgentFactory, BusinessLineFactory
 
 
@@ -125,3 +127,19 @@ async def test_an_agent_session_socket_from_another_port_or_scheme_is_closed_wit
     await socket.connect()
     assert (await socket.receive_json_from())["code"] == "origin_forbidden"
     assert (await socket.receive_output())["code"] == 4403
+
+
+def test_origins_are_compared_in_cs_platform_origins_only():
+    # one rule: every other module asks cs_platform.origins, none parses or compares origins itself
+    base = Path(__file__).resolve().parent.parent
+    parsers = []
+    for app in ("agents", "audit", "chat", "cs_platform", "customers", "privacy", "routing"):
+        for path in sorted((base / app).rglob("*.py")):
+            calls = {
+                node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+                for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.Call)
+            }
+            if calls & {"parse_origin", "site_origin", "scope_site_origin", "urlsplit"}:
+                parsers.append(str(path.relative_to(base)))
+    assert parsers == ["cs_platform/origins.py"]

@@ -39,6 +39,26 @@ def test_a_supervisor_browses_the_admin_under_the_policy(page, server, demo_line
     expect(page.locator("#id_username")).to_be_visible()
 
 
+def test_the_business_line_page_shows_its_whole_form(page, server, demo_line):
+    # given: the widget key's help text names the <script> tag the site embeds
+    UserFactory(username="boss", is_staff=True, is_superuser=True)
+
+    # when
+    page.goto(f"{server.url}/admin/login/?next=/admin/routing/businessline/{demo_line.pk}/change/")
+    page.get_by_label("Username:").fill("boss")
+    page.get_by_label("Password:").fill("pw")
+    page.get_by_role("button", name="Log in").click()
+
+    # then: the help text reads as text, and the fields after it are there, down to the Save button
+    expect(
+        page.get_by_text("Public widget key, written into the site's <script> tag (data-business-line).")
+    ).to_be_visible()
+    for label in ["Greeting", "Allowed origins", "Business hours", "Wait timeout", "Idle timeout", "Retention days"]:
+        expect(page.get_by_label(label, exact=False).first).to_be_visible()
+    expect(page.get_by_role("heading", name="Team")).to_be_visible()
+    expect(page.get_by_role("button", name="Save", exact=True)).to_be_visible()
+
+
 def test_swagger_ui_renders_the_api_under_the_policy(page, server):
     # when
     page.goto(f"{server.url}/api/docs/")

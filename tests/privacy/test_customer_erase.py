@@ -14,8 +14,9 @@ from django.urls import reverse
 
 from audit.models import AuditAction, AuditEntry
 from chat.models import Conversation, ConversationStatus, Message
+from cs_platform.errors import ErrorCode
 from customers.models import Customer
-from privacy.services import Deleted, ErasureErrorCode, ErasureRefused, customer_erase
+from privacy.services import Deleted, ErasureRefused, customer_erase
 from tests.factories import BusinessLineFactory, CustomerFactory, UserFactory
 from tests.privacy.helpers import stored_files, transcript
 
@@ -123,7 +124,7 @@ def test_a_customer_in_an_open_conversation_is_not_erased(two_customers, status)
         customer_erase(customer_id=ada.pk, reason="Request #123")
 
     # then
-    assert refused.value.code == ErasureErrorCode.CUSTOMER_HAS_OPEN_CONVERSATION
+    assert refused.value.code == ErrorCode.CUSTOMER_HAS_OPEN_CONVERSATION
     assert f"#{live.pk}" in refused.value.message
     assert Conversation.objects.filter(customer=ada).count() == len(ada_conversations) + 1
     assert Message.objects.filter(conversation__customer=ada).count() == 2 * (len(ada_conversations) + 1)
@@ -132,7 +133,7 @@ def test_a_customer_in_an_open_conversation_is_not_erased(two_customers, status)
 
 @pytest.mark.parametrize(
     ("customer_id", "reason", "code"),
-    [(0, "Request #123", ErasureErrorCode.CUSTOMER_NOT_FOUND), (None, "  ", ErasureErrorCode.REASON_REQUIRED)],
+    [(0, "Request #123", ErrorCode.CUSTOMER_NOT_FOUND), (None, "  ", ErrorCode.REASON_REQUIRED)],
     ids=["unknown customer", "no reason"],
 )
 def test_erase_refuses_an_unknown_customer_or_no_reason(two_customers, customer_id, reason, code):

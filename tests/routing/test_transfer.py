@@ -3,11 +3,12 @@
 import pytest
 
 from agents.models import Presence
-from chat.errors import ChatError, ErrorCode
+from chat.errors import ChatError
 from chat.events import agent_group, conversation_group
 from chat.models import ConversationStatus
 from chat.permissions import Participant
 from chat.services import conversation_close
+from cs_platform.errors import ErrorCode
 from routing.selectors import queue_states
 from routing.services import assignment_pick, assignment_run, conversation_transfer
 from tests.factories import BusinessLineFactory

@@ -5,10 +5,11 @@ import threading
 import pytest
 from django.db import connection
 
-from chat.errors import ChatError, ErrorCode
+from chat.errors import ChatError
 from chat.models import ConversationStatus, Message, Sender
 from chat.permissions import Participant
 from chat.services import conversation_close, conversation_start, message_send
+from cs_platform.errors import ErrorCode
 from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db

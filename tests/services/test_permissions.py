@@ -2,10 +2,11 @@
 
 import pytest
 
-from chat.errors import ChatError, ErrorCode
+from chat.errors import ChatError
 from chat.models import ConversationStatus, Message
 from chat.permissions import Participant, conversation_for, require_writable, visible_conversations
 from chat.services import message_send
+from cs_platform.errors import ErrorCode
 from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
