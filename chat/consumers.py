@@ -23,7 +23,7 @@ from django.conf import settings
 from agents import presence
 from agents.selectors import agent_for_api_token, agent_for_user
 from agents.services import agent_connected, agent_presence_set
-from chat import events, frames, selectors, services, sockets
+from chat import events, frames, lifecycle, selectors, services, sockets
 from chat.errors import ChatError, ErrorCode
 from chat.models import ConversationStatus
 from chat.payloads import conversation_payload, message_payload
@@ -379,7 +379,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "pong", "ref": ref})
 
     def _close_and_load(self, conversation_id: int) -> dict[str, Any]:
-        services.conversation_close(participant=self.participant, conversation_id=conversation_id)
+        lifecycle.conversation_close(participant=self.participant, conversation_id=conversation_id)
         return self._state_frame(conversation_id)
 
     def _state_frame(self, conversation_id: int) -> dict[str, Any]:
@@ -503,7 +503,7 @@ class CustomerConsumer(ChatConsumer):
     async def handle_conversation_start(self, frame: dict[str, Any], ref: Any) -> None:
         channel = frame.get("channel", self.customer.first_channel)
         conversation, _created = await events.call_and_publish(
-            services.conversation_start,
+            lifecycle.conversation_start,
             customer=self.customer,
             channel=channel,
         )
@@ -538,7 +538,7 @@ class CustomerConsumer(ChatConsumer):
         body = _field_body(frame)
         contact = {name: _field_str(frame, name, max_length=200) for name in ("name", "email") if name in frame}
         conversation = await events.call_and_publish(
-            services.conversation_leave_message,
+            lifecycle.conversation_leave_message,
             customer=self.customer,
             channel=frame.get("channel", self.customer.first_channel),
             body=body,

@@ -6,9 +6,10 @@ import pytest
 from django.db import connection
 
 from chat.errors import ChatError, ErrorCode
+from chat.lifecycle import conversation_close, conversation_start
 from chat.models import ConversationStatus, Message, Sender
 from chat.permissions import Participant
-from chat.services import conversation_close, conversation_start, message_send
+from chat.services import message_send
 from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
