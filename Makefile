@@ -52,3 +52,8 @@ BENCH_ARGS ?=
 .PHONY: bench
 bench: $(VENV)/.installed-test
 	$(VENV_PYTHON) -m bench.run $(BENCH_ARGS)
+
+# Who may import whom (pyproject.toml, [tool.importlinter]; docs/architecture.md, "Layers").
+.PHONY: lint-imports
+lint-imports: $(VENV)/.installed-test
+	$(VENV)/bin/lint-imports --no-cache
