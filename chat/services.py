@@ -49,7 +49,7 @@ SELECT conversation.status, conversation.agent_id, conversation.business_line_id
 FROM conversation LEFT JOIN message ON TRUE
 """
 # The statement for a participant's send (the permission rule inside it), and for a caller that checked already.
-_APPEND_SQL_FOR = {
+_APPEND_SQL_FOR: dict[str | None, str] = {
     **{kind: _APPEND_SQL.format(visible=VISIBLE_SQL[kind], writable=WRITABLE_SQL[kind]) for kind in VISIBLE_SQL},
     None: _APPEND_SQL.format(visible="TRUE", writable="TRUE"),
 }

@@ -18,10 +18,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
+from redis.typing import EncodableT
 
 from agents import presence
 from agents.models import Agent
@@ -218,8 +220,11 @@ def queue_positions_publish(*, business_line_id: int) -> int:
     lock = client.lock(f"{key}:lock", timeout=10, blocking_timeout=10)
     with lock:
         frames = queue_states(business_line_id=business_line_id)
-        published = {str(f["conversation"]["id"]): f["conversation"]["queue_position"] for f in frames}
-        previous = {k.decode(): int(v) for k, v in client.hgetall(key).items()}
+        published: dict[EncodableT, EncodableT] = {
+            str(f["conversation"]["id"]): f["conversation"]["queue_position"] for f in frames
+        }
+        # The client does not decode responses: the hash comes back as bytes.
+        previous = {k.decode(): int(v) for k, v in cast(dict[bytes, bytes], client.hgetall(key)).items()}
         changed = [
             frame
             for frame in frames
