@@ -25,7 +25,9 @@ $(VENV)/.installed-test: requirements.txt requirements-dev.txt | $(VENV_PYTHON)
 run: $(VENV)/.installed-run
 	$(VENV_PYTHON) -m cs_platform.run
 
-test: $(VENV)/.installed-test chromium
+# The static checks first, then the browser client's unit tests (node's runner), then everything in pytest.
+test: lint chromium
+	node --test tests/client/
 	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
 		exec $(VENV_PYTHON) -m pytest $(PYTEST_ARGS); \
 	fi; \
@@ -46,17 +48,25 @@ chromium:
 	echo "Installing Debian's chromium for the browser tests..."; \
 	$$SUDO apt-get install -y chromium || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
 
-# The static checks (README.md, "Libraries"): ruff's lint and format, then mypy over the code base (pyproject.toml).
-# Each runs even when one before it failed, so one pass shows every finding. mypy imports the settings (django-stubs):
+# The static checks (README.md, "Libraries"): ruff's lint and format, mypy over the code base, import-linter's
+# contracts of who may import whom (pyproject.toml; docs/architecture.md, "Layers") and TypeScript over the browser
+# client's JSDoc types (tsconfig.json). Each runs even when one before it failed, so one pass shows every finding. mypy imports the settings (django-stubs):
 # the placeholder URLs keep them from starting the embedded servers; nothing connects to them.
 MYPY_ENV := CS_ENV=development DATABASE_URL=postgres://lint@127.0.0.1:1/lint REDIS_URL=redis://127.0.0.1:1/0
 .PHONY: lint
-lint: $(VENV)/.installed-test
+lint: $(VENV)/.installed-test node_modules/.package-lock.json
 	@status=0; \
 	echo "ruff check ."; $(VENV)/bin/ruff check . || status=1; \
 	echo "ruff format --check ."; $(VENV)/bin/ruff format --check . || status=1; \
 	echo "mypy"; $(MYPY_ENV) $(VENV)/bin/mypy || status=1; \
+	echo "lint-imports"; $(VENV)/bin/lint-imports --no-cache || status=1; \
+	echo "tsc -p ."; npx --no-install tsc -p . || status=1; \
 	exit $$status
+
+# The browser client's TypeScript (package.json, pinned by package-lock.json): npm ci runs only when node_modules is
+# missing or older than the lock file.
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
 
 # The benchmark (docs/performance.md): the product against a bare relay, about 10 minutes on 2 cores.
 # Flags through BENCH_ARGS, e.g. make bench BENCH_ARGS="--layer core" or BENCH_ARGS="--server uvicorn --scenarios relay".
@@ -64,12 +74,3 @@ BENCH_ARGS ?=
 .PHONY: bench
 bench: $(VENV)/.installed-test
 	$(VENV_PYTHON) -m bench.run $(BENCH_ARGS)
-
-# The browser client (static/shared/): its JSDoc types checked by TypeScript and its unit tests on node's runner.
-# npm ci runs only when node_modules is missing or older than package-lock.json.
-.PHONY: client-check
-node_modules/.package-lock.json: package-lock.json
-	npm ci --no-audit --no-fund
-client-check: node_modules/.package-lock.json
-	npx tsc -p .
-	node --test tests/client/

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 
 from agents.models import Agent, ApiToken, Presence
 from agents.selectors import api_token_digest, api_token_password_fingerprint
-from chat import events
+from chat import events, hooks, locks
 from chat.errors import ChatError
 from cs_platform.errors import ErrorCode
 from cs_platform.rate_limits import rate_limit_hit
@@ -62,8 +62,8 @@ def agent_presence_set(*, agent_id: int, status: str) -> Agent:
     """Record the presence the agent chose; going online may let waiting conversations be assigned."""
     if status not in Presence.values:
         raise ChatError(ErrorCode.INVALID_FIELD, f"status must be one of {', '.join(Presence.values)}")
-    with transaction.atomic():
-        agent = Agent.objects.select_for_update().get(id=agent_id)
+    with locks.transaction():
+        agent = locks.agent(agent_id=agent_id)
         if agent.presence != status:
             agent.presence = status
             agent.presence_changed_at = timezone.now()
@@ -74,26 +74,17 @@ def agent_presence_set(*, agent_id: int, status: str) -> Agent:
             events.frame_event({"type": "presence.state", "agent_id": agent_id, "status": status}),
         )
         if status == Presence.ONLINE:
-            _assignment_for_lines_on_commit(agent)
+            hooks.agent_free(agent_id=agent_id)
     return agent
 
 
 def agent_capacity_changed(*, agent_id: int) -> None:
     """Capacity or team edited (admin): a bigger capacity or a new line may let waiting chats be assigned."""
-    from routing.services import agent_freed
-
-    agent_freed(agent_id=agent_id)
+    hooks.agent_free(agent_id=agent_id)
 
 
 def agent_connected(*, agent_id: int) -> None:
     """The agent's first live socket appeared: if they are online, they can take chats again."""
     agent = Agent.objects.get(id=agent_id)
     if agent.presence == Presence.ONLINE:
-        _assignment_for_lines_on_commit(agent)
-
-
-def _assignment_for_lines_on_commit(agent: Agent) -> None:
-    from routing.services import routing_request
-
-    for line_id in agent.business_lines.values_list("id", flat=True):
-        routing_request(business_line_id=line_id)
+        hooks.agent_free(agent_id=agent_id)

@@ -11,9 +11,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketDisconnectEvent
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
@@ -23,7 +24,7 @@ from django.conf import settings
 from agents import presence
 from agents.selectors import agent_for_api_token, agent_for_user
 from agents.services import agent_connected, agent_presence_set
-from chat import events, frames, selectors, services, sockets
+from chat import events, frames, lifecycle, selectors, services, sockets
 from chat.errors import ChatError
 from chat.models import ConversationStatus
 from chat.payloads import conversation_payload, message_payload
@@ -34,6 +35,9 @@ from cs_platform.origins import own_site_socket, widget_origin_allowed
 from customers.selectors import SocketCustomer, customer_for_socket
 from routing import services as routing
 from routing.selectors import business_line_offline_among, conversation_state
+
+if TYPE_CHECKING:
+    from channels.consumer import _ChannelScope  # the stubs' name for a consumer's scope
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +113,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     heartbeat_task: asyncio.Task[None] | None = None
     released = False
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: _ChannelScope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         """Channels' consumer loop, with the disconnect clean-up run however it ends.
 
         An exception escaping a handler ends Channels' loop without `websocket_disconnect`: the socket closes
@@ -124,7 +128,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         finally:
             await self._release(CLOSE_SERVER_FAILED)
 
-    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+    @property
+    def authenticated(self) -> Participant:
+        """Who this socket speaks for; every frame is handled after `authenticate` set it."""
+        if self.participant is None:
+            raise RuntimeError(f"{self.role} socket used before it was authenticated")
+        return self.participant
+
+    async def websocket_disconnect(self, message: WebSocketDisconnectEvent) -> None:
         await self._release(message.get("code", 1000))
         raise StopConsumer()
 
@@ -153,7 +164,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_frame({"type": "error", "code": code, "message": message})
             await self.close(code=close_code)
             return
-        logcontext.bind(**{f"{self.participant.kind}_id": self.participant.id})
+        logcontext.bind(**{f"{self.authenticated.kind}_id": self.authenticated.id})
         await self.channel_layer.group_add(self.own_group(), self.channel_name)
         metrics.socket_opened(self.role, self.channel_name)
         await self.on_authenticated()
@@ -163,7 +174,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """Refuse a socket past its owner's cap; with Redis away, let it in uncounted (its heartbeat counts it)."""
         try:
             opened = await sockets.socket_open(
-                role=self.role, owner_id=self.participant.id, connection=self.channel_name
+                role=self.role, owner_id=self.authenticated.id, connection=self.channel_name
             )
         except Exception as error:
             logger.exception("%s %s: sockets could not be counted; letting this one in", self.role, self._who())
@@ -180,7 +191,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _heartbeat(self) -> None:
         """Every CHAT_HEARTBEAT_SECONDS: keep this socket counted (agents: and present) on every worker."""
-        await sockets.socket_renew(role=self.role, owner_id=self.participant.id, connection=self.channel_name)
+        await sockets.socket_renew(role=self.role, owner_id=self.authenticated.id, connection=self.channel_name)
 
     async def _heartbeat_forever(self) -> None:
         while True:
@@ -205,7 +216,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._stop_heartbeat()
         await self._clean_up_step(
             "removing it from its owner's sockets (it will expire)",
-            sockets.socket_close(role=self.role, owner_id=self.participant.id, connection=self.channel_name),
+            sockets.socket_close(role=self.role, owner_id=self.authenticated.id, connection=self.channel_name),
         )
         groups = [events.conversation_group(conversation_id) for conversation_id in self.joined]
         for group in [*groups, self.own_group()]:
@@ -313,7 +324,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         frame_type = frame.get("type")
         handler = self.handlers().get(frame_type) if isinstance(frame_type, str) else None
-        metrics.frame_received(self.role, frame_type if handler is not None else "unknown")
+        metrics.frame_received(
+            self.role, frame_type if handler is not None and isinstance(frame_type, str) else "unknown"
+        )
         logcontext.conversation_bound(frame.get("conversation_id"))
         if handler is None:
             await self.send_error(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type for the {self.role} socket", ref)
@@ -323,7 +336,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except ChatError as error:
             await self.send_error(error.code, error.message, ref)
         except Exception as error:
-            logger.exception("%s %s: frame %s failed", self.role, self.participant.id, frame.get("type"))
+            logger.exception("%s %s: frame %s failed", self.role, self.authenticated.id, frame.get("type"))
             metrics.error_caught("consumer", error)
             await self.send_error(ErrorCode.INTERNAL_ERROR, "The server could not handle this frame", ref)
 
@@ -334,11 +347,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         conversation_id = _field_int(frame, "conversation_id", minimum=1)
         client_msg_id = _field_str(frame, "client_msg_id", max_length=64)
         body = _field_body(frame)
-        internal = _field_bool(frame, "internal", default=False) if self.participant.is_agent else False
+        internal = _field_bool(frame, "internal", default=False) if self.authenticated.is_agent else False
         message, _created = await events.call_and_publish(
             services.message_send,
             idempotent=True,
-            participant=self.participant,
+            participant=self.authenticated,
             conversation_id=conversation_id,
             client_msg_id=client_msg_id,
             body=body,
@@ -354,7 +367,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         after_seq = _field_int(frame, "after_seq", minimum=0, maximum=MAX_SEQ)
         result = {"type": "sync.result", "conversation_id": conversation_id, "ref": ref}
         messages, has_more = await database_sync_to_async(selectors.message_payloads_page)(
-            participant=self.participant,
+            participant=self.authenticated,
             conversation_id=conversation_id,
             after_seq=after_seq,
             max_bytes=_room_for_messages(result),
@@ -380,7 +393,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "pong", "ref": ref})
 
     def _close_and_load(self, conversation_id: int) -> dict[str, Any]:
-        services.conversation_close(participant=self.participant, conversation_id=conversation_id)
+        lifecycle.conversation_close(participant=self.authenticated, conversation_id=conversation_id)
         return self._state_frame(conversation_id)
 
     def _state_frame(self, conversation_id: int) -> dict[str, Any]:
@@ -396,7 +409,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return conversation_id
 
     def _require_writable(self, conversation_id: int) -> None:
-        require_writable(self.participant, conversation_for(self.participant, conversation_id))
+        require_writable(self.authenticated, conversation_for(self.authenticated, conversation_id))
 
     async def _relay(self, conversation_id: int, frame: dict[str, Any]) -> None:
         event = events.frame_event({**frame, "sender": self.role})
@@ -504,7 +517,7 @@ class CustomerConsumer(ChatConsumer):
     async def handle_conversation_start(self, frame: dict[str, Any], ref: Any) -> None:
         channel = frame.get("channel", self.customer.first_channel)
         conversation, _created = await events.call_and_publish(
-            services.conversation_start,
+            lifecycle.conversation_start,
             customer=self.customer,
             channel=channel,
         )
@@ -537,9 +550,11 @@ class CustomerConsumer(ChatConsumer):
 
     async def handle_leave_message(self, frame: dict[str, Any], ref: Any) -> None:
         body = _field_body(frame)
-        contact = {name: _field_str(frame, name, max_length=200) for name in ("name", "email") if name in frame}
+        contact: dict[str, Any] = {
+            name: _field_str(frame, name, max_length=200) for name in ("name", "email") if name in frame
+        }
         conversation = await events.call_and_publish(
-            services.conversation_leave_message,
+            lifecycle.conversation_leave_message,
             customer=self.customer,
             channel=frame.get("channel", self.customer.first_channel),
             body=body,
@@ -633,7 +648,7 @@ class AgentConsumer(ChatConsumer):
             return None
         assigned = {"type": "conversation.assigned", "conversation": conversation_payload(conversation), **extra}
         messages, has_more = selectors.message_payloads_page(
-            participant=self.participant,
+            participant=self.authenticated,
             conversation_id=conversation_id,
             after_seq=0,
             max_bytes=_room_for_messages(assigned),
@@ -663,9 +678,9 @@ class AgentConsumer(ChatConsumer):
         conversation_id = _field_int(frame, "conversation_id", minimum=1)
         await events.call_and_publish(routing.assignment_pick, agent_id=self.agent.id, conversation_id=conversation_id)
         await self.join(conversation_id)
-        frame = await database_sync_to_async(self._assigned_frame)(conversation_id, ref=ref)
-        if frame is not None:
-            await self.send_frame(frame)
+        assigned = await database_sync_to_async(self._assigned_frame)(conversation_id, ref=ref)
+        if assigned is not None:
+            await self.send_frame(assigned)
 
     async def chat_leave(self, event: dict[str, Any]) -> None:
         """Transferred or requeued away from this agent: say so, then stop listening to it."""

@@ -1,39 +1,27 @@
-"""State changes of conversations and messages. Consumers, views, tasks and tests all go through these.
+"""State changes of messages (and a conversation's rating). Consumers, views, tasks and tests all go through these.
 
 The sequence rule lives in `_append`: one statement locks the conversation row, takes the next gap-free `seq`
-and inserts the message; realtime events go out only after it commits.
+and inserts the message; realtime events go out only after it commits. Changes of a conversation's status,
+agent or line are `chat.lifecycle`'s.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db import connection
 from django.utils import timezone
 
-from agents.models import Agent
-from chat import events
+from chat import events, hooks, locks
 from chat.errors import ChatError
-from chat.models import OPEN_STATUSES, CloseReason, Conversation, ConversationStatus, Message, Sender
+from chat.models import Conversation, ConversationStatus, Message, Sender
 from chat.payloads import message_payload
-from chat.permissions import (
-    VISIBLE_SQL,
-    WRITABLE_SQL,
-    Participant,
-    conversation_for,
-    require_conversation_id,
-    require_writable,
-)
+from chat.permissions import VISIBLE_SQL, WRITABLE_SQL, Participant, require_conversation_id, require_writable
 from cs_platform import metrics
 from cs_platform.errors import ErrorCode
-from customers.models import Channel, Customer
 
 logger = logging.getLogger(__name__)
-
-LEFT_MESSAGE_JOINS_MISSED_WITHIN = timedelta(hours=1)
 
 
 _APPEND_SQL = """
@@ -62,7 +50,7 @@ SELECT conversation.status, conversation.agent_id, conversation.business_line_id
 FROM conversation LEFT JOIN message ON TRUE
 """
 # The statement for a participant's send (the permission rule inside it), and for a caller that checked already.
-_APPEND_SQL_FOR = {
+_APPEND_SQL_FOR: dict[str | None, str] = {
     **{kind: _APPEND_SQL.format(visible=VISIBLE_SQL[kind], writable=WRITABLE_SQL[kind]) for kind in VISIBLE_SQL},
     None: _APPEND_SQL.format(visible="TRUE", writable="TRUE"),
 }
@@ -159,6 +147,7 @@ def message_append(
 
     None when the sender already sent `client_msg_id` here: nothing is stored.
     """
+    locks.conversation_locked_by_statement(conversation.id)
     appended = _append(
         conversation_id=conversation.id,
         participant=None,
@@ -229,208 +218,16 @@ def message_send(
         raise ChatError(ErrorCode.INVALID_FIELD, "client_msg_id was already used in this conversation")
     if appended.status == ConversationStatus.WAITING:
         # An assigner skips a row locked by this send (SKIP LOCKED): ask for routing again now it is committed.
-        _routing_request(appended.business_line_id)
+        hooks.queue_changed(business_line_id=appended.business_line_id)
     return appended.message, True
-
-
-def conversation_state_publish_on_commit(conversation: Conversation) -> None:
-    """Tell every socket of the conversation (customer's and agent's) its state, as it is at commit."""
-    from routing.selectors import conversation_state
-
-    conversation_id = conversation.id
-
-    def publish_state() -> None:
-        fresh = Conversation.objects.select_related("customer", "business_line", "agent").get(id=conversation_id)
-        events.publish(events.conversation_group(conversation_id), events.frame_event(conversation_state(fresh)))
-
-    transaction.on_commit(publish_state)
-
-
-def conversation_start(*, customer: Customer, channel: str) -> tuple[Conversation, bool]:
-    """Open a conversation for the customer, or return the open one they already have.
-
-    Returns the conversation and whether it is new. The database allows one open conversation per customer,
-    so two sockets racing to start get the same one.
-    """
-    _require_channel(channel)
-    existing = Conversation.objects.filter(customer=customer, status__in=OPEN_STATUSES).first()
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            conversation = Conversation.objects.create(
-                customer=customer, business_line_id=customer.business_line_id, channel=channel
-            )
-            greeting = customer.business_line.greeting
-            if greeting:
-                system_message_append(conversation=conversation, event="greeting", body=greeting)
-            events.publish_on_commit(events.customer_group(customer.id), events.join_event(conversation.id))
-            _routing_request(conversation.business_line_id)
-    except IntegrityError:
-        return Conversation.objects.get(customer=customer, status__in=OPEN_STATUSES), False
-    logger.info("conversation %s started by customer %s on %s", conversation.id, customer.id, channel)
-    return conversation, True
-
-
-def conversation_close(*, participant: Participant, conversation_id: int) -> Conversation:
-    """Close an open conversation; closing a closed one changes nothing."""
-    with transaction.atomic():
-        conversation = conversation_for(participant, conversation_id, for_update=True)
-        if conversation.status not in OPEN_STATUSES:
-            return conversation
-        if participant.is_agent:
-            require_writable(participant, conversation)
-        who = "The agent" if participant.is_agent else "The customer"
-        conversation_end(
-            conversation=conversation,
-            status=ConversationStatus.CLOSED,
-            reason=CloseReason.AGENT if participant.is_agent else CloseReason.CUSTOMER,
-            event="closed",
-            body=f"{who} closed the conversation.",
-        )
-    logger.info("conversation %s closed by %s %s", conversation.id, participant.kind, participant.id)
-    return conversation
-
-
-def conversation_end(
-    *, conversation: Conversation, status: ConversationStatus, reason: CloseReason, event: str, body: str
-) -> None:
-    """End a conversation whose row the caller has locked: closed or missed, said in the transcript, told to
-    every socket, and the queue and the freed agent slot offered to routing."""
-    freed_agent_id = conversation.agent_id if conversation.status == ConversationStatus.ACTIVE else None
-    conversation.status = status
-    conversation.closed_at = timezone.now()
-    conversation.close_reason = reason
-    conversation.save(update_fields=["status", "closed_at", "close_reason"])
-    system_message_append(conversation=conversation, event=event, body=body)
-    conversation_state_publish_on_commit(conversation)
-    if status == ConversationStatus.MISSED:
-        _missed_notify_on_commit(conversation)
-    _routing_request(conversation.business_line_id)
-    if freed_agent_id is not None:
-        from routing.services import agent_freed
-
-        agent_freed(agent_id=freed_agent_id)
-
-
-def _missed_notify_on_commit(conversation: Conversation) -> None:
-    """Agents of the business line learn of a missed conversation, to answer it later (`conversation.pick`)."""
-    frame = events.frame_event({"type": "conversation.missed", "conversation_id": conversation.id})
-    for agent_id in Agent.objects.filter(business_lines__id=conversation.business_line_id).values_list("id", flat=True):
-        events.publish_on_commit(events.agent_group(agent_id), frame)
-
-
-def _require_channel(channel: object) -> None:
-    if channel not in Channel.values:
-        raise ChatError(ErrorCode.INVALID_FIELD, f"channel must be one of {', '.join(Channel.values)}")
-
-
-def _routing_request(business_line_id: int) -> None:
-    from routing.services import routing_request
-
-    routing_request(business_line_id=business_line_id)
-
-
-def conversation_leave_message(
-    *, customer: Customer, channel: str, body: str, name: str = "", email: str = ""
-) -> Conversation:
-    """Nobody can answer now: keep the customer's message and contact details as a missed conversation.
-
-    The message joins what was said before: an open waiting conversation becomes the missed one, and a
-    conversation that has just timed out in the queue takes the message. A customer has at most one unanswered
-    left message: while one waits for an agent, a new message is added to it (agents, told of it once, see the
-    whole text when they pick it) instead of opening another.
-    """
-    _require_channel(channel)
-    with transaction.atomic():
-        # The customer's row serialises their left messages: two at once still make one conversation.
-        Customer.objects.select_for_update().filter(id=customer.id).first()
-        contact = {field: value for field, value in (("name", name), ("email", email)) if value}
-        if contact:
-            Customer.objects.filter(id=customer.id).update(**contact)
-        conversation, unanswered = _conversation_for_left_message(customer)
-        if conversation is not None and unanswered:
-            message_append(conversation=conversation, sender=Sender.CUSTOMER, body=body)
-            conversation_state_publish_on_commit(conversation)
-            logger.info("customer %s added to their left message in conversation %s", customer.id, conversation.id)
-            return conversation
-        thanks = "Thanks! We got your message and will get back to you."
-        if conversation is None:
-            conversation = Conversation.objects.create(
-                customer=customer, business_line_id=customer.business_line_id, channel=channel
-            )
-            events.publish_on_commit(events.customer_group(customer.id), events.join_event(conversation.id))
-        message_append(conversation=conversation, sender=Sender.CUSTOMER, body=body)
-        if conversation.status == ConversationStatus.MISSED:
-            system_message_append(conversation=conversation, event="left_message", body=thanks)
-            conversation_state_publish_on_commit(conversation)
-            _missed_notify_on_commit(conversation)
-        else:
-            conversation_end(
-                conversation=conversation,
-                status=ConversationStatus.MISSED,
-                reason=CloseReason.OFFLINE,
-                event="left_message",
-                body=thanks,
-            )
-    logger.info("customer %s left a message in conversation %s", customer.id, conversation.id)
-    return conversation
-
-
-def _conversation_for_left_message(customer: Customer) -> tuple[Conversation | None, bool]:
-    """Where a left message goes, and whether that conversation already holds an unanswered left message: the
-    customer's open (waiting) conversation, else their unanswered left message, else the conversation that timed
-    out in the queue within the last hour, else none (a new one).
-
-    The open one is looked for first, whatever its age: a missed chat picked by an agent is open though the
-    customer started (and ended) a later one.
-    """
-    conversations = Conversation.objects.select_for_update().filter(customer=customer)
-    open_conversation = conversations.filter(status__in=OPEN_STATUSES).first()
-    if open_conversation is not None:
-        if open_conversation.status == ConversationStatus.ACTIVE:
-            raise ChatError(ErrorCode.INVALID_FIELD, "An agent is with you: write in the open conversation")
-        return open_conversation, False
-    latest = conversations.order_by("-started_at", "-id").first()
-    if latest is None:
-        return None, False
-    unanswered = _unanswered_left_message(customer)
-    if unanswered is not None:
-        return unanswered, True
-    recently_missed = (
-        latest.status == ConversationStatus.MISSED
-        and latest.close_reason == CloseReason.WAIT_TIMEOUT
-        and latest.closed_at is not None
-        and timezone.now() - latest.closed_at < LEFT_MESSAGE_JOINS_MISSED_WITHIN
-    )
-    return (latest if recently_missed else None), False
-
-
-def _unanswered_left_message(customer: Customer) -> Conversation | None:
-    """The customer's newest missed conversation whose last event is a left message: no agent has picked it since
-    (a pick adds `assigned`)."""
-    last_event = (
-        Message.objects.filter(conversation=OuterRef("pk"), sender=Sender.SYSTEM)
-        .exclude(event="")
-        .order_by("-seq")
-        .values("event")[:1]
-    )
-    return (
-        Conversation.objects.select_for_update(of=("self",))
-        .filter(customer=customer, status=ConversationStatus.MISSED)
-        .annotate(last_event=Subquery(last_event))
-        .filter(last_event="left_message")
-        .order_by("-started_at", "-id")
-        .first()
-    )
 
 
 def conversation_rate(*, customer_id: int, conversation_id: int, rating: int, comment: str = "") -> Conversation:
     """The customer rates a conversation that has ended (1 to 5, with an optional comment); rating again replaces it."""
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise ChatError(ErrorCode.INVALID_FIELD, "rating must be an integer from 1 to 5")
-    with transaction.atomic():
-        conversation = conversation_for(Participant(kind="customer", id=customer_id), conversation_id, for_update=True)
+    with locks.transaction():
+        conversation = locks.conversation_for(Participant(kind="customer", id=customer_id), conversation_id)
         if conversation.status != ConversationStatus.CLOSED:
             raise ChatError(ErrorCode.INVALID_FIELD, "Only a closed conversation can be rated")
         conversation.rating = rating

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from chat import locks
 from cs_platform.errors import ErrorCode
 from customers.models import Channel, Customer
 from customers.selectors import customer_identity_hash, customer_token_signer
@@ -135,13 +136,13 @@ def _identified_customer(
         return existing, False
     try:
         # A savepoint: a concurrent session for the same external_id may win the unique constraint first.
-        with transaction.atomic():
+        with locks.transaction():
             visitor = None
             if visitor_token:
-                visitor = (
-                    Customer.objects.select_for_update()
-                    .filter(business_line=business_line, visitor_token=visitor_token, external_id__isnull=True)
-                    .first()
+                visitor = locks.customer_first(
+                    Customer.objects.filter(
+                        business_line=business_line, visitor_token=visitor_token, external_id__isnull=True
+                    )
                 )
             if visitor is not None:
                 visitor.external_id = external_id

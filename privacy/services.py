@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from chat import locks
 from chat.models import OPEN_STATUSES, Conversation, Message
 from cs_platform.errors import ErrorCode
 from customers.models import Customer
@@ -81,16 +82,14 @@ def customer_erase(
             ErrorCode.REASON_REQUIRED,
             "Say why the customer is erased (their request, a ticket number): it is kept in the audit log.",
         )
-    with transaction.atomic():
-        customer = Customer.objects.select_for_update().filter(id=customer_id).first()
+    with locks.transaction():
+        customer = locks.customer(customer_id=customer_id)
         if customer is None:
             raise ErasureRefused(ErrorCode.CUSTOMER_NOT_FOUND, f"There is no customer {customer_id}.")
-        conversations = list(
-            Conversation.objects.select_for_update()
-            .filter(customer_id=customer_id)
-            .order_by("id")
-            .values_list("id", "status")
-        )
+        conversations = [
+            (conversation.id, conversation.status)
+            for conversation in locks.customer_conversations(customer_id=customer_id)
+        ]
         still_open = [conversation_id for conversation_id, status in conversations if status in OPEN_STATUSES]
         if still_open:
             raise ErasureRefused(
@@ -147,21 +146,17 @@ def transcripts_purge_expired(*, now: datetime | None = None, batch_size: int | 
 def _line_purge(*, business_line_id: int, cutoff: datetime, batch_size: int) -> Deleted:
     total = Deleted()
     while True:
-        with transaction.atomic():
-            conversation_ids = list(
-                conversations_ended_before(business_line_id=business_line_id, cutoff=cutoff)
-                .select_for_update(skip_locked=True)
-                .values_list("id", flat=True)[:batch_size]
+        with locks.transaction():
+            conversation_ids = locks.conversation_ids_skip_locked(
+                conversations_ended_before(business_line_id=business_line_id, cutoff=cutoff), limit=batch_size
             )
             total += _transcripts_delete(conversation_ids=conversation_ids)
         if len(conversation_ids) < batch_size:
             break
     while True:
-        with transaction.atomic():
-            customer_ids = list(
-                customers_forgotten_before(business_line_id=business_line_id, cutoff=cutoff)
-                .select_for_update(skip_locked=True)
-                .values_list("id", flat=True)[:batch_size]
+        with locks.transaction():
+            customer_ids = locks.customer_ids_skip_locked(
+                customers_forgotten_before(business_line_id=business_line_id, cutoff=cutoff), limit=batch_size
             )
             # Again under the lock: a conversation may have started since the rows were read.
             total += _customers_delete(

@@ -23,10 +23,16 @@ DEFAULT_HANDLING_SECONDS = 300
 RECENT_CHATS_FOR_ESTIMATE = 50
 
 
+# The order the waiting queue is served in, the conversation side of the assignment rule
+# (`routing.services._assignment_choice`): higher priority first, then longer in the queue (a requeued conversation
+# keeps its start time as `queued_at`), then the lower id. Queue positions count by the same order.
+QUEUE_ORDER = ("-priority", "queued_at", "id")
+
+
 def waiting_queue(*, business_line_id: int) -> QuerySet[Conversation]:
-    """Waiting conversations of a business line in the order they are served: priority, then oldest first."""
+    """Waiting conversations of a business line in the order they are served."""
     return Conversation.objects.filter(business_line_id=business_line_id, status=ConversationStatus.WAITING).order_by(
-        "-priority", "queued_at", "id"
+        *QUEUE_ORDER
     )
 
 
@@ -34,14 +40,20 @@ def queue_position(conversation: Conversation) -> int | None:
     """1 for the next conversation to be served; None when it is not waiting."""
     if conversation.status != ConversationStatus.WAITING:
         return None
-    ahead = Conversation.objects.filter(
-        Q(priority__gt=conversation.priority)
-        | Q(priority=conversation.priority, queued_at__lt=conversation.queued_at)
-        | Q(priority=conversation.priority, queued_at=conversation.queued_at, id__lt=conversation.id),
-        business_line_id=conversation.business_line_id,
-        status=ConversationStatus.WAITING,
-    ).count()
-    return ahead + 1
+    ahead = waiting_queue(business_line_id=conversation.business_line_id).filter(_served_before(conversation))
+    return ahead.count() + 1
+
+
+def _served_before(conversation: Conversation) -> Q:
+    """The conversations `QUEUE_ORDER` puts ahead of this one, read term by term (ties go to the next term)."""
+    ahead = Q(pk__in=[])
+    tied = Q()
+    for term in QUEUE_ORDER:
+        field = term.removeprefix("-")
+        value = getattr(conversation, field)
+        ahead |= tied & Q(**{f"{field}__{'gt' if term.startswith('-') else 'lt'}": value})
+        tied &= Q(**{field: value})
+    return ahead
 
 
 def business_line_is_open(business_line: BusinessLine, *, at: datetime | None = None) -> bool:
@@ -60,6 +72,10 @@ def available_agent_ids(*, business_line_id: int) -> list[int]:
         "id", flat=True
     )
     return sorted(presence.connected_agent_ids(team))
+
+
+def agent_business_line_ids(*, agent_id: int) -> list[int]:
+    return list(BusinessLine.objects.filter(agents__id=agent_id).values_list("id", flat=True))
 
 
 def business_line_offline(business_line: BusinessLine) -> bool:

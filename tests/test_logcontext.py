@@ -73,7 +73,7 @@ async def test_a_line_logged_while_a_customer_frame_is_handled_carries_its_ids(j
     assert closed["customer_id"] == customer.id
     assert closed["agent_id"] is None
     assert closed["worker"] == f"{sockets.gethostname()}:{os.getpid()}"
-    assert closed["level"] == "INFO" and closed["logger"] == "chat.services"
+    assert closed["level"] == "INFO" and closed["logger"] == "chat.lifecycle"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -14,9 +14,10 @@ import pytest
 from django.db import connection
 from playwright.sync_api import FrameLocator, Locator, Page, expect
 
+from chat.lifecycle import conversation_close
 from chat.models import CloseReason, Conversation, ConversationStatus, Message, Sender
 from chat.permissions import Participant
-from chat.services import conversation_close, message_send
+from chat.services import message_send
 from customers.models import Customer
 from customers.selectors import customer_identity_hash
 from tests.factories import BusinessLineFactory, long_chat_write

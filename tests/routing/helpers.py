@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from agents import presence
 from agents.models import Agent, Presence
+from chat.lifecycle import conversation_start
 from chat.models import Conversation, ConversationStatus, Message
 from chat.permissions import Participant
-from chat.services import conversation_start, message_send
+from chat.services import message_send
 from routing.models import BusinessLine
 from routing.selectors import available_agent_ids
 from tests.factories import AgentFactory, CustomerFactory

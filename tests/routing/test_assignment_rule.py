@@ -5,9 +5,9 @@ import pytest
 from agents.models import Presence
 from agents.services import agent_connected, agent_presence_set
 from chat.errors import ChatError
+from chat.lifecycle import conversation_close, conversation_leave_message, conversation_start
 from chat.models import ConversationStatus
 from chat.permissions import Participant
-from chat.services import conversation_close, conversation_leave_message, conversation_start
 from cs_platform.errors import ErrorCode
 from routing.selectors import queue_states
 from routing.services import assignment_pick, assignment_run, routing_sweep

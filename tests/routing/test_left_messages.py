@@ -3,9 +3,9 @@
 import pytest
 
 from chat.events import agent_group
+from chat.lifecycle import conversation_close, conversation_leave_message, conversation_start
 from chat.models import CloseReason, Conversation, ConversationStatus, Message, Sender
 from chat.permissions import Participant
-from chat.services import conversation_close, conversation_leave_message, conversation_start
 from routing.services import assignment_pick, routing_sweep
 from tests.factories import BusinessLineFactory, CustomerFactory
 from tests.routing.helpers import agent_in, system_events, waiting_customer

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from agents.models import Agent, Presence
 from agents.services import agent_presence_set
 from chat.errors import ChatError
+from chat.lifecycle import conversation_close, conversation_leave_message, conversation_start
 from chat.models import OPEN_STATUSES, Conversation, ConversationStatus
 from chat.permissions import Participant
-from chat.services import conversation_close, conversation_leave_message, conversation_start
 from customers.models import Customer
 from routing.models import BusinessLine
 from routing.services import assignment_pick, assignment_run, conversation_transfer, routing_sweep

@@ -6,8 +6,8 @@ from datetime import timezone as dt_timezone
 import pytest
 
 from chat.events import conversation_group
+from chat.lifecycle import conversation_close
 from chat.permissions import Participant
-from chat.services import conversation_close
 from routing.selectors import (
     business_line_is_open,
     conversation_state,

@@ -21,9 +21,9 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from agents.models import Agent
+from chat.lifecycle import conversation_close, conversation_start
 from chat.models import Conversation, ConversationStatus, Message
 from chat.permissions import Participant
-from chat.services import conversation_close, conversation_start
 from routing.services import assignment_run, line_changed_run
 from tests.factories import BusinessLineFactory, ConversationFactory, CustomerFactory
 from tests.routing.helpers import agent_in, invariant_violations

@@ -5,9 +5,9 @@ import pytest
 from agents.models import Presence
 from chat.errors import ChatError
 from chat.events import agent_group, conversation_group
+from chat.lifecycle import conversation_close
 from chat.models import ConversationStatus
 from chat.permissions import Participant
-from chat.services import conversation_close
 from cs_platform.errors import ErrorCode
 from routing.selectors import queue_states
 from routing.services import assignment_pick, assignment_run, conversation_transfer

@@ -5,10 +5,12 @@ import threading
 import pytest
 from django.db import connection
 
+from chat import lifecycle, locks
 from chat.errors import ChatError
+from chat.lifecycle import conversation_close, conversation_start
 from chat.models import ConversationStatus, Message, Sender
 from chat.permissions import Participant
-from chat.services import conversation_close, conversation_start, message_send
+from chat.services import message_send
 from cs_platform.errors import ErrorCode
 from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, CustomerFactory
 
@@ -180,8 +182,11 @@ def test_an_agent_never_gets_a_colleagues_message_back_for_a_reused_client_msg_i
         client_msg_id="a-1",
         body="Alice here",
     )
-    conversation.agent = bob
-    conversation.save(update_fields=["agent"])
+    with locks.transaction():
+        lifecycle.conversation_transfer_to_agent(
+            conversation=locks.conversation_for(Participant(kind="agent", id=alice.id), conversation.id),
+            agent=locks.agents([bob.id])[0],
+        )
     # When Bob sends under the same client_msg_id
     with pytest.raises(ChatError) as refusal:
         message_send(
@@ -192,7 +197,8 @@ def test_an_agent_never_gets_a_colleagues_message_back_for_a_reused_client_msg_i
         )
     # Then he is told, is not acked with Alice's message, and nothing is stored
     assert refusal.value.code == ErrorCode.INVALID_FIELD
-    assert list(Message.objects.filter(conversation=conversation).values_list("body", flat=True)) == ["Alice here"]
+    written = Message.objects.filter(conversation=conversation, sender=Sender.AGENT)
+    assert list(written.values_list("body", flat=True)) == ["Alice here"]
     # and Alice, no longer assigned, retrying her own id still gets her original back
     again, created = message_send(
         participant=Participant(kind="agent", id=alice.id),

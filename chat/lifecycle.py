@@ -1,0 +1,339 @@
+"""The life of a conversation: every change of its status, agent or business line happens here and nowhere else.
+
+    start ──> waiting ──assign──> active ──close / idle──> closed
+                 │  ▲               │
+                 │  └──requeue, transfer to a line──┘   (active -> active: transfer to an agent, reassign)
+                 └──wait timeout, leave a message──> missed ──pick (assign)──> active
+
+Each function applies one change to a conversation whose row the caller has locked (`chat.locks`; the agent's
+too when one is given), says it in the transcript (a system message), and tells the sockets on commit
+(`chat.events`). Who gets a conversation and when is not decided here: routing holds that policy, calls these
+functions to carry out its decisions, and hears what changed through `chat.hooks` (a line's queue, an agent's
+free slot, a conversation's state), so dependencies run one way: routing -> chat.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from agents.models import Agent
+from chat import events, hooks, locks
+from chat.errors import ChatError
+from chat.models import OPEN_STATUSES, CloseReason, Conversation, ConversationStatus, Message, Sender
+from chat.permissions import Participant, require_writable
+from chat.services import message_append, system_message_append
+from cs_platform import metrics
+from cs_platform.errors import ErrorCode
+from customers.models import Channel, Customer
+
+logger = logging.getLogger(__name__)
+
+LEFT_MESSAGE_JOINS_MISSED_WITHIN = timedelta(hours=1)
+
+
+# Start
+
+
+def conversation_start(*, customer: Customer, channel: str) -> tuple[Conversation, bool]:
+    """Open a conversation for the customer, or return the open one they already have.
+
+    Returns the conversation and whether it is new. The database allows one open conversation per customer,
+    so two sockets racing to start get the same one.
+    """
+    _require_channel(channel)
+    existing = Conversation.objects.filter(customer=customer, status__in=OPEN_STATUSES).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with locks.transaction():
+            conversation = Conversation.objects.create(
+                customer=customer, business_line_id=customer.business_line_id, channel=channel
+            )
+            greeting = customer.business_line.greeting
+            if greeting:
+                system_message_append(conversation=conversation, event="greeting", body=greeting)
+            events.publish_on_commit(events.customer_group(customer.id), events.join_event(conversation.id))
+            hooks.queue_changed(business_line_id=conversation.business_line_id)
+    except IntegrityError:
+        return Conversation.objects.get(customer=customer, status__in=OPEN_STATUSES), False
+    logger.info("conversation %s started by customer %s on %s", conversation.id, customer.id, channel)
+    return conversation, True
+
+
+# Assign, reassign, transfer, requeue
+
+
+def conversation_assign(*, conversation: Conversation, agent: Agent) -> None:
+    """Give the conversation to the agent (from the queue, a missed one picked, or from another agent).
+
+    The caller chose the agent by the assignment rule, with the conversation's and the agent's rows locked.
+    """
+    locks.require_held(conversation_id=conversation.id, agent_id=agent.id)
+    now = timezone.now()
+    if conversation.status == ConversationStatus.WAITING:
+        waited = (now - conversation.waiting_since).total_seconds()
+        metrics.assignment_timed_on_commit(business_line=conversation.business_line.key, waited_seconds=waited)
+    previous_agent_id = conversation.agent_id
+    conversation.status = ConversationStatus.ACTIVE
+    conversation.agent = agent
+    conversation.assigned_at = now
+    conversation.closed_at = None
+    conversation.close_reason = ""
+    conversation.save(update_fields=["status", "agent", "assigned_at", "closed_at", "close_reason"])
+    Agent.objects.filter(id=agent.id).update(last_assigned_at=now)
+    if previous_agent_id is not None and previous_agent_id != agent.id:
+        events.publish_on_commit(events.agent_group(previous_agent_id), events.leave_event(conversation.id))
+        hooks.agent_free(agent_id=previous_agent_id)
+    system_message_append(
+        conversation=conversation, event="assigned", body=f"{agent.display_name} joined the conversation."
+    )
+    hooks.conversation_changed(conversation_id=conversation.id)
+    events.publish_on_commit(events.agent_group(agent.id), events.join_event(conversation.id))
+    events.publish_on_commit(events.customer_group(conversation.customer_id), events.join_event(conversation.id))
+
+
+def conversation_reassign(*, conversation: Conversation, agent: Agent) -> None:
+    """Its agent did not answer in time: another agent takes it over."""
+    system_message_append(
+        conversation=conversation,
+        event="reassigned",
+        body=f"{_agent_of(conversation).display_name} did not answer in time; reassigning.",
+    )
+    conversation_assign(conversation=conversation, agent=agent)
+    logger.info("conversation %s reassigned to agent %s after no reply", conversation.id, agent.id)
+
+
+def conversation_transfer_to_agent(*, conversation: Conversation, agent: Agent) -> None:
+    """Its agent hands it to another agent, who has room (the caller checked, under the agent's lock)."""
+    system_message_append(
+        conversation=conversation,
+        event="transferred",
+        body=f"{_agent_of(conversation).display_name} transferred the conversation to {agent.display_name}.",
+    )
+    conversation_assign(conversation=conversation, agent=agent)
+    hooks.conversation_changed(conversation_id=conversation.id)
+
+
+def conversation_transfer_to_line(*, conversation: Conversation, business_line_id: int, line_name: str) -> None:
+    """Its agent sends it to a business line's waiting queue (its own or another): the agent is free of it."""
+    previous_agent_id = _agent_id_of(conversation)
+    _requeue(conversation, event="transferred", body=f"Transferred to {line_name}; waiting for an agent.")
+    if business_line_id != conversation.business_line_id:
+        conversation.business_line_id = business_line_id
+        conversation.save(update_fields=["business_line"])
+    events.publish_on_commit(events.agent_group(previous_agent_id), events.leave_event(conversation.id))
+    hooks.agent_free(agent_id=previous_agent_id)
+    hooks.conversation_changed(conversation_id=conversation.id)
+
+
+def conversation_requeue(*, conversation: Conversation) -> None:
+    """Its agent has been disconnected too long: back to the front of the queue, for the next agent with room.
+
+    The queue is not announced: the sweep that requeues runs the line's rule right after.
+    """
+    previous_agent_id = _agent_id_of(conversation)
+    _requeue(conversation, event="requeued", body="The agent was disconnected; finding another agent.")
+    hooks.conversation_changed(conversation_id=conversation.id)
+    events.publish_on_commit(events.agent_group(previous_agent_id), events.leave_event(conversation.id))
+
+
+def _requeue(conversation: Conversation, *, event: str, body: str) -> None:
+    """Back into the waiting queue, ahead of later arrivals: it keeps its original start time."""
+    locks.require_held(conversation_id=conversation.id)
+    conversation.status = ConversationStatus.WAITING
+    conversation.agent = None
+    conversation.assigned_at = None
+    conversation.queued_at = conversation.started_at
+    conversation.waiting_since = timezone.now()
+    conversation.save(update_fields=["status", "agent", "assigned_at", "queued_at", "waiting_since"])
+    system_message_append(conversation=conversation, event=event, body=body)
+
+
+def _agent_of(conversation: Conversation) -> Agent:
+    agent = conversation.agent
+    if agent is None:
+        raise ChatError(ErrorCode.NOT_ASSIGNED, "This conversation has no agent")
+    return agent
+
+
+def _agent_id_of(conversation: Conversation) -> int:
+    if conversation.agent_id is None:
+        raise ChatError(ErrorCode.NOT_ASSIGNED, "This conversation has no agent")
+    return conversation.agent_id
+
+
+# End: close, time out, miss
+
+
+def conversation_close(*, participant: Participant, conversation_id: int) -> Conversation:
+    """Close an open conversation; closing a closed one changes nothing."""
+    with locks.transaction():
+        conversation = locks.conversation_for(participant, conversation_id)
+        if conversation.status not in OPEN_STATUSES:
+            return conversation
+        if participant.is_agent:
+            require_writable(participant, conversation)
+        who = "The agent" if participant.is_agent else "The customer"
+        _end(
+            conversation,
+            status=ConversationStatus.CLOSED,
+            reason=CloseReason.AGENT if participant.is_agent else CloseReason.CUSTOMER,
+            event="closed",
+            body=f"{who} closed the conversation.",
+        )
+    logger.info("conversation %s closed by %s %s", conversation.id, participant.kind, participant.id)
+    return conversation
+
+
+def conversation_close_idle(*, conversation: Conversation) -> None:
+    """The customer has been silent too long since the agent's last message: closed, with a notice."""
+    _end(
+        conversation,
+        status=ConversationStatus.CLOSED,
+        reason=CloseReason.IDLE,
+        event="closed",
+        body="The conversation was closed because there was no reply for a while.",
+    )
+
+
+def conversation_miss(*, conversation: Conversation) -> None:
+    """Nobody was free before the wait timeout: missed, and the customer is offered to leave a message."""
+    _end(
+        conversation,
+        status=ConversationStatus.MISSED,
+        reason=CloseReason.WAIT_TIMEOUT,
+        event="missed",
+        body="Sorry, nobody is free right now. Leave us a message and we will get back to you.",
+    )
+    logger.info("conversation %s missed after waiting %ss", conversation.id, conversation.business_line.wait_timeout)
+
+
+def _end(conversation: Conversation, *, status: ConversationStatus, reason: CloseReason, event: str, body: str) -> None:
+    """The one way a conversation ends: closed or missed, said in the transcript, told to every socket, and the
+    queue and the freed agent slot announced."""
+    locks.require_held(conversation_id=conversation.id)
+    freed_agent_id = conversation.agent_id if conversation.status == ConversationStatus.ACTIVE else None
+    conversation.status = status
+    conversation.closed_at = timezone.now()
+    conversation.close_reason = reason
+    conversation.save(update_fields=["status", "closed_at", "close_reason"])
+    system_message_append(conversation=conversation, event=event, body=body)
+    hooks.conversation_changed(conversation_id=conversation.id)
+    if status == ConversationStatus.MISSED:
+        _missed_notify_on_commit(conversation)
+    hooks.queue_changed(business_line_id=conversation.business_line_id)
+    if freed_agent_id is not None:
+        hooks.agent_free(agent_id=freed_agent_id)
+
+
+def _missed_notify_on_commit(conversation: Conversation) -> None:
+    """Agents of the business line learn of a missed conversation, to answer it later (`conversation.pick`)."""
+    frame = events.frame_event({"type": "conversation.missed", "conversation_id": conversation.id})
+    for agent_id in Agent.objects.filter(business_lines__id=conversation.business_line_id).values_list("id", flat=True):
+        events.publish_on_commit(events.agent_group(agent_id), frame)
+
+
+# Leave a message
+
+
+def conversation_leave_message(
+    *, customer: Customer, channel: str, body: str, name: str = "", email: str = ""
+) -> Conversation:
+    """Nobody can answer now: keep the customer's message and contact details as a missed conversation.
+
+    The message joins what was said before: an open waiting conversation becomes the missed one, and a
+    conversation that has just timed out in the queue takes the message. A customer has at most one unanswered
+    left message: while one waits for an agent, a new message is added to it (agents, told of it once, see the
+    whole text when they pick it) instead of opening another.
+    """
+    _require_channel(channel)
+    with locks.transaction():
+        # The customer's row serialises their left messages: two at once still make one conversation.
+        locks.customer(customer_id=customer.id)
+        contact = {field: value for field, value in (("name", name), ("email", email)) if value}
+        if contact:
+            Customer.objects.filter(id=customer.id).update(**contact)
+        conversation, unanswered = _conversation_for_left_message(customer)
+        if conversation is not None and unanswered:
+            message_append(conversation=conversation, sender=Sender.CUSTOMER, body=body)
+            hooks.conversation_changed(conversation_id=conversation.id)
+            logger.info("customer %s added to their left message in conversation %s", customer.id, conversation.id)
+            return conversation
+        thanks = "Thanks! We got your message and will get back to you."
+        if conversation is None:
+            conversation = Conversation.objects.create(
+                customer=customer, business_line_id=customer.business_line_id, channel=channel
+            )
+            events.publish_on_commit(events.customer_group(customer.id), events.join_event(conversation.id))
+        message_append(conversation=conversation, sender=Sender.CUSTOMER, body=body)
+        if conversation.status == ConversationStatus.MISSED:
+            system_message_append(conversation=conversation, event="left_message", body=thanks)
+            hooks.conversation_changed(conversation_id=conversation.id)
+            _missed_notify_on_commit(conversation)
+        else:
+            _end(
+                conversation,
+                status=ConversationStatus.MISSED,
+                reason=CloseReason.OFFLINE,
+                event="left_message",
+                body=thanks,
+            )
+    logger.info("customer %s left a message in conversation %s", customer.id, conversation.id)
+    return conversation
+
+
+def _conversation_for_left_message(customer: Customer) -> tuple[Conversation | None, bool]:
+    """Where a left message goes, and whether that conversation already holds an unanswered left message: the
+    customer's open (waiting) conversation, else their unanswered left message, else the conversation that timed
+    out in the queue within the last hour, else none (a new one).
+
+    The open one is looked for first, whatever its age: a missed chat picked by an agent is open though the
+    customer started (and ended) a later one.
+    """
+    theirs = Conversation.objects.all()
+    open_conversation = locks.customer_conversation(theirs.filter(status__in=OPEN_STATUSES), customer_id=customer.id)
+    if open_conversation is not None:
+        if open_conversation.status == ConversationStatus.ACTIVE:
+            raise ChatError(ErrorCode.INVALID_FIELD, "An agent is with you: write in the open conversation")
+        return open_conversation, False
+    latest = locks.customer_conversation(theirs.order_by("-started_at", "-id"), customer_id=customer.id)
+    if latest is None:
+        return None, False
+    unanswered = _unanswered_left_message(customer)
+    if unanswered is not None:
+        return unanswered, True
+    recently_missed = (
+        latest.status == ConversationStatus.MISSED
+        and latest.close_reason == CloseReason.WAIT_TIMEOUT
+        and latest.closed_at is not None
+        and timezone.now() - latest.closed_at < LEFT_MESSAGE_JOINS_MISSED_WITHIN
+    )
+    return (latest if recently_missed else None), False
+
+
+def _unanswered_left_message(customer: Customer) -> Conversation | None:
+    """The customer's newest missed conversation whose last event is a left message: no agent has picked it since
+    (a pick adds `assigned`)."""
+    last_event = (
+        Message.objects.filter(conversation=OuterRef("pk"), sender=Sender.SYSTEM)
+        .exclude(event="")
+        .order_by("-seq")
+        .values("event")[:1]
+    )
+    return locks.customer_conversation(
+        Conversation.objects.filter(status=ConversationStatus.MISSED)
+        .annotate(last_event=Subquery(last_event))
+        .filter(last_event="left_message")
+        .order_by("-started_at", "-id"),
+        customer_id=customer.id,
+    )
+
+
+def _require_channel(channel: object) -> None:
+    if channel not in Channel.values:
+        raise ChatError(ErrorCode.INVALID_FIELD, f"channel must be one of {', '.join(Channel.values)}")
