@@ -255,7 +255,7 @@ class CeleryWorker(Process):
 
     `gossip`: gossip and mingle, as a deployed worker has them (the benchmark measures it so); tests go without,
     which saves a second of start-up. `metrics`: serve its metrics on a port of its own (`CELERY_METRICS_PORT`).
-    A `solo` pool runs tasks in the main process, which then sends no heartbeats.
+    A `solo` pool (the browser tests': one process) runs tasks in the main process, so it goes without heartbeats.
     """
 
     def __init__(
