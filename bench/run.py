@@ -317,7 +317,9 @@ class BenchStack:
 
     def versions(self) -> dict[str, str]:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
-            postgres = conn.execute("SHOW server_version").fetchone()[0]
+            version = conn.execute("SHOW server_version").fetchone()
+        assert version is not None
+        postgres = version[0]
         client = redis.Redis.from_url(self.redis_url)
         try:
             redis_version = client.info("server")["redis_version"]
@@ -604,15 +606,26 @@ async def scenario_relay(
         for rep in range(s.reps):
             run = {}
             for name, pairs, watch in sides:
-                common = {
-                    "product": name == "product",
-                    "seconds": s.relay_step_seconds,
-                    "drain": s.relay_drain_seconds,
-                    "watch": watch,
-                }
-                run[name] = await loadgen.relay_ramp(pairs, rates=s.relay_rates, tag=f"r{rep}{name}", **common)
+                product, seconds, drain = name == "product", s.relay_step_seconds, s.relay_drain_seconds
+                run[name] = await loadgen.relay_ramp(
+                    pairs,
+                    product=product,
+                    rates=s.relay_rates,
+                    seconds=seconds,
+                    drain=drain,
+                    tag=f"r{rep}{name}",
+                    watch=watch,
+                )
                 run[name]["fixed"] = [
-                    await loadgen.relay_fixed(pairs, rate=rate, tag=f"f{rep}{name}{rate:g}", **common)
+                    await loadgen.relay_fixed(
+                        pairs,
+                        product=product,
+                        rate=rate,
+                        seconds=seconds,
+                        drain=drain,
+                        tag=f"f{rep}{name}{rate:g}",
+                        watch=watch,
+                    )
                     for rate in s.relay_fixed_rates
                 ]
             runs.append(run)
@@ -720,7 +733,7 @@ def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def row(figure: str, product: list[Any], bare: list[Any] | None = None, *, unit: str = "") -> None:
-        entry = {"figure": figure, "unit": unit, "product": spread(product)}
+        entry: dict[str, Any] = {"figure": figure, "unit": unit, "product": spread(product)}
         if bare is not None:
             entry["bare"] = spread(bare)
             entry["ratio"] = ratio(entry["product"], entry["bare"])
