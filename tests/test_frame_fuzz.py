@@ -29,7 +29,7 @@ from chat.models import ConversationStatus
 from cs_platform.asgi import application
 from cs_platform.redis_clients import sync_client
 from customers.services import customer_token_issue
-from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, CustomerFactory, MessageFactory
+from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, CustomerFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -206,15 +206,13 @@ def team(fuzz_settings) -> Team:
     agent = AgentFactory(business_lines=[line], capacity=3, presence=Presence.ONLINE)
     customer = CustomerFactory(business_line=line)
     conversations = [
-        ConversationFactory(customer=customer, status=ConversationStatus.ACTIVE, agent=agent),
-        ConversationFactory(customer=customer, status=ConversationStatus.CLOSED, agent=agent),
-        ConversationFactory(customer=customer, status=ConversationStatus.MISSED),
-        ConversationFactory(customer=CustomerFactory(business_line=line), status=ConversationStatus.WAITING),
+        ConversationFactory(customer=customer, status=ConversationStatus.ACTIVE, agent=agent, transcript=["hello"]),
+        ConversationFactory(customer=customer, status=ConversationStatus.CLOSED, agent=agent, transcript=["hello"]),
+        ConversationFactory(customer=customer, status=ConversationStatus.MISSED, transcript=["hello"]),
+        ConversationFactory(
+            customer=CustomerFactory(business_line=line), status=ConversationStatus.WAITING, transcript=["hello"]
+        ),
     ]
-    for conversation in conversations:
-        MessageFactory(conversation=conversation, seq=1, body="hello")
-        conversation.last_seq = 1
-        conversation.save(update_fields=["last_seq"])
     return Team(customer=customer, agent=agent, conversation_ids=[c.id for c in conversations])
 
 

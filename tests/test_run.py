@@ -18,7 +18,8 @@ from django.conf import settings
 from django.db import connection
 
 from cs_platform.run import Prepared, _banner, _StartedProcesses
-from tests.integration.harness import BASE_DIR, database_url, forget_redis_keys, free_port
+from cs_platform.stack import BASE_DIR, forget_redis_keys, free_port
+from tests.integration.harness import database_url
 
 README_URLS = [
     "http://127.0.0.1:8000/",
@@ -123,7 +124,7 @@ def test_make_run_prints_the_banner_after_every_process_is_up(tmp_path: Path):
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
-        forget_redis_keys(prefix)
+        forget_redis_keys(settings.REDIS_URL, prefix)
 
     # then: the banner with the README's URLs on this port, after the web worker answered, the Celery worker
     # said it is ready and beat started

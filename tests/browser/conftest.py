@@ -1,15 +1,12 @@
-"""Fixtures for the browser tests: a real Daphne worker and a Celery worker on the test database, Debian's
-Chromium driven by Playwright, and a scripted agent speaking the WebSocket protocol (docs/protocol.md)."""
+"""Fixtures for the browser tests: a real Daphne worker and a Celery worker on the test database (started by the
+harness, tests/integration/harness.py), Debian's Chromium driven by Playwright, and a scripted agent speaking the
+WebSocket protocol (docs/protocol.md)."""
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
-import signal
-import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,16 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from agents.models import Agent
+from cs_platform.stack import BASE_DIR, CeleryBeat, Stack, WebWorker
 from routing.models import BusinessLine
 from tests.browser.content_policy import watch_content_security_policy
 from tests.factories import AgentFactory, BusinessLineFactory
 from tests.integration import wsclient
-from tests.integration.harness import BASE_DIR, Worker, agent_login, database_url, forget_redis_keys, worker_env
+from tests.integration.harness import agent_login, stack_on_test_database
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,138 +35,35 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = BASE_DIR / "artifacts" / "screenshots"
 REDIS_PREFIX = f"csbrowser{os.getpid()}"
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
 
 expect.set_options(timeout=10_000)
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: Celery must not outlive a pytest that was killed."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-class CeleryProcess:
-    """One `celery -A cs_platform ...` process (a worker or beat), its output in a log file."""
-
-    def __init__(self, *, args: list[str], ready_text: str, env: dict[str, str], log_path: Path) -> None:
-        self.args = args
-        self.ready_text = ready_text
-        self.env = env
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        offset = self.log_size()
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [str(BASE_DIR / ".venv" / "bin" / "celery"), "-A", "cs_platform", *self.args],
-                cwd=BASE_DIR,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while self.ready_text not in self.log_text(offset):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"celery {self.args[0]} did not start:\n{self.log_text(offset)}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        """Only this PID is signalled."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=STOP_TIMEOUT)
-
-    def log_size(self) -> int:
-        return self.log_path.stat().st_size if self.log_path.exists() else 0
-
-    def log_text(self, since: int = 0) -> str:
-        if not self.log_path.exists():
-            return ""
-        with open(self.log_path, "rb") as log:
-            log.seek(since)
-            return log.read().decode(errors="replace")
-
-
 @pytest.fixture(scope="module")
-def chat_processes(
-    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Worker, CeleryProcess]]:
-    """One web worker and one Celery worker for a module; neither holds a database connection between
-    requests or tasks, so the database can be flushed between tests."""
-    env = worker_env(
-        database=database_url(connection.settings_dict), redis_url=settings.REDIS_URL, redis_prefix=REDIS_PREFIX
-    )
-    log_dir = tmp_path_factory.mktemp("browser-processes")
-    web = Worker(name="web", env=env, log_dir=log_dir)
-    celery = CeleryProcess(
-        args=[
-            "worker",
-            "--pool",
-            "solo",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"{REDIS_PREFIX}@%h",
-        ],
-        ready_text=" ready.",
-        env=env,
-        log_path=log_dir / "celery.log",
-    )
-    try:
-        web.start()
-        celery.start()
-        yield web, celery
-    finally:
-        celery.stop()
-        web.kill()
-        forget_redis_keys(REDIS_PREFIX)
+def chat_processes(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One web worker and one Celery worker (`--pool solo`) for a module, no beat (`routing_sweeps` starts one)."""
+    with stack_on_test_database(
+        tmp_path_factory.mktemp("browser-processes"), redis_prefix=REDIS_PREFIX, web=1, pool="solo", beat=False
+    ) as stack:
+        yield stack
 
 
 @pytest.fixture
-def server(chat_processes: tuple[Worker, CeleryProcess], request: pytest.FixtureRequest) -> Worker:
+def server(chat_processes: Stack, request: pytest.FixtureRequest) -> WebWorker:
     """The web worker, running; its log and Celery's join a failure report."""
-    web, celery = chat_processes
-    web.ensure_running()
-    request.node.browser_log_offsets = {"web": (web, web.log_size()), "celery": (celery, celery.log_size())}
-    return web
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
-    report = yield
-    offsets = getattr(item, "browser_log_offsets", None)
-    if report.failed and offsets:
-        for name, (process, offset) in offsets.items():
-            report.sections.append((f"{name} log", process.log_text(since=offset)))
-    return report
+    chat_processes.ensure_running()
+    request.node.process_log_offsets = chat_processes.log_offsets()
+    return chat_processes.web[0]
 
 
 @pytest.fixture
-def routing_sweeps(server: Worker, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[], None]]:
+def routing_sweeps(server: WebWorker, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[], None]]:
     """Starts Celery beat, sweeping every half second, so the business lines' timeouts fire during the test."""
-    beat = CeleryProcess(
-        args=["beat", "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "INFO"],
-        ready_text="beat: Starting",
-        env={**server.env, "ROUTING_SWEEP_INTERVAL": "0.5"},
-        log_path=tmp_path / "beat.log",
-    )
+    beat = CeleryBeat(name="beat", env={**server.env, "ROUTING_SWEEP_INTERVAL": "0.5"}, log_dir=tmp_path)
 
     def start() -> None:
         beat.start()
-        request.node.browser_log_offsets["beat"] = (beat, 0)
+        request.node.process_log_offsets[beat] = 0
 
     yield start
     beat.stop()
@@ -277,7 +170,7 @@ def screenshot() -> Callable[[Page, str], None]:
 
 
 @pytest.fixture
-def demo_line(server: Worker) -> BusinessLine:
+def demo_line(server: WebWorker) -> BusinessLine:
     """The business line the demo site's script tag names, with the test server as its site."""
     return BusinessLineFactory(
         key="demo", name="Acme Shop", allowed_origins=server.url, greeting="Hello! How can we help you today?"
@@ -336,7 +229,7 @@ class ScriptedAgent:
 
 
 @pytest.fixture
-def scripted_agent(server: Worker) -> Iterator[Callable[[Agent], ScriptedAgent]]:
+def scripted_agent(server: WebWorker) -> Iterator[Callable[[Agent], ScriptedAgent]]:
     """Connects an agent's socket with an API token (`POST /api/auth/token/`); closed at the end of the test."""
     agents: list[ScriptedAgent] = []
 

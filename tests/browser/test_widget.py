@@ -317,7 +317,7 @@ def test_a_message_the_server_refuses_is_explained_politely_and_can_be_retried(
     expect(chat.locator("#status")).to_have_text("Chatting with Alice")
 
     # when: the customer writes while disconnected, and meanwhile the agent closes the chat
-    server.kill()
+    server.stop()
     expect(chat.locator("#banner")).to_have_text("Connection lost. Reconnecting…")
     chat.get_by_role("textbox", name="Type your message").fill("One more question")
     chat.get_by_role("textbox", name="Type your message").press("Enter")
@@ -355,7 +355,7 @@ def test_after_a_lost_connection_the_chat_resends_pending_messages_and_catches_u
 
     # when: the web worker goes away; the customer writes meanwhile, and the agent's side stores a note and a
     # reply whose pushes nobody hears
-    server.kill()
+    server.stop()
     expect(chat.locator("#banner")).to_have_text("Connection lost. Reconnecting…")
     chat.get_by_role("textbox", name="Type your message").fill("Are you still there?")
     chat.get_by_role("textbox", name="Type your message").press("Enter")

@@ -305,7 +305,7 @@ def test_after_losing_its_worker_the_workbench_reconnects_and_catches_up(
 
     # When the workbench's worker goes away and the customer writes meanwhile
     sent_before = len(agent_page.sent)
-    workbench_site.web.kill()
+    workbench_site.web.stop()
     expect(agent_page.connection).to_have_attribute("data-state", "reconnecting")
     screenshot(agent_page.page, "workbench-reconnecting")
     customer.say(conversation["id"], "Are you still there?")

@@ -1,6 +1,6 @@
-"""Fixtures for the workbench's browser tests: two real Daphne workers and a Celery worker on the test
-database, Debian's Chromium driven by Playwright, and scripted customers (and agents) speaking the WebSocket
-protocol from a thread of their own.
+"""Fixtures for the workbench's browser tests: two real Daphne workers and a Celery worker on the test database
+(started by the harness, tests/integration/harness.py), Debian's Chromium driven by Playwright, and scripted
+customers (and agents) speaking the WebSocket protocol from a thread of their own.
 
 Imported by tests/browser/test_workbench.py; tests/browser/conftest.py belongs to the widget's tests, so every
 fixture here has a name of its own.
@@ -26,21 +26,12 @@ from django.db import connection
 from playwright.sync_api import Browser, Page, WebSocket, expect, sync_playwright
 
 from agents.models import Agent
+from cs_platform.stack import BASE_DIR, Stack, WebWorker
 from routing.models import BusinessLine
 from tests.browser.content_policy import watch_content_security_policy
 from tests.factories import AgentFactory, BusinessLineFactory
 from tests.integration import wsclient
-from tests.integration.harness import (
-    BASE_DIR,
-    VENV_BIN,
-    CeleryWorker,
-    Worker,
-    agent_login,
-    customer_session,
-    database_url,
-    forget_redis_keys,
-    worker_env,
-)
+from tests.integration.harness import agent_login, customer_session, stack_on_test_database
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,38 +49,20 @@ PASSWORD = "pw"
 expect.set_options(timeout=15_000)
 
 
-class SoloCeleryWorker(CeleryWorker):
-    """One Celery process (`--pool solo`): assignment and the sweep run as tasks, as in production."""
-
-    def command(self) -> list[str]:
-        return [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "cs_platform",
-            "worker",
-            "--pool",
-            "solo",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"{REDIS_PREFIX}@%h",
-        ]
-
-
 @dataclass
 class WorkbenchSite:
-    """`web` serves the agent's page; customers and scripted agents use `chat`, so `web` can restart alone."""
+    """`web` serves the agent's page; customers and scripted agents use `chat`, so `web` can restart alone. One
+    Celery worker (`--pool solo`) runs assignment and the sweep as tasks, as in production; no beat."""
 
-    web: Worker
-    chat: Worker
-    celery: SoloCeleryWorker
+    stack: Stack
 
     @property
-    def processes(self) -> tuple[Worker, Worker, SoloCeleryWorker]:
-        return self.web, self.chat, self.celery
+    def web(self) -> WebWorker:
+        return self.stack.web[0]
+
+    @property
+    def chat(self) -> WebWorker:
+        return self.stack.web[1]
 
     def run_sweep(self) -> None:
         """Send `routing.tasks.sweep` to this site's Celery worker, as beat would (timeouts, then assignment)."""
@@ -106,37 +79,20 @@ class WorkbenchSite:
 
 @pytest.fixture(scope="module")
 def workbench_processes(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkbenchSite]:
-    """Started once for the module (one after another, from this thread: a child is signalled when the thread
-    that started it ends); none holds a database connection between requests or tasks, so the database can be
-    flushed between tests."""
-    env = worker_env(
-        database=database_url(connection.settings_dict), redis_url=settings.REDIS_URL, redis_prefix=REDIS_PREFIX
-    )
-    log_dir = tmp_path_factory.mktemp("workbench-processes")
-    site = WorkbenchSite(
-        web=Worker(name="web", env=env, log_dir=log_dir),
-        chat=Worker(name="chat", env=env, log_dir=log_dir),
-        celery=SoloCeleryWorker(name="celery", env=env, log_dir=log_dir),
-    )
-    try:
-        for process in site.processes:
-            process.start()
-        yield site
-    finally:
-        for process in site.processes:
-            process.kill()
-        forget_redis_keys(REDIS_PREFIX)
+    """Started once for the module, from this thread (a child is signalled when the thread that started it
+    ends)."""
+    with stack_on_test_database(
+        tmp_path_factory.mktemp("workbench-processes"), redis_prefix=REDIS_PREFIX, web=2, pool="solo", beat=False
+    ) as stack:
+        yield WorkbenchSite(stack=stack)
 
 
 @pytest.fixture
 def workbench_site(workbench_processes: WorkbenchSite, request: pytest.FixtureRequest) -> WorkbenchSite:
     """Every process running at the start of the test (a test may restart `web`); their logs since then join
-    a failure report (through tests/browser/conftest.py's report hook)."""
-    for process in workbench_processes.processes:
-        process.ensure_running()
-    request.node.browser_log_offsets = {
-        process.name: (process, process.log_size()) for process in workbench_processes.processes
-    }
+    a failure report (tests/conftest.py's report hook)."""
+    workbench_processes.stack.ensure_running()
+    request.node.process_log_offsets = workbench_processes.stack.log_offsets()
     return workbench_processes
 
 

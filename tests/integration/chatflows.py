@@ -8,9 +8,10 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from cs_platform.stack import WebWorker
 from routing.models import BusinessLine
 from tests.factories import AgentFactory, BusinessLineFactory
-from tests.integration.harness import Worker, agent_login, customer_session
+from tests.integration.harness import agent_login, customer_session
 from tests.integration.wsclient import Client, Clients, Frame
 
 _client_msg_ids = itertools.count(1)
@@ -27,7 +28,7 @@ class Team:
     agent_id: int
 
 
-def make_team(worker: Worker, *, capacity: int = 3) -> Team:
+def make_team(worker: WebWorker, *, capacity: int = 3) -> Team:
     """Commits a business line and an agent (test process), then logs the agent in over HTTP."""
     line = BusinessLineFactory()
     agent = AgentFactory(business_lines=[line], capacity=capacity)
@@ -36,7 +37,7 @@ def make_team(worker: Worker, *, capacity: int = 3) -> Team:
     return Team(line=line, username=agent.user.username, token=login["token"], agent_id=agent.id)
 
 
-def customer_token(worker: Worker, team: Team, **fields: Any) -> str:
+def customer_token(worker: WebWorker, team: Team, **fields: Any) -> str:
     return customer_session(worker, team.line.key, **fields)["token"]
 
 
@@ -44,14 +45,14 @@ def new_client_msg_id() -> str:
     return f"cmid-{next(_client_msg_ids)}"
 
 
-async def agent_socket(clients: Clients, worker: Worker, token: str, *, name: str = "agent") -> Client:
+async def agent_socket(clients: Clients, worker: WebWorker, token: str, *, name: str = "agent") -> Client:
     agent = await clients.connect(worker.ws_url(f"/ws/agent/?token={token}"), name=f"{name}@{worker.name}")
     hello = await agent.expect("hello")
     assert hello["role"] == "agent", hello
     return agent
 
 
-async def online_agent(clients: Clients, worker: Worker, team: Team, *, name: str = "agent") -> Client:
+async def online_agent(clients: Clients, worker: WebWorker, team: Team, *, name: str = "agent") -> Client:
     agent = await agent_socket(clients, worker, team.token, name=name)
     state = await agent.request({"type": "presence.set", "status": "online"}, "presence.state")
     assert state["type"] == "presence.state" and state["status"] == "online", state
@@ -59,7 +60,7 @@ async def online_agent(clients: Clients, worker: Worker, team: Team, *, name: st
 
 
 async def customer_socket(
-    clients: Clients, worker: Worker, token: str, *, name: str = "customer", origin: str | None = None
+    clients: Clients, worker: WebWorker, token: str, *, name: str = "customer", origin: str | None = None
 ) -> Client:
     customer = await clients.connect(
         worker.ws_url(f"/ws/customer/?token={token}"), origin=origin, name=f"{name}@{worker.name}"
@@ -95,7 +96,7 @@ class Chat:
     customer_token: str
 
 
-async def open_chat(clients: Clients, customer_worker: Worker, agent_worker: Worker, team: Team) -> Chat:
+async def open_chat(clients: Clients, customer_worker: WebWorker, agent_worker: WebWorker, team: Team) -> Chat:
     """An online agent on one worker, a customer on the other, and their conversation assigned."""
     agent = await online_agent(clients, agent_worker, team)
     token = await asyncio.to_thread(customer_token, customer_worker, team)

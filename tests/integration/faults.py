@@ -1,6 +1,6 @@
-"""What the fault tests share: the whole stack as deployed (two web workers, a Celery worker and beat), bounded
-waits, and the faults themselves: a TCP proxy that makes Redis slow, and a PostgreSQL of the test's own that can
-be stopped and started again (docs/operations.md, "Faults").
+"""What the fault tests share besides the stack (tests/integration/harness.py `stack_running`: two web workers, a
+Celery worker and beat): bounded waits, and the faults themselves: a TCP proxy that makes Redis slow, and a
+PostgreSQL of the test's own that can be stopped and started again (docs/operations.md, "Faults").
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,46 +25,12 @@ from pgserver import utils as pgserver_utils
 from pgserver._commands import POSTGRES_BIN_PATH
 
 from agents.models import Agent
-from tests.integration.harness import BASE_DIR, CeleryWorker, Process, Worker, free_port, http_json
-from tests.integration.routing_live import CeleryBeat
+from cs_platform.stack import Process, WebWorker, create_database, free_port, http_json
 from tests.integration.wsclient import Client, Frame
 
 # Every wait for the product to notice a fault or to recover is bounded by this; none takes long.
 RECOVERY_TIMEOUT = 30.0
 POLL = 0.05
-
-
-@dataclass
-class Stack:
-    web1: Worker
-    web2: Worker
-    celery: CeleryWorker
-    beat: CeleryBeat
-
-    @property
-    def all(self) -> tuple[Process, ...]:
-        return (self.web1, self.web2, self.celery, self.beat)
-
-    def log_offsets(self) -> dict[Process, int]:
-        return {process: process.log_size() for process in self.all}
-
-
-@contextmanager
-def running_stack(env: dict[str, str], log_dir: Path) -> Iterator[Stack]:
-    """Two web workers, a Celery worker and beat on `env`, stopped (by their own pids) when the block ends."""
-    stack = Stack(
-        web1=Worker(name="worker1", env=env, log_dir=log_dir),
-        web2=Worker(name="worker2", env=env, log_dir=log_dir),
-        celery=CeleryWorker(name="celery", env=env, log_dir=log_dir),
-        beat=CeleryBeat(name="beat", env=env, log_dir=log_dir),
-    )
-    try:
-        for process in stack.all:
-            process.start()
-        yield stack
-    finally:
-        for process in stack.all:
-            process.kill()
 
 
 # Waiting, bounded in time and in count
@@ -89,7 +54,7 @@ async def wait_for(
     raise AssertionError(f"not within {timeout}s: {what}")
 
 
-async def healthz(worker: Worker) -> tuple[int, Any]:
+async def healthz(worker: WebWorker) -> tuple[int, Any]:
     return await asyncio.to_thread(http_json, "GET", f"{worker.url}/healthz")
 
 
@@ -327,17 +292,7 @@ class PostgresServer:
 
     def create_database(self, name: str, env: dict[str, str]) -> str:
         """A database on this server with the product's schema (`manage.py migrate`); returns its URL."""
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = self.url(name)
-        subprocess.run(
-            [str(BASE_DIR / ".venv" / "bin" / "python"), "manage.py", "migrate", "-v0"],
-            cwd=BASE_DIR,
-            env={**env, "DATABASE_URL": url},
-            check=True,
-            capture_output=True,
-        )
-        return url
+        return create_database(self.url("postgres"), name, env)
 
 
 @contextmanager

@@ -1,34 +1,23 @@
-"""Real Daphne workers and a Celery worker for the integration tests, and the HTTP calls that set a chat up.
+"""The tests' side of the harness (cs_platform/stack.py starts the processes): stacks on the pytest-django test
+database and the shared Redis under a key prefix of their own, and the HTTP calls that set a chat up.
 
-The workers are separate processes on the pytest-django test database and the shared Redis (under a key
-prefix of their own), so the tests see the product exactly as a load balancer's clients would.
+The processes are separate from the test process, so the tests see the product exactly as a load balancer's
+clients would. None holds a database connection between requests or tasks, so the database can be flushed between
+tests.
 """
 
 from __future__ import annotations
 
-import ctypes
-import json
-import os
-import signal
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import redis
 from django.conf import settings
+from django.db import connection
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-VENV_BIN = BASE_DIR / ".venv" / "bin"
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
-
-# No proxy from the environment may stand between the tests and 127.0.0.1.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+from cs_platform.stack import Stack, WebWorker, forget_redis_keys, http_json, process_env, running
 
 
 def database_url(settings_dict: dict[str, Any]) -> str:
@@ -46,202 +35,45 @@ def database_url(settings_dict: dict[str, Any]) -> str:
     return f"postgresql://{credentials}@{netloc}/{name}"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: a worker must not outlive a pytest that was killed."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def http_json(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
-    """One HTTP request with a JSON body; returns the status and the decoded JSON (or text) answer."""
-    headers = {"Accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    if token:
-        headers["Authorization"] = f"Token {token}"
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with _opener.open(request, timeout=10) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    text = raw.decode(errors="replace")
-    try:
-        return status, json.loads(text)
-    except ValueError:
-        return status, text
-
-
-class Process:
-    """One child process of the test session, its output in a log file; only this PID is ever signalled."""
-
-    def __init__(self, *, name: str, env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.env = env
-        self.log_path = log_dir / f"{name}.log"
-        self.process: subprocess.Popen | None = None
-
-    def command(self) -> list[str]:
-        raise NotImplementedError
-
-    def wait_ready(self, log_offset: int) -> None:
-        raise NotImplementedError
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def start(self) -> None:
-        offset = self.log_size()
-        with open(self.log_path, "ab") as log:
-            log.write(f"--- {self.name}: starting\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                self.command(),
-                cwd=BASE_DIR,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
-            )
-        self.wait_ready(offset)
-
-    def _check_alive(self) -> None:
-        if not self.alive:
-            raise RuntimeError(f"{self.name} exited during start-up:\n{self.log_text()}")
-
-    def kill(self, sig: int = signal.SIGTERM) -> None:
-        """Sends `sig` to this process and waits for it to end (SIGKILL after a grace)."""
-        if not self.alive:
-            return
-        assert self.process is not None
-        self.process.send_signal(sig)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=STOP_TIMEOUT)
-
-    def restart(self) -> None:
-        self.kill()
-        self.start()
-
-    def ensure_running(self) -> None:
-        if not self.alive:
-            self.start()
-
-    def log_size(self) -> int:
-        return self.log_path.stat().st_size if self.log_path.exists() else 0
-
-    def log_text(self, since: int = 0) -> str:
-        if not self.log_path.exists():
-            return ""
-        with open(self.log_path, "rb") as log:
-            log.seek(since)
-            return log.read().decode(errors="replace")
-
-
-class Worker(Process):
-    """A web worker, `daphne -b 127.0.0.1 -p PORT`; it keeps its port across restarts so clients reconnect to
-    the same URL."""
-
-    def __init__(self, *, name: str, env: dict[str, str], log_dir: Path) -> None:
-        super().__init__(name=name, env=env, log_dir=log_dir)
-        self.port = free_port()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def ws_url(self, path: str) -> str:
-        return f"ws://127.0.0.1:{self.port}{path}"
-
-    def command(self) -> list[str]:
-        return [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "cs_platform.asgi:application"]
-
-    def wait_ready(self, log_offset: int) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        last: tuple[int, Any] | str = "no answer"
-        while time.monotonic() < deadline:
-            self._check_alive()
-            try:
-                last = http_json("GET", f"{self.url}/healthz")
-                if last[0] == 200:
-                    return
-            except OSError as error:
-                last = repr(error)
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} not healthy after {START_TIMEOUT}s ({last}):\n{self.log_text(log_offset)}")
-
-
-class CeleryWorker(Process):
-    """`celery -A cs_platform worker`: routing runs in its tasks (docs/routing.md); it serves its metrics on a
-    port of its own (`CELERY_METRICS_PORT`)."""
-
-    def __init__(self, *, name: str, env: dict[str, str], log_dir: Path) -> None:
-        self.metrics_port = free_port()
-        super().__init__(name=name, env={**env, "CELERY_METRICS_PORT": str(self.metrics_port)}, log_dir=log_dir)
-
-    @property
-    def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.metrics_port}/metrics"
-
-    def command(self) -> list[str]:
-        return [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "cs_platform",
-            "worker",
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"{self.env['REDIS_PREFIX']}@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-
-    def wait_ready(self, log_offset: int) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            self._check_alive()
-            if " ready." in self.log_text(log_offset):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} not ready after {START_TIMEOUT}s:\n{self.log_text(log_offset)}")
-
-
 def worker_env(*, database: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
-    """The environment of a worker: the test database, the shared Redis under a prefix of this session."""
-    env = {key: value for key, value in os.environ.items() if not key.lower().endswith("_proxy")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="cs_platform.settings",
-        DATABASE_URL=database,
-        REDIS_URL=redis_url,
-        REDIS_PREFIX=redis_prefix,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        DEBUG="false",
-        PYTHONUNBUFFERED="1",
+    """The environment of a test's processes: the given database, Redis under a prefix of this session."""
+    return process_env(
+        database_url=database,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
         # Every test signs in and opens sessions from 127.0.0.1 on workers that live for the whole session; the
         # limits themselves are tested on workers of their own (test_rate_limits.py).
         WIDGET_SESSION_RATE="none",
         LOGIN_RATE="none",
     )
-    return env
 
 
-def customer_session(worker: Worker, business_line: str, **fields: Any) -> dict[str, Any]:
+@contextmanager
+def stack_running(env: dict[str, str], log_dir: Path, **shape: Any) -> Iterator[Stack]:
+    """`Stack.of(env, log_dir, **shape)` (two web workers, a Celery worker and beat unless `shape` says otherwise),
+    its Celery workers serving their metrics; stopped, by their own pids, when the block ends."""
+    with running(Stack.of(env, log_dir, metrics=True, **shape)) as stack:
+        yield stack
+
+
+@contextmanager
+def stack_on_test_database(
+    log_dir: Path, *, redis_prefix: str, env: dict[str, str] | None = None, **shape: Any
+) -> Iterator[Stack]:
+    """A stack on the test database and the shared Redis under `redis_prefix` (`env`: more settings), whose keys
+    are deleted once it stopped."""
+    stack_env = worker_env(
+        database=database_url(connection.settings_dict), redis_url=settings.REDIS_URL, redis_prefix=redis_prefix
+    )
+    stack_env.update(env or {})
+    try:
+        with stack_running(stack_env, log_dir, **shape) as stack:
+            yield stack
+    finally:
+        forget_redis_keys(settings.REDIS_URL, redis_prefix)
+
+
+def customer_session(worker: WebWorker, business_line: str, **fields: Any) -> dict[str, Any]:
     """`POST /api/widget/session/`: a customer token for the business line's widget."""
     status, body = http_json(
         "POST", f"{worker.url}/api/widget/session/", {"business_line": business_line, "channel": "web", **fields}
@@ -250,14 +82,14 @@ def customer_session(worker: Worker, business_line: str, **fields: Any) -> dict[
     return body
 
 
-def agent_login(worker: Worker, username: str, password: str = "pw") -> dict[str, Any]:
+def agent_login(worker: WebWorker, username: str, password: str = "pw") -> dict[str, Any]:
     """`POST /api/auth/token/`: an agent's API token and id."""
     status, body = http_json("POST", f"{worker.url}/api/auth/token/", {"username": username, "password": password})
     assert status == 200, f"auth token: {status} {body}"
     return body
 
 
-def transcript(worker: Worker, conversation_id: int, token: str) -> list[dict[str, Any]]:
+def transcript(worker: WebWorker, conversation_id: int, token: str) -> list[dict[str, Any]]:
     """Every message of a conversation through `GET /api/conversations/{id}/messages/`, paging by `after_seq`."""
     messages: list[dict[str, Any]] = []
     for _ in range(100):
@@ -270,14 +102,3 @@ def transcript(worker: Worker, conversation_id: int, token: str) -> list[dict[st
         if not body["has_more"]:
             return messages
     raise AssertionError("transcript: more than 100 pages")
-
-
-def forget_redis_keys(prefix: str) -> None:
-    """Deletes the keys of one test run only; other runs share this Redis."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start : start + 500])
-    finally:
-        client.close()

@@ -1,5 +1,5 @@
-"""Processes and helpers for the live routing tests: two Celery worker processes and Celery beat beside the two
-web workers, business lines with short timeouts, and waits on what the clients were pushed (docs/routing.md).
+"""Helpers for the live routing tests (their stack: two web workers, two Celery worker processes and Celery beat),
+business lines with short timeouts, and waits on what the clients were pushed (docs/routing.md).
 
 Pushes are read from `Client.received` (every frame in arrival order), so a wait never takes a frame away from
 another check; direct replies are still awaited with `Client.request`.
@@ -8,26 +8,16 @@ another check; direct replies are still awaited with `Client.request`.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from django.db import connections
 
+from cs_platform.stack import WebWorker
 from routing.models import BusinessLine
 from tests.factories import AgentFactory, BusinessLineFactory
 from tests.integration.chatflows import Team, new_client_msg_id
-from tests.integration.harness import (
-    START_TIMEOUT,
-    VENV_BIN,
-    CeleryWorker,
-    Process,
-    Worker,
-    agent_login,
-    customer_session,
-)
+from tests.integration.harness import agent_login, customer_session
 from tests.integration.wsclient import Client, Clients, Frame
 
 T = TypeVar("T")
@@ -48,70 +38,7 @@ ROUTING_ENV = {
 }
 
 
-class NamedCeleryWorker(CeleryWorker):
-    """One of several `celery -A cs_platform worker` processes side by side: each needs a node name of its own."""
-
-    def command(self) -> list[str]:
-        return [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "cs_platform",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"{self.name}.{self.env['REDIS_PREFIX']}@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-
-
-class CeleryBeat(Process):
-    """`celery -A cs_platform beat` with its schedule file in the log folder: it sends the routing sweep."""
-
-    def __init__(self, *, name: str, env: dict[str, str], log_dir: Path) -> None:
-        super().__init__(name=name, env=env, log_dir=log_dir)
-        self.schedule_path = log_dir / f"{name}-schedule"
-
-    def command(self) -> list[str]:
-        return [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "cs_platform",
-            "beat",
-            "--schedule",
-            str(self.schedule_path),
-            "--loglevel",
-            "INFO",
-        ]
-
-    def wait_ready(self, log_offset: int) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            self._check_alive()
-            if "beat: Starting..." in self.log_text(log_offset):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} not started after {START_TIMEOUT}s:\n{self.log_text(log_offset)}")
-
-
-@dataclass
-class RoutingProcesses:
-    web1: Worker
-    web2: Worker
-    celery: tuple[NamedCeleryWorker, NamedCeleryWorker]
-    beat: CeleryBeat
-
-    @property
-    def all(self) -> tuple[Process, ...]:
-        return (self.web1, self.web2, *self.celery, self.beat)
-
-
-def make_line(worker: Worker, *, agents: int, capacity: int, **timeouts: int) -> tuple[BusinessLine, list[Team]]:
+def make_line(worker: WebWorker, *, agents: int, capacity: int, **timeouts: int) -> tuple[BusinessLine, list[Team]]:
     """A business line (timeouts not given are LONG) with a team of agents, each logged in over HTTP."""
     chosen = dict.fromkeys(("wait_timeout", "agent_reply_timeout", "disconnect_grace", "idle_timeout"), LONG)
     chosen.update(timeouts)
@@ -139,7 +66,7 @@ async def in_db(query: Callable[[], T]) -> T:
 # Speaking the protocol, with waits generous enough for a loaded machine
 
 
-async def agent_online(clients: Clients, worker: Worker, member: Team, *, name: str, online: bool = True) -> Client:
+async def agent_online(clients: Clients, worker: WebWorker, member: Team, *, name: str, online: bool = True) -> Client:
     """An agent's socket on `worker`, greeted, and (unless `online` is false) set `online`."""
     agent = await clients.connect(worker.ws_url(f"/ws/agent/?token={member.token}"), name=f"{name}@{worker.name}")
     hello = await agent.expect("hello", timeout=REPLY_TIMEOUT)
@@ -150,7 +77,7 @@ async def agent_online(clients: Clients, worker: Worker, member: Team, *, name: 
     return agent
 
 
-async def customer_arrives(clients: Clients, worker: Worker, line_key: str, *, name: str) -> Client:
+async def customer_arrives(clients: Clients, worker: WebWorker, line_key: str, *, name: str) -> Client:
     """A new customer of the line: a widget session over HTTP, then a greeted socket on `worker`."""
     session = await asyncio.to_thread(customer_session, worker, line_key)
     customer = await clients.connect(

@@ -6,6 +6,7 @@ import hmac
 import pytest
 from django.test import Client as DjangoClient
 
+from cs_platform.stack import http_json
 from customers.models import Customer
 from tests.integration.chatflows import (
     customer_socket,
@@ -19,7 +20,7 @@ from tests.integration.chatflows import (
     play,
     send_message,
 )
-from tests.integration.harness import customer_session, http_json
+from tests.integration.harness import customer_session
 from tests.integration.wsclient import Clients, attempt
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

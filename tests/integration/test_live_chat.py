@@ -7,6 +7,7 @@ import pytest
 import redis
 from django.conf import settings
 
+from cs_platform.stack import WebWorker
 from tests.integration.chatflows import (
     agent_socket,
     customer_socket,
@@ -23,7 +24,6 @@ from tests.integration.chatflows import (
     sync,
     until_active,
 )
-from tests.integration.harness import Worker
 from tests.integration.wsclient import Clients, messages_seen
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -238,7 +238,7 @@ def test_a_customer_resumes_on_the_other_worker_with_exactly_the_missed_messages
     play(scenario())
 
 
-async def live_sockets_once(worker: Worker, agent_id: int, condition, timeout: float = 30.0) -> int:
+async def live_sockets_once(worker: WebWorker, agent_id: int, condition, timeout: float = 30.0) -> int:
     """The number of live sockets the workers registered for the agent, once `condition` holds for it."""
     client = redis.Redis.from_url(settings.REDIS_URL)
     key = f"{worker.env['REDIS_PREFIX']}:presence:agent:{agent_id}"

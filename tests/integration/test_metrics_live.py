@@ -9,8 +9,8 @@ import pytest
 from celery import Celery
 from prometheus_client.parser import text_string_to_metric_families
 
+from cs_platform.stack import http_json
 from tests.integration.chatflows import make_team, open_chat, play, send_message
-from tests.integration.harness import CeleryWorker, http_json
 from tests.integration.wsclient import Clients
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -74,7 +74,7 @@ def test_each_web_worker_serves_its_own_sockets_and_messages(workers):
 
 def test_the_celery_worker_sums_its_pool_processes(workers, live_processes):
     worker1, worker2 = workers
-    celery_worker: CeleryWorker = live_processes[2]
+    (celery_worker,) = live_processes.celery
     team = make_team(worker1)
     before = scrape(celery_worker.metrics_url)
 

@@ -28,19 +28,18 @@ from typing import Any
 import psycopg
 import pytest
 
+from cs_platform.stack import BASE_DIR, Stack
 from tests.conftest import RedisServer
 from tests.integration.chatflows import customer_socket, full_transcript, new_client_msg_id, play
 from tests.integration.faults import (
     RECOVERY_TIMEOUT,
     PostgresServer,
-    Stack,
     healthz,
     pushed,
-    running_stack,
     throwaway_postgres,
     wait_for,
 )
-from tests.integration.harness import BASE_DIR, customer_session, worker_env
+from tests.integration.harness import customer_session, stack_running, worker_env
 from tests.integration.routing_live import (
     REPLY_TIMEOUT,
     ROUTING_ENV,
@@ -73,8 +72,8 @@ def stack(
     heartbeat and sweep; their logs join a failure report."""
     env = worker_env(database="", redis_url=throwaway_redis.url, redis_prefix=REDIS_PREFIX)
     env.update(ROUTING_ENV, DATABASE_URL=postgres.create_database("faults", env))
-    with running_stack(env, tmp_path) as stack:
-        request.node.process_log_offsets = dict.fromkeys(stack.all, 0)
+    with stack_running(env, tmp_path) as stack:
+        request.node.process_log_offsets = dict.fromkeys(stack.processes, 0)
         yield stack
 
 
@@ -84,7 +83,7 @@ def make_line(stack: Stack) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "bench.django_setup", "create", json.dumps(spec)],
         cwd=BASE_DIR,
-        env=stack.web1.env,
+        env=stack.web[0].env,
         check=True,
         capture_output=True,
         text=True,
@@ -114,7 +113,7 @@ async def refused_send(client: Client, conversation_id: int, body: str) -> dict[
 
 
 def test_a_postgres_restart_mid_chat_answers_errors_meanwhile_and_loses_no_acknowledged_message(stack, postgres):
-    web1, web2 = stack.web1, stack.web2
+    web1, web2 = stack.web
     member = SimpleNamespace(**make_line(stack))
     observed: dict[str, float] = {}
 
@@ -205,5 +204,5 @@ def test_a_postgres_restart_mid_chat_answers_errors_meanwhile_and_loses_no_ackno
     assert written == Counter(message["client_msg_id"] for message in result["acked"])
     # ... `sync` agrees
     assert [message["id"] for message in result["transcript"]] == [message_id for message_id, *_ in stored]
-    for process in stack.all:
+    for process in stack.processes:
         assert process.alive, f"{process.name} exited"

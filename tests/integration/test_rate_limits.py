@@ -8,11 +8,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
+from cs_platform.stack import WebWorker, http_json
 from tests.factories import AgentFactory, BusinessLineFactory, UserFactory
-from tests.integration.harness import Worker, database_url, forget_redis_keys, http_json, worker_env
+from tests.integration.harness import stack_on_test_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -20,22 +19,16 @@ REDIS_PREFIX = f"cstestlimits{os.getpid()}"
 
 
 @pytest.fixture(scope="module")
-def limited_workers(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Worker, Worker]]:
+def limited_workers(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WebWorker, ...]]:
     """Two web workers with small limits of their own (4 widget sessions, 3 logins a minute)."""
-    env = worker_env(
-        database=database_url(connection.settings_dict), redis_url=settings.REDIS_URL, redis_prefix=REDIS_PREFIX
-    )
-    env.update(WIDGET_SESSION_RATE="4/m", LOGIN_RATE="3/m")
-    log_dir = tmp_path_factory.mktemp("limited-workers")
-    workers = (Worker(name="limited1", env=env, log_dir=log_dir), Worker(name="limited2", env=env, log_dir=log_dir))
-    try:
-        for worker in workers:
-            worker.start()
-        yield workers
-    finally:
-        for worker in workers:
-            worker.kill()
-        forget_redis_keys(REDIS_PREFIX)
+    with stack_on_test_database(
+        tmp_path_factory.mktemp("limited-workers"),
+        redis_prefix=REDIS_PREFIX,
+        env={"WIDGET_SESSION_RATE": "4/m", "LOGIN_RATE": "3/m"},
+        celery=0,
+        beat=False,
+    ) as stack:
+        yield stack.web
 
 
 def test_widget_sessions_are_counted_across_workers(limited_workers):
@@ -53,7 +46,7 @@ def test_widget_sessions_are_counted_across_workers(limited_workers):
 def test_logins_are_counted_across_workers_and_lock_out(limited_workers):
     AgentFactory(user=UserFactory(username="limited-ann"))
 
-    def login(worker: Worker, password: str) -> tuple[int, dict]:
+    def login(worker: WebWorker, password: str) -> tuple[int, dict]:
         return http_json("POST", f"{worker.url}/api/auth/token/", {"username": "limited-ann", "password": password})
 
     wrong = [login(limited_workers[n % 2], "x") for n in range(3)]

@@ -27,20 +27,19 @@ import redis
 from django.db import connection
 
 from chat.models import Conversation, ConversationStatus
+from cs_platform.stack import Stack, WebWorker
 from tests.conftest import RedisServer
 from tests.integration.chatflows import customer_socket, customer_token, full_transcript, play, sync
 from tests.integration.faults import (
     RECOVERY_TIMEOUT,
     AgentRowLock,
-    Stack,
     healthz,
     logged,
     pushed,
     resume_point,
-    running_stack,
     wait_for,
 )
-from tests.integration.harness import Worker, database_url, worker_env
+from tests.integration.harness import database_url, stack_running, worker_env
 from tests.integration.harness import transcript as rest_transcript
 from tests.integration.routing_live import (
     REPLY_TIMEOUT,
@@ -71,8 +70,8 @@ def stack(
         database=database_url(connection.settings_dict), redis_url=throwaway_redis.url, redis_prefix=REDIS_PREFIX
     )
     env.update(ROUTING_ENV)
-    with running_stack(env, tmp_path) as stack:
-        request.node.process_log_offsets = dict.fromkeys(stack.all, 0)
+    with stack_running(env, tmp_path) as stack:
+        request.node.process_log_offsets = dict.fromkeys(stack.processes, 0)
         yield stack
 
 
@@ -106,12 +105,13 @@ def subscribers(client: redis.Redis, group: str) -> int:
 
 
 def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_recovers(stack, throwaway_redis):
-    web1, web2 = stack.web1, stack.web2
+    web1, web2 = stack.web
+    (celery,) = stack.celery
     _, (member,) = make_line(web1, agents=1, capacity=5)
     dsn = database_url(connection.settings_dict)
     observed: dict[str, float] = {}
 
-    async def customer(clients: Clients, worker: Worker, name: str) -> tuple[Client, str]:
+    async def customer(clients: Clients, worker: WebWorker, name: str) -> tuple[Client, str]:
         token = await asyncio.to_thread(customer_token, worker, member)
         return await customer_socket(clients, worker, token, name=name), token
 
@@ -150,7 +150,7 @@ def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_rec
                 await lock.take(member.agent_id)
                 bob_chat = (await start(bob))["id"]
                 await wait_for("a routing task waiting for the agent's row", lock.someone_waits)
-                offsets = {process: process.log_size() for process in stack.all}
+                offsets = stack.log_offsets()
 
                 # When Redis stops
                 throwaway_redis.stop()
@@ -176,7 +176,7 @@ def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_rec
                 # the agent's presence heartbeat fails
                 await wait_for(
                     "the Celery worker noticed",
-                    logged(stack.celery, "Connection to broker lost", since=offsets[stack.celery]),
+                    logged(celery, "Connection to broker lost", since=offsets[celery]),
                 )
                 await wait_for(
                     "beat noticed",
@@ -199,15 +199,13 @@ def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_rec
                 observed["healthz 200"] = await wait_for("both workers healthy", both_healthy)
                 # ... the Celery worker reconnected to the broker instead of exiting (it used to exit here:
                 # cs_platform/celery.py)
-                reconnected = logged(stack.celery, "Connected to redis", since=offsets[stack.celery])
-                gave_up = logged(stack.celery, "Unrecoverable error", since=offsets[stack.celery])
+                reconnected = logged(celery, "Connected to redis", since=offsets[celery])
+                gave_up = logged(celery, "Unrecoverable error", since=offsets[celery])
                 await wait_for(
                     "the Celery worker reconnected or gave up",
-                    lambda: reconnected() or gave_up() or not stack.celery.alive,
+                    lambda: reconnected() or gave_up() or not celery.alive,
                 )
-                assert stack.celery.alive and not gave_up(), (
-                    f"the Celery worker gave up:\n{stack.celery.log_text(offsets[stack.celery])}"
-                )
+                assert celery.alive and not gave_up(), f"the Celery worker gave up:\n{celery.log_text(offsets[celery])}"
                 observed["celery reconnected"] = loop.time() - up
                 # ... the agent's heartbeat registered its socket again
                 presence_key = f"{REDIS_PREFIX}:presence:agent:{member.agent_id}"
@@ -348,5 +346,5 @@ def test_a_redis_restart_mid_chat_loses_no_acknowledged_message_and_the_chat_rec
     for seen in result["seen"]:
         assert [seen[seq] for seq in sorted(seen)] == transcript
     # ... and no process had to be restarted
-    for process in stack.all:
+    for process in stack.processes:
         assert process.alive, f"{process.name} exited"

@@ -27,20 +27,19 @@ from django.db import connection
 from django.db.models import Count
 
 from chat.models import Conversation, ConversationStatus, Message
+from cs_platform.stack import Stack, WebWorker
 from tests.conftest import RedisServer
 from tests.integration.chatflows import customer_socket, customer_token, full_transcript, play, sync
 from tests.integration.faults import (
     RECOVERY_TIMEOUT,
     AgentRowLock,
-    Stack,
     healthz,
     logged,
     pushed,
     resume_point,
-    running_stack,
     wait_for,
 )
-from tests.integration.harness import Worker, database_url, worker_env
+from tests.integration.harness import database_url, stack_running, worker_env
 from tests.integration.routing_live import (
     ROUTING_ENV,
     Ledger,
@@ -73,8 +72,8 @@ def stack(
         database=database_url(connection.settings_dict), redis_url=persistent_redis.url, redis_prefix=REDIS_PREFIX
     )
     env.update(ROUTING_ENV, CELERY_VISIBILITY_TIMEOUT=str(REDELIVERY_SECONDS))
-    with running_stack(env, tmp_path) as stack:
-        request.node.process_log_offsets = dict.fromkeys(stack.all, 0)
+    with stack_running(env, tmp_path) as stack:
+        request.node.process_log_offsets = dict.fromkeys(stack.processes, 0)
         yield stack
 
 
@@ -89,11 +88,12 @@ def received_ids(log: str) -> Counter[str]:
 
 
 def test_redis_killed_and_restarted_with_its_data_redelivers_tasks_and_assigns_nothing_twice(stack, persistent_redis):
-    web1, web2 = stack.web1, stack.web2
+    web1, web2 = stack.web
+    (celery,) = stack.celery
     line, team = make_line(web1, agents=2, capacity=CAPACITY)
     observed: dict[str, float] = {}
 
-    async def customer(clients: Clients, worker: Worker, name: str) -> Client:
+    async def customer(clients: Clients, worker: WebWorker, name: str) -> Client:
         token = await asyncio.to_thread(customer_token, worker, team[0])
         return await customer_socket(clients, worker, token, name=name)
 
@@ -123,14 +123,13 @@ def test_redis_killed_and_restarted_with_its_data_redelivers_tasks_and_assigns_n
                 # ... and the Celery worker in the middle of routing tasks: Bob starts a chat, and the tasks that
                 # would assign it wait for an agent's row, which the test holds, so they stay unacknowledged
                 bob = await customer(clients, web1, "bob")
-                offset = stack.celery.log_size()
                 await lock.take(team[0].agent_id)
                 bob_chat = (await start(bob))["id"]
                 await wait_for("a routing task waiting for the agent's row", lock.someone_waits)
-                await wait_for(
-                    "the Celery worker took a routing task", lambda: tasks_in_flight(stack.celery.log_text(offset))
-                )
-                in_flight = tasks_in_flight(stack.celery.log_text(offset))
+                # (over the whole log of this test's worker: the task that waits may be a sweep received just
+                # before the row was taken)
+                await wait_for("the Celery worker took a routing task", lambda: tasks_in_flight(celery.log_text()))
+                in_flight = tasks_in_flight(celery.log_text())
 
                 # When Redis is killed
                 offsets = stack.log_offsets()
@@ -145,7 +144,7 @@ def test_redis_killed_and_restarted_with_its_data_redelivers_tasks_and_assigns_n
                 acked += during
                 await wait_for(
                     "the Celery worker noticed",
-                    logged(stack.celery, "Connection to broker lost", since=offsets[stack.celery]),
+                    logged(celery, "Connection to broker lost", since=offsets[celery]),
                 )
                 observed["outage"] = loop.time() - down
 
@@ -160,12 +159,12 @@ def test_redis_killed_and_restarted_with_its_data_redelivers_tasks_and_assigns_n
                 observed["healthz 200"] = await wait_for("both workers healthy", both_healthy)
                 await wait_for(
                     "the Celery worker reconnected",
-                    logged(stack.celery, "Connected to redis", since=offsets[stack.celery]),
+                    logged(celery, "Connected to redis", since=offsets[celery]),
                 )
                 # ... and the tasks it was running when Redis died are delivered to it again
                 await wait_for(
                     "a task that was running when Redis died delivered again",
-                    lambda: in_flight & set(received_ids(stack.celery.log_text(offsets[stack.celery]))),
+                    lambda: in_flight & set(received_ids(celery.log_text(offsets[celery]))),
                 )
                 observed["redelivered"] = loop.time() - up
 
@@ -211,10 +210,8 @@ def test_redis_killed_and_restarted_with_its_data_redelivers_tasks_and_assigns_n
                     seen.append(held)
                 # ... and a late, wrong assignment would have shown by now: a whole sweep ran after the slots were
                 # filled, and each agent's socket answered a ping after that
-                since = stack.celery.log_size()
-                await wait_for(
-                    "a sweep after the slots were filled", lambda: SWEEP_DONE.search(stack.celery.log_text(since))
-                )
+                since = celery.log_size()
+                await wait_for("a sweep after the slots were filled", lambda: SWEEP_DONE.search(celery.log_text(since)))
                 for client in agents.values():
                     assert (await client.request({"type": "ping"}, "pong"))["type"] == "pong"
                 return {
@@ -269,5 +266,5 @@ def test_redis_killed_and_restarted_with_its_data_redelivers_tasks_and_assigns_n
         .exists()
     )
     # ... and no process had to be restarted
-    for process in stack.all:
+    for process in stack.processes:
         assert process.alive, f"{process.name} exited"

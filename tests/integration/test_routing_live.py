@@ -6,28 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.db.models import Count, Q
 from websockets.exceptions import ConnectionClosed
 
 from agents.models import Agent
 from chat.models import Conversation, Message
+from cs_platform.stack import Stack
 from tests.integration.chatflows import play
-from tests.integration.harness import Worker, database_url, forget_redis_keys, worker_env
+from tests.integration.harness import stack_on_test_database
 from tests.integration.routing_live import (
     REPLY_TIMEOUT,
     ROUTING_ENV,
     SHORT,
-    CeleryBeat,
     Ledger,
-    NamedCeleryWorker,
-    RoutingProcesses,
     agent_online,
     assigned_ids,
     customer_arrives,
@@ -49,45 +44,26 @@ REDIS_PREFIX = f"csroutinglive{os.getpid()}"
 
 
 @pytest.fixture(scope="module")
-def routing_processes(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoutingProcesses]:
+def routing_processes(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """This module's own processes, for its short sweep and heartbeat: two web workers, two Celery worker
     processes and beat, on the test database and the shared Redis under a prefix of their own."""
-    env = worker_env(
-        database=database_url(connection.settings_dict), redis_url=settings.REDIS_URL, redis_prefix=REDIS_PREFIX
-    )
-    env.update(ROUTING_ENV)
-    log_dir = tmp_path_factory.mktemp("routing_live")
-    processes = RoutingProcesses(
-        web1=Worker(name="web1", env=env, log_dir=log_dir),
-        web2=Worker(name="web2", env=env, log_dir=log_dir),
-        celery=(
-            NamedCeleryWorker(name="celery1", env=env, log_dir=log_dir),
-            NamedCeleryWorker(name="celery2", env=env, log_dir=log_dir),
-        ),
-        beat=CeleryBeat(name="beat", env=env, log_dir=log_dir),
-    )
-    try:
-        for process in processes.all:
-            process.start()
-        yield processes
-    finally:
-        for process in processes.all:
-            process.kill()
-        forget_redis_keys(REDIS_PREFIX)
+    with stack_on_test_database(
+        tmp_path_factory.mktemp("routing_live"), redis_prefix=REDIS_PREFIX, env=ROUTING_ENV, celery=2
+    ) as stack:
+        yield stack
 
 
 @pytest.fixture
-def live(routing_processes: RoutingProcesses, request: pytest.FixtureRequest) -> RoutingProcesses:
+def live(routing_processes: Stack, request: pytest.FixtureRequest) -> Stack:
     """Every process running at the start of the test (one may have been killed); their logs join a failure."""
-    for process in routing_processes.all:
-        process.ensure_running()
-    request.node.process_log_offsets = {process: process.log_size() for process in routing_processes.all}
+    routing_processes.ensure_running()
+    request.node.process_log_offsets = routing_processes.log_offsets()
     return routing_processes
 
 
 def test_queue_positions_are_fifo_and_pushed_as_chats_close(live):
-    workers = (live.web1, live.web2)
-    line, team = make_line(live.web1, agents=3, capacity=1)
+    workers = live.web
+    line, team = make_line(live.web[0], agents=3, capacity=1)
 
     async def scenario():
         async with Clients() as clients:
@@ -156,13 +132,13 @@ def test_queue_positions_are_fifo_and_pushed_as_chats_close(live):
 
 
 def test_a_chat_nobody_takes_in_time_is_missed_and_left_as_a_message_an_agent_picks(live):
-    line, (member,) = make_line(live.web1, agents=1, capacity=1, wait_timeout=SHORT)
+    line, (member,) = make_line(live.web[0], agents=1, capacity=1, wait_timeout=SHORT)
 
     async def scenario():
         async with Clients() as clients:
             # Given an agent of the line connected on worker 2 but not online, and a customer on worker 1
-            agent = await agent_online(clients, live.web2, member, name="agent", online=False)
-            customer = await customer_arrives(clients, live.web1, line.key, name="customer")
+            agent = await agent_online(clients, live.web[1], member, name="agent", online=False)
+            customer = await customer_arrives(clients, live.web[0], line.key, name="customer")
             assert customer.frames("hello")[0]["offline"] is True
             conversation = await start(customer)
             assert conversation["status"] == "waiting"
@@ -238,20 +214,20 @@ def test_a_chat_nobody_takes_in_time_is_missed_and_left_as_a_message_an_agent_pi
 
 
 def test_a_silent_agent_is_replaced_by_one_with_room(live):
-    line, (silent, spare) = make_line(live.web1, agents=2, capacity=1, agent_reply_timeout=SHORT)
+    line, (silent, spare) = make_line(live.web[0], agents=2, capacity=1, agent_reply_timeout=SHORT)
 
     async def scenario():
         async with Clients() as clients:
             # Given agent A on worker 1 assigned a customer of worker 2; A then steps `away`, keeping the chat
             # (so it cannot come back to A while B is answering, however busy this machine is)
-            agent_a = await agent_online(clients, live.web1, silent, name="agent-a")
-            customer = await customer_arrives(clients, live.web2, line.key, name="customer")
+            agent_a = await agent_online(clients, live.web[0], silent, name="agent-a")
+            customer = await customer_arrives(clients, live.web[1], line.key, name="customer")
             conversation_id = (await start(customer))["id"]
             await until("assigned to A", lambda: conversation_id in assigned_ids(agent_a), [agent_a, customer])
             away = await agent_a.request({"type": "presence.set", "status": "away"}, "presence.state", REPLY_TIMEOUT)
             assert away["type"] == "presence.state", away
             # ... and agent B online with room on worker 2
-            agent_b = await agent_online(clients, live.web2, spare, name="agent-b")
+            agent_b = await agent_online(clients, live.web[1], spare, name="agent-b")
             everyone = [agent_a, agent_b, customer]
 
             # When A stays silent past the line's reply timeout
@@ -283,24 +259,24 @@ def test_a_silent_agent_is_replaced_by_one_with_room(live):
 
 @pytest.mark.parametrize("how", ["socket closed", "worker killed"])
 def test_an_agent_gone_past_the_grace_loses_the_chat_to_an_agent_with_room(live, how):
-    line, (leaving, spare) = make_line(live.web1, agents=2, capacity=1, disconnect_grace=SHORT)
+    line, (leaving, spare) = make_line(live.web[0], agents=2, capacity=1, disconnect_grace=SHORT)
 
     async def scenario():
         async with Clients() as clients:
             # Given agent A alone on worker 2, in a chat with a customer of worker 1
-            agent_a = await agent_online(clients, live.web2, leaving, name="agent-a")
-            customer = await customer_arrives(clients, live.web1, line.key, name="customer")
+            agent_a = await agent_online(clients, live.web[1], leaving, name="agent-a")
+            customer = await customer_arrives(clients, live.web[0], line.key, name="customer")
             conversation_id = (await start(customer))["id"]
             await until("assigned to A", lambda: conversation_id in assigned_ids(agent_a), [agent_a, customer])
             await say(agent_a, conversation_id, "Hello, looking into it")
             # ... and agent B online with room on worker 1
-            agent_b = await agent_online(clients, live.web1, spare, name="agent-b")
+            agent_b = await agent_online(clients, live.web[0], spare, name="agent-b")
 
             # When A's socket closes, or A's worker dies without a word, and A stays away past the grace
             if how == "socket closed":
                 await agent_a.close()
             else:
-                live.web2.kill(signal.SIGKILL)
+                live.web[1].kill()
 
             # Then the chat goes back to the queue, then to B, and the customer sees B
             await until("B assigned", lambda: conversation_id in assigned_ids(agent_b), [agent_b, customer])
@@ -317,17 +293,17 @@ def test_an_agent_gone_past_the_grace_loses_the_chat_to_an_agent_with_room(live,
     try:
         play(scenario(), timeout=60)
     finally:
-        live.web2.ensure_running()
+        live.web[1].ensure_running()
 
 
 def test_a_silent_customer_after_the_agent_wrote_is_closed_as_idle(live):
-    line, (member,) = make_line(live.web1, agents=1, capacity=1, idle_timeout=SHORT)
+    line, (member,) = make_line(live.web[0], agents=1, capacity=1, idle_timeout=SHORT)
 
     async def scenario():
         async with Clients() as clients:
             # Given a chat in which the agent (worker 1) wrote last to the customer (worker 2)
-            agent = await agent_online(clients, live.web1, member, name="agent")
-            customer = await customer_arrives(clients, live.web2, line.key, name="customer")
+            agent = await agent_online(clients, live.web[0], member, name="agent")
+            customer = await customer_arrives(clients, live.web[1], line.key, name="customer")
             conversation_id = (await start(customer))["id"]
             await until("assigned", lambda: conversation_id in assigned_ids(agent), [agent, customer])
             await say(customer, conversation_id, "My order is late")
@@ -350,8 +326,8 @@ def test_a_silent_customer_after_the_agent_wrote_is_closed_as_idle(live):
 
 
 def test_transfer_to_another_agent_and_to_another_lines_queue(live):
-    line, (first, second) = make_line(live.web1, agents=2, capacity=1)
-    other_line, (elsewhere,) = make_line(live.web1, agents=1, capacity=1)
+    line, (first, second) = make_line(live.web[0], agents=2, capacity=1)
+    other_line, (elsewhere,) = make_line(live.web[0], agents=1, capacity=1)
 
     def active_load(agent_id: int) -> int:
         return Conversation.objects.filter(agent_id=agent_id, status="active").count()
@@ -360,12 +336,12 @@ def test_transfer_to_another_agent_and_to_another_lines_queue(live):
         async with Clients() as clients:
             # Given agent A (worker 1) in a chat with a customer (worker 2), agent B of the line online (worker 2)
             # and agent C of another line online (worker 1)
-            agent_a = await agent_online(clients, live.web1, first, name="agent-a")
-            customer = await customer_arrives(clients, live.web2, line.key, name="customer")
+            agent_a = await agent_online(clients, live.web[0], first, name="agent-a")
+            customer = await customer_arrives(clients, live.web[1], line.key, name="customer")
             conversation_id = (await start(customer))["id"]
             await until("assigned to A", lambda: conversation_id in assigned_ids(agent_a), [agent_a, customer])
-            agent_b = await agent_online(clients, live.web2, second, name="agent-b")
-            agent_c = await agent_online(clients, live.web1, elsewhere, name="agent-c")
+            agent_b = await agent_online(clients, live.web[1], second, name="agent-b")
+            agent_c = await agent_online(clients, live.web[0], elsewhere, name="agent-c")
             everyone = [agent_a, agent_b, agent_c, customer]
 
             # When A transfers it to B
@@ -554,8 +530,8 @@ def db_waiting_order(line_id: int) -> list[int]:
 
 
 def test_a_burst_fills_every_agent_exactly_and_churn_never_breaks_the_invariants(live):
-    workers = (live.web1, live.web2)
-    line, team = make_line(live.web1, agents=BURST_AGENTS, capacity=BURST_CAPACITY)
+    workers = live.web
+    line, team = make_line(live.web[0], agents=BURST_AGENTS, capacity=BURST_CAPACITY)
     slots = BURST_AGENTS * BURST_CAPACITY
     ledger = Ledger(capacity=BURST_CAPACITY)
     burst = Burst(ledger)

@@ -24,10 +24,11 @@ import pytest
 from django.db import connection
 
 from chat.models import Message
+from cs_platform.stack import Stack, WebWorker
 from tests.conftest import RedisServer
 from tests.integration.chatflows import customer_socket, customer_token, full_transcript, play
-from tests.integration.faults import RECOVERY_TIMEOUT, LatencyProxy, Stack, healthz, pushed, running_stack
-from tests.integration.harness import Worker, database_url, worker_env
+from tests.integration.faults import RECOVERY_TIMEOUT, LatencyProxy, healthz, pushed
+from tests.integration.harness import database_url, stack_running, worker_env
 from tests.integration.routing_live import (
     ROUTING_ENV,
     agent_online,
@@ -65,17 +66,17 @@ def stack(
         database=database_url(connection.settings_dict), redis_url=slow_redis.url, redis_prefix=REDIS_PREFIX
     )
     env.update(ROUTING_ENV)
-    with running_stack(env, tmp_path) as stack:
-        request.node.process_log_offsets = dict.fromkeys(stack.all, 0)
+    with stack_running(env, tmp_path) as stack:
+        request.node.process_log_offsets = dict.fromkeys(stack.processes, 0)
         yield stack
 
 
 def test_a_slow_redis_slows_the_chat_down_but_loses_nothing_and_routing_still_assigns(stack, slow_redis):
-    web1, web2 = stack.web1, stack.web2
+    web1, web2 = stack.web
     _, (member,) = make_line(web1, agents=1, capacity=5)
     observed: dict[str, float] = {}
 
-    async def customer(clients: Clients, worker: Worker, name: str) -> Client:
+    async def customer(clients: Clients, worker: WebWorker, name: str) -> Client:
         token = await asyncio.to_thread(customer_token, worker, member)
         return await customer_socket(clients, worker, token, name=name)
 
@@ -201,5 +202,5 @@ def test_a_slow_redis_slows_the_chat_down_but_loses_nothing_and_routing_still_as
             if message["conversation_id"] == chat and message["sender"] == other
         ]
         assert pushes == Counter(expected)
-    for process in stack.all:
+    for process in stack.processes:
         assert process.alive, f"{process.name} exited"

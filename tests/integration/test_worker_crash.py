@@ -1,7 +1,6 @@
 """A worker killed with SIGKILL mid-conversation: clients move to the survivor and nothing is lost or doubled."""
 
 import asyncio
-import signal
 from collections import Counter
 from collections.abc import Callable
 
@@ -186,7 +185,7 @@ def test_a_killed_worker_loses_and_doubles_nothing(workers, victim):
 
             # When that side's worker is killed without warning right behind one of its messages
             await asyncio.gather(
-                on_killed.run(MESSAGES_PER_SIDE, crash_after=CRASH_AFTER, crash=lambda: killed.kill(signal.SIGKILL)),
+                on_killed.run(MESSAGES_PER_SIDE, crash_after=CRASH_AFTER, crash=killed.kill),
                 on_survivor.run(MESSAGES_PER_SIDE),
             )
             await customer.catch_up()

@@ -29,12 +29,13 @@ def ago(days: float):
     return timezone.now() - days * DAY
 
 
-def ended(line, *, days_ago: float, status=ConversationStatus.CLOSED, started_days_ago: float | None = None):
+def ended(line, *, days_ago: float, status=ConversationStatus.CLOSED, started_days_ago: float | None = None, **fields):
     return transcript(
         customer__business_line=line,
         status=status,
         closed_at=ago(days_ago),
         started_at=ago(started_days_ago if started_days_ago is not None else days_ago + 1),
+        **fields,
     )
 
 
@@ -79,9 +80,7 @@ def test_retention_deletes_only_old_ended_transcripts_of_lines_with_a_period_and
 def test_a_purge_is_written_to_the_audit_log_once_per_line_without_personal_data():
     # given
     line = BusinessLineFactory(retention_days=7)
-    conversation = ended(line, days_ago=8)
-    conversation.customer.name, conversation.customer.email = "Grace Hopper", "grace@navy.example"
-    conversation.customer.save()
+    ended(line, days_ago=8, customer__name="Grace Hopper", customer__email="grace@navy.example")
 
     # when
     transcripts_purge_expired()
@@ -118,12 +117,11 @@ def test_a_large_purge_deletes_in_batches_of_short_transactions():
 def test_customers_not_seen_for_the_period_with_nothing_left_are_deleted_with_their_names_in_the_admin_history():
     # given
     line = BusinessLineFactory(retention_days=30)
-    forgotten = CustomerFactory(business_line=line, name="Forgotten Person")
-    only_old_transcript = ended(line, days_ago=40).customer
-    with_young_transcript = ended(line, days_ago=5).customer
+    forgotten = CustomerFactory(business_line=line, name="Forgotten Person", last_seen=ago(60))
+    only_old_transcript = ended(line, days_ago=40, customer__last_seen=ago(60)).customer
+    with_young_transcript = ended(line, days_ago=5, customer__last_seen=ago(60)).customer
     seen_lately = CustomerFactory(business_line=line)
-    other_line = CustomerFactory(business_line=BusinessLineFactory(retention_days=None))
-    Customer.objects.exclude(pk=seen_lately.pk).update(last_seen_at=ago(60))
+    other_line = CustomerFactory(business_line=BusinessLineFactory(retention_days=None), last_seen=ago(60))
     LogEntry.objects.create(
         content_type=ContentType.objects.get_for_model(Customer),
         object_id=str(forgotten.pk),
