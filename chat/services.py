@@ -8,16 +8,28 @@ agent or line are `chat.lifecycle`'s.
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
-from django.db import connection
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
 from django.utils import timezone
 
-from chat import events, hooks, locks
+from chat import events, files, hooks, locks
 from chat.errors import ChatError
-from chat.models import Conversation, ConversationStatus, Message, Sender
+from chat.models import Attachment, Conversation, ConversationStatus, Message, Sender
 from chat.payloads import message_payload
-from chat.permissions import VISIBLE_SQL, WRITABLE_SQL, Participant, require_conversation_id, require_writable
+from chat.permissions import (
+    VISIBLE_SQL,
+    WRITABLE_SQL,
+    Participant,
+    require_conversation_id,
+    require_writable,
+)
+from chat.selectors import attachment_limits_for
 from cs_platform import metrics
 from cs_platform.errors import ErrorCode
 
@@ -76,13 +88,15 @@ def _append(
     event: str,
     client_msg_id: str | None,
     internal: bool,
+    attachment_ids: Sequence[int] = (),
 ) -> _Appended | None:
     """The sequence rule, in one statement: lock the conversation row, store the message with `last_seq + 1`
     and move the conversation's counters, in the caller's transaction or (outside one) its own.
 
     With a participant, the permission rule is part of the statement: nothing is stored unless they may see
     and write to the conversation. Nothing is stored either for a repeated `(sender, client_msg_id)`. None
-    when the conversation is not there or not visible to the participant.
+    when the conversation is not there or not visible to the participant. `attachment_ids` go with the new
+    message (`_attachments_link`: the caller's transaction rolls back when one may not).
     """
     now = timezone.now()
     with connection.cursor() as cursor:
@@ -122,6 +136,8 @@ def _append(
         )
         message._state.adding = False
         message._state.db = connection.alias
+        attachments = _attachments_link(message, attachment_ids) if attachment_ids else []
+        _attachments_known(message, attachments)
         metrics.message_stored_on_commit(sender)
         events.publish_on_commit(
             events.conversation_group(conversation_id),
@@ -131,6 +147,31 @@ def _append(
             ),
         )
     return _Appended(status=status, agent_id=conversation_agent_id, business_line_id=business_line_id, message=message)
+
+
+def _attachments_link(message: Message, attachment_ids: Sequence[int]) -> list[Attachment]:
+    """Send the attachments with `message`: each only once, only by its uploader, only in its conversation."""
+    unsent = Attachment.objects.filter(
+        id__in=attachment_ids, conversation_id=message.conversation_id, message__isnull=True, uploader=message.sender
+    )
+    if message.agent_id is not None:
+        unsent = unsent.filter(agent_id=message.agent_id)
+    linked = unsent.update(message=message)
+    if linked != len(attachment_ids):
+        raise ChatError(
+            ErrorCode.INVALID_FIELD,
+            "attachment_ids must be your own uploads to this conversation, not sent before",
+        )
+    return list(Attachment.objects.filter(message=message).order_by("id"))
+
+
+def _attachments_known(message: Message, attachments: list[Attachment]) -> None:
+    """Give a message built from a statement its attachments as if prefetched, so its payload costs no query."""
+    queryset = Attachment.objects.filter(message=message)
+    # What Django's prefetch_related sets (QuerySet and Model internals the stubs do not declare)
+    queryset._result_cache = attachments
+    queryset._prefetch_done = True  # type: ignore[attr-defined]
+    message._prefetched_objects_cache = {"attachments": queryset}  # type: ignore[attr-defined]
 
 
 def message_append(
@@ -182,26 +223,37 @@ def message_send(
     client_msg_id: str,
     body: str,
     internal: bool = False,
+    attachment_ids: Sequence[int] = (),
 ) -> tuple[Message, bool]:
     """Store a customer's or agent's message; a repeated `client_msg_id` returns the original, stores nothing.
 
     Returns the message and whether it is new. One statement, committed on its own, because this runs for
-    every chat message; only when it stores nothing do further queries find out why.
+    every chat message; only when it stores nothing do further queries find out why. A message with
+    attachments runs in a transaction: refused attachments (`invalid_field`) leave nothing stored.
     """
     if internal and not participant.is_agent:
         raise ChatError(ErrorCode.INVALID_FIELD, "Only agents write internal notes")
     require_conversation_id(conversation_id)
+    if len(attachment_ids) > settings.CHAT_MAX_ATTACHMENTS or len(set(attachment_ids)) != len(attachment_ids):
+        raise ChatError(
+            ErrorCode.INVALID_FIELD, f"attachment_ids must be at most {settings.CHAT_MAX_ATTACHMENTS} distinct ids"
+        )
+    if not body and not attachment_ids:
+        raise ChatError(ErrorCode.INVALID_FIELD, "A message needs a body or attachments")
     sender = Sender.AGENT if participant.is_agent else Sender.CUSTOMER
-    appended = _append(
-        conversation_id=conversation_id,
-        participant=participant,
-        sender=sender,
-        body=body,
-        agent_id=participant.id if participant.is_agent else None,
-        event="",
-        client_msg_id=client_msg_id,
-        internal=internal,
-    )
+    # Without attachments, the one statement commits on its own: no transaction around it.
+    with transaction.atomic() if attachment_ids else nullcontext():
+        appended = _append(
+            conversation_id=conversation_id,
+            participant=participant,
+            sender=sender,
+            body=body,
+            agent_id=participant.id if participant.is_agent else None,
+            event="",
+            client_msg_id=client_msg_id,
+            internal=internal,
+            attachment_ids=attachment_ids,
+        )
     if appended is None:
         raise ChatError(ErrorCode.NOT_FOUND, "No such conversation")
     if appended.message is None:
@@ -220,6 +272,43 @@ def message_send(
         # An assigner skips a row locked by this send (SKIP LOCKED): ask for routing again now it is committed.
         hooks.queue_changed(business_line_id=appended.business_line_id)
     return appended.message, True
+
+
+def attachment_upload(*, participant: Participant, conversation_id: int, upload: UploadedFile[bytes]) -> Attachment:
+    """Store a file for a message the participant may write in this conversation, once it passed the business
+    line's limits (size, then the type its content shows); a refused file leaves nothing stored.
+
+    The file is streamed to storage chunk by chunk (the upload is a temporary file on disk when large).
+    """
+    limits = attachment_limits_for(participant=participant, conversation_id=conversation_id)
+    size = upload.size or 0
+    if size > limits.max_bytes:
+        raise ChatError(ErrorCode.FILE_TOO_LARGE, f"The file is larger than {limits.max_bytes} bytes")
+    name = files.clean_name(upload.name or "")
+    upload.seek(0)
+    content_type = files.content_type_of(upload.chunks(), name)
+    if content_type is None or content_type not in limits.types:
+        raise ChatError(ErrorCode.FILE_TYPE_NOT_ALLOWED, "Files of this type cannot be sent here")
+    upload.seek(0)
+    attachment = Attachment(
+        conversation_id=conversation_id,
+        uploader=Sender.AGENT if participant.is_agent else Sender.CUSTOMER,
+        agent_id=participant.id if participant.is_agent else None,
+        name=name,
+        content_type=content_type,
+        size=size,
+    )
+    # A stored name of our own: the uploader's name never reaches the file system or a bucket's keys.
+    attachment.file.save(uuid.uuid4().hex, upload, save=False)
+    try:
+        attachment.save()
+    except Exception:
+        attachment.file.storage.delete(str(attachment.file.name))
+        raise
+    logger.info(
+        "attachment %s (%s, %s bytes) uploaded to conversation %s", attachment.id, content_type, size, conversation_id
+    )
+    return attachment
 
 
 def conversation_rate(*, customer_id: int, conversation_id: int, rating: int, comment: str = "") -> Conversation:

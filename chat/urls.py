@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chat.api import ConversationMessagesApi, CustomerConversationsApi
+from chat.api import AttachmentDownloadApi, AttachmentUploadApi, ConversationMessagesApi, CustomerConversationsApi
 
 urlpatterns = [
     path(
@@ -13,4 +13,10 @@ urlpatterns = [
         ConversationMessagesApi.as_view(),
         name="conversation-messages",
     ),
+    path(
+        "conversations/<int:conversation_id>/attachments/",
+        AttachmentUploadApi.as_view(),
+        name="conversation-attachments",
+    ),
+    path("attachments/<int:attachment_id>/download/", AttachmentDownloadApi.as_view(), name="attachment-download"),
 ]

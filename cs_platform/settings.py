@@ -185,6 +185,13 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Chat attachments (chat.models.Attachment): under the data folder unless ATTACHMENT_STORAGE_BACKEND names
+    # another Django storage, e.g. django-storages' S3 backend (README, "Configuration").
+    "attachments": {
+        "BACKEND": env("ATTACHMENT_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("ATTACHMENT_STORAGE_OPTIONS", default={})
+        or {"location": env("ATTACHMENT_ROOT", default=str(embedded.DATA_DIR / "attachments"))},
+    },
 }
 WHITENOISE_USE_FINDERS = True
 # WhiteNoise serves STATIC_ROOT too; make sure it exists before `collectstatic` ever ran.
@@ -250,6 +257,35 @@ ROUTING_SWEEP_INTERVAL = env.float("ROUTING_SWEEP_INTERVAL", default=10.0)
 # Live chat limits (documented in docs/protocol.md).
 CHAT_MAX_FRAME_BYTES = env.int("CHAT_MAX_FRAME_BYTES", default=16 * 1024)
 CHAT_MAX_BODY_CHARS = env.int("CHAT_MAX_BODY_CHARS", default=4000)
+# Attachments (docs/protocol.md, "Attachments"): defaults for business lines that set no limits of their own. The
+# types are MIME types as decided from a file's content (chat.files.ALL_TYPES lists every one it can decide).
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+ATTACHMENT_ALLOWED_TYPES = env.list(
+    "ATTACHMENT_ALLOWED_TYPES",
+    default=[
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "text/csv",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+        "application/zip",
+    ],
+)
+# Seconds a download link in a message object stays valid; clients get fresh links from `sync` and the history.
+ATTACHMENT_LINK_MAX_AGE = env.int("ATTACHMENT_LINK_MAX_AGE", default=24 * 3600)
+# Files one `message.send` may carry.
+CHAT_MAX_ATTACHMENTS = 10
 CHAT_RATE_PER_SECOND = env.int("CHAT_RATE_PER_SECOND", default=20)
 CHAT_RATE_BURST = env.int("CHAT_RATE_BURST", default=40)
 CHAT_SYNC_LIMIT = env.int("CHAT_SYNC_LIMIT", default=1000)

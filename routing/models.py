@@ -80,6 +80,15 @@ class BusinessLine(models.Model):
         help_text="Days a conversation's transcript and files are kept after it ended; then they are deleted, "
         "with customers not seen for as long. Empty or 0: kept forever.",
     )
+    attachment_max_bytes = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Largest file a chat may carry, in bytes. Empty: ATTACHMENT_MAX_BYTES."
+    )
+    attachment_types = models.TextField(
+        blank=True,
+        default="",
+        help_text="File types chats may carry, one MIME type per line (image/png, application/pdf, ...), decided "
+        "from each file's content. Empty: ATTACHMENT_ALLOWED_TYPES.",
+    )
     allowed_origins = models.TextField(
         blank=True,
         default="",

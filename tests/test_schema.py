@@ -22,6 +22,8 @@ OUR_OPERATIONS = {
     ("/api/auth/token/", "post"),
     ("/api/customers/{customer_id}/conversations/", "get"),
     ("/api/conversations/{conversation_id}/messages/", "get"),
+    ("/api/conversations/{conversation_id}/attachments/", "post"),
+    ("/api/attachments/{attachment_id}/download/", "get"),
 }
 
 
