@@ -268,6 +268,10 @@ class AttachmentUploadApi(APIView):
     permission_classes = [AllowAny]
     parser_classes = [MultiPartParser]
 
+    def get_authenticate_header(self, request: Request) -> str:
+        """`WWW-Authenticate: Token`, so a missing or bad token is 401 (DRF answers 403 without the header)."""
+        return "Token"
+
     class AttachmentUploadInputSerializer(serializers.Serializer):
         file = serializers.FileField(help_text="The file; its type is decided from its content.")
 
@@ -329,6 +333,9 @@ class AttachmentDownloadApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return "Token"
 
     @extend_schema(
         operation_id="attachment_download",

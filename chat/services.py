@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from chat import events, files, hooks, locks
@@ -257,9 +258,17 @@ def message_send(
     if appended is None:
         raise ChatError(ErrorCode.NOT_FOUND, "No such conversation")
     if appended.message is None:
-        sent_before = Message.objects.filter(
-            conversation_id=conversation_id, sender=sender, client_msg_id=client_msg_id
-        ).first()
+        sent_before = (
+            Message.objects.filter(conversation_id=conversation_id, sender=sender, client_msg_id=client_msg_id)
+            .annotate(has_attachments=Exists(Attachment.objects.filter(message=OuterRef("pk"))))
+            .first()
+        )
+        if sent_before is not None:
+            # Fetched here (a query only when there are some): the consumer builds the ack outside this thread.
+            _attachments_known(
+                sent_before,
+                list(Attachment.objects.filter(message=sent_before)) if sent_before.has_attachments else [],
+            )
         if sent_before is not None and sent_before.agent_id == (participant.id if participant.is_agent else None):
             return sent_before, False
         require_writable(

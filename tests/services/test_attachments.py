@@ -10,6 +10,7 @@ from chat.payloads import message_payload
 from chat.permissions import Participant
 from chat.services import attachment_upload, message_send
 from cs_platform.errors import ErrorCode
+from privacy.services import customer_erase
 from tests.attachment_storage import attachment_storage
 from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory
 
@@ -187,3 +188,15 @@ class TestSending:
             first.id,
             [mine.id],
         )
+
+
+def test_erasing_a_customer_deletes_their_attachments_files(
+    active, attachment_storage, django_capture_on_commit_callbacks
+):
+    upload(Participant(kind="customer", id=active.customer_id), active, PNG)
+    upload(Participant(kind="agent", id=active.agent_id), active, PDF)
+    active.status, active.closed_at = ConversationStatus.CLOSED, active.started_at
+    active.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted = customer_erase(customer_id=active.customer_id, reason="Request #1")
+    assert (deleted.files, Attachment.objects.count(), stored_files(attachment_storage)) == (2, 0, [])
