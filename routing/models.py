@@ -3,7 +3,10 @@
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from chat.files import ALL_TYPES
 
 
 def new_widget_key() -> str:
@@ -32,6 +35,15 @@ def default_idle_timeout() -> int:
 
 def default_retention_days() -> int | None:
     return settings.RETENTION_DAYS_DEFAULT or None
+
+
+def validate_attachment_types(value: str) -> None:
+    """Only types the server can tell from a file's content: any other would never match."""
+    unknown = sorted(set(value.replace(",", "\n").split()) - ALL_TYPES)
+    if unknown:
+        raise ValidationError(
+            f"Not a type the server recognises: {', '.join(unknown)}. Known: {', '.join(sorted(ALL_TYPES))}."
+        )
 
 
 class BusinessLine(models.Model):
@@ -86,6 +98,7 @@ class BusinessLine(models.Model):
     attachment_types = models.TextField(
         blank=True,
         default="",
+        validators=[validate_attachment_types],
         help_text="File types chats may carry, one MIME type per line (image/png, application/pdf, ...), decided "
         "from each file's content. Empty: ATTACHMENT_ALLOWED_TYPES.",
     )
