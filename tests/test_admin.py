@@ -447,7 +447,7 @@ def test_the_business_line_form_is_whole_and_its_help_text_shows_the_script_tag_
     controls = FormControls()
     controls.feed(html)
     fields = [name for name in controls.names if not name.startswith("initial-")]  # hidden twins of defaults
-    assert fields[fields.index("key") :][:15] == [
+    assert fields[fields.index("key") :][:17] == [
         "key",
         "identity_secret",
         "identity_requires_expiry",
@@ -459,6 +459,8 @@ def test_the_business_line_form_is_whole_and_its_help_text_shows_the_script_tag_
         "agent_reply_timeout",
         "disconnect_grace",
         "idle_timeout",
+        "attachment_max_bytes",
+        "attachment_types",
         "retention_days",
         "Agent_business_lines-TOTAL_FORMS",
         "Agent_business_lines-INITIAL_FORMS",
