@@ -554,6 +554,23 @@ function senderLabel(message, conversation) {
   return message.agent_id ? `Agent #${message.agent_id}` : "Agent";
 }
 
+const INLINE_IMAGES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
+/** An image as a preview (opens full size), any other file as a card with its name and size. */
+function attachmentView(attachment) {
+  const href = /^\//.test(attachment.url) ? attachment.url : null;
+  const link = el("a", { class: "wb-attachment", target: "_blank", rel: "noopener noreferrer" });
+  if (href) link.href = href;
+  if (INLINE_IMAGES.has(attachment.content_type)) {
+    const image = el("img", { class: "wb-attachment-image", alt: attachment.name });
+    if (href) image.src = href;
+    link.append(image);
+  } else {
+    link.append(`📄 ${attachment.name} (${Math.max(1, Math.round(attachment.size / 1024))} KB)`);
+  }
+  return link;
+}
+
 function messageItem(message, { conversation, readSeq }) {
   const classes = ["wb-msg", `wb-msg--${message.sender}`];
   if (message.internal) classes.push("wb-msg--internal");
@@ -575,7 +592,8 @@ function messageItem(message, { conversation, readSeq }) {
   const attachment = message.attachment && /^(\/|https?:)/.test(message.attachment.url)
     ? el("a", { href: message.attachment.url, text: message.attachment.name || "attachment", target: "_blank", rel: "noopener noreferrer" })
     : null;
-  return el("li", { class: classes.join(" "), "data-seq": String(message.seq), "data-sender": message.sender }, meta, body, attachment);
+  const files = (message.attachments || []).map(attachmentView);
+  return el("li", { class: classes.join(" "), "data-seq": String(message.seq), "data-sender": message.sender }, meta, body, attachment, ...files);
 }
 
 function pendingItem(pending) {
