@@ -12,8 +12,8 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.authentication import get_authorization_header
-from rest_framework.exceptions import APIException, AuthenticationFailed, NotAuthenticated, NotFound
+from rest_framework.authentication import SessionAuthentication, get_authorization_header
+from rest_framework.exceptions import APIException, AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
@@ -262,9 +262,10 @@ _MULTIPART_OVERHEAD = 64 * 1024
 
 
 class AttachmentUploadApi(APIView):
-    """Customers (widget token) and agents (API token) upload here what they then send with `message.send`."""
+    """Customers (widget token) and agents (API token, or the workbench's session with its CSRF token) upload
+    here what they then send with `message.send`."""
 
-    authentication_classes: list = []
+    authentication_classes = [SessionAuthentication]
     permission_classes = [AllowAny]
     parser_classes = [MultiPartParser]
 
@@ -281,7 +282,8 @@ class AttachmentUploadApi(APIView):
         summary="Upload a file to send in a conversation",
         description="For whoever may send a message in the conversation: its customer while it is open, its "
         "assigned agent while it is active. Authorise with `Authorization: Token T` or `?token=T`, T being a "
-        "customer token (`POST /api/widget/session/`) or an agent's API token (`POST /api/auth/token/`). Send "
+        "customer token (`POST /api/widget/session/`) or an agent's API token (`POST /api/auth/token/`); the "
+        "workbench sends the agent's session cookie with `X-CSRFToken`. Send "
         "the returned `id` in `message.send`'s `attachment_ids`. A refused file leaves nothing stored.",
         parameters=[
             OpenApiParameter("conversation_id", int, OpenApiParameter.PATH),
@@ -294,7 +296,11 @@ class AttachmentUploadApi(APIView):
             201: AttachmentSerializer,
             400: OpenApiResponse(ErrorSerializer, description="`invalid_request`: no `file` part."),
             401: OpenApiResponse(ErrorSerializer, description="`not_authenticated` or `authentication_failed`."),
-            403: OpenApiResponse(ErrorSerializer, description="`not_assigned`: an agent not assigned to it."),
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="`not_assigned`: an agent not assigned to it; `not_an_agent`: a session of another "
+                "user; `permission_denied`: a session without its CSRF token.",
+            ),
             404: OpenApiResponse(ErrorSerializer, description="`not_found`: unknown, or someone else's."),
             409: OpenApiResponse(ErrorSerializer, description="`conversation_closed`."),
             413: OpenApiResponse(ErrorSerializer, description="`file_too_large`: over the business line's limit."),
@@ -302,10 +308,7 @@ class AttachmentUploadApi(APIView):
         },
     )
     def post(self, request: Request, conversation_id: int) -> Response:
-        token = _request_token(request)
-        if not token:
-            raise NotAuthenticated("Send a customer or agent token.")
-        participant = _token_participant(token)
+        participant = self._uploader(request)
         try:
             self._refuse_oversized_body(request, participant, conversation_id)
             upload = self.AttachmentUploadInputSerializer(data=request.data)
@@ -318,6 +321,19 @@ class AttachmentUploadApi(APIView):
                 ATTACHMENT_REFUSALS.get(refusal.code, status.HTTP_400_BAD_REQUEST), refusal.code, refusal.message
             ) from refusal
         return Response(attachment_payload(attachment), status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _uploader(request: Request) -> Participant:
+        """The token's customer or agent; else the signed-in agent of a session (the workbench)."""
+        token = _request_token(request)
+        if token:
+            return _token_participant(token)
+        if not request.user.is_authenticated:
+            raise NotAuthenticated("Send a customer or agent token.")
+        agent = agent_for_user(user=request.user)
+        if agent is None:
+            raise PermissionDenied(IsAgent.message, ErrorCode.NOT_AN_AGENT.value)
+        return Participant(kind="agent", id=agent.pk)
 
     @staticmethod
     def _refuse_oversized_body(request: Request, participant: Participant, conversation_id: int) -> None:

@@ -120,6 +120,20 @@ def test_someone_elses_conversation_is_refused(active, line, who, status, code):
     assert (response.status_code, response.json()["code"], Attachment.objects.count()) == (status, code, 0)
 
 
+def test_the_workbench_uploads_with_the_agents_session_and_its_csrf_token(active, agent):
+    api = APIClient(enforce_csrf_checks=True)
+    api.force_login(agent.user)
+    url = f"/api/conversations/{active.id}/attachments/"
+    without = api.post(url, {"file": SimpleUploadedFile("a.pdf", PDF)}, format="multipart")
+    page = api.get("/workbench/")
+    csrf_token = page.cookies["csrftoken"].value
+    with_token = api.post(
+        url, {"file": SimpleUploadedFile("a.pdf", PDF)}, format="multipart", HTTP_X_CSRFTOKEN=csrf_token
+    )
+    assert (without.status_code, without.json()["code"]) == (403, "permission_denied")
+    assert (with_token.status_code, Attachment.objects.get().agent_id) == (201, agent.id)
+
+
 def test_a_closed_conversation_is_409(line):
     closed = ConversationFactory(customer__business_line=line, status=ConversationStatus.CLOSED)
     response = post_file(closed.id, customer_token(closed), PNG)

@@ -143,7 +143,7 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
         R403_AGENT,
         R403_AGENT,
     ),
-    # Whoever may write to the conversation: its customer, its assigned agent. Tokens only (no session: 401).
+    # Whoever may write to the conversation: its customer, its assigned agent (token, or the workbench's session).
     ("POST", "api/conversations/<int:conversation_id>/attachments/"): (
         R401,
         R201,
@@ -152,9 +152,9 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
         R201,
         "403 not_assigned",
         R404,
-        R401,
-        R401,
-        R401,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
     ),
     # Asked without the link's `sig`: a token of the conversation's customer or an agent of its line, else refused.
     ("GET", "api/attachments/<int:attachment_id>/download/"): (

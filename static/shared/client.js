@@ -83,17 +83,20 @@ export class UploadRefused extends Error {
 /**
  * Uploads a file to send in a conversation (docs/protocol.md, "Attachments: upload and download"): the answer's
  * `id` then goes into `sendMessage`'s `attachmentIds`. The server decides the file's type from its content.
- * @param {{conversationId: number, token: string, file: Blob, name?: string, fetchImpl?: typeof fetch}} upload
+ * A customer sends their widget token; the workbench its session cookie with the page's CSRF token.
+ * @param {{conversationId: number, token?: string, csrfToken?: string, file: Blob, name?: string,
+ *   fetchImpl?: typeof fetch}} upload
  * @returns {Promise<Attachment>}
  */
-export async function uploadAttachment({ conversationId, token, file, name, fetchImpl = fetch }) {
+export async function uploadAttachment({ conversationId, token, csrfToken, file, name, fetchImpl = fetch }) {
   const form = new FormData();
   form.append("file", file, name || ("name" in file && typeof file.name === "string" ? file.name : "file"));
   let response;
   try {
     response = await fetchImpl(`/api/conversations/${conversationId}/attachments/`, {
       method: "POST",
-      headers: { Authorization: `Token ${token}` },
+      headers: token ? { Authorization: `Token ${token}` } : { "X-CSRFToken": csrfToken || "" },
+      credentials: "same-origin",
       body: form,
     });
   } catch {

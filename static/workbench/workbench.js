@@ -4,7 +4,7 @@
  * resends what is not acknowledged and reconnects; this module renders what it holds and turns the agent's actions
  * into frames. Every text from the server is put in the page with textContent, never as HTML.
  */
-import { ENDED_STATUSES as ENDED, ProtocolClient } from "../shared/client.js";
+import { ENDED_STATUSES as ENDED, ProtocolClient, uploadAttachment } from "../shared/client.js";
 
 const config = JSON.parse(document.getElementById("workbench-config").textContent);
 const TYPING_REPEAT_MS = 3000;
@@ -33,6 +33,7 @@ const ui = {
   composer: $("composer"),
   input: $("composer-input"),
   internal: $("internal-note"),
+  attach: $("attach-input"),
   canned: $("canned-replies"),
   customerEmpty: $("customer-empty"),
   customerDetails: $("customer-details"),
@@ -331,6 +332,24 @@ function submitMessage() {
   scrollToEnd(true);
 }
 
+/** Uploads the chosen file with the session, then sends it (as a note when the note box is ticked). */
+async function attachFile(file) {
+  const rec = selected();
+  if (!file || !isLive(rec)) return;
+  ui.attach.disabled = true;
+  try {
+    const attachment = await uploadAttachment({ conversationId: rec.id, csrfToken: config.csrf_token, file });
+    client.sendMessage({ conversationId: rec.id, body: "", internal: ui.internal.checked, attachmentIds: [attachment.id] });
+    renderTranscript();
+    scrollToEnd(true);
+  } catch (error) {
+    notify(`File not sent: ${error.message}`, "error");
+  } finally {
+    ui.attach.disabled = false;
+    ui.attach.value = "";
+  }
+}
+
 function typed() {
   const rec = selected();
   if (!isLive(rec) || ui.internal.checked) return;
@@ -621,7 +640,7 @@ function pendingItem(pending) {
     }),
     retry,
   );
-  return el("li", { class: classes.join(" "), "data-pending": pending.client_msg_id }, meta, el("div", { class: "wb-msg-body", text: pending.body }));
+  return el("li", { class: classes.join(" "), "data-pending": pending.client_msg_id }, meta, el("div", { class: "wb-msg-body", text: pending.body || (pending.attachment_ids.length ? "📎 Sending a file…" : "") }));
 }
 
 function renderTyping() {
@@ -701,6 +720,7 @@ for (const input of ui.presence) {
   });
 }
 
+ui.attach.addEventListener("change", () => attachFile(ui.attach.files[0]));
 ui.composer.addEventListener("submit", (event) => {
   event.preventDefault();
   submitMessage();
