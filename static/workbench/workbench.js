@@ -585,7 +585,7 @@ function attachmentView(attachment) {
     if (href) image.src = href;
     link.append(image);
   } else {
-    link.append(`📄 ${attachment.name} (${Math.max(1, Math.round(attachment.size / 1024))} KB)`);
+    link.append(`${attachment.name} (${Math.max(1, Math.round(attachment.size / 1024))} KB)`);
   }
   return link;
 }
