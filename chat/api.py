@@ -256,6 +256,7 @@ ATTACHMENT_REFUSALS = {
     ErrorCode.CONVERSATION_CLOSED: status.HTTP_409_CONFLICT,
     ErrorCode.FILE_TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     ErrorCode.FILE_TYPE_NOT_ALLOWED: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    ErrorCode.FILE_REJECTED: status.HTTP_422_UNPROCESSABLE_ENTITY,
 }
 # Room in a request for the multipart framing around the file.
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -305,6 +306,7 @@ class AttachmentUploadApi(APIView):
             409: OpenApiResponse(ErrorSerializer, description="`conversation_closed`."),
             413: OpenApiResponse(ErrorSerializer, description="`file_too_large`: over the business line's limit."),
             415: OpenApiResponse(ErrorSerializer, description="`file_type_not_allowed` by the business line."),
+            422: OpenApiResponse(ErrorSerializer, description="`file_rejected` by the virus scanner."),
         },
     )
     def post(self, request: Request, conversation_id: int) -> Response:

@@ -12,12 +12,16 @@ import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from chat import events, files, hooks, locks
 from chat.errors import ChatError
@@ -299,6 +303,7 @@ def attachment_upload(*, participant: Participant, conversation_id: int, upload:
     if content_type is None or content_type not in limits.types:
         raise ChatError(ErrorCode.FILE_TYPE_NOT_ALLOWED, "Files of this type cannot be sent here")
     upload.seek(0)
+    _scan(upload, content_type)
     attachment = Attachment(
         conversation_id=conversation_id,
         uploader=Sender.AGENT if participant.is_agent else Sender.CUSTOMER,
@@ -318,6 +323,54 @@ def attachment_upload(*, participant: Participant, conversation_id: int, upload:
         "attachment %s (%s, %s bytes) uploaded to conversation %s", attachment.id, content_type, size, conversation_id
     )
     return attachment
+
+
+def _scan(upload: UploadedFile[bytes], content_type: str) -> None:
+    """The operator's virus scanner (ATTACHMENT_SCANNER), if any: a reason it gives refuses the file."""
+    if not settings.ATTACHMENT_SCANNER:
+        return
+    scan = import_string(settings.ATTACHMENT_SCANNER)
+    reason = scan(upload, content_type)
+    upload.seek(0)
+    if reason:
+        logger.warning("attachment refused by the scanner: %s", reason)
+        raise ChatError(ErrorCode.FILE_REJECTED, "The file was refused by a security check")
+
+
+# Deletes a batch of uploads never sent, oldest first; rows a send holds locked are left for the next run.
+_UNSENT_DELETE_SQL = """
+DELETE FROM chat_attachment WHERE id IN (
+    SELECT id FROM chat_attachment WHERE message_id IS NULL AND created_at < %(cutoff)s
+    ORDER BY id LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+) RETURNING file
+"""
+
+
+def attachments_unsent_delete(*, batch_size: int = 500) -> int:
+    """Delete uploads older than ATTACHMENT_UNSENT_MAX_AGE that no message carries, with their files; how many."""
+    cutoff = timezone.now() - timedelta(seconds=settings.ATTACHMENT_UNSENT_MAX_AGE)
+    storage = Attachment._meta.get_field("file").storage
+    total = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_UNSENT_DELETE_SQL, {"cutoff": cutoff, "batch": batch_size})
+            names = [row[0] for row in cursor.fetchall()]
+            transaction.on_commit(partial(_stored_files_delete, storage, names))
+        total += len(names)
+        if len(names) < batch_size:
+            break
+    if total:
+        logger.info("deleted %s attachments never sent", total)
+    return total
+
+
+def _stored_files_delete(storage: Storage, names: list[str]) -> None:
+    """Remove stored files; one that cannot be removed is logged (an orphan file), never raised."""
+    for name in names:
+        try:
+            storage.delete(name)
+        except Exception:
+            logger.exception("could not delete the stored file %s", name)
 
 
 def conversation_rate(*, customer_id: int, conversation_id: int, rating: int, comment: str = "") -> Conversation:

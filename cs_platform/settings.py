@@ -286,6 +286,13 @@ ATTACHMENT_ALLOWED_TYPES = env.list(
 ATTACHMENT_LINK_MAX_AGE = env.int("ATTACHMENT_LINK_MAX_AGE", default=24 * 3600)
 # Files one `message.send` may carry.
 CHAT_MAX_ATTACHMENTS = 10
+# Uploads never sent with a message are deleted this many seconds after their upload, by a beat task run every
+# ATTACHMENT_CLEANUP_INTERVAL seconds.
+ATTACHMENT_UNSENT_MAX_AGE = env.int("ATTACHMENT_UNSENT_MAX_AGE", default=24 * 3600)
+ATTACHMENT_CLEANUP_INTERVAL = env.int("ATTACHMENT_CLEANUP_INTERVAL", default=3600)
+# A virus scanner's hook: the dotted path of `scan(file, content_type) -> str | None`, called on every upload
+# that passed the limits; a string refuses the file (`422 file_rejected`, the string is logged). Empty: none.
+ATTACHMENT_SCANNER = env("ATTACHMENT_SCANNER", default="")
 CHAT_RATE_PER_SECOND = env.int("CHAT_RATE_PER_SECOND", default=20)
 CHAT_RATE_BURST = env.int("CHAT_RATE_BURST", default=40)
 CHAT_SYNC_LIMIT = env.int("CHAT_SYNC_LIMIT", default=1000)
@@ -342,6 +349,10 @@ CELERY_BEAT_SCHEDULE = {
     "retention-sweep": {
         "task": "privacy.tasks.retention_sweep",
         "schedule": RETENTION_SWEEP_INTERVAL,
+    },
+    "attachments-cleanup": {
+        "task": "chat.tasks.attachments_cleanup",
+        "schedule": ATTACHMENT_CLEANUP_INTERVAL,
     },
 }
 

@@ -1,14 +1,17 @@
 """Attachments in the services: what a file is (from its content), what it is called, and sending it once."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from chat.errors import ChatError
 from chat.files import clean_name, content_type_of
 from chat.models import Attachment, ConversationStatus, Message
 from chat.payloads import message_payload
 from chat.permissions import Participant
-from chat.services import attachment_upload, message_send
+from chat.services import attachment_upload, attachments_unsent_delete, message_send
 from cs_platform.errors import ErrorCode
 from privacy.services import customer_erase
 from tests.attachment_storage import attachment_storage
@@ -200,3 +203,55 @@ def test_erasing_a_customer_deletes_their_attachments_files(
     with django_capture_on_commit_callbacks(execute=True):
         deleted = customer_erase(customer_id=active.customer_id, reason="Request #1")
     assert (deleted.files, Attachment.objects.count(), stored_files(attachment_storage)) == (2, 0, [])
+
+
+def refuse_eicar(upload, content_type):
+    """A virus scanner's test double: refuses files holding the EICAR test string."""
+    return "EICAR test file" if b"EICAR" in upload.read() else None
+
+
+def test_the_scanner_hook_may_refuse_a_file_storing_nothing(active, attachment_storage, settings):
+    settings.ATTACHMENT_SCANNER = "tests.services.test_attachments.refuse_eicar"
+    customer = Participant(kind="customer", id=active.customer_id)
+    kept = upload(customer, active, b"a clean note", "note.txt")
+    with pytest.raises(ChatError) as refused:
+        upload(customer, active, b"X5O!P%@AP EICAR-STANDARD-ANTIVIRUS-TEST-FILE", "eicar.txt")
+    assert refused.value.code == ErrorCode.FILE_REJECTED
+    assert (list(Attachment.objects.values_list("id", flat=True)), len(stored_files(attachment_storage))) == (
+        [kept.id],
+        1,
+    )
+    assert kept.file.open("rb").read() == b"a clean note"
+
+
+def test_uploads_never_sent_are_deleted_after_a_day(
+    active, attachment_storage, settings, django_capture_on_commit_callbacks
+):
+    customer = Participant(kind="customer", id=active.customer_id)
+    old_unsent, old_sent, new_unsent = (upload(customer, active, PNG) for _ in range(3))
+    message_send(
+        participant=customer, conversation_id=active.id, client_msg_id="m", body="", attachment_ids=[old_sent.id]
+    )
+    day_ago = timezone.now() - timedelta(seconds=settings.ATTACHMENT_UNSENT_MAX_AGE + 1)
+    Attachment.objects.filter(id__in=[old_unsent.id, old_sent.id]).update(created_at=day_ago)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted = attachments_unsent_delete(batch_size=1)
+
+    assert (deleted, sorted(Attachment.objects.values_list("id", flat=True))) == (1, [old_sent.id, new_unsent.id])
+    assert stored_files(attachment_storage) == sorted(a.file.name.rsplit("/", 1)[-1] for a in (old_sent, new_unsent))
+
+
+def test_beat_runs_the_clean_up_task(active, settings, django_capture_on_commit_callbacks):
+    from cs_platform.celery import app
+
+    app.loader.import_default_modules()
+    unsent = upload(Participant(kind="customer", id=active.customer_id), active, PNG)
+    Attachment.objects.filter(id=unsent.id).update(created_at=timezone.now() - timedelta(days=2))
+    scheduled = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        app.tasks["chat.tasks.attachments_cleanup"].delay()
+
+    assert scheduled["chat.tasks.attachments_cleanup"] == settings.ATTACHMENT_CLEANUP_INTERVAL
+    assert not Attachment.objects.filter(id=unsent.id).exists()
