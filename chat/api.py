@@ -36,7 +36,8 @@ from chat.selectors import (
 )
 from chat.services import attachment_upload
 from cs_platform.errors import ErrorCode
-from cs_platform.rest import ErrorSerializer
+from cs_platform.rate_limits import rate_limit_hit
+from cs_platform.rest import RATE_LIMITED_RESPONSE, ErrorSerializer, RateLimited
 from customers.models import Channel
 from customers.selectors import customer_from_token
 from routing.selectors import queue_position
@@ -307,10 +308,19 @@ class AttachmentUploadApi(APIView):
             413: OpenApiResponse(ErrorSerializer, description="`file_too_large`: over the business line's limit."),
             415: OpenApiResponse(ErrorSerializer, description="`file_type_not_allowed` by the business line."),
             422: OpenApiResponse(ErrorSerializer, description="`file_rejected` by the virus scanner."),
+            429: RATE_LIMITED_RESPONSE,
         },
     )
     def post(self, request: Request, conversation_id: int) -> Response:
         participant = self._uploader(request)
+        # Counted per uploader before the body is read: a flood of uploads costs one Redis round trip each.
+        wait = rate_limit_hit(
+            scope="attachment_upload",
+            keys=[f"{participant.kind}:{participant.id}"],
+            rate=settings.ATTACHMENT_UPLOAD_RATE,
+        )
+        if wait is not None:
+            raise RateLimited(wait, "Too many files were sent; wait a moment.")
         try:
             self._refuse_oversized_body(request, participant, conversation_id)
             upload = self.AttachmentUploadInputSerializer(data=request.data)

@@ -321,6 +321,9 @@ RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=200)
 # (cs_platform/rate_limits.py).
 WIDGET_SESSION_RATE = rate_limits.rate_setting("WIDGET_SESSION_RATE", env("WIDGET_SESSION_RATE", default="30/m"))
 LOGIN_RATE = rate_limits.rate_setting("LOGIN_RATE", env("LOGIN_RATE", default="10/m"))
+ATTACHMENT_UPLOAD_RATE = rate_limits.rate_setting(
+    "ATTACHMENT_UPLOAD_RATE", env("ATTACHMENT_UPLOAD_RATE", default="20/m")
+)
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True

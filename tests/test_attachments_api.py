@@ -134,6 +134,15 @@ def test_the_workbench_uploads_with_the_agents_session_and_its_csrf_token(active
     assert (with_token.status_code, Attachment.objects.get().agent_id) == (201, agent.id)
 
 
+def test_uploads_are_rate_limited_per_uploader(active, settings):
+    settings.ATTACHMENT_UPLOAD_RATE = "2/m"
+    token = customer_token(active)
+    answers = [post_file(active.id, token, PNG) for _ in range(3)]
+    other = post_file(active.id, api_token_issue(user=active.agent.user), PNG)
+    assert [a.status_code for a in answers] + [other.status_code] == [201, 201, 429, 201]
+    assert answers[2].json()["code"] == "rate_limited" and int(answers[2]["Retry-After"]) >= 1
+
+
 def test_a_closed_conversation_is_409(line):
     closed = ConversationFactory(customer__business_line=line, status=ConversationStatus.CLOSED)
     response = post_file(closed.id, customer_token(closed), PNG)
