@@ -556,9 +556,11 @@ async function attachFile(file) {
   }
   const conversationId = state.currentId;
   el.attachButton.disabled = true;
+  showToast(`Sending ${file.name || "your file"}…`);
   try {
     const attachment = await uploadAttachment({ conversationId, token: state.token, file });
     client.sendMessage({ conversationId, body: "", attachmentIds: [attachment.id] });
+    el.toast.hidden = true;
   } catch (error) {
     showToast(UPLOAD_REFUSALS[error.code] || error.message || "The file could not be sent.");
   } finally {
@@ -866,6 +868,22 @@ el.input.addEventListener("keydown", (event) => {
 el.input.addEventListener("input", onInput);
 el.attachButton.addEventListener("click", () => el.attachInput.click());
 el.attachInput.addEventListener("change", () => attachFile(el.attachInput.files[0]));
+// A pasted screenshot or a file dropped on the chat is attached like a chosen one.
+el.input.addEventListener("paste", (event) => {
+  const file = event.clipboardData && event.clipboardData.files[0];
+  if (!file) return;
+  event.preventDefault();
+  attachFile(file);
+});
+el.chat.addEventListener("dragover", (event) => {
+  if (event.dataTransfer && [...event.dataTransfer.types].includes("Files")) event.preventDefault();
+});
+el.chat.addEventListener("drop", (event) => {
+  const file = event.dataTransfer && event.dataTransfer.files[0];
+  if (!file) return;
+  event.preventDefault();
+  attachFile(file);
+});
 el.input.addEventListener("blur", stopTyping);
 
 function autoGrow() {

@@ -721,6 +721,22 @@ for (const input of ui.presence) {
 }
 
 ui.attach.addEventListener("change", () => attachFile(ui.attach.files[0]));
+// A pasted screenshot or a file dropped on the composer is attached like a chosen one.
+ui.input.addEventListener("paste", (event) => {
+  const file = event.clipboardData && event.clipboardData.files[0];
+  if (!file) return;
+  event.preventDefault();
+  attachFile(file);
+});
+ui.composer.addEventListener("dragover", (event) => {
+  if (event.dataTransfer && [...event.dataTransfer.types].includes("Files")) event.preventDefault();
+});
+ui.composer.addEventListener("drop", (event) => {
+  const file = event.dataTransfer && event.dataTransfer.files[0];
+  if (!file) return;
+  event.preventDefault();
+  attachFile(file);
+});
 ui.composer.addEventListener("submit", (event) => {
   event.preventDefault();
   submitMessage();

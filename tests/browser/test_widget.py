@@ -18,7 +18,7 @@ from django.db import connection
 from playwright.sync_api import FrameLocator, Locator, Page, expect
 
 from chat.lifecycle import conversation_close
-from chat.models import CloseReason, Conversation, ConversationStatus, Message, Sender
+from chat.models import Attachment, CloseReason, Conversation, ConversationStatus, Message, Sender
 from chat.permissions import Participant
 from chat.services import message_send
 from customers.models import Customer
@@ -351,6 +351,30 @@ def test_a_customer_attaches_an_image_and_the_agent_gets_it(page, server, alice,
     preview = messages(chat).locator(".attachment-image img")
     expect(preview).to_have_count(1)
     expect(preview).to_have_js_property("naturalWidth", 1)
+
+    # when: the customer pastes a screenshot into the message box
+    chat.get_by_role("textbox", name="Type your message").evaluate(
+        """(box, bytes) => {
+            const data = new DataTransfer();
+            data.items.add(new File([new Uint8Array(bytes)], "pasted.png", { type: "image/png" }));
+            box.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+        }""",
+        list(one_pixel_png()),
+    )
+
+    # then: it is sent too, and shown
+    pasted = agent.expect("message.new", lambda f: [a["name"] for a in f["message"]["attachments"]] == ["pasted.png"])
+    assert pasted["message"]["attachments"][0]["content_type"] == "image/png"
+    expect(preview).to_have_count(2)
+
+    # when: the customer picks a page dressed as a picture
+    disguised = tmp_path / "cat.png"
+    disguised.write_bytes(b"<html><script>alert(1)</script></html>")
+    chat.locator("#attach-input").set_input_files(str(disguised))
+
+    # then: it is refused with a clear message, and nothing more is sent
+    expect(chat.locator("#toast")).to_have_text("Files of that type cannot be sent here.")
+    assert Attachment.objects.filter(conversation_id=conversation_id).count() == 2
     screenshot(page, "13-attachment-preview")
 
 
