@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 
 from agents.models import Agent
 from agents.selectors import agent_for_api_token, agent_for_user
-from chat import files
+from chat import files, images
 from chat.errors import ChatError
 from chat.models import CloseReason, ConversationStatus, Sender
 from chat.payloads import attachment_payload, conversation_payload, message_payload
@@ -101,6 +101,11 @@ class AttachmentSerializer(serializers.Serializer):
     size = serializers.IntegerField(help_text="Bytes.")
     url = serializers.CharField(
         help_text="Download path on this server, signed; valid for ATTACHMENT_LINK_MAX_AGE seconds (default a day)."
+    )
+    width = serializers.IntegerField(required=False, help_text="Images only: pixels, upright.")
+    height = serializers.IntegerField(required=False, help_text="Images only: pixels, upright.")
+    thumbnail_url = serializers.CharField(
+        required=False, help_text="Images only: a WebP of at most 320x320, signed like `url`."
     )
 
 
@@ -361,6 +366,8 @@ class AttachmentDownloadApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    # The same rights and headers serve an image's thumbnail (`thumbnail_url`), a WebP the server made.
+    thumbnail = False
 
     def get_authenticate_header(self, request: Request) -> str:
         return "Token"
@@ -396,19 +403,51 @@ class AttachmentDownloadApi(APIView):
                 status.HTTP_403_FORBIDDEN, ErrorCode.FORBIDDEN, "The link is invalid or expired: sync for a new one."
             )
         attachment = attachment_for_download(attachment_id=attachment_id, participant=participant)
-        if attachment is None:
+        if attachment is None or (self.thumbnail and not attachment.thumbnail.name):
             raise NotFound("No such attachment.")
-        inline = attachment.content_type in files.INLINE_TYPES
-        response = FileResponse(
-            attachment.file.open("rb"),
-            as_attachment=not inline,
-            filename=attachment.name,
-            content_type=attachment.content_type if inline else _download_type(attachment.content_type),
-        )
+        if self.thumbnail:
+            response = FileResponse(
+                attachment.thumbnail.open("rb"), filename=attachment.name, content_type=images.THUMBNAIL_CONTENT_TYPE
+            )
+        else:
+            inline = attachment.content_type in files.INLINE_TYPES
+            response = FileResponse(
+                attachment.file.open("rb"),
+                as_attachment=not inline,
+                filename=attachment.name,
+                content_type=attachment.content_type if inline else _download_type(attachment.content_type),
+            )
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"
         response["Cache-Control"] = "private, max-age=3600"
         return response
+
+
+class AttachmentThumbnailApi(AttachmentDownloadApi):
+    """An image's thumbnail (`thumbnail_url`): a WebP of at most 320x320 the server made, under the same rights."""
+
+    thumbnail = True
+
+    @extend_schema(
+        operation_id="attachment_thumbnail",
+        tags=["attachments"],
+        summary="An image attachment's thumbnail",
+        description="A WebP of at most 320x320 pixels, upright, made by the server; the same `sig` or token as "
+        "the image's `url`, the same headers (`inline`). 404 for attachments that are not images.",
+        parameters=[
+            OpenApiParameter("attachment_id", int, OpenApiParameter.PATH),
+            OpenApiParameter("sig", str, OpenApiParameter.QUERY, required=False, description="From `thumbnail_url`."),
+            OpenApiParameter("token", str, OpenApiParameter.QUERY, required=False, description="Instead of `sig`."),
+        ],
+        responses={
+            (200, "image/webp"): OpenApiTypes.BINARY,
+            401: OpenApiResponse(ErrorSerializer, description="`authentication_failed`: an unknown token."),
+            403: OpenApiResponse(ErrorSerializer, description="`forbidden`: no token, and no valid `sig`."),
+            404: OpenApiResponse(ErrorSerializer, description="`not_found`: unknown, not an image, or not yours."),
+        },
+    )
+    def get(self, request: Request, attachment_id: int) -> FileResponse:
+        return super().get(request, attachment_id)
 
 
 def _download_type(content_type: str) -> str:

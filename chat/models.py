@@ -155,6 +155,11 @@ class Attachment(models.Model):
     content_type = models.CharField(max_length=100, help_text="Decided from the content, never from the name.")
     size = models.PositiveBigIntegerField()
     file = models.FileField(storage=attachment_storage, upload_to="attachments/%Y/%m/", max_length=255)
+    width = models.PositiveIntegerField(null=True, blank=True, help_text="Images: pixels, upright.")
+    height = models.PositiveIntegerField(null=True, blank=True, help_text="Images: pixels, upright.")
+    thumbnail = models.FileField(
+        storage=attachment_storage, upload_to="attachments/%Y/%m/", max_length=255, blank=True, default=""
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

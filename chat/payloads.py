@@ -14,14 +14,19 @@ from chat.models import Attachment, Conversation, Message
 def attachment_payload(attachment: Attachment) -> dict[str, Any]:
     """An attachment with its download link: signed, valid `ATTACHMENT_LINK_MAX_AGE` seconds, a path on this
     server (clients resolve it against the server's address)."""
+    query = urlencode({"sig": link_signature(attachment.id)})
     path = reverse("attachment-download", kwargs={"attachment_id": attachment.id})
-    return {
+    payload: dict[str, Any] = {
         "id": attachment.id,
         "name": attachment.name,
         "content_type": attachment.content_type,
         "size": attachment.size,
-        "url": f"{path}?{urlencode({'sig': link_signature(attachment.id)})}",
+        "url": f"{path}?{query}",
     }
+    if attachment.thumbnail.name:
+        thumbnail = reverse("attachment-thumbnail", kwargs={"attachment_id": attachment.id})
+        payload.update(width=attachment.width, height=attachment.height, thumbnail_url=f"{thumbnail}?{query}")
+    return payload
 
 
 def message_payload(message: Message) -> dict[str, Any]:

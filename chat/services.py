@@ -16,6 +16,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
@@ -23,7 +24,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from chat import events, files, hooks, locks
+from chat import events, files, hooks, images, locks
 from chat.errors import ChatError
 from chat.models import Attachment, Conversation, ConversationStatus, Message, Sender
 from chat.payloads import message_payload
@@ -304,6 +305,11 @@ def attachment_upload(*, participant: Participant, conversation_id: int, upload:
         raise ChatError(ErrorCode.FILE_TYPE_NOT_ALLOWED, "Files of this type cannot be sent here")
     upload.seek(0)
     _scan(upload, content_type)
+    image = None
+    if content_type in files.INLINE_TYPES:
+        image = images.image_prepare(upload, content_type)
+        if image is None:
+            raise ChatError(ErrorCode.FILE_TYPE_NOT_ALLOWED, "The image cannot be read, or is too large")
     attachment = Attachment(
         conversation_id=conversation_id,
         uploader=Sender.AGENT if participant.is_agent else Sender.CUSTOMER,
@@ -312,12 +318,22 @@ def attachment_upload(*, participant: Participant, conversation_id: int, upload:
         content_type=content_type,
         size=size,
     )
-    # A stored name of our own: the uploader's name never reaches the file system or a bucket's keys.
-    attachment.file.save(uuid.uuid4().hex, upload, save=False)
+    # Stored names of our own: the uploader's name never reaches the file system or a bucket's keys.
+    stored_name = uuid.uuid4().hex
+    if image is not None:
+        attachment.width, attachment.height = image.width, image.height
+        attachment.thumbnail.save(f"{stored_name}-thumbnail", ContentFile(image.thumbnail), save=False)
+    if image is not None and image.cleaned is not None:
+        attachment.size = len(image.cleaned)
+        attachment.file.save(stored_name, ContentFile(image.cleaned), save=False)
+    else:
+        attachment.file.save(stored_name, upload, save=False)
     try:
         attachment.save()
     except Exception:
-        attachment.file.storage.delete(str(attachment.file.name))
+        for stored in (attachment.file, attachment.thumbnail):
+            if stored.name:
+                stored.storage.delete(str(stored.name))
         raise
     logger.info(
         "attachment %s (%s, %s bytes) uploaded to conversation %s", attachment.id, content_type, size, conversation_id
@@ -342,7 +358,7 @@ _UNSENT_DELETE_SQL = """
 DELETE FROM chat_attachment WHERE id IN (
     SELECT id FROM chat_attachment WHERE message_id IS NULL AND created_at < %(cutoff)s
     ORDER BY id LIMIT %(batch)s FOR UPDATE SKIP LOCKED
-) RETURNING file
+) RETURNING file, thumbnail
 """
 
 
@@ -354,10 +370,11 @@ def attachments_unsent_delete(*, batch_size: int = 500) -> int:
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_UNSENT_DELETE_SQL, {"cutoff": cutoff, "batch": batch_size})
-            names = [row[0] for row in cursor.fetchall()]
+            rows = cursor.fetchall()
+            names = [name for row in rows for name in row if name]
             transaction.on_commit(partial(_stored_files_delete, storage, names))
-        total += len(names)
-        if len(names) < batch_size:
+        total += len(rows)
+        if len(rows) < batch_size:
             break
     if total:
         logger.info("deleted %s attachments never sent", total)

@@ -1,6 +1,12 @@
 from django.urls import path
 
-from chat.api import AttachmentDownloadApi, AttachmentUploadApi, ConversationMessagesApi, CustomerConversationsApi
+from chat.api import (
+    AttachmentDownloadApi,
+    AttachmentThumbnailApi,
+    AttachmentUploadApi,
+    ConversationMessagesApi,
+    CustomerConversationsApi,
+)
 
 urlpatterns = [
     path(
@@ -19,4 +25,9 @@ urlpatterns = [
         name="conversation-attachments",
     ),
     path("attachments/<int:attachment_id>/download/", AttachmentDownloadApi.as_view(), name="attachment-download"),
+    path(
+        "attachments/<int:attachment_id>/thumbnail/",
+        AttachmentThumbnailApi.as_view(),
+        name="attachment-thumbnail",
+    ),
 ]

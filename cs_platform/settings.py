@@ -284,6 +284,9 @@ ATTACHMENT_ALLOWED_TYPES = env.list(
 )
 # Seconds a download link in a message object stays valid; clients get fresh links from `sync` and the history.
 ATTACHMENT_LINK_MAX_AGE = env.int("ATTACHMENT_LINK_MAX_AGE", default=24 * 3600)
+# Largest image (width x height) an upload may decode to: an image takes 4 bytes a pixel in memory while its
+# thumbnail is made, and a small file can claim billions of pixels (a decompression bomb).
+ATTACHMENT_IMAGE_MAX_PIXELS = env.int("ATTACHMENT_IMAGE_MAX_PIXELS", default=64_000_000)
 # Files one `message.send` may carry.
 CHAT_MAX_ATTACHMENTS = 10
 # Uploads never sent with a message are deleted this many seconds after their upload, by a beat task run every

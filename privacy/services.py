@@ -183,9 +183,12 @@ def _transcripts_delete(*, conversation_ids: list[int]) -> Deleted:
         .exclude(attachment__isnull=True)
         .values_list("attachment", flat=True)
     )
-    attachment_files = list(
-        Attachment.objects.filter(conversation_id__in=conversation_ids).values_list("file", flat=True)
-    )
+    attachment_files = [
+        name
+        for pair in Attachment.objects.filter(conversation_id__in=conversation_ids).values_list("file", "thumbnail")
+        for name in pair
+        if name
+    ]
     _, counts = Conversation.objects.filter(id__in=conversation_ids).delete()
     transaction.on_commit(lambda: _files_delete(files))
     transaction.on_commit(lambda: _files_delete(attachment_files, storage=Attachment._meta.get_field("file").storage))

@@ -8,13 +8,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from chat.models import ConversationStatus, Message
 from chat.permissions import Participant
 from chat.services import attachment_upload
-from tests.attachment_storage import attachment_storage
+from tests.attachment_storage import attachment_storage, tiny_png
 from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory
 from tests.test_consumers import SHOP, agent_socket, customer_socket, expect
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+PNG = tiny_png()
 
 
 @pytest.fixture(autouse=True)

@@ -10,12 +10,12 @@ from chat.models import Attachment, ConversationStatus
 from chat.permissions import Participant
 from chat.services import message_send
 from customers.services import customer_token_issue
-from tests.attachment_storage import attachment_storage
+from tests.attachment_storage import attachment_storage, tiny_png
 from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory
 
 pytestmark = pytest.mark.django_db
 
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+PNG = tiny_png()
 PDF = b"%PDF-1.7\n%%EOF\n"
 
 
@@ -63,8 +63,17 @@ def test_a_customer_uploads_and_gets_the_attachment_object(active):
         "content_type": "image/png",
         "size": len(PNG),
         "url": response.json()["url"],
+        "width": 2,
+        "height": 1,
+        "thumbnail_url": response.json()["thumbnail_url"],
     }
     assert response.json()["url"].startswith(f"/api/attachments/{attachment.id}/download/?sig=")
+    thumbnail = APIClient().get(response.json()["thumbnail_url"])
+    assert (thumbnail.status_code, thumbnail["Content-Type"], thumbnail["X-Content-Type-Options"]) == (
+        200,
+        "image/webp",
+        "nosniff",
+    )
 
 
 def test_the_assigned_agent_uploads_with_the_token_in_the_query(active, agent):

@@ -51,7 +51,7 @@ from customers.models import Customer
 from customers.services import customer_token_issue
 from routing.models import BusinessLine
 from routing.services import conversation_transfer
-from tests.attachment_storage import attachment_storage
+from tests.attachment_storage import attachment_storage, tiny_png
 from tests.factories import (
     AgentFactory,
     BusinessLineFactory,
@@ -158,6 +158,18 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     # Asked without the link's `sig`: a token of the conversation's customer or an agent of its line, else refused.
     ("GET", "api/attachments/<int:attachment_id>/download/"): (
+        R403_NO_LINK,
+        R200,
+        R404,
+        R404,
+        R200,
+        R200,
+        R404,
+        R403_NO_LINK,
+        R403_NO_LINK,
+        R403_NO_LINK,
+    ),
+    ("GET", "api/attachments/<int:attachment_id>/thumbnail/"): (
         R403_NO_LINK,
         R200,
         R404,
@@ -595,12 +607,12 @@ def auth_token_body(world: World, role: str) -> dict[str, Any]:
 PDF = b"%PDF-1.7\n%%EOF\n"
 
 
-def customer_upload(world: World) -> Attachment:
+def customer_upload(world: World, file: SimpleUploadedFile | None = None) -> Attachment:
     """A file A uploaded to their conversation (in the cell's transaction, rolled back after it)."""
     return attachment_upload(
         participant=Participant(kind="customer", id=world.customers[CUSTOMER].pk),
         conversation_id=world.conversation.pk,
-        upload=SimpleUploadedFile("a.pdf", PDF),
+        upload=file or SimpleUploadedFile("a.pdf", PDF),
     )
 
 
@@ -632,6 +644,10 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
     ),
     ("GET", "api/attachments/<int:attachment_id>/download/"): lambda world, role: (
         f"/api/attachments/{customer_upload(world).pk}/download/",
+        None,
+    ),
+    ("GET", "api/attachments/<int:attachment_id>/thumbnail/"): lambda world, role: (
+        f"/api/attachments/{customer_upload(world, SimpleUploadedFile('a.png', tiny_png())).pk}/thumbnail/",
         None,
     ),
     ("GET", "workbench/"): lambda world, role: ("/workbench/", None),

@@ -26,6 +26,9 @@
  * @property {string} content_type
  * @property {number} size
  * @property {string} url  a signed path on the server, valid for ATTACHMENT_LINK_MAX_AGE seconds
+ * @property {number} [width]  images only
+ * @property {number} [height]  images only
+ * @property {string} [thumbnail_url]  images only: a WebP of at most 320x320
  *
  * @typedef {object} Conversation
  * @property {number} id

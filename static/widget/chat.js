@@ -520,7 +520,8 @@ function attachmentView(attachment) {
     link.className = "attachment-image";
     const image = document.createElement("img");
     image.alt = attachment.name;
-    if (link.href) image.src = link.href;
+    const preview = new URL(attachment.thumbnail_url || attachment.url, window.location.href);
+    if (link.href && preview.origin === window.location.origin) image.src = preview.href;
     link.append(image);
     return link;
   }

@@ -582,7 +582,8 @@ function attachmentView(attachment) {
   if (href) link.href = href;
   if (INLINE_IMAGES.has(attachment.content_type)) {
     const image = el("img", { class: "wb-attachment-image", alt: attachment.name });
-    if (href) image.src = href;
+    const preview = attachment.thumbnail_url || attachment.url;
+    if (href && /^\//.test(preview)) image.src = preview;
     link.append(image);
   } else {
     link.append(`${attachment.name} (${Math.max(1, Math.round(attachment.size / 1024))} KB)`);

@@ -1,10 +1,12 @@
 """Attachments in the services: what a file is (from its content), what it is called, and sending it once."""
 
+import io
 from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from PIL import Image
 
 from chat.errors import ChatError
 from chat.files import clean_name, content_type_of
@@ -14,12 +16,12 @@ from chat.permissions import Participant
 from chat.services import attachment_upload, attachments_unsent_delete, message_send
 from cs_platform.errors import ErrorCode
 from privacy.services import customer_erase
-from tests.attachment_storage import attachment_storage
+from tests.attachment_storage import attachment_storage, tiny_png
 from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory
 
 pytestmark = pytest.mark.django_db
 
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+PNG = tiny_png()
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 
 
@@ -97,6 +99,40 @@ def test_an_upload_is_stored_under_a_name_of_its_own(active, attachment_storage)
     )
     assert stored_files(attachment_storage) == [attachment.file.name.rsplit("/", 1)[-1]]
     assert ".." not in attachment.file.name and "x.png" not in attachment.file.name
+
+
+def test_an_image_gets_its_dimensions_and_a_thumbnail_and_loses_its_exif(active):
+    customer = Participant(kind="customer", id=active.customer_id)
+    # Orientation 6: the camera was turned; the upright picture is 1 wide and 2 high
+    photo = tiny_png((2, 1), exif={0x0112: 6, 0x010F: "Phone of Ada", 0x8825: {2: (51.0, 30.0, 0.0)}})
+    attachment = upload(customer, active, photo, "photo.png")
+    stored = attachment.file.open("rb").read()
+    assert (attachment.width, attachment.height, attachment.size, b"Phone of Ada" in photo) == (1, 2, len(stored), True)
+    assert b"Phone of Ada" not in stored and not Image.open(io.BytesIO(stored)).getexif()
+    assert Image.open(attachment.thumbnail.open("rb")).format == "WEBP"
+    plain = upload(customer, active, PNG, "plain.png")
+    assert plain.file.open("rb").read() == PNG  # no EXIF: kept byte for byte
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        PNG[:33] + b"<html><script>alert(1)</script></html>",  # a PNG's header on a page
+        b"GIF89a" + b"\xff" * 20,
+    ],
+)
+def test_an_image_that_does_not_decode_is_refused(active, attachment_storage, content):
+    with pytest.raises(ChatError) as refused:
+        upload(Participant(kind="customer", id=active.customer_id), active, content, "x.png")
+    assert refused.value.code == ErrorCode.FILE_TYPE_NOT_ALLOWED
+    assert (Attachment.objects.count(), stored_files(attachment_storage)) == (0, [])
+
+
+def test_a_decompression_bomb_is_refused(active, settings):
+    settings.ATTACHMENT_IMAGE_MAX_PIXELS = 100
+    with pytest.raises(ChatError) as refused:
+        upload(Participant(kind="customer", id=active.customer_id), active, tiny_png((20, 20)), "bomb.png")
+    assert refused.value.code == ErrorCode.FILE_TYPE_NOT_ALLOWED
 
 
 def test_the_exact_limit_is_accepted_and_one_byte_more_refused_storing_nothing(active, attachment_storage):
@@ -202,7 +238,8 @@ def test_erasing_a_customer_deletes_their_attachments_files(
     active.save()
     with django_capture_on_commit_callbacks(execute=True):
         deleted = customer_erase(customer_id=active.customer_id, reason="Request #1")
-    assert (deleted.files, Attachment.objects.count(), stored_files(attachment_storage)) == (2, 0, [])
+    # The picture, its thumbnail and the PDF
+    assert (deleted.files, Attachment.objects.count(), stored_files(attachment_storage)) == (3, 0, [])
 
 
 def refuse_eicar(upload, content_type):
