@@ -12,6 +12,8 @@ from types import SimpleNamespace
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from rest_framework.test import APIClient
 
 from agents.models import Presence
@@ -368,3 +370,81 @@ def test_a_bad_query_is_refused_in_json(query, status, code):
     answer = supervisor_api().get("/api/reports/conversations/", query)
 
     assert (answer.status_code, answer["Content-Type"], answer.json()["code"]) == (status, "application/json", code)
+
+
+def test_the_migration_fills_the_new_timestamps_from_the_transcripts():
+    """Conversations held before the reports get their first assignment, first response and miss from their
+    messages: migrated back, written as then, migrated forward (PostgreSQL rolls the schema back with the test)."""
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    executor.migrate([("chat", "0003_conversation_waiting_since")])
+    old = executor.loader.project_state([("chat", "0003_conversation_waiting_since")]).apps
+    OldConversation, OldMessage = old.get_model("chat", "Conversation"), old.get_model("chat", "Message")
+    line = BusinessLineFactory()
+    agent = AgentFactory(business_lines=[line])
+    customers = [CustomerFactory(business_line=line) for _ in range(2)]
+
+    def conversation(customer, *, assigned_at, events):
+        """Started at T0, with `events`: (seconds, sender, event, internal) in order."""
+        row = OldConversation.objects.create(
+            customer_id=customer.id,
+            business_line_id=line.id,
+            channel="web",
+            status="closed",
+            agent_id=agent.id,
+            started_at=T0,
+            assigned_at=T0 + timedelta(seconds=assigned_at),
+            closed_at=T0 + timedelta(seconds=900),
+            close_reason="agent",
+        )
+        for seq, (seconds, sender, event, internal) in enumerate(events, start=1):
+            OldMessage.objects.create(
+                conversation_id=row.id,
+                seq=seq,
+                sender=sender,
+                agent_id=agent.id if sender == "agent" else None,
+                event=event,
+                is_internal_note=internal,
+                created_at=T0 + timedelta(seconds=seconds),
+            )
+        return row.id
+
+    transferred = conversation(
+        customers[0],
+        assigned_at=40,
+        events=[
+            (10, "system", "assigned", False),
+            (12, "agent", "", True),
+            (15, "agent", "", False),
+            (40, "system", "assigned", False),
+        ],
+    )
+    picked_later = conversation(
+        customers[1],
+        assigned_at=100,
+        events=[(5, "customer", "", False), (60, "system", "missed", False), (100, "system", "assigned", False)],
+    )
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the rows' deferred checks now: ALTER TABLE waits for none
+    executor.loader.build_graph()
+    executor.migrate(latest)
+
+    moments = {
+        row["id"]: row
+        for row in Conversation.objects.filter(id__in=[transferred, picked_later]).values(
+            "id", "first_assigned_at", "first_agent_reply_at", "missed_at"
+        )
+    }
+    assert moments[transferred] == {
+        "id": transferred,
+        "first_assigned_at": T0 + timedelta(seconds=10),
+        "first_agent_reply_at": T0 + timedelta(seconds=15),
+        "missed_at": None,
+    }
+    assert moments[picked_later] == {
+        "id": picked_later,
+        "first_assigned_at": T0 + timedelta(seconds=100),
+        "first_agent_reply_at": None,
+        "missed_at": T0 + timedelta(seconds=60),
+    }
