@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "chat",
     "audit",
     "privacy",
+    "reports",
 ]
 
 MIDDLEWARE = [

@@ -13,8 +13,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from chat.admin import csv_safe
 from chat.models import ConversationStatus, Sender
+from cs_platform.spreadsheets import csv_safe
 from tests.factories import (
     AgentFactory,
     BusinessLineFactory,
