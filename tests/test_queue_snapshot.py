@@ -5,7 +5,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from chat import lifecycle
-from chat.events import agent_group, frame_event
+from chat.events import agent_group, frame_event, line_agents_group
 from tests.factories import AgentFactory, BusinessLineFactory, CustomerFactory
 from tests.test_consumers import agent_online, agent_path, expect, open_socket
 
@@ -48,10 +48,11 @@ async def left_message(customer, body):
     return conversation.id
 
 
-async def frames_until_agent_marker(socket, agent):
-    """Every frame before a marker published to the agent's own group after them (tests/README: markers)."""
-    marker = {"type": "test.marker", "agent_id": agent.id}
-    await get_channel_layer().group_send(agent_group(agent.id), frame_event(marker))
+async def frames_until_marker(socket, group):
+    """Every frame before a marker published to `group` after them (tests/README: markers). On the line's agents'
+    group, the marker also means the socket has handled every queue change announced before it."""
+    marker = {"type": "test.marker", "group": group}
+    await get_channel_layer().group_send(group, frame_event(marker))
     frames = []
     while (frame := await socket.receive_json_from(timeout=5)) != marker:
         frames.append(frame)
@@ -107,11 +108,14 @@ async def test_many_changes_within_the_interval_make_at_most_two_snapshots_and_t
     settings.CHAT_QUEUE_SNAPSHOT_INTERVAL = 3
     socket, _first = await agent_with_snapshot(agent)
 
-    names = ["Ada", "Bob", "Cy", "Dee", "Eve"]
-    ids = [await started(await customer_of(line, name)) for name in names]
+    # Five changes, each seen by the socket before the next is made (without coalescing, five snapshots)
+    ids, frames = [], []
+    for name in ["Ada", "Bob", "Cy", "Dee", "Eve"]:
+        ids.append(await started(await customer_of(line, name)))
+        frames += await frames_until_marker(socket, line_agents_group(line.id))
 
-    snapshots = [await expect(socket, "queue.snapshot")]
-    while [c["id"] for c in snapshots[-1]["waiting"]] != ids:
+    snapshots = [frame for frame in frames if frame["type"] == "queue.snapshot"]
+    while not snapshots or [c["id"] for c in snapshots[-1]["waiting"]] != ids:
         snapshots.append(await expect(socket, "queue.snapshot"))
     assert len(snapshots) <= 2
     assert listed(snapshots[-1]["waiting"]) == [
@@ -122,7 +126,7 @@ async def test_many_changes_within_the_interval_make_at_most_two_snapshots_and_t
         (ids[4], "waiting", "Eve", 5, None, ""),
     ]
     # and nothing repeats it
-    assert [f["type"] for f in await frames_until_agent_marker(socket, agent)] == []
+    assert [f["type"] for f in await frames_until_marker(socket, agent_group(agent.id))] == []
     await socket.disconnect()
 
 
