@@ -6,6 +6,7 @@ from channels.layers import get_channel_layer
 
 from chat import lifecycle
 from chat.events import agent_group, frame_event, line_agents_group
+from routing.selectors import agent_queue_snapshot
 from tests.factories import AgentFactory, BusinessLineFactory, CustomerFactory
 from tests.test_consumers import agent_online, agent_path, expect, open_socket
 
@@ -151,3 +152,20 @@ async def test_a_picked_left_message_leaves_the_missed_list_of_every_agent(line,
         assert snapshot["missed"] == [] and snapshot["waiting"] == []
     await agent_ws.disconnect()
     await colleague_ws.disconnect()
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_snapshot_is_one_query_per_list(line, agent, django_assert_num_queries):
+    # Given waiting and missed conversations in two of the agent's lines
+    other = BusinessLineFactory()
+    agent.business_lines.add(other)
+    for business_line in (line, other):
+        lifecycle.conversation_start(customer=CustomerFactory(business_line=business_line), channel="web")
+        lifecycle.conversation_leave_message(
+            customer=CustomerFactory(business_line=business_line), channel="web", body="Call me"
+        )
+
+    # Then reading them takes two queries, however many lines and conversations
+    with django_assert_num_queries(2):
+        snapshot = agent_queue_snapshot(agent_id=agent.id)
+    assert [len(snapshot["waiting"]), len(snapshot["missed"])] == [2, 2]
