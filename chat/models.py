@@ -95,6 +95,14 @@ class Conversation(models.Model):
                 condition=Q(status=ConversationStatus.WAITING),
                 name="conversation_waiting_queue_idx",
             ),
+            # The agents' missed list (`queue.snapshot`): a line's missed conversations, oldest first.
+            models.Index(
+                F("business_line"),
+                F("started_at"),
+                F("id"),
+                condition=Q(status=ConversationStatus.MISSED),
+                name="conversation_missed_list_idx",
+            ),
             models.Index(fields=["agent", "status"], name="conversation_agent_status_idx"),
             models.Index(fields=["customer", "-started_at"], name="conversation_customer_idx"),
             models.Index(fields=["started_at"], name="conversation_started_idx"),
