@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents.selectors import agent_for_user
+from agents.selectors import agent_for_user, is_supervisor
 from agents.services import LoginThrottled, api_token_issue, login_attempt_record
 from cs_platform.errors import ErrorCode
 from cs_platform.rate_limits import client_address
@@ -43,7 +43,7 @@ class InvalidCredentials(APIException):
 
 
 class AuthTokenApi(APIView):
-    """Credentials in the body, no cookies: no CSRF. Only agents get a token, a fresh one on every call."""
+    """Credentials in the body, no cookies: no CSRF. Agents and supervisors get a token, a fresh one on every call."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -54,13 +54,17 @@ class AuthTokenApi(APIView):
 
     class AuthTokenOutputSerializer(serializers.Serializer):
         token = serializers.CharField(help_text="Send as `Authorization: Token <token>` or `?token=<token>`.")
-        agent_id = serializers.IntegerField(help_text="The same id as `conversation.agent.id` and `to_agent_id`.")
+        agent_id = serializers.IntegerField(
+            allow_null=True,
+            help_text="The same id as `conversation.agent.id` and `to_agent_id`; null for a supervisor (no agent).",
+        )
 
     @extend_schema(
         operation_id="auth_token_create",
         tags=["agents"],
-        summary="Get an agent's API token",
-        description="Only users with an agent profile get a token, a new one on every call. It is valid for "
+        summary="Get an agent's or a supervisor's API token",
+        description="Users with an agent profile and supervisors (the `Supervisors` group, superusers) get a token, "
+        "a new one on every call. It is valid for "
         "`AGENT_TOKEN_TTL` seconds (default 12 hours) and is revoked at once by a password change or when the user "
         "is deactivated; then ask again. Send it as `Authorization: Token <token>` (preferred: query strings end "
         "up in access logs) or `?token=<token>`, on REST calls and on `/ws/agent/`. At most `LOGIN_RATE` attempts "
@@ -72,7 +76,9 @@ class AuthTokenApi(APIView):
             400: OpenApiResponse(
                 ErrorSerializer, description="`invalid_credentials`, or `invalid_request` for a missing field."
             ),
-            403: OpenApiResponse(ErrorSerializer, description="`not_an_agent`: the user has no agent profile."),
+            403: OpenApiResponse(
+                ErrorSerializer, description="`not_an_agent`: the user is neither an agent nor a supervisor."
+            ),
             429: RATE_LIMITED_RESPONSE,
         },
     )
@@ -88,7 +94,8 @@ class AuthTokenApi(APIView):
         if user is None:
             raise InvalidCredentials()
         agent = agent_for_user(user=user)
-        if agent is None:
-            raise PermissionDenied("This user is not an agent.", code=ErrorCode.NOT_AN_AGENT)
+        if agent is None and not is_supervisor(user=user):
+            raise PermissionDenied("This user is neither an agent nor a supervisor.", code=ErrorCode.NOT_AN_AGENT)
         token = api_token_issue(user=user)
-        return Response(self.AuthTokenOutputSerializer({"token": token, "agent_id": agent.pk}).data)
+        agent_id = agent.pk if agent is not None else None
+        return Response(self.AuthTokenOutputSerializer({"token": token, "agent_id": agent_id}).data)

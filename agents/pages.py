@@ -34,6 +34,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
     config = {
         "agent_id": agent.pk,
         "agent_name": agent.display_name,
+        "capacity": agent.capacity,
         "socket_path": "/ws/agent/",
         "customer_history_url": "/api/customers/{id}/conversations/",
         "messages_url": "/api/conversations/{id}/messages/",

@@ -29,6 +29,16 @@ def agent_for_user(*, user: AbstractBaseUser | AnonymousUser) -> Agent | None:
         return None
 
 
+SUPERVISORS_GROUP = "Supervisors"
+
+
+def is_supervisor(*, user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Supervisors read the reports and the live monitor: the `Supervisors` group, and superusers."""
+    if not isinstance(user, User) or not user.is_active:
+        return False
+    return user.is_superuser or user.groups.filter(name=SUPERVISORS_GROUP).exists()
+
+
 def api_token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

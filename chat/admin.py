@@ -5,7 +5,6 @@ Message text is only ever rendered through Django's escaping (readonly fields, f
 """
 
 import csv
-import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from audit.models import AuditAction
 from audit.services import audit_record_request
 from chat.models import Conversation, Message
 from chat.payloads import attachment_payload
+from cs_platform.spreadsheets import BYTE_ORDER_MARK, csv_safe
 
 EXPORT_PERMISSION = "chat.export_transcript"
 EXPORT_HEADER = [
@@ -38,27 +38,7 @@ EXPORT_HEADER = [
     "created_at",
     "attachments",
 ]
-# A spreadsheet runs a cell as a formula when its first visible character is one of these (OWASP "CSV injection"),
-# the full-width forms too (Excel and WPS take them from an East Asian input method), and whatever spaces, invisible
-# characters or line breaks come before it; a cell that starts with a tab or a line break is made inert as well.
-FORMULA_SIGNS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
-LEADING_CONTROLS = ("\t", "\r", "\n")
-INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
 EXPORT_CHUNK_SIZE = 2000
-
-
-def _first_visible(text: str) -> str:
-    for char in text:
-        if not char.isspace() and unicodedata.category(char) not in INVISIBLE_CATEGORIES:
-            return char
-    return ""
-
-
-def csv_safe(value: Any) -> Any:
-    """Make a text cell inert for spreadsheets by prefixing a quote when it would start a formula."""
-    if isinstance(value, str) and (value.startswith(LEADING_CONTROLS) or _first_visible(value) in FORMULA_SIGNS):
-        return "'" + value
-    return value
 
 
 def transcript_export_rows(*, conversations: QuerySet[Conversation]) -> Iterator[list[Any]]:
@@ -93,7 +73,7 @@ def transcript_export_rows(*, conversations: QuerySet[Conversation]) -> Iterator
 
 def write_transcript_csv(*, out: Any, rows: Iterable[list[Any]]) -> None:
     """UTF-8 with a byte-order mark, so that Excel reads Chinese (and any non-Latin) text correctly."""
-    out.write("\ufeff")
+    out.write(BYTE_ORDER_MARK)
     writer = csv.writer(out)
     writer.writerow(EXPORT_HEADER)
     writer.writerows(rows)

@@ -34,7 +34,12 @@ from cs_platform.errors import ErrorCode
 from cs_platform.origins import own_site_socket, widget_origin_allowed
 from customers.selectors import SocketCustomer, customer_for_socket
 from routing import services as routing
-from routing.selectors import business_line_offline_among, conversation_state
+from routing.selectors import (
+    agent_business_line_ids,
+    agent_queue_snapshot,
+    business_line_offline_among,
+    conversation_state,
+)
 
 if TYPE_CHECKING:
     from channels.consumer import _ChannelScope  # the stubs' name for a consumer's scope
@@ -588,6 +593,10 @@ class CustomerConsumer(ChatConsumer):
 
 class AgentConsumer(ChatConsumer):
     role = "agent"
+    queue_lines: tuple[int, ...] = ()
+    queue_task: asyncio.Task[None] | None = None
+    queue_read_at = 0.0
+    queue_sent: list[Any] | None = None
 
     async def authenticate(self) -> tuple[ErrorCode, str, int] | None:
         token = self._query_param("token")
@@ -629,6 +638,48 @@ class AgentConsumer(ChatConsumer):
         )
         await self._join_assigned()
         await self._presence_register()
+        await self._queue_subscribe()
+
+    async def _queue_subscribe(self) -> None:
+        """Join the agents' group of each of the agent's business lines, then send the first `queue.snapshot`: a
+        change committed in between is in the snapshot or announced to the groups, never lost."""
+        self.queue_lock = asyncio.Lock()
+        self.queue_lines = tuple(await database_sync_to_async(agent_business_line_ids)(agent_id=self.agent.id))
+        for business_line_id in self.queue_lines:
+            await self.channel_layer.group_add(events.line_agents_group(business_line_id), self.channel_name)
+        await self._queue_snapshot_send()
+
+    async def chat_queue(self, event: dict[str, Any]) -> None:
+        """A line's waiting or missed conversations changed: a fresh snapshot now, or when the socket's interval
+        since its last read is over. Changes within the interval make one read, after the last of them (a trailing
+        read, so the final state always goes out), and at most one frame per interval."""
+        if self.queue_task is not None:
+            return
+        delay = self.queue_read_at + settings.CHAT_QUEUE_SNAPSHOT_INTERVAL - time.monotonic()
+        self.queue_task = asyncio.create_task(self._queue_snapshot_after(max(delay, 0.0)))
+
+    async def _queue_snapshot_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.queue_task = None  # a change announced from now on is not in the read below: it schedules the next
+        try:
+            await self._queue_snapshot_send()
+        except Exception as error:
+            logger.exception("agent %s: queue snapshot failed; the next change sends one", self._who())
+            metrics.error_caught("queue_snapshot", error)
+
+    async def _queue_snapshot_send(self) -> None:
+        """Read the snapshot and send it unless it says what the last one said (a wait only grew longer)."""
+        async with self.queue_lock:
+            self.queue_read_at = time.monotonic()
+            frame = await database_sync_to_async(agent_queue_snapshot)(agent_id=self.agent.id)
+            unchanged = [
+                [{k: v for k, v in c.items() if k != "waited_seconds"} for c in frame[name]]
+                for name in ("waiting", "missed")
+            ]
+            if unchanged == self.queue_sent:
+                return
+            self.queue_sent = unchanged
+            await self.send_frame(frame)
 
     async def _join_assigned(self) -> None:
         """Load every conversation assigned to this agent that the socket does not hold yet (at connect)."""
@@ -646,6 +697,13 @@ class AgentConsumer(ChatConsumer):
                 presence.connection_remove(agent_id=self.agent.id, connection=self.channel_name),
                 where="presence",
             )
+            if self.queue_task is not None:
+                self.queue_task.cancel()
+            for business_line_id in self.queue_lines:
+                group = events.line_agents_group(business_line_id)
+                await self._clean_up_step(
+                    f"leaving {group}", self.channel_layer.group_discard(group, self.channel_name)
+                )
         await super().disconnect(code)
 
     async def _heartbeat(self) -> None:

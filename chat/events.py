@@ -47,6 +47,17 @@ def customer_group(customer_id: int) -> str:
     return f"customer.{customer_id}"
 
 
+def line_agents_group(business_line_id: int) -> str:
+    """Every socket of every agent of the business line's team, whatever their presence."""
+    return f"line.{business_line_id}.agents"
+
+
+def queue_changed_event(business_line_id: int) -> dict[str, Any]:
+    """Tells the line's agent sockets that its waiting or missed conversations changed: each reads its
+    `queue.snapshot` again (coalesced per socket), so the event carries no data that could go stale."""
+    return {"type": "chat.queue", "business_line_id": business_line_id}
+
+
 def frame_event(frame: dict[str, Any], *, audience: str = AUDIENCE_ALL) -> dict[str, Any]:
     """A channel-layer event that every socket in the group forwards as `frame`."""
     return {"type": "chat.frame", "frame": frame, "audience": audience}

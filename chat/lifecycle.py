@@ -82,9 +82,12 @@ def conversation_assign(*, conversation: Conversation, agent: Agent) -> None:
     conversation.status = ConversationStatus.ACTIVE
     conversation.agent = agent
     conversation.assigned_at = now
+    conversation.first_assigned_at = conversation.first_assigned_at or now
     conversation.closed_at = None
     conversation.close_reason = ""
-    conversation.save(update_fields=["status", "agent", "assigned_at", "closed_at", "close_reason"])
+    conversation.save(
+        update_fields=["status", "agent", "assigned_at", "first_assigned_at", "closed_at", "close_reason"]
+    )
     Agent.objects.filter(id=agent.id).update(last_assigned_at=now)
     if previous_agent_id is not None and previous_agent_id != agent.id:
         events.publish_on_commit(events.agent_group(previous_agent_id), events.leave_event(conversation.id))
@@ -221,7 +224,9 @@ def _end(conversation: Conversation, *, status: ConversationStatus, reason: Clos
     conversation.status = status
     conversation.closed_at = timezone.now()
     conversation.close_reason = reason
-    conversation.save(update_fields=["status", "closed_at", "close_reason"])
+    if reason == CloseReason.WAIT_TIMEOUT:
+        conversation.missed_at = conversation.missed_at or conversation.closed_at
+    conversation.save(update_fields=["status", "closed_at", "close_reason", "missed_at"])
     system_message_append(conversation=conversation, event=event, body=body)
     hooks.conversation_changed(conversation_id=conversation.id)
     if status == ConversationStatus.MISSED:

@@ -42,8 +42,16 @@ class Conversation(models.Model):
     waiting_since = models.DateTimeField(
         default=timezone.now, help_text="When it last entered the waiting queue: the wait timeout counts from here."
     )
-    assigned_at = models.DateTimeField(null=True, blank=True)
-    first_agent_reply_at = models.DateTimeField(null=True, blank=True)
+    assigned_at = models.DateTimeField(null=True, blank=True, help_text="Its current agent's assignment.")
+    first_assigned_at = models.DateTimeField(
+        null=True, blank=True, help_text="Its first assignment, kept through transfers and requeues (reports' wait)."
+    )
+    first_agent_reply_at = models.DateTimeField(
+        null=True, blank=True, help_text="An agent's first message, no system event nor internal note (first response)."
+    )
+    missed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the wait timeout ended it, kept when an agent picks it later (missed)."
+    )
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     last_agent_message_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -88,9 +96,23 @@ class Conversation(models.Model):
                 condition=Q(status=ConversationStatus.WAITING),
                 name="conversation_waiting_queue_idx",
             ),
+            # The agents' missed list (`queue.snapshot`): a line's missed conversations, oldest first.
+            models.Index(
+                F("business_line"),
+                F("started_at"),
+                F("id"),
+                condition=Q(status=ConversationStatus.MISSED),
+                name="conversation_missed_list_idx",
+            ),
             models.Index(fields=["agent", "status"], name="conversation_agent_status_idx"),
             models.Index(fields=["customer", "-started_at"], name="conversation_customer_idx"),
             models.Index(fields=["started_at"], name="conversation_started_idx"),
+            models.Index(fields=["business_line", "started_at"], name="conversation_line_started_idx"),
+            models.Index(
+                fields=["business_line", "missed_at"],
+                condition=Q(missed_at__isnull=False),
+                name="conversation_line_missed_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     INVALID_CREDENTIALS = "invalid_credentials"
     NOT_AN_AGENT = "not_an_agent"
+    NOT_A_SUPERVISOR = "not_a_supervisor"
     BUSINESS_LINE_NOT_FOUND = "business_line_not_found"
     IDENTITY_INVALID = "identity_invalid"
     IDENTITY_EXPIRED = "identity_expired"

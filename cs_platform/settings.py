@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "chat",
     "audit",
     "privacy",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -304,6 +305,10 @@ CHAT_SYNC_LIMIT = env.int("CHAT_SYNC_LIMIT", default=1000)
 CHAT_MAX_OUTGOING_FRAME_BYTES = env.int("CHAT_MAX_OUTGOING_FRAME_BYTES", default=512 * 1024)
 CHAT_HEARTBEAT_SECONDS = env.int("CHAT_HEARTBEAT_SECONDS", default=15)
 CHAT_PRESENCE_TTL_SECONDS = env.int("CHAT_PRESENCE_TTL_SECONDS", default=45)
+# Conversations in each list of an agent's `queue.snapshot` (waiting, missed): the first ones, oldest first.
+CHAT_QUEUE_SNAPSHOT_LIMIT = env.int("CHAT_QUEUE_SNAPSHOT_LIMIT", default=100)
+# Shortest time between two `queue.snapshot` frames on one agent socket; changes within it are coalesced.
+CHAT_QUEUE_SNAPSHOT_INTERVAL = env.float("CHAT_QUEUE_SNAPSHOT_INTERVAL", default=1.0)
 # Sockets one customer token / one agent may hold open at once, on all workers together (0: no cap); past it the
 # handshake is refused with close code 4429.
 CHAT_MAX_SOCKETS_PER_CUSTOMER = env.int("CHAT_MAX_SOCKETS_PER_CUSTOMER", default=10)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/", include("customers.urls")),
     path("api/", include("agents.urls")),
     path("api/", include("chat.urls")),
+    path("api/", include("reports.urls")),
     path("workbench/", include("agents.page_urls")),
     path("", include("customers.site_urls")),
 ]

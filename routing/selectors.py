@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Min, Q, QuerySet
+from django.conf import settings
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Left
 from django.utils import timezone
 
 from agents import presence
 from agents.models import Agent, Presence
-from chat.models import Conversation, ConversationStatus
+from chat.models import Conversation, ConversationStatus, Message, Sender
 from chat.payloads import conversation_payload
 from routing.models import BusinessLine
 
@@ -152,6 +154,53 @@ def queue_states(*, business_line_id: int) -> list[dict[str, Any]]:
         payload["offline"] = offline
         frames.append({"type": "conversation.state", "conversation": payload})
     return frames
+
+
+# Characters of the newest customer message shown with each conversation of an agent's queue.
+QUEUE_PREVIEW_CHARS = 200
+
+
+def agent_queue_snapshot(*, agent_id: int) -> dict[str, Any]:
+    """The `queue.snapshot` frame: the waiting and missed conversations of the agent's business lines.
+
+    Waiting ones in the order they are served (`QUEUE_ORDER`, so oldest first within a priority) with their
+    queue position, missed ones oldest first; each with when its wait began, how long it has waited and the
+    newest thing the customer wrote. One query per list, the first CHAT_QUEUE_SNAPSHOT_LIMIT of each: an agent's
+    socket reads it at connect and after every change of their lines' queues (coalesced), so it must stay cheap.
+    """
+    now = timezone.now()
+    limit = settings.CHAT_QUEUE_SNAPSHOT_LIMIT
+    newest_customer_text = (
+        Message.objects.filter(conversation=OuterRef("pk"), sender=Sender.CUSTOMER).order_by("-seq").values("body")[:1]
+    )
+    lines = Conversation.objects.filter(
+        business_line_id__in=BusinessLine.objects.filter(agents__id=agent_id).values("id")
+    ).select_related("customer", "business_line", "agent")
+    waiting = lines.filter(status=ConversationStatus.WAITING).order_by(*QUEUE_ORDER)
+    missed = lines.filter(status=ConversationStatus.MISSED).order_by("started_at", "id")
+    preview = Left(Subquery(newest_customer_text), QUEUE_PREVIEW_CHARS)
+    positions: Counter[int] = Counter()
+    waiting_payloads = []
+    for conversation in waiting.annotate(preview=preview)[:limit]:
+        positions[conversation.business_line_id] += 1
+        payload = conversation_payload(conversation, queue_position=positions[conversation.business_line_id])
+        waiting_payloads.append(_queued_payload(payload, conversation, since=conversation.waiting_since, now=now))
+    missed_payloads = [
+        _queued_payload(conversation_payload(conversation), conversation, since=conversation.started_at, now=now)
+        for conversation in missed.annotate(preview=preview)[:limit]
+    ]
+    return {"type": "queue.snapshot", "waiting": waiting_payloads, "missed": missed_payloads}
+
+
+def _queued_payload(
+    payload: dict[str, Any], conversation: Conversation, *, since: datetime, now: datetime
+) -> dict[str, Any]:
+    return {
+        **payload,
+        "waiting_since": since.isoformat(),
+        "waited_seconds": max(int((now - since).total_seconds()), 0),
+        "preview": getattr(conversation, "preview", None) or "",
+    }
 
 
 @dataclass(frozen=True)

@@ -67,10 +67,22 @@ def line_changed_run(*, business_line_id: int) -> list[int]:
 
 
 def conversation_state_publish(conversation_id: int) -> None:
-    """Tell every socket of the conversation (customer's and agent's) its state as committed: `chat.hooks` calls
-    this after each change of a conversation's status, agent or line."""
+    """Tell every socket of the conversation (customer's and agent's) its state as committed, and its line's agents
+    that their queue may have changed (it was assigned, picked, requeued, missed...): `chat.hooks` calls this after
+    each change of a conversation's status, agent or line."""
     fresh = Conversation.objects.select_related("customer", "business_line", "agent").get(id=conversation_id)
-    events.publish(events.conversation_group(conversation_id), events.frame_event(conversation_state(fresh)))
+    events.publish_many(
+        [
+            (events.conversation_group(conversation_id), events.frame_event(conversation_state(fresh))),
+            (events.line_agents_group(fresh.business_line_id), events.queue_changed_event(fresh.business_line_id)),
+        ]
+    )
+
+
+def line_agents_publish(business_line_id: int) -> None:
+    """Tell the sockets of the line's agents that its waiting or missed conversations changed: each reads its
+    `queue.snapshot` again. `chat.hooks` calls this after each committed change to the line's queue."""
+    events.publish(events.line_agents_group(business_line_id), events.queue_changed_event(business_line_id))
 
 
 # The assignment rule

@@ -14,10 +14,10 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from chat.admin import csv_safe
 from chat.models import ConversationStatus, Sender
 from chat.permissions import Participant
 from chat.services import attachment_upload, message_send
+from cs_platform.spreadsheets import csv_safe
 from tests.attachment_storage import attachment_storage
 from tests.factories import (
     AgentFactory,

@@ -1,9 +1,10 @@
-"""`POST /api/auth/token/`: agents trade credentials for an API token; nobody else gets one. Tokens expire, and
-die with a password change or a deactivation."""
+"""`POST /api/auth/token/`: agents and supervisors trade credentials for an API token; nobody else gets one. Tokens
+expire, and die with a password change or a deactivation."""
 
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -56,14 +57,33 @@ def test_the_token_authenticates_by_header_and_by_query(api):
     assert without.status_code == 401
 
 
-def test_a_user_who_is_not_an_agent_is_refused(api):
-    UserFactory(username="boss", is_staff=True, is_superuser=True)
+def test_a_user_who_is_neither_an_agent_nor_a_supervisor_is_refused(api):
+    UserFactory(username="boss", is_staff=True)
 
     response = api.post(URL, {"username": "boss", "password": "pw"}, format="json")
 
     assert response.status_code == 403
     assert response.json()["code"] == "not_an_agent"
     assert not response.json().get("token")
+
+
+@pytest.mark.parametrize("supervisor", ["group", "superuser"])
+def test_a_supervisor_who_is_not_an_agent_gets_a_token_without_agent_id(api, supervisor):
+    # Given a member of the Supervisors group, or a superuser, with no agent profile
+    user = UserFactory(username="boss", is_staff=True, is_superuser=supervisor == "superuser")
+    if supervisor == "group":
+        user.groups.add(Group.objects.get_or_create(name="Supervisors")[0])
+
+    response = api.post(URL, {"username": "boss", "password": "pw"}, format="json")
+
+    # Then a token that reads the reports, and no agent
+    assert response.status_code == 200
+    assert response.json()["agent_id"] is None
+    reports = APIClient().get(
+        "/api/monitor/", {"business_line": "nope"}, HTTP_AUTHORIZATION=f"Token {response.json()['token']}"
+    )
+    assert reports.json()["code"] == "business_line_not_found"
+    assert agent_for_api_token(token=response.json()["token"]) is None
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,10 @@ import importlib
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from channels.db import database_sync_to_async
@@ -102,6 +104,7 @@ R401_BAD = "401 authentication_failed"  # a credential REST does not know (a wid
 R401_PLAIN = "401"  # the same refusal from the schema and its docs, which answer in their own format
 R403 = "403"  # a page refusing a signed-in user
 R403_AGENT = "403 not_an_agent"
+R403_SUPERVISOR = "403 not_a_supervisor"
 R403_IP = "403 forbidden"  # the metrics' refusal: it goes by the caller's address, not their role
 R404 = "404 not_found"
 R403_NO_LINK = "403 forbidden"  # an attachment asked for without a token and without its link's `sig`
@@ -118,7 +121,8 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     # Customers resume their own session with their visitor token; C's token is of L2, so at L1 it makes a new one
     ("POST", "api/widget/session/"): (R201, R200, R200, R201, R201, R201, R201, R201, R201, R201),
     ("OPTIONS", "api/widget/session/"): (R204, R204, R204, R204, R204, R204, R204, R204, R204, R204),
-    ("POST", "api/auth/token/"): (R400, R400, R400, R400, R200, R200, R200, R403_AGENT, R403_AGENT, R403_AGENT),
+    # Supervisors and superusers get a token too (`agent_id` null); a staff user who is neither does not
+    ("POST", "api/auth/token/"): (R400, R400, R400, R400, R200, R200, R200, R403_AGENT, R200, R200),
     ("GET", "api/customers/<int:customer_id>/conversations/"): (
         R401,
         R401_BAD,
@@ -180,6 +184,43 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
         R403_NO_LINK,
         R403_NO_LINK,
         R403_NO_LINK,
+    ),
+    # Supervisors' reports and monitor: a customer's widget token is recognised, to be refused as a customer's
+    ("GET", "api/reports/summary/"): (
+        R401,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R200,
+        R200,
+    ),
+    ("GET", "api/reports/conversations/"): (
+        R401,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R200,
+        R200,
+    ),
+    ("GET", "api/monitor/"): (
+        R401,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R403_SUPERVISOR,
+        R200,
+        R200,
     ),
     ("GET", "workbench/"): (R302, R302, R302, R302, R200, R200, R200, R403, R403, R403),
     ("GET", ""): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
@@ -621,6 +662,14 @@ def _attachment_files_in_a_temporary_folder(attachment_storage):
     return attachment_storage
 
 
+def report_query(world: World) -> str:
+    """The reports over the last day of the target's business line."""
+    until = timezone.now() + timedelta(minutes=1)
+    return urlencode(
+        {"business_line": world.line.key, "since": (until - timedelta(days=1)).isoformat(), "until": until.isoformat()}
+    )
+
+
 # (method, route): how the cell's request is made, (path, JSON body or None), given the world and the role.
 REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any] | None]]] = {
     ("GET", "metrics"): lambda world, role: ("/metrics", None),
@@ -650,6 +699,12 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
         f"/api/attachments/{customer_upload(world, SimpleUploadedFile('a.png', tiny_png())).pk}/thumbnail/",
         None,
     ),
+    ("GET", "api/reports/summary/"): lambda world, role: (f"/api/reports/summary/?{report_query(world)}", None),
+    ("GET", "api/reports/conversations/"): lambda world, role: (
+        f"/api/reports/conversations/?{report_query(world)}",
+        None,
+    ),
+    ("GET", "api/monitor/"): lambda world, role: (f"/api/monitor/?business_line={world.line.key}", None),
     ("GET", "workbench/"): lambda world, role: ("/workbench/", None),
     ("GET", ""): lambda world, role: ("/", None),
     ("GET", "chat/"): lambda world, role: (f"/chat/?business_line={world.line.key}", None),

@@ -13,7 +13,14 @@ from rest_framework.test import APIClient
 
 from agents.services import api_token_issue
 from chat.models import ConversationStatus, Sender
-from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, CustomerFactory, MessageFactory
+from tests.factories import (
+    AgentFactory,
+    BusinessLineFactory,
+    ConversationFactory,
+    CustomerFactory,
+    MessageFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -24,6 +31,10 @@ OUR_OPERATIONS = {
     ("/api/conversations/{conversation_id}/messages/", "get"),
     ("/api/conversations/{conversation_id}/attachments/", "post"),
     ("/api/attachments/{attachment_id}/download/", "get"),
+    ("/api/attachments/{attachment_id}/thumbnail/", "get"),
+    ("/api/reports/summary/", "get"),
+    ("/api/reports/conversations/", "get"),
+    ("/api/monitor/", "get"),
 }
 
 
@@ -157,4 +168,44 @@ def test_real_answers_match_the_schema(schema, settings):
     assert [response.status_code for *_, response in answers] == [201, 404, 400, 200, 200, 200, 404, 401, 429, 429]
     for path, method, response in answers:
         errors = list(validator_for(schema, path, method, response.status_code).iter_errors(response.json()))
+        assert errors == [], (path, response.status_code, [e.message for e in errors])
+
+
+def test_supervisors_answers_match_the_schema(schema):
+    line = BusinessLineFactory(key="shop")
+    agent = AgentFactory(business_lines=[line])
+    started = timezone.now() - timedelta(hours=1)
+    ConversationFactory(
+        customer=CustomerFactory(business_line=line),
+        status=ConversationStatus.CLOSED,
+        agent=agent,
+        started_at=started,
+        first_assigned_at=started + timedelta(seconds=5),
+        first_agent_reply_at=started + timedelta(seconds=9),
+        closed_at=started + timedelta(minutes=3),
+        close_reason="agent",
+        rating=4,
+    )
+    ConversationFactory(customer=CustomerFactory(business_line=line), status=ConversationStatus.WAITING)
+    supervisor = UserFactory(is_superuser=True)
+    api = APIClient()
+    api.force_login(supervisor)
+    period = {"business_line": "shop", "since": (started - timedelta(days=1)).isoformat(), "until": "2100-01-01"}
+
+    answers = [
+        ("/api/reports/summary/", api.get("/api/reports/summary/", period)),
+        ("/api/reports/conversations/", api.get("/api/reports/conversations/", period)),
+        ("/api/monitor/", api.get("/api/monitor/", {"business_line": "shop"})),
+        ("/api/monitor/", api.get("/api/monitor/", {"business_line": "nope"})),
+        ("/api/reports/summary/", api.get("/api/reports/summary/", {"business_line": "shop"})),
+        ("/api/reports/summary/", APIClient().get("/api/reports/summary/", period)),
+    ]
+    agent_api = APIClient()
+    agent_api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=agent.user)}")
+    answers.append(("/api/monitor/", agent_api.get("/api/monitor/", {"business_line": "shop"})))
+
+    assert [response.status_code for _, response in answers] == [200, 200, 200, 404, 400, 401, 403]
+    assert len(answers[1][1].json()["results"]) == 2
+    for path, response in answers:
+        errors = list(validator_for(schema, path, "get", response.status_code).iter_errors(response.json()))
         assert errors == [], (path, response.status_code, [e.message for e in errors])

@@ -12,6 +12,7 @@ const TYPING_IDLE_MS = 4000;
 const TYPING_SHOWN_MS = 6000;
 const NOTICE_MS = 10000;
 const HISTORY_PAGE = 500;
+const WAIT_TICK_MS = 1000;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -20,6 +21,8 @@ const ui = {
   presence: document.querySelectorAll("#presence-switch input[name=presence]"),
   list: $("conversation-list"),
   listEmpty: $("conversation-empty"),
+  queue: $("queue-list"),
+  queueEmpty: $("queue-empty"),
   missed: $("missed-list"),
   missedEmpty: $("missed-empty"),
   chatTitle: $("chat-title"),
@@ -47,7 +50,9 @@ const ui = {
 const state = {
   presence: null,
   views: new Map(), // conversation id -> what this page adds to the client's record (unread, typing)
-  missed: new Map(),
+  // The last `queue.snapshot`: the waiting and missed conversations of my lines, each with `since`, when its wait
+  // began on this browser's clock (so a skewed clock still shows the right wait).
+  queue: { waiting: [], missed: [] },
   selectedId: null,
   customer: null,
   historyConversationId: null,
@@ -183,6 +188,28 @@ function setConnection(name, text) {
 function setPresence(status) {
   state.presence = status || null;
   for (const input of ui.presence) input.checked = input.value === state.presence;
+  renderQueue();
+  renderMissed();
+}
+
+/** Routing would give me one more: online, with fewer live conversations than my capacity. */
+function hasRoom() {
+  return state.presence === "online" && records().filter(isLive).length < config.capacity;
+}
+
+function formatWait(milliseconds) {
+  const total = Math.max(0, Math.floor(milliseconds / 1000));
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = String(total % 60).padStart(2, "0");
+  return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${seconds}` : `${minutes}:${seconds}`;
+}
+
+function tickWaits() {
+  const now = Date.now();
+  for (const timer of document.querySelectorAll(".wb-wait[data-since]")) {
+    timer.textContent = formatWait(now - Number(timer.dataset.since));
+  }
 }
 
 // ---- What the protocol client reports ------------------------------------------------------------------
@@ -218,7 +245,7 @@ client.on("conversation", ({ record: held, frame, previous }) => {
   if (!rec.lastActivity) rec.lastActivity = Date.parse(conversation.started_at) || 0;
   if (frame.type === "conversation.assigned") {
     const isNew = !previous || !(previous.agent && previous.agent.id === config.agent_id) || ENDED.has(previous.status);
-    state.missed.delete(conversation.id);
+    dropFromQueue(conversation.id);
     if (isNew && state.selectedId === null) select(conversation.id);
     if (isNew && state.selectedId !== conversation.id) {
       notify(`New conversation with ${customerName(conversation)}`, "info");
@@ -257,19 +284,13 @@ client.on("outbox", ({ change, frame }) => {
 
 client.on("error", (frame) => {
   const ref = typeof frame.ref === "string" ? frame.ref : "";
-  if (ref.startsWith("missed:")) return;
   notify(frame.message || frame.code, "error");
 });
 
 client.on("frame", (frame) => {
   if (frame.type === "presence.state") setPresence(frame.status);
   else if (frame.type === "typing") onTyping(frame);
-  else if (frame.type === "conversation.missed") onMissed(frame);
-  else if (frame.type === "sync.result" && state.missed.has(frame.conversation_id)) {
-    const first = (frame.messages || []).find((message) => message.sender === "customer");
-    state.missed.get(frame.conversation_id).preview = first ? first.body : "";
-    renderMissed();
-  }
+  else if (frame.type === "queue.snapshot") onQueueSnapshot(frame);
 });
 
 function onTyping(frame) {
@@ -280,12 +301,25 @@ function onTyping(frame) {
   if (frame.typing) setTimeout(renderTyping, TYPING_SHOWN_MS + 50);
 }
 
-function onMissed(frame) {
-  const id = frame.conversation_id;
-  if (client.records.has(id) && isLive(record(id))) return;
-  state.missed.set(id, { id, preview: null });
-  client.send({ type: "sync", conversation_id: id, after_seq: 0, ref: `missed:${id}` });
+/** The server's whole list of what waits for an agent in my lines: it replaces the one before. */
+function onQueueSnapshot(frame) {
+  const now = Date.now();
+  const timed = (list) =>
+    (Array.isArray(list) ? list : []).map((conversation) => ({
+      ...conversation,
+      since: now - (Number(conversation.waited_seconds) || 0) * 1000,
+    }));
+  state.queue = { waiting: timed(frame.waiting), missed: timed(frame.missed) };
+  renderQueue();
   renderMissed();
+}
+
+/** Taken by me: gone from my lists at once (the next snapshot says the same for everyone). */
+function dropFromQueue(id) {
+  state.queue = {
+    waiting: state.queue.waiting.filter((conversation) => conversation.id !== id),
+    missed: state.queue.missed.filter((conversation) => conversation.id !== id),
+  };
 }
 
 async function refreshState(conversation) {
@@ -441,6 +475,7 @@ async function openHistory(conversation) {
 
 function renderAll() {
   renderList();
+  renderQueue();
   renderMissed();
   renderChat();
   markRead();
@@ -494,32 +529,81 @@ function renderList() {
   );
 }
 
+function take(id) {
+  if (!client.send({ type: "conversation.pick", conversation_id: id, ref: `pick:${id}` })) {
+    notify("Not connected: try again in a moment.", "warning");
+  }
+}
+
+/** One conversation waiting for an agent: who, what they wrote, how long they have waited, and the action. */
+function queueItem(conversation, { idAttribute, action, detail }) {
+  let button = null;
+  if (action) {
+    const room = hasRoom();
+    button = el("button", {
+      type: "button",
+      class: "button wb-take",
+      text: action,
+      disabled: !room,
+      title: room ? null : "Go online, with room for one more conversation, to take it",
+      "data-pick": String(conversation.id),
+    });
+    button.addEventListener("click", () => take(conversation.id));
+  }
+  return el(
+    "li",
+    { [idAttribute]: String(conversation.id) },
+    el(
+      "div",
+      { class: "wb-missed" },
+      el(
+        "div",
+        { class: "wb-missed-text" },
+        el(
+          "span",
+          { class: "wb-conv-top" },
+          el("span", { class: "wb-conv-name", text: customerName(conversation) }),
+          el("span", {
+            class: "wb-wait",
+            title: "Waiting for",
+            "data-since": String(conversation.since),
+            text: formatWait(Date.now() - conversation.since),
+          }),
+        ),
+        el("span", { class: "wb-conv-preview", text: conversation.preview || "(no message yet)" }),
+        el("span", { class: "wb-conv-meta", text: `#${conversation.id} · ${conversation.business_line} · ${detail}` }),
+      ),
+      button,
+    ),
+  );
+}
+
+function renderQueue() {
+  const room = hasRoom();
+  const items = state.queue.waiting;
+  ui.queueEmpty.hidden = items.length > 0;
+  ui.queue.replaceChildren(
+    ...items.map((conversation) =>
+      queueItem(conversation, {
+        idAttribute: "data-queue-id",
+        action: room ? "Take" : null,
+        detail: `position ${conversation.queue_position}`,
+      }),
+    ),
+  );
+}
+
 function renderMissed() {
-  const items = [...state.missed.values()].sort((a, b) => b.id - a.id);
+  const items = state.queue.missed;
   ui.missedEmpty.hidden = items.length > 0;
   ui.missed.replaceChildren(
-    ...items.map((item) => {
-      const pick = el("button", { type: "button", class: "button", text: "Pick", "data-pick": String(item.id) });
-      pick.addEventListener("click", () => {
-        if (!client.send({ type: "conversation.pick", conversation_id: item.id, ref: `pick:${item.id}` })) {
-          notify("Not connected: try again in a moment.", "warning");
-        }
+    ...items.map((conversation) => {
+      const left = conversation.close_reason === "offline";
+      return queueItem(conversation, {
+        idAttribute: "data-missed-id",
+        action: left ? "Answer" : "Take",
+        detail: left ? "left a message" : "nobody was free in time",
       });
-      return el(
-        "li",
-        { "data-missed-id": String(item.id) },
-        el(
-          "div",
-          { class: "wb-missed" },
-          el(
-            "div",
-            { class: "wb-missed-text" },
-            el("span", { class: "wb-conv-name", text: `Conversation #${item.id}` }),
-            el("span", { class: "wb-conv-preview", text: item.preview === null ? "Loading…" : item.preview || "(no message)" }),
-          ),
-          pick,
-        ),
-      );
     }),
   );
 }
@@ -794,4 +878,5 @@ document.addEventListener("visibilitychange", () => {
   renderTitle();
 });
 
+setInterval(tickWaits, WAIT_TICK_MS);
 client.start();

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.workbench_conftest import (
+    AgentPage,
     agent_page,
     in_thread,
     screenshot,
@@ -282,7 +283,7 @@ def test_a_missed_conversation_is_listed_and_can_be_picked(agent_page, scripted,
 
     # When the agent goes online and picks it
     agent_page.set_presence("online")
-    missed.get_by_role("button", name="Pick").click()
+    missed.get_by_role("button", name="Take").click()
 
     # Then it becomes one of their conversations, and the customer is told
     expect(agent_page.conversation(conversation["id"]).locator(".wb-badge")).to_have_text("active")
@@ -293,6 +294,61 @@ def test_a_missed_conversation_is_listed_and_can_be_picked(agent_page, scripted,
         lambda f: f["conversation"]["id"] == conversation["id"] and f["conversation"]["status"] == "active",
     )
     assert state["conversation"]["agent"]["id"] == team.agent.id
+
+
+def test_after_a_reload_the_queue_and_the_missed_list_are_there_and_a_take_leaves_every_list(
+    agent_page, scripted, team, workbench_browser, workbench_site, screenshot
+):
+    # Given a customer waiting and one who left a message, while nobody is online
+    waiting = scripted(line=team.line, name="Grace")
+    queued = waiting.start()
+    waiting.say(queued["id"], "Where is my order?")
+    leaving = scripted(line=team.line, name="Linus")
+    left = leaving.request(
+        {"type": "conversation.leave_message", "body": "Please call me back about my invoice"}, "conversation.state"
+    )["conversation"]
+    # and Alice's colleague Bob at the workbench in another browser
+    bob = AgentFactory(display_name="Bob", business_lines=[team.line], user__is_staff=True)
+    bob_context = workbench_browser.new_context(viewport={"width": 1440, "height": 900})
+    bob_page = AgentPage(page=bob_context.new_page(), base_url=workbench_site.web.url)
+    bob_page.open_workbench(bob.user.username)
+    bob_missed = bob_page.page.locator(f"#missed-list [data-missed-id='{left['id']}']")
+    expect(bob_missed).to_contain_text("Please call me back about my invoice")
+
+    # When Alice, mid-shift, reloads the workbench
+    agent_page.open_workbench(team.username)
+    page = agent_page.page
+    page.reload()
+    expect(agent_page.connection).to_have_attribute("data-state", "connected")
+
+    # Then she sees the waiting queue, each with a running timer, and the missed list with an answer action
+    in_queue = page.locator(f"#queue-list [data-queue-id='{queued['id']}']")
+    expect(in_queue).to_contain_text("Grace")
+    expect(in_queue).to_contain_text("Where is my order?")
+    expect(in_queue).to_contain_text("position 1")
+    timer = in_queue.locator(".wb-wait")
+    shown = timer.text_content()
+    assert re.fullmatch(r"\d+:\d\d", shown or "")
+    expect(timer).not_to_have_text(shown)
+    expect(in_queue.get_by_role("button")).to_have_count(0)  # offline: no room to take it
+    missed = page.locator(f"#missed-list [data-missed-id='{left['id']}']")
+    expect(missed).to_contain_text("Linus")
+    expect(missed).to_contain_text("left a message")
+    expect(missed.get_by_role("button", name="Answer")).to_be_disabled()
+    screenshot(page, "workbench-queue")
+
+    # When she goes online (routing gives her the waiting one) and answers the left message
+    agent_page.set_presence("online")
+    expect(agent_page.conversation(queued["id"]).locator(".wb-badge")).to_have_text("active")
+    expect(in_queue).to_have_count(0)
+    missed.get_by_role("button", name="Answer").click()
+
+    # Then it is hers, and it leaves her list and Bob's
+    expect(agent_page.conversation(left["id"]).locator(".wb-badge")).to_have_text("active")
+    expect(missed).to_have_count(0)
+    expect(bob_missed).to_have_count(0)
+    expect(bob_page.page.locator("#queue-empty")).to_be_visible()
+    bob_context.close()
 
 
 def test_an_agent_transfers_a_conversation_to_a_colleague(agent_page, scripted, team):
