@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -37,6 +38,8 @@ def workbench(request: HttpRequest) -> HttpResponse:
         "socket_path": "/ws/agent/",
         "customer_history_url": "/api/customers/{id}/conversations/",
         "messages_url": "/api/conversations/{id}/messages/",
+        # Uploads go with the session cookie, so they need the CSRF token (docs/protocol.md, "Attachments").
+        "csrf_token": get_token(request),
         "login_url": f"/admin/login/?next={request.path}",
     }
     response = render(request, "agents/workbench.html", {**_admin_context(request), "config": config})

@@ -12,10 +12,13 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from audit.models import AuditAction
 from audit.services import audit_record_request
 from chat.models import Conversation, Message
+from chat.payloads import attachment_payload
 from cs_platform.spreadsheets import BYTE_ORDER_MARK, csv_safe
 
 EXPORT_PERMISSION = "chat.export_transcript"
@@ -33,6 +36,7 @@ EXPORT_HEADER = [
     "body",
     "internal_note",
     "created_at",
+    "attachments",
 ]
 EXPORT_CHUNK_SIZE = 2000
 
@@ -42,6 +46,7 @@ def transcript_export_rows(*, conversations: QuerySet[Conversation]) -> Iterator
     messages = (
         Message.objects.filter(conversation__in=conversations.values("pk"))
         .select_related("conversation__business_line", "conversation__customer", "conversation__agent")
+        .prefetch_related("attachments")
         .order_by("conversation_id", "seq")
     )
     for message in messages.iterator(chunk_size=EXPORT_CHUNK_SIZE):
@@ -61,6 +66,7 @@ def transcript_export_rows(*, conversations: QuerySet[Conversation]) -> Iterator
             message.body,
             "yes" if message.is_internal_note else "no",
             message.created_at.isoformat(),
+            "; ".join(attachment.name for attachment in message.attachments.all()),
         ]
         yield [csv_safe(cell) for cell in row]
 
@@ -77,7 +83,7 @@ class MessageInline(admin.TabularInline):
     """The transcript itself: every message in seq order, read-only, agents fetched in the same query."""
 
     model = Message
-    fields = ("seq", "sender", "agent", "body", "event", "is_internal_note", "attachment", "created_at")
+    fields = ("seq", "sender", "agent", "body", "event", "is_internal_note", "attachment", "files", "created_at")
     readonly_fields = fields
     ordering = ["seq"]
     extra = 0
@@ -85,7 +91,22 @@ class MessageInline(admin.TabularInline):
     show_change_link = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
-        return super().get_queryset(request).select_related("agent")
+        return super().get_queryset(request).select_related("agent").prefetch_related("attachments")
+
+    @admin.display(description="Files")
+    def files(self, message: Message) -> str:
+        """The files sent with the message, each a signed download link (served as a download or an image)."""
+        return (
+            format_html_join(
+                mark_safe("<br>"),
+                '<a href="{}" rel="noopener noreferrer">{}</a> ({} bytes)',
+                (
+                    (payload["url"], payload["name"], payload["size"])
+                    for payload in map(attachment_payload, message.attachments.all())
+                ),
+            )
+            or "-"
+        )
 
     def has_add_permission(self, request: HttpRequest, obj: Conversation | None = None) -> bool:
         return False

@@ -101,8 +101,27 @@ def _field_bool(frame: dict[str, Any], name: str, *, default: bool | None = None
     return value
 
 
-def _field_body(frame: dict[str, Any]) -> str:
+def _field_attachment_ids(frame: dict[str, Any]) -> list[int]:
+    """`attachment_ids`: absent or a list of at most CHAT_MAX_ATTACHMENTS distinct ids."""
+    value = frame.get("attachment_ids", [])
+    if (
+        not isinstance(value, list)
+        or len(value) > settings.CHAT_MAX_ATTACHMENTS
+        or not all(isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= MAX_ID for i in value)
+        or len(set(value)) != len(value)
+    ):
+        raise ChatError(
+            ErrorCode.INVALID_FIELD,
+            f"attachment_ids must be a list of at most {settings.CHAT_MAX_ATTACHMENTS} distinct attachment ids",
+        )
+    return value
+
+
+def _field_body(frame: dict[str, Any], *, optional: bool = False) -> str:
+    """`body`: text; it may be absent or empty only beside attachments."""
     value = frame.get("body")
+    if optional and (value is None or value == ""):
+        return ""
     if not isinstance(value, str) or not value.strip():
         raise ChatError(ErrorCode.INVALID_FIELD, "body must be a non-empty string")
     if len(value) > settings.CHAT_MAX_BODY_CHARS:
@@ -351,7 +370,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         started = time.perf_counter()
         conversation_id = _field_int(frame, "conversation_id", minimum=1)
         client_msg_id = _field_str(frame, "client_msg_id", max_length=64)
-        body = _field_body(frame)
+        attachment_ids = _field_attachment_ids(frame)
+        body = _field_body(frame, optional=bool(attachment_ids))
         internal = _field_bool(frame, "internal", default=False) if self.authenticated.is_agent else False
         message, _created = await events.call_and_publish(
             services.message_send,
@@ -361,6 +381,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             client_msg_id=client_msg_id,
             body=body,
             internal=internal,
+            attachment_ids=attachment_ids,
         )
         await self.send_frame(
             {"type": "message.ack", "client_msg_id": client_msg_id, "message": message_payload(message), "ref": ref}

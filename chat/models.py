@@ -1,5 +1,6 @@
 """Conversations and their messages: the transcript, the source of truth for delivery."""
 
+from django.core.files.storage import Storage, storages
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -156,3 +157,46 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.sender}: {self.body[:40]}"
+
+
+def attachment_storage() -> Storage:
+    """The storage named `attachments` in STORAGES (the data folder by default), looked up when used."""
+    return storages["attachments"]
+
+
+class Attachment(models.Model):
+    """A file uploaded into a conversation; sent once, with one message of its uploader (null until then)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
+    uploader = models.CharField(max_length=8, choices=[(Sender.CUSTOMER, "Customer"), (Sender.AGENT, "Agent")])
+    agent = models.ForeignKey(
+        "agents.Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="attachments"
+    )
+    name = models.CharField(max_length=255, help_text="The uploaded file's name, cleaned: shown and offered.")
+    content_type = models.CharField(max_length=100, help_text="Decided from the content, never from the name.")
+    size = models.PositiveBigIntegerField()
+    file = models.FileField(storage=attachment_storage, upload_to="attachments/%Y/%m/", max_length=255)
+    width = models.PositiveIntegerField(null=True, blank=True, help_text="Images: pixels, upright.")
+    height = models.PositiveIntegerField(null=True, blank=True, help_text="Images: pixels, upright.")
+    thumbnail = models.FileField(
+        storage=attachment_storage, upload_to="attachments/%Y/%m/", max_length=255, blank=True, default=""
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(uploader__in=[Sender.CUSTOMER, Sender.AGENT]), name="attachment_uploader_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(uploader=Sender.AGENT, agent__isnull=False)
+                | Q(uploader=Sender.CUSTOMER, agent__isnull=True),
+                name="attachment_agent_iff_agent_uploader",
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="attachment_created_idx")]
+
+    def __str__(self) -> str:
+        return self.name

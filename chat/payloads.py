@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from chat.models import Conversation, Message
+from django.urls import reverse
+
+from chat.files import link_signature
+from chat.models import Attachment, Conversation, Message
+
+
+def attachment_payload(attachment: Attachment) -> dict[str, Any]:
+    """An attachment with its download link: signed, valid `ATTACHMENT_LINK_MAX_AGE` seconds, a path on this
+    server (clients resolve it against the server's address)."""
+    query = urlencode({"sig": link_signature(attachment.id)})
+    path = reverse("attachment-download", kwargs={"attachment_id": attachment.id})
+    payload: dict[str, Any] = {
+        "id": attachment.id,
+        "name": attachment.name,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "url": f"{path}?{query}",
+    }
+    if attachment.thumbnail.name:
+        thumbnail = reverse("attachment-thumbnail", kwargs={"attachment_id": attachment.id})
+        payload.update(width=attachment.width, height=attachment.height, thumbnail_url=f"{thumbnail}?{query}")
+    return payload
 
 
 def message_payload(message: Message) -> dict[str, Any]:
+    """`message.attachments` should be prefetched (the selectors and `chat.services` do)."""
     payload: dict[str, Any] = {
         "id": message.id,
         "conversation_id": message.conversation_id,
@@ -16,6 +39,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "body": message.body,
         "client_msg_id": message.client_msg_id,
         "created_at": message.created_at.isoformat(),
+        "attachments": [attachment_payload(a) for a in message.attachments.all()],
     }
     if message.event:
         payload["event"] = message.event

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 
 from chat.frames import wire_size
-from chat.models import Conversation, ConversationStatus, Message
+from chat.models import Attachment, Conversation, ConversationStatus, Message
 from chat.payloads import message_payload
-from chat.permissions import Participant, conversation_for, visible_conversations
+from chat.permissions import Participant, conversation_for, require_writable, visible_conversations
 from customers.models import Customer
 
 
@@ -42,7 +43,11 @@ def messages_after(
     """
     limit = min(limit or settings.CHAT_SYNC_LIMIT, settings.CHAT_SYNC_LIMIT)
     conversation = conversation_for(participant, conversation_id)
-    queryset = Message.objects.filter(conversation=conversation, seq__gt=after_seq).order_by("seq")
+    queryset = (
+        Message.objects.filter(conversation=conversation, seq__gt=after_seq)
+        .order_by("seq")
+        .prefetch_related("attachments")
+    )
     if not participant.is_agent:
         queryset = queryset.filter(is_internal_note=False)
     messages = list(queryset[: limit + 1])
@@ -64,7 +69,7 @@ def message_payloads_page(
     """
     limit = settings.CHAT_SYNC_LIMIT
     conversation = conversation_for(participant, conversation_id)
-    queryset = Message.objects.filter(conversation=conversation).order_by("seq")
+    queryset = Message.objects.filter(conversation=conversation).order_by("seq").prefetch_related("attachments")
     if not participant.is_agent:
         queryset = queryset.filter(is_internal_note=False)
     payloads: list[dict[str, Any]] = []
@@ -99,3 +104,36 @@ def agent_active_conversations(*, agent_id: int) -> list[Conversation]:
         .filter(agent_id=agent_id, status=ConversationStatus.ACTIVE)
         .order_by("assigned_at", "id")
     )
+
+
+@dataclass(frozen=True)
+class AttachmentLimits:
+    max_bytes: int
+    types: frozenset[str]
+
+
+def attachment_limits_for(*, participant: Participant, conversation_id: int) -> AttachmentLimits:
+    """The limits for files of a conversation the participant may write to (else the refusal `message.send`
+    would meet), from its business line, each falling back to the environment's default
+    (ATTACHMENT_MAX_BYTES, ATTACHMENT_ALLOWED_TYPES) where the line sets none."""
+    conversation = conversation_for(participant, conversation_id)
+    require_writable(participant, conversation)
+    line = Conversation.objects.values("business_line__attachment_max_bytes", "business_line__attachment_types").get(
+        id=conversation.id
+    )
+    types = line["business_line__attachment_types"].replace(",", "\n").split()
+    return AttachmentLimits(
+        max_bytes=line["business_line__attachment_max_bytes"] or settings.ATTACHMENT_MAX_BYTES,
+        types=frozenset(types or settings.ATTACHMENT_ALLOWED_TYPES),
+    )
+
+
+def attachment_for_download(*, attachment_id: int, participant: Participant | None) -> Attachment | None:
+    """The attachment if it was sent or uploaded in a conversation the participant may see (anyone, for None:
+    the caller checked a signed link); None otherwise, as if it did not exist."""
+    queryset = Attachment.objects.filter(id=attachment_id)
+    if participant is not None:
+        queryset = queryset.filter(conversation__in=visible_conversations(participant))
+        if not participant.is_agent:
+            queryset = queryset.exclude(message__is_internal_note=True)
+    return queryset.first()

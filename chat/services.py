@@ -8,16 +8,34 @@ agent or line are `chat.lifecycle`'s.
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
 
-from django.db import connection
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from chat import events, hooks, locks
+from chat import events, files, hooks, images, locks
 from chat.errors import ChatError
-from chat.models import Conversation, ConversationStatus, Message, Sender
+from chat.models import Attachment, Conversation, ConversationStatus, Message, Sender
 from chat.payloads import message_payload
-from chat.permissions import VISIBLE_SQL, WRITABLE_SQL, Participant, require_conversation_id, require_writable
+from chat.permissions import (
+    VISIBLE_SQL,
+    WRITABLE_SQL,
+    Participant,
+    require_conversation_id,
+    require_writable,
+)
+from chat.selectors import attachment_limits_for
 from cs_platform import metrics
 from cs_platform.errors import ErrorCode
 
@@ -76,13 +94,15 @@ def _append(
     event: str,
     client_msg_id: str | None,
     internal: bool,
+    attachment_ids: Sequence[int] = (),
 ) -> _Appended | None:
     """The sequence rule, in one statement: lock the conversation row, store the message with `last_seq + 1`
     and move the conversation's counters, in the caller's transaction or (outside one) its own.
 
     With a participant, the permission rule is part of the statement: nothing is stored unless they may see
     and write to the conversation. Nothing is stored either for a repeated `(sender, client_msg_id)`. None
-    when the conversation is not there or not visible to the participant.
+    when the conversation is not there or not visible to the participant. `attachment_ids` go with the new
+    message (`_attachments_link`: the caller's transaction rolls back when one may not).
     """
     now = timezone.now()
     with connection.cursor() as cursor:
@@ -122,6 +142,8 @@ def _append(
         )
         message._state.adding = False
         message._state.db = connection.alias
+        attachments = _attachments_link(message, attachment_ids) if attachment_ids else []
+        _attachments_known(message, attachments)
         metrics.message_stored_on_commit(sender)
         events.publish_on_commit(
             events.conversation_group(conversation_id),
@@ -131,6 +153,31 @@ def _append(
             ),
         )
     return _Appended(status=status, agent_id=conversation_agent_id, business_line_id=business_line_id, message=message)
+
+
+def _attachments_link(message: Message, attachment_ids: Sequence[int]) -> list[Attachment]:
+    """Send the attachments with `message`: each only once, only by its uploader, only in its conversation."""
+    unsent = Attachment.objects.filter(
+        id__in=attachment_ids, conversation_id=message.conversation_id, message__isnull=True, uploader=message.sender
+    )
+    if message.agent_id is not None:
+        unsent = unsent.filter(agent_id=message.agent_id)
+    linked = unsent.update(message=message)
+    if linked != len(attachment_ids):
+        raise ChatError(
+            ErrorCode.INVALID_FIELD,
+            "attachment_ids must be your own uploads to this conversation, not sent before",
+        )
+    return list(Attachment.objects.filter(message=message).order_by("id"))
+
+
+def _attachments_known(message: Message, attachments: list[Attachment]) -> None:
+    """Give a message built from a statement its attachments as if prefetched, so its payload costs no query."""
+    queryset = Attachment.objects.filter(message=message)
+    # What Django's prefetch_related sets (QuerySet and Model internals the stubs do not declare)
+    queryset._result_cache = attachments
+    queryset._prefetch_done = True  # type: ignore[attr-defined]
+    message._prefetched_objects_cache = {"attachments": queryset}  # type: ignore[attr-defined]
 
 
 def message_append(
@@ -182,32 +229,51 @@ def message_send(
     client_msg_id: str,
     body: str,
     internal: bool = False,
+    attachment_ids: Sequence[int] = (),
 ) -> tuple[Message, bool]:
     """Store a customer's or agent's message; a repeated `client_msg_id` returns the original, stores nothing.
 
     Returns the message and whether it is new. One statement, committed on its own, because this runs for
-    every chat message; only when it stores nothing do further queries find out why.
+    every chat message; only when it stores nothing do further queries find out why. A message with
+    attachments runs in a transaction: refused attachments (`invalid_field`) leave nothing stored.
     """
     if internal and not participant.is_agent:
         raise ChatError(ErrorCode.INVALID_FIELD, "Only agents write internal notes")
     require_conversation_id(conversation_id)
+    if len(attachment_ids) > settings.CHAT_MAX_ATTACHMENTS or len(set(attachment_ids)) != len(attachment_ids):
+        raise ChatError(
+            ErrorCode.INVALID_FIELD, f"attachment_ids must be at most {settings.CHAT_MAX_ATTACHMENTS} distinct ids"
+        )
+    if not body and not attachment_ids:
+        raise ChatError(ErrorCode.INVALID_FIELD, "A message needs a body or attachments")
     sender = Sender.AGENT if participant.is_agent else Sender.CUSTOMER
-    appended = _append(
-        conversation_id=conversation_id,
-        participant=participant,
-        sender=sender,
-        body=body,
-        agent_id=participant.id if participant.is_agent else None,
-        event="",
-        client_msg_id=client_msg_id,
-        internal=internal,
-    )
+    # Without attachments, the one statement commits on its own: no transaction around it.
+    with transaction.atomic() if attachment_ids else nullcontext():
+        appended = _append(
+            conversation_id=conversation_id,
+            participant=participant,
+            sender=sender,
+            body=body,
+            agent_id=participant.id if participant.is_agent else None,
+            event="",
+            client_msg_id=client_msg_id,
+            internal=internal,
+            attachment_ids=attachment_ids,
+        )
     if appended is None:
         raise ChatError(ErrorCode.NOT_FOUND, "No such conversation")
     if appended.message is None:
-        sent_before = Message.objects.filter(
-            conversation_id=conversation_id, sender=sender, client_msg_id=client_msg_id
-        ).first()
+        sent_before = (
+            Message.objects.filter(conversation_id=conversation_id, sender=sender, client_msg_id=client_msg_id)
+            .annotate(has_attachments=Exists(Attachment.objects.filter(message=OuterRef("pk"))))
+            .first()
+        )
+        if sent_before is not None:
+            # Fetched here (a query only when there are some): the consumer builds the ack outside this thread.
+            _attachments_known(
+                sent_before,
+                list(Attachment.objects.filter(message=sent_before)) if sent_before.has_attachments else [],
+            )
         if sent_before is not None and sent_before.agent_id == (participant.id if participant.is_agent else None):
             return sent_before, False
         require_writable(
@@ -220,6 +286,108 @@ def message_send(
         # An assigner skips a row locked by this send (SKIP LOCKED): ask for routing again now it is committed.
         hooks.queue_changed(business_line_id=appended.business_line_id)
     return appended.message, True
+
+
+def attachment_upload(*, participant: Participant, conversation_id: int, upload: UploadedFile[bytes]) -> Attachment:
+    """Store a file for a message the participant may write in this conversation, once it passed the business
+    line's limits (size, then the type its content shows); a refused file leaves nothing stored.
+
+    The file is streamed to storage chunk by chunk (the upload is a temporary file on disk when large).
+    """
+    limits = attachment_limits_for(participant=participant, conversation_id=conversation_id)
+    size = upload.size or 0
+    if size > limits.max_bytes:
+        raise ChatError(ErrorCode.FILE_TOO_LARGE, f"The file is larger than {limits.max_bytes} bytes")
+    name = files.clean_name(upload.name or "")
+    upload.seek(0)
+    content_type = files.content_type_of(upload.chunks(), name)
+    if content_type is None or content_type not in limits.types:
+        raise ChatError(ErrorCode.FILE_TYPE_NOT_ALLOWED, "Files of this type cannot be sent here")
+    upload.seek(0)
+    _scan(upload, content_type)
+    image = None
+    if content_type in files.INLINE_TYPES:
+        image = images.image_prepare(upload, content_type)
+        if image is None:
+            raise ChatError(ErrorCode.FILE_TYPE_NOT_ALLOWED, "The image cannot be read, or is too large")
+    attachment = Attachment(
+        conversation_id=conversation_id,
+        uploader=Sender.AGENT if participant.is_agent else Sender.CUSTOMER,
+        agent_id=participant.id if participant.is_agent else None,
+        name=name,
+        content_type=content_type,
+        size=size,
+    )
+    # Stored names of our own: the uploader's name never reaches the file system or a bucket's keys.
+    stored_name = uuid.uuid4().hex
+    if image is not None:
+        attachment.width, attachment.height = image.width, image.height
+        attachment.thumbnail.save(f"{stored_name}-thumbnail", ContentFile(image.thumbnail), save=False)
+    if image is not None and image.cleaned is not None:
+        attachment.size = len(image.cleaned)
+        attachment.file.save(stored_name, ContentFile(image.cleaned), save=False)
+    else:
+        attachment.file.save(stored_name, upload, save=False)
+    try:
+        attachment.save()
+    except Exception:
+        for stored in (attachment.file, attachment.thumbnail):
+            if stored.name:
+                stored.storage.delete(str(stored.name))
+        raise
+    logger.info(
+        "attachment %s (%s, %s bytes) uploaded to conversation %s", attachment.id, content_type, size, conversation_id
+    )
+    return attachment
+
+
+def _scan(upload: UploadedFile[bytes], content_type: str) -> None:
+    """The operator's virus scanner (ATTACHMENT_SCANNER), if any: a reason it gives refuses the file."""
+    if not settings.ATTACHMENT_SCANNER:
+        return
+    scan = import_string(settings.ATTACHMENT_SCANNER)
+    reason = scan(upload, content_type)
+    upload.seek(0)
+    if reason:
+        logger.warning("attachment refused by the scanner: %s", reason)
+        raise ChatError(ErrorCode.FILE_REJECTED, "The file was refused by a security check")
+
+
+# Deletes a batch of uploads never sent, oldest first; rows a send holds locked are left for the next run.
+_UNSENT_DELETE_SQL = """
+DELETE FROM chat_attachment WHERE id IN (
+    SELECT id FROM chat_attachment WHERE message_id IS NULL AND created_at < %(cutoff)s
+    ORDER BY id LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+) RETURNING file, thumbnail
+"""
+
+
+def attachments_unsent_delete(*, batch_size: int = 500) -> int:
+    """Delete uploads older than ATTACHMENT_UNSENT_MAX_AGE that no message carries, with their files; how many."""
+    cutoff = timezone.now() - timedelta(seconds=settings.ATTACHMENT_UNSENT_MAX_AGE)
+    storage = Attachment._meta.get_field("file").storage
+    total = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_UNSENT_DELETE_SQL, {"cutoff": cutoff, "batch": batch_size})
+            rows = cursor.fetchall()
+            names = [name for row in rows for name in row if name]
+            transaction.on_commit(partial(_stored_files_delete, storage, names))
+        total += len(rows)
+        if len(rows) < batch_size:
+            break
+    if total:
+        logger.info("deleted %s attachments never sent", total)
+    return total
+
+
+def _stored_files_delete(storage: Storage, names: list[str]) -> None:
+    """Remove stored files; one that cannot be removed is logged (an orphan file), never raised."""
+    for name in names:
+        try:
+            storage.delete(name)
+        except Exception:
+            logger.exception("could not delete the stored file %s", name)
 
 
 def conversation_rate(*, customer_id: int, conversation_id: int, rating: int, comment: str = "") -> Conversation:

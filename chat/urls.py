@@ -1,6 +1,12 @@
 from django.urls import path
 
-from chat.api import ConversationMessagesApi, CustomerConversationsApi
+from chat.api import (
+    AttachmentDownloadApi,
+    AttachmentThumbnailApi,
+    AttachmentUploadApi,
+    ConversationMessagesApi,
+    CustomerConversationsApi,
+)
 
 urlpatterns = [
     path(
@@ -12,5 +18,16 @@ urlpatterns = [
         "conversations/<int:conversation_id>/messages/",
         ConversationMessagesApi.as_view(),
         name="conversation-messages",
+    ),
+    path(
+        "conversations/<int:conversation_id>/attachments/",
+        AttachmentUploadApi.as_view(),
+        name="conversation-attachments",
+    ),
+    path("attachments/<int:attachment_id>/download/", AttachmentDownloadApi.as_view(), name="attachment-download"),
+    path(
+        "attachments/<int:attachment_id>/thumbnail/",
+        AttachmentThumbnailApi.as_view(),
+        name="attachment-thumbnail",
     ),
 ]

@@ -41,6 +41,9 @@ class ErrorCode(StrEnum):
     IDENTITY_INVALID = "identity_invalid"
     IDENTITY_EXPIRED = "identity_expired"
     FORBIDDEN = "forbidden"
+    FILE_TOO_LARGE = "file_too_large"
+    FILE_TYPE_NOT_ALLOWED = "file_type_not_allowed"
+    FILE_REJECTED = "file_rejected"
     # Erasing a customer (`manage.py erase_customer`, the admin's action)
     CUSTOMER_NOT_FOUND = "customer_not_found"
     CUSTOMER_HAS_OPEN_CONVERSATION = "customer_has_open_conversation"

@@ -186,6 +186,13 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Chat attachments (chat.models.Attachment): under the data folder unless ATTACHMENT_STORAGE_BACKEND names
+    # another Django storage, e.g. django-storages' S3 backend (README, "Configuration").
+    "attachments": {
+        "BACKEND": env("ATTACHMENT_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("ATTACHMENT_STORAGE_OPTIONS", default={})
+        or {"location": env("ATTACHMENT_ROOT", default=str(embedded.DATA_DIR / "attachments"))},
+    },
 }
 WHITENOISE_USE_FINDERS = True
 # WhiteNoise serves STATIC_ROOT too; make sure it exists before `collectstatic` ever ran.
@@ -251,6 +258,45 @@ ROUTING_SWEEP_INTERVAL = env.float("ROUTING_SWEEP_INTERVAL", default=10.0)
 # Live chat limits (documented in docs/protocol.md).
 CHAT_MAX_FRAME_BYTES = env.int("CHAT_MAX_FRAME_BYTES", default=16 * 1024)
 CHAT_MAX_BODY_CHARS = env.int("CHAT_MAX_BODY_CHARS", default=4000)
+# Attachments (docs/protocol.md, "Attachments"): defaults for business lines that set no limits of their own. The
+# types are MIME types as decided from a file's content (chat.files.ALL_TYPES lists every one it can decide).
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+ATTACHMENT_ALLOWED_TYPES = env.list(
+    "ATTACHMENT_ALLOWED_TYPES",
+    default=[
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "text/csv",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+        "application/zip",
+    ],
+)
+# Seconds a download link in a message object stays valid; clients get fresh links from `sync` and the history.
+ATTACHMENT_LINK_MAX_AGE = env.int("ATTACHMENT_LINK_MAX_AGE", default=24 * 3600)
+# Largest image (width x height) an upload may decode to: an image takes 4 bytes a pixel in memory while its
+# thumbnail is made, and a small file can claim billions of pixels (a decompression bomb).
+ATTACHMENT_IMAGE_MAX_PIXELS = env.int("ATTACHMENT_IMAGE_MAX_PIXELS", default=64_000_000)
+# Files one `message.send` may carry.
+CHAT_MAX_ATTACHMENTS = 10
+# Uploads never sent with a message are deleted this many seconds after their upload, by a beat task run every
+# ATTACHMENT_CLEANUP_INTERVAL seconds.
+ATTACHMENT_UNSENT_MAX_AGE = env.int("ATTACHMENT_UNSENT_MAX_AGE", default=24 * 3600)
+ATTACHMENT_CLEANUP_INTERVAL = env.int("ATTACHMENT_CLEANUP_INTERVAL", default=3600)
+# A virus scanner's hook: the dotted path of `scan(file, content_type) -> str | None`, called on every upload
+# that passed the limits; a string refuses the file (`422 file_rejected`, the string is logged). Empty: none.
+ATTACHMENT_SCANNER = env("ATTACHMENT_SCANNER", default="")
 CHAT_RATE_PER_SECOND = env.int("CHAT_RATE_PER_SECOND", default=20)
 CHAT_RATE_BURST = env.int("CHAT_RATE_BURST", default=40)
 CHAT_SYNC_LIMIT = env.int("CHAT_SYNC_LIMIT", default=1000)
@@ -283,6 +329,9 @@ RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=200)
 # (cs_platform/rate_limits.py).
 WIDGET_SESSION_RATE = rate_limits.rate_setting("WIDGET_SESSION_RATE", env("WIDGET_SESSION_RATE", default="30/m"))
 LOGIN_RATE = rate_limits.rate_setting("LOGIN_RATE", env("LOGIN_RATE", default="10/m"))
+ATTACHMENT_UPLOAD_RATE = rate_limits.rate_setting(
+    "ATTACHMENT_UPLOAD_RATE", env("ATTACHMENT_UPLOAD_RATE", default="20/m")
+)
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
@@ -311,6 +360,10 @@ CELERY_BEAT_SCHEDULE = {
     "retention-sweep": {
         "task": "privacy.tasks.retention_sweep",
         "schedule": RETENTION_SWEEP_INTERVAL,
+    },
+    "attachments-cleanup": {
+        "task": "chat.tasks.attachments_cleanup",
+        "schedule": ATTACHMENT_CLEANUP_INTERVAL,
     },
 }
 

@@ -19,13 +19,14 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
 from chat import locks
-from chat.models import OPEN_STATUSES, Conversation, Message
+from chat.models import OPEN_STATUSES, Attachment, Conversation, Message
 from cs_platform.errors import ErrorCode
 from customers.models import Customer
 from privacy.selectors import conversations_ended_before, customers_forgotten_before
@@ -182,12 +183,19 @@ def _transcripts_delete(*, conversation_ids: list[int]) -> Deleted:
         .exclude(attachment__isnull=True)
         .values_list("attachment", flat=True)
     )
+    attachment_files = [
+        name
+        for pair in Attachment.objects.filter(conversation_id__in=conversation_ids).values_list("file", "thumbnail")
+        for name in pair
+        if name
+    ]
     _, counts = Conversation.objects.filter(id__in=conversation_ids).delete()
     transaction.on_commit(lambda: _files_delete(files))
+    transaction.on_commit(lambda: _files_delete(attachment_files, storage=Attachment._meta.get_field("file").storage))
     return Deleted(
         conversations=counts.get(Conversation._meta.label, 0),
         messages=counts.get(Message._meta.label, 0),
-        files=len(files),
+        files=len(files) + len(attachment_files),
     )
 
 
@@ -203,9 +211,10 @@ def _customers_delete(*, customer_ids: Iterable[int]) -> Deleted:
     return Deleted(customers=counts.get(Customer._meta.label, 0))
 
 
-def _files_delete(names: list[Any]) -> None:
-    """Remove stored files; one that cannot be removed is logged (an orphan file), never raised."""
-    storage = Message._meta.get_field("attachment").storage
+def _files_delete(names: list[Any], storage: Storage | None = None) -> None:
+    """Remove stored files (messages' own, or attachments' from their storage); one that cannot be removed is
+    logged (an orphan file), never raised."""
+    storage = storage or Message._meta.get_field("attachment").storage
     for name in names:
         try:
             storage.delete(name)

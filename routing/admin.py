@@ -42,6 +42,7 @@ class BusinessLineAdmin(AuditedModelAdmin):
             "Timeouts (seconds)",
             {"fields": ["wait_timeout", "agent_reply_timeout", "disconnect_grace", "idle_timeout"]},
         ),
+        ("Attachments", {"fields": ["attachment_max_bytes", "attachment_types"]}),
         ("Data protection", {"fields": ["retention_days"]}),
         (None, {"fields": ["created_at"]}),
     ]

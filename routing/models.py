@@ -3,7 +3,10 @@
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from chat.files import ALL_TYPES
 
 
 def new_widget_key() -> str:
@@ -32,6 +35,15 @@ def default_idle_timeout() -> int:
 
 def default_retention_days() -> int | None:
     return settings.RETENTION_DAYS_DEFAULT or None
+
+
+def validate_attachment_types(value: str) -> None:
+    """Only types the server can tell from a file's content: any other would never match."""
+    unknown = sorted(set(value.replace(",", "\n").split()) - ALL_TYPES)
+    if unknown:
+        raise ValidationError(
+            f"Not a type the server recognises: {', '.join(unknown)}. Known: {', '.join(sorted(ALL_TYPES))}."
+        )
 
 
 class BusinessLine(models.Model):
@@ -79,6 +91,16 @@ class BusinessLine(models.Model):
         default=default_retention_days,
         help_text="Days a conversation's transcript and files are kept after it ended; then they are deleted, "
         "with customers not seen for as long. Empty or 0: kept forever.",
+    )
+    attachment_max_bytes = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Largest file a chat may carry, in bytes. Empty: ATTACHMENT_MAX_BYTES."
+    )
+    attachment_types = models.TextField(
+        blank=True,
+        default="",
+        validators=[validate_attachment_types],
+        help_text="File types chats may carry, one MIME type per line (image/png, application/pdf, ...), decided "
+        "from each file's content. Empty: ATTACHMENT_ALLOWED_TYPES.",
     )
     allowed_origins = models.TextField(
         blank=True,

@@ -8,13 +8,17 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from chat.models import ConversationStatus, Sender
+from chat.permissions import Participant
+from chat.services import attachment_upload, message_send
 from cs_platform.spreadsheets import csv_safe
+from tests.attachment_storage import attachment_storage
 from tests.factories import (
     AgentFactory,
     BusinessLineFactory,
@@ -191,11 +195,12 @@ def test_csv_export_has_one_row_per_message_in_order_and_neutralises_formulas(cl
             "body",
             "internal_note",
             "created_at",
+            "attachments",
         ],
-        [*first_cells, "1", "customer", "Hi, 你好", "no", stamp],
-        [*first_cells, "2", "agent", "'+1 more", "no", stamp],
-        [*first_cells, "3", "agent", "'-internal", "yes", stamp],
-        [*second_cells, "1", "customer", 'say "hi",\nthen =SUM(A1)', "no", stamp],
+        [*first_cells, "1", "customer", "Hi, 你好", "no", stamp, ""],
+        [*first_cells, "2", "agent", "'+1 more", "no", stamp, ""],
+        [*first_cells, "3", "agent", "'-internal", "yes", stamp, ""],
+        [*second_cells, "1", "customer", 'say "hi",\nthen =SUM(A1)', "no", stamp, ""],
     ]
 
 
@@ -447,7 +452,7 @@ def test_the_business_line_form_is_whole_and_its_help_text_shows_the_script_tag_
     controls = FormControls()
     controls.feed(html)
     fields = [name for name in controls.names if not name.startswith("initial-")]  # hidden twins of defaults
-    assert fields[fields.index("key") :][:15] == [
+    assert fields[fields.index("key") :][:17] == [
         "key",
         "identity_secret",
         "identity_requires_expiry",
@@ -459,6 +464,8 @@ def test_the_business_line_form_is_whole_and_its_help_text_shows_the_script_tag_
         "agent_reply_timeout",
         "disconnect_grace",
         "idle_timeout",
+        "attachment_max_bytes",
+        "attachment_types",
         "retention_days",
         "Agent_business_lines-TOTAL_FORMS",
         "Agent_business_lines-INITIAL_FORMS",
@@ -577,3 +584,32 @@ def test_a_supervisor_keeps_the_admin_home_and_the_site_link(client, supervisor)
     assert home.status_code == 200
     assert "Site administration" in home.content.decode()
     assert '<a href="/">View site</a>' in home.content.decode()
+
+
+def test_the_transcript_links_the_files_and_the_export_names_them(client, supervisor, attachment_storage):
+    # given: a customer who sent two files
+    conversation = ConversationFactory(status=ConversationStatus.WAITING)
+    customer = Participant(kind="customer", id=conversation.customer_id)
+    uploads = [
+        attachment_upload(
+            participant=customer, conversation_id=conversation.pk, upload=SimpleUploadedFile(name, content)
+        )
+        for name, content in [("=cmd.txt", b"a note"), ("счёт.pdf", b"%PDF-1.7\n%%EOF\n")]
+    ]
+    message_send(
+        participant=customer,
+        conversation_id=conversation.pk,
+        client_msg_id="m1",
+        body="see files",
+        attachment_ids=[u.pk for u in uploads],
+    )
+
+    # when
+    page = client.get(transcript_url(conversation)).content.decode()
+    rows = list(csv.reader(io.StringIO(export(client, [conversation]).content.decode("utf-8-sig"))))
+
+    # then: each file is a signed download link; the CSV names them, made inert
+    for upload in uploads:
+        assert f'href="/api/attachments/{upload.pk}/download/?sig=' in page
+    assert "счёт.pdf</a> (15 bytes)" in page
+    assert rows[-1][-1] == "'=cmd.txt; счёт.pdf"

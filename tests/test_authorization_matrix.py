@@ -33,6 +33,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.models import Q
 from django.test import Client, override_settings
@@ -44,12 +45,15 @@ from rest_framework.test import APIClient
 from agents.models import Agent, ApiToken, Presence
 from agents.services import api_token_issue
 from chat.consumers import AgentConsumer, CustomerConsumer
-from chat.models import CloseReason, Conversation, ConversationStatus, Message, Sender
+from chat.models import Attachment, CloseReason, Conversation, ConversationStatus, Message, Sender
+from chat.permissions import Participant
+from chat.services import attachment_upload
 from cs_platform.asgi import application
 from customers.models import Customer
 from customers.services import customer_token_issue
 from routing.models import BusinessLine
 from routing.services import conversation_transfer
+from tests.attachment_storage import attachment_storage, tiny_png
 from tests.factories import (
     AgentFactory,
     BusinessLineFactory,
@@ -103,6 +107,7 @@ R403_AGENT = "403 not_an_agent"
 R403_SUPERVISOR = "403 not_a_supervisor"
 R403_IP = "403 forbidden"  # the metrics' refusal: it goes by the caller's address, not their role
 R404 = "404 not_found"
+R403_NO_LINK = "403 forbidden"  # an attachment asked for without a token and without its link's `sig`
 
 # (method, route as in the URL conf): the answer per role, in the order of ROLES.
 REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
@@ -141,6 +146,44 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
         R403_AGENT,
         R403_AGENT,
         R403_AGENT,
+    ),
+    # Whoever may write to the conversation: its customer, its assigned agent (token, or the workbench's session).
+    ("POST", "api/conversations/<int:conversation_id>/attachments/"): (
+        R401,
+        R201,
+        R404,
+        R404,
+        R201,
+        "403 not_assigned",
+        R404,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
+    ),
+    # Asked without the link's `sig`: a token of the conversation's customer or an agent of its line, else refused.
+    ("GET", "api/attachments/<int:attachment_id>/download/"): (
+        R403_NO_LINK,
+        R200,
+        R404,
+        R404,
+        R200,
+        R200,
+        R404,
+        R403_NO_LINK,
+        R403_NO_LINK,
+        R403_NO_LINK,
+    ),
+    ("GET", "api/attachments/<int:attachment_id>/thumbnail/"): (
+        R403_NO_LINK,
+        R200,
+        R404,
+        R404,
+        R200,
+        R200,
+        R404,
+        R403_NO_LINK,
+        R403_NO_LINK,
+        R403_NO_LINK,
     ),
     # Supervisors' reports and monitor: a customer's widget token is recognised, to be refused as a customer's
     ("GET", "api/reports/summary/"): (
@@ -602,6 +645,23 @@ def auth_token_body(world: World, role: str) -> dict[str, Any]:
     return {"username": username, "password": "pw"}
 
 
+PDF = b"%PDF-1.7\n%%EOF\n"
+
+
+def customer_upload(world: World, file: SimpleUploadedFile | None = None) -> Attachment:
+    """A file A uploaded to their conversation (in the cell's transaction, rolled back after it)."""
+    return attachment_upload(
+        participant=Participant(kind="customer", id=world.customers[CUSTOMER].pk),
+        conversation_id=world.conversation.pk,
+        upload=file or SimpleUploadedFile("a.pdf", PDF),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _attachment_files_in_a_temporary_folder(attachment_storage):
+    return attachment_storage
+
+
 def report_query(world: World) -> str:
     """The reports over the last day of the target's business line."""
     until = timezone.now() + timedelta(minutes=1)
@@ -625,6 +685,18 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
     ),
     ("GET", "api/conversations/<int:conversation_id>/messages/"): lambda world, role: (
         f"/api/conversations/{world.conversation.pk}/messages/",
+        None,
+    ),
+    ("POST", "api/conversations/<int:conversation_id>/attachments/"): lambda world, role: (
+        f"/api/conversations/{world.conversation.pk}/attachments/",
+        SimpleUploadedFile("a.pdf", PDF),
+    ),
+    ("GET", "api/attachments/<int:attachment_id>/download/"): lambda world, role: (
+        f"/api/attachments/{customer_upload(world).pk}/download/",
+        None,
+    ),
+    ("GET", "api/attachments/<int:attachment_id>/thumbnail/"): lambda world, role: (
+        f"/api/attachments/{customer_upload(world, SimpleUploadedFile('a.png', tiny_png())).pk}/thumbnail/",
         None,
     ),
     ("GET", "api/reports/summary/"): lambda world, role: (f"/api/reports/summary/?{report_query(world)}", None),
@@ -663,6 +735,8 @@ def rest_call(world: World, role: str, method: str, route: str, credential: str)
             path += f"{'&' if '?' in path else '?'}token={token}"
     elif credential == "session":
         api.force_login(world.user(role))
+    if isinstance(body, SimpleUploadedFile):
+        return rest_outcome(api.post(path, {"file": body}, format="multipart"))
     response = api.generic(
         method,
         path,

@@ -84,6 +84,7 @@ plausible = {
     "body": odd_text | st.text(max_size=300) | st.just("x" * 4001) | json_values,
     "typing": st.booleans() | json_values,
     "internal": st.booleans() | json_values,
+    "attachment_ids": st.lists(st.integers(-1, 10), max_size=12) | json_values,
     "status": st.sampled_from(["online", "away", "offline"]) | json_values,
     "rating": st.integers(-1, 7) | json_values,
     "comment": odd_text | json_values,

@@ -158,6 +158,7 @@ class TestConversationMessages:
                     "body": f"m{seq}",
                     "client_msg_id": m.client_msg_id,
                     "created_at": m.created_at.isoformat(),
+                    "attachments": [],
                 }
                 for m, seq, sender in zip(messages, (1, 2, 3), ("customer", "system", "customer"))
             ],
@@ -243,7 +244,8 @@ class TestConversationMessages:
         )
         api = token_client(agent)
 
-        with django_assert_max_num_queries(4):
+        # The token, the agent, the conversation, the page, and the page's attachments in one query.
+        with django_assert_max_num_queries(5):
             response = api.get(messages_url(conversation.pk), {"limit": 200})
 
         assert len(response.json()["messages"]) == 200

@@ -10,6 +10,7 @@
  *
  * @typedef {import("./types.js").Role} Role
  * @typedef {import("./types.js").Message} Message
+ * @typedef {import("./types.js").Attachment} Attachment
  * @typedef {import("./types.js").Conversation} Conversation
  * @typedef {import("./types.js").HelloFrame} HelloFrame
  * @typedef {import("./types.js").ErrorFrame} ErrorFrame
@@ -66,6 +67,47 @@ const browserClock = {
   setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
   clearTimeout: (handle) => globalThis.clearTimeout(/** @type {number} */ (handle)),
 };
+
+/** A refused upload: `code` is the server's (`file_too_large`, `file_type_not_allowed`, ...) or `network`. */
+export class UploadRefused extends Error {
+  /**
+   * @param {string} code
+   * @param {string} message
+   */
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/**
+ * Uploads a file to send in a conversation (docs/protocol.md, "Attachments: upload and download"): the answer's
+ * `id` then goes into `sendMessage`'s `attachmentIds`. The server decides the file's type from its content.
+ * A customer sends their widget token; the workbench its session cookie with the page's CSRF token.
+ * @param {{conversationId: number, token?: string, csrfToken?: string, file: Blob, name?: string,
+ *   fetchImpl?: typeof fetch}} upload
+ * @returns {Promise<Attachment>}
+ */
+export async function uploadAttachment({ conversationId, token, csrfToken, file, name, fetchImpl = fetch }) {
+  const form = new FormData();
+  form.append("file", file, name || ("name" in file && typeof file.name === "string" ? file.name : "file"));
+  let response;
+  try {
+    response = await fetchImpl(`/api/conversations/${conversationId}/attachments/`, {
+      method: "POST",
+      headers: token ? { Authorization: `Token ${token}` } : { "X-CSRFToken": csrfToken || "" },
+      credentials: "same-origin",
+      body: form,
+    });
+  } catch {
+    throw new UploadRefused("network", "The file could not be sent. Check your connection and try again.");
+  }
+  const answer = await response.json().catch(() => ({}));
+  if (response.status !== 201) {
+    throw new UploadRefused(answer.code || `http_${response.status}`, answer.message || "The file was refused.");
+  }
+  return /** @type {Attachment} */ (answer);
+}
 
 /** A random UUID (36 characters), also where `crypto.randomUUID` is missing (plain HTTP). */
 export function newClientMsgId() {
@@ -308,11 +350,11 @@ export class ProtocolClient {
 
   /**
    * Writes a message: shown as pending by the page until the server acknowledges it.
-   * @param {{conversationId: number | null, body: string, internal?: boolean}} message
+   * @param {{conversationId: number | null, body: string, internal?: boolean, attachmentIds?: number[]}} message
    * @returns {OutboxItem}
    */
-  sendMessage({ conversationId, body, internal = false }) {
-    const item = this.outbox.add(this.newId(), conversationId, body, internal);
+  sendMessage({ conversationId, body, internal = false, attachmentIds = [] }) {
+    const item = this.outbox.add(this.newId(), conversationId, body, internal, attachmentIds);
     this.save();
     this.emit("outbox", { item, change: "added" });
     this.pumpOutbox();
@@ -367,6 +409,7 @@ export class ProtocolClient {
         ref: `msg:${item.client_msg_id}`,
       };
       if (item.internal) frame.internal = true;
+      if (item.attachment_ids.length) frame.attachment_ids = item.attachment_ids;
       this.enqueue(frame);
     }
   }

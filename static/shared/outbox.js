@@ -11,9 +11,11 @@
  * @property {number | null} conversation_id  null until the conversation exists (written before it started)
  * @property {string} body
  * @property {boolean} internal  an agent's internal note
+ * @property {number[]} attachment_ids  uploaded files sent with it (`POST /api/conversations/{id}/attachments/`)
  * @property {OutboxStatus} status
  * @property {string | null} error  the error code of a refusal that is not retried
- * @typedef {{client_msg_id: string, conversation_id: number | null, body: string, internal?: boolean}} SavedItem
+ * @typedef {{client_msg_id: string, conversation_id: number | null, body: string, internal?: boolean,
+ *   attachment_ids?: number[]}} SavedItem
  */
 
 export class Outbox {
@@ -27,10 +29,11 @@ export class Outbox {
    * @param {number | null} conversationId
    * @param {string} body
    * @param {boolean} internal
+   * @param {number[]} [attachmentIds]
    * @returns {OutboxItem}
    */
-  add(clientMsgId, conversationId, body, internal) {
-    const item = { client_msg_id: clientMsgId, conversation_id: conversationId, body, internal, status: /** @type {OutboxStatus} */ ("queued"), error: null };
+  add(clientMsgId, conversationId, body, internal, attachmentIds = []) {
+    const item = { client_msg_id: clientMsgId, conversation_id: conversationId, body, internal, attachment_ids: attachmentIds, status: /** @type {OutboxStatus} */ ("queued"), error: null };
     this.items.set(clientMsgId, item);
     return item;
   }
@@ -47,7 +50,8 @@ export class Outbox {
       if (!entry || typeof entry.client_msg_id !== "string" || typeof entry.body !== "string") continue;
       if (this.items.has(entry.client_msg_id)) continue;
       const conversationId = typeof entry.conversation_id === "number" ? entry.conversation_id : null;
-      restored.push(this.add(entry.client_msg_id, conversationId, entry.body, Boolean(entry.internal)));
+      const attachmentIds = Array.isArray(entry.attachment_ids) ? entry.attachment_ids.filter((id) => Number.isInteger(id)) : [];
+      restored.push(this.add(entry.client_msg_id, conversationId, entry.body, Boolean(entry.internal), attachmentIds));
     }
     return restored;
   }
@@ -96,6 +100,7 @@ export class Outbox {
         conversation_id: item.conversation_id,
         body: item.body,
         ...(item.internal ? { internal: true } : {}),
+        ...(item.attachment_ids.length ? { attachment_ids: item.attachment_ids } : {}),
       }));
   }
 }

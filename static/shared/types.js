@@ -18,6 +18,17 @@
  * @property {number} [agent_id]
  * @property {boolean} [internal]
  * @property {{url: string, name: string}} [attachment]
+ * @property {Attachment[]} [attachments]  the files sent with it (docs/protocol.md, "Attachment")
+ *
+ * @typedef {object} Attachment
+ * @property {number} id
+ * @property {string} name
+ * @property {string} content_type
+ * @property {number} size
+ * @property {string} url  a signed path on the server, valid for ATTACHMENT_LINK_MAX_AGE seconds
+ * @property {number} [width]  images only
+ * @property {number} [height]  images only
+ * @property {string} [thumbnail_url]  images only: a WebP of at most 320x320
  *
  * @typedef {object} Conversation
  * @property {number} id

@@ -6,7 +6,7 @@
  * and reconnects. This module only renders what it holds and turns the customer's actions into frames.
  * Every piece of text from the network is written with textContent, never as HTML.
  */
-import { ProtocolClient, OPEN_STATUSES as OPEN } from "../shared/client.js";
+import { ProtocolClient, OPEN_STATUSES as OPEN, uploadAttachment } from "../shared/client.js";
 
 const config = JSON.parse(document.getElementById("cs-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -23,6 +23,7 @@ const el = {
   endedCard: $("ended-card"), endedText: $("ended-text"), newChat: $("new-chat"), typing: $("typing"),
   typingText: $("typing-text"), toast: $("toast"), composer: $("composer"), composerForm: $("composer-form"),
   input: $("input"), emojiButton: $("emoji-button"), emojiPanel: $("emoji-panel"),
+  attachButton: $("attach-button"), attachInput: $("attach-input"),
 };
 
 const TYPING_SEND_EVERY_MS = 3000;
@@ -443,8 +444,9 @@ function renderMessage(message) {
   item.className = `msg msg-${side}${message.event === "greeting" ? " msg-greeting" : ""}`;
   const bubble = document.createElement("div");
   bubble.className = "bubble";
-  bubble.append(linkified(message.body));
+  if (message.body) bubble.append(linkified(message.body));
   if (message.attachment) bubble.append(attachmentLink(message.attachment));
+  for (const attachment of message.attachments || []) bubble.append(attachmentView(attachment));
   item.append(bubble, messageMeta(message));
   return item;
 }
@@ -505,6 +507,69 @@ function attachmentLink(attachment) {
   return link;
 }
 
+const INLINE_IMAGES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
+/** An image as a preview (opens full size), any other file as a card with its name and size. */
+function attachmentView(attachment) {
+  const url = new URL(attachment.url, window.location.href);
+  const link = document.createElement("a");
+  if (url.origin === window.location.origin) link.href = url.href;
+  link.target = "_blank";
+  link.rel = "noopener noreferrer";
+  if (INLINE_IMAGES.has(attachment.content_type)) {
+    link.className = "attachment-image";
+    const image = document.createElement("img");
+    image.alt = attachment.name;
+    const preview = new URL(attachment.thumbnail_url || attachment.url, window.location.href);
+    if (link.href && preview.origin === window.location.origin) image.src = preview.href;
+    link.append(image);
+    return link;
+  }
+  link.className = "attachment-card";
+  const name = document.createElement("span");
+  name.className = "attachment-name";
+  name.textContent = attachment.name;
+  const size = document.createElement("span");
+  size.className = "attachment-size";
+  size.textContent = readableSize(attachment.size);
+  link.append("📄 ", name, " ", size);
+  return link;
+}
+
+function readableSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+const UPLOAD_REFUSALS = {
+  file_too_large: "That file is too large to send.",
+  file_type_not_allowed: "Files of that type cannot be sent here.",
+  conversation_closed: "This chat has ended.",
+};
+
+/** Uploads the chosen file, then sends it as a message (the outbox resends it like any other). */
+async function attachFile(file) {
+  if (!file) return;
+  if (!isOpen() || !state.token) {
+    showToast("Send a message first to start the chat, then attach your file.");
+    return;
+  }
+  const conversationId = state.currentId;
+  el.attachButton.disabled = true;
+  showToast(`Sending ${file.name || "your file"}…`);
+  try {
+    const attachment = await uploadAttachment({ conversationId, token: state.token, file });
+    client.sendMessage({ conversationId, body: "", attachmentIds: [attachment.id] });
+    el.toast.hidden = true;
+  } catch (error) {
+    showToast(UPLOAD_REFUSALS[error.code] || error.message || "The file could not be sent.");
+  } finally {
+    el.attachButton.disabled = false;
+    el.attachInput.value = "";
+  }
+}
+
 /* ---------- Sending: pending until acked (the client resends and keeps them) ---------- */
 
 function renderPending() {
@@ -520,7 +585,7 @@ function pendingItem(item) {
   node.className = `msg msg-customer ${failed ? "is-failed" : "is-pending"}`;
   const bubble = document.createElement("div");
   bubble.className = "bubble";
-  bubble.append(linkified(item.body));
+  bubble.append(linkified(item.body || (item.attachment_ids.length ? "📎 Sending a file…" : "")));
   const meta = document.createElement("div");
   meta.className = "meta";
   const receipt = document.createElement("span");
@@ -802,6 +867,24 @@ el.input.addEventListener("keydown", (event) => {
   }
 });
 el.input.addEventListener("input", onInput);
+el.attachButton.addEventListener("click", () => el.attachInput.click());
+el.attachInput.addEventListener("change", () => attachFile(el.attachInput.files[0]));
+// A pasted screenshot or a file dropped on the chat is attached like a chosen one.
+el.input.addEventListener("paste", (event) => {
+  const file = event.clipboardData && event.clipboardData.files[0];
+  if (!file) return;
+  event.preventDefault();
+  attachFile(file);
+});
+el.chat.addEventListener("dragover", (event) => {
+  if (event.dataTransfer && [...event.dataTransfer.types].includes("Files")) event.preventDefault();
+});
+el.chat.addEventListener("drop", (event) => {
+  const file = event.dataTransfer && event.dataTransfer.files[0];
+  if (!file) return;
+  event.preventDefault();
+  attachFile(file);
+});
 el.input.addEventListener("blur", stopTyping);
 
 function autoGrow() {

@@ -4,7 +4,7 @@
  * resends what is not acknowledged and reconnects; this module renders what it holds and turns the agent's actions
  * into frames. Every text from the server is put in the page with textContent, never as HTML.
  */
-import { ENDED_STATUSES as ENDED, ProtocolClient } from "../shared/client.js";
+import { ENDED_STATUSES as ENDED, ProtocolClient, uploadAttachment } from "../shared/client.js";
 
 const config = JSON.parse(document.getElementById("workbench-config").textContent);
 const TYPING_REPEAT_MS = 3000;
@@ -36,6 +36,7 @@ const ui = {
   composer: $("composer"),
   input: $("composer-input"),
   internal: $("internal-note"),
+  attach: $("attach-input"),
   canned: $("canned-replies"),
   customerEmpty: $("customer-empty"),
   customerDetails: $("customer-details"),
@@ -365,6 +366,24 @@ function submitMessage() {
   scrollToEnd(true);
 }
 
+/** Uploads the chosen file with the session, then sends it (as a note when the note box is ticked). */
+async function attachFile(file) {
+  const rec = selected();
+  if (!file || !isLive(rec)) return;
+  ui.attach.disabled = true;
+  try {
+    const attachment = await uploadAttachment({ conversationId: rec.id, csrfToken: config.csrf_token, file });
+    client.sendMessage({ conversationId: rec.id, body: "", internal: ui.internal.checked, attachmentIds: [attachment.id] });
+    renderTranscript();
+    scrollToEnd(true);
+  } catch (error) {
+    notify(`File not sent: ${error.message}`, "error");
+  } finally {
+    ui.attach.disabled = false;
+    ui.attach.value = "";
+  }
+}
+
 function typed() {
   const rec = selected();
   if (!isLive(rec) || ui.internal.checked) return;
@@ -638,6 +657,24 @@ function senderLabel(message, conversation) {
   return message.agent_id ? `Agent #${message.agent_id}` : "Agent";
 }
 
+const INLINE_IMAGES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
+/** An image as a preview (opens full size), any other file as a card with its name and size. */
+function attachmentView(attachment) {
+  const href = /^\//.test(attachment.url) ? attachment.url : null;
+  const link = el("a", { class: "wb-attachment", target: "_blank", rel: "noopener noreferrer" });
+  if (href) link.href = href;
+  if (INLINE_IMAGES.has(attachment.content_type)) {
+    const image = el("img", { class: "wb-attachment-image", alt: attachment.name });
+    const preview = attachment.thumbnail_url || attachment.url;
+    if (href && /^\//.test(preview)) image.src = preview;
+    link.append(image);
+  } else {
+    link.append(`${attachment.name} (${Math.max(1, Math.round(attachment.size / 1024))} KB)`);
+  }
+  return link;
+}
+
 function messageItem(message, { conversation, readSeq }) {
   const classes = ["wb-msg", `wb-msg--${message.sender}`];
   if (message.internal) classes.push("wb-msg--internal");
@@ -659,7 +696,8 @@ function messageItem(message, { conversation, readSeq }) {
   const attachment = message.attachment && /^(\/|https?:)/.test(message.attachment.url)
     ? el("a", { href: message.attachment.url, text: message.attachment.name || "attachment", target: "_blank", rel: "noopener noreferrer" })
     : null;
-  return el("li", { class: classes.join(" "), "data-seq": String(message.seq), "data-sender": message.sender }, meta, body, attachment);
+  const files = (message.attachments || []).map(attachmentView);
+  return el("li", { class: classes.join(" "), "data-seq": String(message.seq), "data-sender": message.sender }, meta, body, attachment, ...files);
 }
 
 function pendingItem(pending) {
@@ -687,7 +725,7 @@ function pendingItem(pending) {
     }),
     retry,
   );
-  return el("li", { class: classes.join(" "), "data-pending": pending.client_msg_id }, meta, el("div", { class: "wb-msg-body", text: pending.body }));
+  return el("li", { class: classes.join(" "), "data-pending": pending.client_msg_id }, meta, el("div", { class: "wb-msg-body", text: pending.body || (pending.attachment_ids.length ? "📎 Sending a file…" : "") }));
 }
 
 function renderTyping() {
@@ -767,6 +805,23 @@ for (const input of ui.presence) {
   });
 }
 
+ui.attach.addEventListener("change", () => attachFile(ui.attach.files[0]));
+// A pasted screenshot or a file dropped on the composer is attached like a chosen one.
+ui.input.addEventListener("paste", (event) => {
+  const file = event.clipboardData && event.clipboardData.files[0];
+  if (!file) return;
+  event.preventDefault();
+  attachFile(file);
+});
+ui.composer.addEventListener("dragover", (event) => {
+  if (event.dataTransfer && [...event.dataTransfer.types].includes("Files")) event.preventDefault();
+});
+ui.composer.addEventListener("drop", (event) => {
+  const file = event.dataTransfer && event.dataTransfer.files[0];
+  if (!file) return;
+  event.preventDefault();
+  attachFile(file);
+});
 ui.composer.addEventListener("submit", (event) => {
   event.preventDefault();
   submitMessage();

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import time
+import urllib.request
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,7 +18,7 @@ from django.db import connection
 from playwright.sync_api import FrameLocator, Locator, Page, expect
 
 from chat.lifecycle import conversation_close
-from chat.models import CloseReason, Conversation, ConversationStatus, Message, Sender
+from chat.models import Attachment, CloseReason, Conversation, ConversationStatus, Message, Sender
 from chat.permissions import Participant
 from chat.services import message_send
 from customers.models import Customer
@@ -303,6 +306,76 @@ def test_markup_in_messages_is_shown_as_text(page, server, alice, scripted_agent
     expect(chat.locator("#messages img")).to_have_count(0)
     assert Message.objects.filter(conversation_id=conversation_id, body=XSS).exists()
     screenshot(page, "12-markup-as-text")
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def one_pixel_png() -> bytes:
+    """A real 1x1 PNG, so the browser can show it."""
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00")
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", pixels) + png_chunk(b"IEND", b"")
+
+
+def test_a_customer_attaches_an_image_and_the_agent_gets_it(page, server, alice, scripted_agent, tmp_path, screenshot):
+    # given: a chat with an agent, and a screenshot on the customer's disk under a name with a path in it
+    agent = scripted_agent(alice)
+    agent.go_online()
+    chat = open_widget(page, server.url)
+    chat.get_by_role("button", name="Start chat").click()
+    conversation_id = agent.expect("conversation.assigned")["conversation"]["id"]
+    picture = tmp_path / "экран.png"
+    picture.write_bytes(one_pixel_png())
+
+    # when: the customer attaches it
+    chat.locator("#attach-input").set_input_files(str(picture))
+
+    # then: the agent gets a message carrying it, and downloads it inline with nosniff
+    message = agent.expect("message.new", lambda frame: frame["message"]["attachments"] != [])["message"]
+    [attachment] = message["attachments"]
+    assert message["conversation_id"] == conversation_id
+    assert (attachment["name"], attachment["content_type"], attachment["size"]) == (
+        "экран.png",
+        "image/png",
+        len(one_pixel_png()),
+    )
+    with urllib.request.urlopen(server.url + attachment["url"], timeout=10) as download:
+        assert download.read() == one_pixel_png()
+        assert (download.headers["X-Content-Type-Options"], download.headers["Content-Disposition"]) == (
+            "nosniff",
+            "inline; filename*=utf-8''%D1%8D%D0%BA%D1%80%D0%B0%D0%BD.png",
+        )
+    # and the customer sees its preview, loaded from the signed link
+    preview = messages(chat).locator(".attachment-image img")
+    expect(preview).to_have_count(1)
+    expect(preview).to_have_js_property("naturalWidth", 1)
+
+    # when: the customer pastes a screenshot into the message box
+    chat.get_by_role("textbox", name="Type your message").evaluate(
+        """(box, bytes) => {
+            const data = new DataTransfer();
+            data.items.add(new File([new Uint8Array(bytes)], "pasted.png", { type: "image/png" }));
+            box.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+        }""",
+        list(one_pixel_png()),
+    )
+
+    # then: it is sent too, and shown
+    pasted = agent.expect("message.new", lambda f: [a["name"] for a in f["message"]["attachments"]] == ["pasted.png"])
+    assert pasted["message"]["attachments"][0]["content_type"] == "image/png"
+    expect(preview).to_have_count(2)
+
+    # when: the customer picks a page dressed as a picture
+    disguised = tmp_path / "cat.png"
+    disguised.write_bytes(b"<html><script>alert(1)</script></html>")
+    chat.locator("#attach-input").set_input_files(str(disguised))
+
+    # then: it is refused with a clear message, and nothing more is sent
+    expect(chat.locator("#toast")).to_have_text("Files of that type cannot be sent here.")
+    assert Attachment.objects.filter(conversation_id=conversation_id).count() == 2
+    screenshot(page, "13-attachment-preview")
 
 
 def test_a_message_the_server_refuses_is_explained_politely_and_can_be_retried(

@@ -4,6 +4,7 @@ Celery worker, with scripted customers on the other end of the chat (docs/protoc
 from __future__ import annotations
 
 import re
+import urllib.request
 
 import pytest
 from playwright.sync_api import expect
@@ -151,6 +152,41 @@ def test_html_from_a_customer_is_shown_as_text(agent_page, scripted, team, scree
     expect(page.locator("#transcript img, #transcript b, #transcript script, #conversation-list i")).to_have_count(0)
     expect(page.locator("#customer-details")).to_contain_text("<i>Eve</i>")
     screenshot(page, "workbench-html-as-text")
+
+
+def test_an_agent_sends_a_pdf_and_the_customer_downloads_it(
+    agent_page, scripted, team, workbench_site, tmp_path, screenshot
+):
+    # Given an agent chatting with a customer, and an invoice on the agent's disk
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+    customer = scripted(line=team.line, name="Ada")
+    conversation = customer.start_with_agent()
+    page = agent_page.page
+    agent_page.conversation(conversation["id"]).click()
+    invoice = tmp_path / "invoice 1234.pdf"
+    invoice.write_bytes(b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\n")
+
+    # When the agent attaches it
+    page.locator("#attach-input").set_input_files(str(invoice))
+
+    # Then the customer gets it, and downloads it as a file, never a page
+    message = customer.expect("message.new", lambda f: f["message"]["attachments"] != [])["message"]
+    [attachment] = message["attachments"]
+    assert (message["sender"], attachment["name"], attachment["content_type"]) == (
+        "agent",
+        "invoice 1234.pdf",
+        "application/pdf",
+    )
+    with urllib.request.urlopen(workbench_site.chat.url + attachment["url"], timeout=10) as download:
+        assert download.read() == invoice.read_bytes()
+        assert (download.headers["Content-Disposition"], download.headers["X-Content-Type-Options"]) == (
+            'attachment; filename="invoice 1234.pdf"',
+            "nosniff",
+        )
+    # ... and the workbench shows it as a file card in the transcript
+    expect(page.locator("#transcript .wb-attachment")).to_contain_text("invoice 1234.pdf")
+    screenshot(page, "workbench-attachment-sent")
 
 
 def test_unread_messages_are_counted_until_the_conversation_is_opened(agent_page, scripted, team):

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { reconnectDelay } from "../../static/shared/backoff.js";
+import { UploadRefused, uploadAttachment } from "../../static/shared/client.js";
 import {
   MemoryStorage,
   connect,
@@ -487,5 +488,49 @@ describe("what the server says", () => {
     assert.deepEqual(sentOfType(socket, "conversation.leave_message").length, 2);
     socket.push({ type: "error", code: "invalid_field", message: "bad", ref: "start" });
     assert.deepEqual(events.filter(([name]) => name === "error").map(([, frame]) => frame.ref), ["start"]);
+  });
+});
+
+describe("attachments", () => {
+  test("a message with attachments carries their ids, and keeps them across a reload", () => {
+    // given
+    const storage = new MemoryStorage();
+    const harness = makeClient({ storage });
+    connect(harness, { conversations: [conversation(1, { last_seq: 0 })] });
+
+    // when
+    harness.client.sendMessage({ conversationId: 1, body: "", attachmentIds: [7, 8] });
+
+    // then
+    assert.deepEqual(sentOfType(harness.server.socket, "message.send"), [
+      { type: "message.send", conversation_id: 1, client_msg_id: "id-1", body: "", attachment_ids: [7, 8], ref: "msg:id-1" },
+    ]);
+    const reloaded = makeClient({ storage });
+    connect(reloaded, { conversations: [conversation(1, { last_seq: 0 })] });
+    assert.deepEqual(sentOfType(reloaded.server.socket, "message.send")[0].attachment_ids, [7, 8]);
+  });
+
+  test("an upload posts the file with the token and answers the attachment, or the server's refusal", async () => {
+    const calls = [];
+    const answer = (status, body) => async (url, init) => {
+      calls.push([url, init.headers.Authorization, init.body.get("file").name]);
+      return { status, json: async () => body };
+    };
+    const file = new Blob(["%PDF-1.7"]);
+    const attachment = { id: 7, name: "a.pdf", content_type: "application/pdf", size: 8, url: "/api/attachments/7/download/?sig=s" };
+
+    const stored = await uploadAttachment({ conversationId: 3, token: "t", file, name: "a.pdf", fetchImpl: answer(201, attachment) });
+    const refused = await uploadAttachment({
+      conversationId: 3, token: "t", file, name: "big.pdf",
+      fetchImpl: answer(413, { code: "file_too_large", message: "The file is larger than 10 bytes" }),
+    }).catch((error) => error);
+
+    assert.deepEqual(stored, attachment);
+    assert.ok(refused instanceof UploadRefused);
+    assert.deepEqual([refused.code, refused.message], ["file_too_large", "The file is larger than 10 bytes"]);
+    assert.deepEqual(calls, [
+      ["/api/conversations/3/attachments/", "Token t", "a.pdf"],
+      ["/api/conversations/3/attachments/", "Token t", "big.pdf"],
+    ]);
   });
 });
