@@ -84,29 +84,41 @@ export class UploadRefused extends Error {
  * Uploads a file to send in a conversation (docs/protocol.md, "Attachments: upload and download"): the answer's
  * `id` then goes into `sendMessage`'s `attachmentIds`. The server decides the file's type from its content.
  * A customer sends their widget token; the workbench its session cookie with the page's CSRF token.
+ * XMLHttpRequest rather than fetch, because only it reports upload progress: `onProgress(sent, total)` in bytes.
  * @param {{conversationId: number, token?: string, csrfToken?: string, file: Blob, name?: string,
- *   fetchImpl?: typeof fetch}} upload
+ *   onProgress?: (sent: number, total: number) => void, XMLHttpRequestImpl?: typeof XMLHttpRequest}} upload
  * @returns {Promise<Attachment>}
  */
-export async function uploadAttachment({ conversationId, token, csrfToken, file, name, fetchImpl = fetch }) {
+export function uploadAttachment({
+  conversationId, token, csrfToken, file, name, onProgress, XMLHttpRequestImpl = globalThis.XMLHttpRequest,
+}) {
   const form = new FormData();
   form.append("file", file, name || ("name" in file && typeof file.name === "string" ? file.name : "file"));
-  let response;
-  try {
-    response = await fetchImpl(`/api/conversations/${conversationId}/attachments/`, {
-      method: "POST",
-      headers: token ? { Authorization: `Token ${token}` } : { "X-CSRFToken": csrfToken || "" },
-      credentials: "same-origin",
-      body: form,
-    });
-  } catch {
-    throw new UploadRefused("network", "The file could not be sent. Check your connection and try again.");
+  const request = new XMLHttpRequestImpl();
+  request.open("POST", `/api/conversations/${conversationId}/attachments/`);
+  request.withCredentials = true;
+  if (token) request.setRequestHeader("Authorization", `Token ${token}`);
+  else request.setRequestHeader("X-CSRFToken", csrfToken || "");
+  if (onProgress) {
+    request.upload.onprogress = (event) => onProgress(event.loaded, event.lengthComputable ? event.total : file.size);
   }
-  const answer = await response.json().catch(() => ({}));
-  if (response.status !== 201) {
-    throw new UploadRefused(answer.code || `http_${response.status}`, answer.message || "The file was refused.");
-  }
-  return /** @type {Attachment} */ (answer);
+  return new Promise((resolve, reject) => {
+    request.onerror = () => {
+      reject(new UploadRefused("network", "The file could not be sent. Check your connection and try again."));
+    };
+    request.onload = () => {
+      /** @type {Record<string, any>} */
+      let answer = {};
+      try {
+        answer = JSON.parse(request.responseText);
+      } catch {
+        // A body that is not JSON (a proxy's error page) leaves the generic refusal below.
+      }
+      if (request.status === 201) resolve(/** @type {Attachment} */ (answer));
+      else reject(new UploadRefused(answer.code || `http_${request.status}`, answer.message || "The file was refused."));
+    };
+    request.send(form);
+  });
 }
 
 /** A random UUID (36 characters), also where `crypto.randomUUID` is missing (plain HTTP). */

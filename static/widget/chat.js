@@ -558,16 +558,32 @@ async function attachFile(file) {
   const conversationId = state.currentId;
   el.attachButton.disabled = true;
   showToast(`Sending ${file.name || "your file"}…`);
+  const progress = uploadProgress(file);
+  el.composer.insertBefore(progress, el.composerForm);
   try {
-    const attachment = await uploadAttachment({ conversationId, token: state.token, file });
+    const attachment = await uploadAttachment({
+      conversationId, token: state.token, file,
+      onProgress: (sent, total) => Object.assign(progress, { max: total || 1, value: sent }),
+    });
     client.sendMessage({ conversationId, body: "", attachmentIds: [attachment.id] });
     el.toast.hidden = true;
   } catch (error) {
     showToast(UPLOAD_REFUSALS[error.code] || error.message || "The file could not be sent.");
   } finally {
+    progress.remove();
     el.attachButton.disabled = false;
     el.attachInput.value = "";
   }
+}
+
+/** The bar one upload fills while its bytes go out; removed once the server has stored or refused the file. */
+function uploadProgress(file) {
+  const progress = document.createElement("progress");
+  progress.className = "upload-progress";
+  progress.max = 1;
+  progress.value = 0;
+  progress.setAttribute("aria-label", `Sending ${file.name || "your file"}`);
+  return progress;
 }
 
 /* ---------- Sending: pending until acked (the client resends and keeps them) ---------- */

@@ -371,14 +371,24 @@ async function attachFile(file) {
   const rec = selected();
   if (!file || !isLive(rec)) return;
   ui.attach.disabled = true;
+  const progress = document.createElement("progress");
+  progress.className = "wb-upload-progress";
+  progress.max = 1;
+  progress.value = 0;
+  progress.setAttribute("aria-label", `Sending ${file.name || "the file"}`);
+  ui.attach.closest("label").after(progress);
   try {
-    const attachment = await uploadAttachment({ conversationId: rec.id, csrfToken: config.csrf_token, file });
+    const attachment = await uploadAttachment({
+      conversationId: rec.id, csrfToken: config.csrf_token, file,
+      onProgress: (sent, total) => Object.assign(progress, { max: total || 1, value: sent }),
+    });
     client.sendMessage({ conversationId: rec.id, body: "", internal: ui.internal.checked, attachmentIds: [attachment.id] });
     renderTranscript();
     scrollToEnd(true);
   } catch (error) {
     notify(`File not sent: ${error.message}`, "error");
   } finally {
+    progress.remove();
     ui.attach.disabled = false;
     ui.attach.value = "";
   }

@@ -167,11 +167,23 @@ def test_an_agent_sends_a_pdf_and_the_customer_downloads_it(
     invoice = tmp_path / "invoice 1234.pdf"
     invoice.write_bytes(b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\n")
 
-    # When the agent attaches it
-    page.locator("#attach-input").set_input_files(str(invoice))
+    # When the agent attaches it (the upload held while its progress bar shows, then let through)
+    held = []
 
-    # Then the customer gets it, and downloads it as a file, never a page
+    def hold(route):
+        held.append(route)
+
+    page.route("**/api/conversations/*/attachments/", hold)
+    with page.expect_request("**/api/conversations/*/attachments/"):
+        page.locator("#attach-input").set_input_files(str(invoice))
+    progress = page.get_by_role("progressbar", name="Sending invoice 1234.pdf")
+    expect(progress).to_be_visible()
+    [upload] = held
+    upload.continue_()
+
+    # Then the customer gets it, and downloads it as a file, never a page; the bar is gone
     message = customer.expect("message.new", lambda f: f["message"]["attachments"] != [])["message"]
+    expect(progress).to_have_count(0)
     [attachment] = message["attachments"]
     assert (message["sender"], attachment["name"], attachment["content_type"]) == (
         "agent",

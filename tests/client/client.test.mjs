@@ -510,19 +510,38 @@ describe("attachments", () => {
     assert.deepEqual(sentOfType(reloaded.server.socket, "message.send")[0].attachment_ids, [7, 8]);
   });
 
+  /** A fake XMLHttpRequest class that records each request and answers `status` and `body` when sent. */
+  const fakeRequests = (calls, status, body, progress = []) =>
+    class {
+      constructor() {
+        this.headers = {};
+        this.upload = {};
+      }
+      open(method, url) {
+        this.url = url;
+      }
+      setRequestHeader(name, value) {
+        this.headers[name] = value;
+      }
+      send(form) {
+        calls.push([this.url, this.headers.Authorization, form.get("file").name]);
+        for (const [loaded, total] of progress) this.upload.onprogress?.({ loaded, total, lengthComputable: true });
+        this.status = status;
+        this.responseText = JSON.stringify(body);
+        this.onload();
+      }
+    };
+
   test("an upload posts the file with the token and answers the attachment, or the server's refusal", async () => {
     const calls = [];
-    const answer = (status, body) => async (url, init) => {
-      calls.push([url, init.headers.Authorization, init.body.get("file").name]);
-      return { status, json: async () => body };
-    };
+    const answer = (status, body) => fakeRequests(calls, status, body);
     const file = new Blob(["%PDF-1.7"]);
     const attachment = { id: 7, name: "a.pdf", content_type: "application/pdf", size: 8, url: "/api/attachments/7/download/?sig=s" };
 
-    const stored = await uploadAttachment({ conversationId: 3, token: "t", file, name: "a.pdf", fetchImpl: answer(201, attachment) });
+    const stored = await uploadAttachment({ conversationId: 3, token: "t", file, name: "a.pdf", XMLHttpRequestImpl: answer(201, attachment) });
     const refused = await uploadAttachment({
       conversationId: 3, token: "t", file, name: "big.pdf",
-      fetchImpl: answer(413, { code: "file_too_large", message: "The file is larger than 10 bytes" }),
+      XMLHttpRequestImpl: answer(413, { code: "file_too_large", message: "The file is larger than 10 bytes" }),
     }).catch((error) => error);
 
     assert.deepEqual(stored, attachment);
@@ -532,5 +551,20 @@ describe("attachments", () => {
       ["/api/conversations/3/attachments/", "Token t", "a.pdf"],
       ["/api/conversations/3/attachments/", "Token t", "big.pdf"],
     ]);
+  });
+
+  test("an upload reports its progress in bytes sent of the total", async () => {
+    const calls = [];
+    const reported = [];
+    const attachment = { id: 9, name: "b.pdf", content_type: "application/pdf", size: 8, url: "/api/attachments/9/download/?sig=s" };
+
+    const stored = await uploadAttachment({
+      conversationId: 4, csrfToken: "c", file: new Blob(["%PDF-1.7"]), name: "b.pdf",
+      onProgress: (sent, total) => reported.push([sent, total]),
+      XMLHttpRequestImpl: fakeRequests(calls, 201, attachment, [[0, 200], [120, 200], [200, 200]]),
+    });
+
+    assert.deepEqual(stored, attachment);
+    assert.deepEqual(reported, [[0, 200], [120, 200], [200, 200]]);
   });
 });
