@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -61,7 +63,9 @@ from cs_platform.stack import (
 )
 
 RESULTS_DIR = BASE_DIR / "bench" / "results"
-SCENARIOS = ("idle", "assignment", "burst", "relay", "failover")
+SCENARIOS = ("idle", "assignment", "burst", "relay", "failover", "upload")
+# Left out of `--quick`: twenty 10 MiB uploads are not the smoke test's few seconds.
+QUICK_SCENARIOS = ("idle", "assignment", "burst", "relay", "failover")
 MAX_RELAY_P99_MS = 100
 
 
@@ -93,6 +97,10 @@ class Sizes:
     failover_rate: float = 100.0
     failover_reconnect_concurrency: int = 64
     failover_timeout_seconds: float = 300.0
+    upload_files: int = 20
+    upload_bytes: int = 10 * 2**20
+    upload_concurrency: int = 4
+    upload_timeout_seconds: float = 300.0
 
 
 FULL = Sizes(
@@ -245,6 +253,10 @@ class BenchStack:
             # not the limiter, that is measured here.
             CHAT_RATE_PER_SECOND="100000",
             CHAT_RATE_BURST="100000",
+            # Twenty uploads in seconds from one customer: the limit (20/m) would measure itself, not the server.
+            ATTACHMENT_UPLOAD_RATE="none",
+            # Uploads land in this run's folder, removed with it.
+            ATTACHMENT_ROOT=str(self.work_dir / "attachments"),
             # The burst opens a thousand widget sessions from 127.0.0.1 in seconds: a flood the limit would stop.
             WIDGET_SESSION_RATE="none",
             LOGIN_RATE="none",
@@ -257,6 +269,7 @@ class BenchStack:
             {"key": "bench-relay", "agents": s.relay_pairs, "capacity": 1},
             {"key": "bench-assign", "agents": s.assign_agents, "capacity": s.assign_capacity},
             {"key": "bench-idle", "agents": 0, "capacity": 1},
+            {"key": "bench-upload", "agents": 0, "capacity": 1},
             *(
                 {"key": f"bench-burst-{rep}", "agents": s.burst_agents, "capacity": s.burst_capacity}
                 for rep in range(s.reps)
@@ -697,6 +710,119 @@ async def profile_relay(
     }
 
 
+UPLOAD_SAMPLE_SECONDS = 0.05
+UPLOAD_BOUNDARY = "csbench-upload-boundary"
+# Straight to the bench's own worker, whatever proxy the environment names.
+_UPLOAD_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def pdf_upload_body(size: int) -> bytes:
+    """A multipart body with one `file` part: `size` bytes that open like a PDF (the type is read from them)."""
+    content = b"%PDF-1.4\n" + b"0" * (size - len(b"%PDF-1.4\n"))
+    return (
+        (
+            f'--{UPLOAD_BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="bench.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{UPLOAD_BOUNDARY}--\r\n".encode()
+    )
+
+
+def upload_once(url: str, token: str, body: bytes) -> int:
+    """One `POST .../attachments/` with the customer's token; the answer's status."""
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Authorization": f"Token {token}",
+            "Content-Type": f"multipart/form-data; boundary={UPLOAD_BOUNDARY}",
+            "Accept": "application/json",
+        },
+    )
+    try:
+        with _UPLOAD_OPENER.open(request, timeout=120) as response:
+            response.read()
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        error.read()
+        return error.code
+
+
+async def scenario_upload(stack: BenchStack, customer: dict[str, Any]) -> list[dict[str, Any]]:
+    """A customer with an open conversation uploads `upload_files` files of `upload_bytes`, `upload_concurrency`
+    at a time, to one web worker; its RSS is sampled every 50 ms, to show a file is streamed to storage."""
+    s = stack.sizes
+    web1 = stack.web[0]
+    loop = asyncio.get_running_loop()
+    conn = await loadgen.open_conn(
+        f"{ws_base(web1)}/ws/customer/?token={customer['token']}", role="customer", ident=0, expect_hello=True
+    )
+    started = loop.create_future()
+
+    def on_frame(conn: loadgen.Conn, frame: dict[str, Any], now: float) -> None:
+        if frame.get("type") == "conversation.state" and frame.get("ref") == "start" and not started.done():
+            started.set_result(frame["conversation"]["id"])
+        elif frame.get("type") == "error" and not started.done():
+            started.set_exception(RuntimeError(f"conversation.start: {frame}"))
+
+    conn.handler = on_frame
+    try:
+        await conn.send({"type": "conversation.start", "ref": "start"})
+        conversation_id = await asyncio.wait_for(started, loadgen.REPLY_TIMEOUT)
+        url = f"{web1.url}/api/conversations/{conversation_id}/attachments/"
+        body = pdf_upload_body(s.upload_bytes)
+        worker = psutil.Process(web1.pid)
+        runs = []
+        with ThreadPoolExecutor(s.upload_concurrency) as pool:
+            # One upload first, not counted: the worker's first parse and first write to storage.
+            warm = await loop.run_in_executor(pool, upload_once, url, customer["token"], body)
+            if warm != 201:
+                raise RuntimeError(f"upload: {warm}")
+            for _rep in range(s.reps):
+                await stack.settle()
+                rss_before = worker.memory_info().rss
+                peak = rss_before
+                began = time.perf_counter()
+                uploads = asyncio.gather(
+                    *(
+                        loop.run_in_executor(pool, upload_once, url, customer["token"], body)
+                        for _ in range(s.upload_files)
+                    )
+                )
+                deadline = began + s.upload_timeout_seconds
+                while not uploads.done():
+                    if time.perf_counter() > deadline:
+                        raise TimeoutError(f"uploads not done in {s.upload_timeout_seconds:g} s")
+                    peak = max(peak, worker.memory_info().rss)
+                    await asyncio.sleep(UPLOAD_SAMPLE_SECONDS)
+                statuses = await uploads
+                took = time.perf_counter() - began
+                peak = max(peak, worker.memory_info().rss)
+                stored = sum(1 for status in statuses if status == 201)
+                growth_mib = (peak - rss_before) / 2**20
+                runs.append(
+                    {
+                        "files": s.upload_files,
+                        "file_mib": round(s.upload_bytes / 2**20, 2),
+                        "concurrency": s.upload_concurrency,
+                        "stored": stored,
+                        "refused": {str(status): statuses.count(status) for status in set(statuses) if status != 201},
+                        "seconds": round(took, 2),
+                        "uploads_per_second": round(stored / took, 2),
+                        "mib_per_second": round(stored * s.upload_bytes / 2**20 / took, 1),
+                        "rss_before_mib": round(rss_before / 2**20, 1),
+                        "rss_peak_mib": round(peak / 2**20, 1),
+                        "rss_growth_mib": round(growth_mib, 1),
+                        "rss_growth_per_file_size": round(growth_mib * 2**20 / s.upload_bytes, 2),
+                    }
+                )
+        return runs
+    finally:
+        await conn.close()
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Figures: medians and ranges over runs, the ratio product / bare relay, the table
 
@@ -843,6 +969,19 @@ def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
             unit="messages",
         )
         row("failover: sockets that never reconnected", [run["never_reconnected"] for run in failover], unit="sockets")
+    upload = results.get("upload")
+    if upload:
+        size = f"{sizes.upload_bytes / 2**20:g} MiB"
+        label = f"upload: {sizes.upload_files} files of {size}, {sizes.upload_concurrency} at a time, to one worker"
+        row(f"{label}: uploads per second", [run["uploads_per_second"] for run in upload], unit="/s")
+        row(f"{label}: throughput", [run["mib_per_second"] for run in upload], unit="MiB/s")
+        row(
+            "upload: the worker's peak RSS growth while uploading (sampled every 50 ms)",
+            [run["rss_growth_mib"] for run in upload],
+            unit="MiB",
+        )
+        row(f"upload: that growth / the file size ({size})", [run["rss_growth_per_file_size"] for run in upload])
+        row("upload: uploads refused", [run["files"] - run["stored"] for run in upload], unit="uploads")
     return rows
 
 
@@ -942,6 +1081,8 @@ async def run_scenarios(
             await sessions(f"bench-failover-{rep}", s.failover_customers) for rep in range(s.failover_reps)
         ]
         results["failover"] = await scenario_failover(stack, lines, customers_by_rep)
+    if "upload" in chosen:
+        results["upload"] = await scenario_upload(stack, (await sessions("bench-upload", 1))[0])
     if profile is not None:
         customers = await sessions("bench-relay", s.relay_pairs)
         results["profile"] = await profile_relay(
@@ -964,11 +1105,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="channel layer: RedisPubSubChannelLayer (pubsub) or RedisChannelLayer (core)",
     )
     parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne", help="the web workers' server")
-    parser.add_argument("--quick", action="store_true", help="a tiny run of every scenario (the smoke test's)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a tiny run of every scenario but upload (the smoke test's)"
+    )
     parser.add_argument("--reps", type=int, help="runs of each scenario (default 3; 1 with --quick)")
     parser.add_argument("--idle-sockets", type=int, help="sockets of the idle scenario (default 10,000)")
     parser.add_argument(
-        "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, from {', '.join(SCENARIOS)}"
+        "--scenarios", help=f"comma-separated, from {', '.join(SCENARIOS)} (default: all; all but upload with --quick)"
     )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(
@@ -991,6 +1134,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.profile is not None:
         args.scenarios = ""
+    elif args.scenarios is None:
+        args.scenarios = ",".join(QUICK_SCENARIOS if args.quick else SCENARIOS)
     args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
     if any("=" not in item for item in args.env):
         parser.error("--env takes NAME=VALUE")
