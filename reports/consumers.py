@@ -39,7 +39,7 @@ from cs_platform.errors import ErrorCode
 from cs_platform.origins import own_site_socket
 from customers.selectors import customer_id_from_token
 from reports.floor import SUPERVISORS_GROUP
-from reports.selectors import floor_live
+from reports.floor_selectors import floor_live
 from routing import services as routing
 from routing.selectors import conversation_state
 

@@ -15,7 +15,7 @@ from chat.lifecycle import conversation_leave_message, conversation_start
 from chat.models import Conversation
 from chat.permissions import Participant
 from chat.services import message_send
-from reports.selectors import floor_live
+from reports.floor_selectors import floor_live
 from routing.services import assignment_pick, routing_sweep
 from tests.factories import AgentFactory, BusinessLineFactory, CustomerFactory, UserFactory
 from tests.routing.helpers import connect, routing_keys_clear
