@@ -77,6 +77,12 @@ def north(snapshot, line):
     return entry
 
 
+def chat_of(entry, conversation_id):
+    """The conversation among the line's agents' chats (an earlier snapshot may not show it yet)."""
+    found = [chat for agent in entry["agents"] for chat in agent["chats"] if chat["id"] == conversation_id]
+    return found[0] if found else None
+
+
 async def snapshot_where(socket, line, condition):
     """The first pushed snapshot whose entry for `line` meets `condition` (earlier ones may show the way there)."""
     frame = await expect(socket, "monitor.snapshot", where=lambda f: condition(north(f, line)))
@@ -171,11 +177,15 @@ async def test_the_monitor_is_pushed_as_customers_wait_agents_come_online_and_ch
     await customer_ws.send_json_to(
         {"type": "message.send", "conversation_id": conversation["id"], "client_msg_id": "c1", "body": "Hello?"}
     )
-    entry = await snapshot_where(socket, line, lambda e: e["agents"][0]["chats"][0]["unanswered_since"] is not None)
+    entry = await snapshot_where(
+        socket, line, lambda e: (chat_of(e, conversation["id"]) or {}).get("unanswered_since") is not None
+    )
     await agent_ws.send_json_to(
         {"type": "message.send", "conversation_id": conversation["id"], "client_msg_id": "a1", "body": "Hi!"}
     )
-    entry = await snapshot_where(socket, line, lambda e: e["agents"][0]["chats"][0]["unanswered_since"] is None)
+    entry = await snapshot_where(
+        socket, line, lambda e: (chat_of(e, conversation["id"]) or {}).get("unanswered_since", "") is None
+    )
 
     # Ann goes away, then her socket closes: the monitor follows
     await agent_ws.send_json_to({"type": "presence.set", "status": "away"})
