@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from agents.selectors import api_token_find, is_supervisor
-from chat import events, selectors, services
+from chat import events, frames, selectors, services
 from chat.consumers import (
     CLOSE_FORBIDDEN,
     CLOSE_UNAUTHENTICATED,
@@ -47,6 +47,37 @@ logger = logging.getLogger(__name__)
 
 # Frames of a conversation's group that change what the monitor shows (the clocks of unanswered messages).
 _MONITOR_FRAMES = {"message.new", "conversation.state"}
+# Bytes kept free in a snapshot's frame for its `ref`.
+_REF_ROOM = 200
+
+# The worker's latest read of the floor: (time.monotonic() when the read began, the snapshot). Touched only in the
+# worker's one database thread (`database_sync_to_async`), so reads queued behind each other share it.
+_latest_floor: tuple[float, dict[str, Any]] | None = None
+
+
+def floor_since(since: float) -> dict[str, Any]:
+    """A snapshot that reflects every change committed before `since` (a `time.monotonic()` of this worker): the
+    latest one when it was read after that, else a new read. Every supervisor socket of a worker hears a change at
+    about the same moment and queues its read on the same database thread: the first read serves them all."""
+    global _latest_floor
+    if _latest_floor is not None and _latest_floor[0] >= since:
+        return _latest_floor[1]
+    started = time.monotonic()
+    snapshot = _floor_that_fits()
+    _latest_floor = (started, snapshot)
+    return snapshot
+
+
+def _floor_that_fits() -> dict[str, Any]:
+    """The floor, its lists cut shorter (halved until it fits) when the frame would be over the largest frame the
+    server sends (CHAT_MAX_OUTGOING_FRAME_BYTES): the figures stay whole, the longest lists lose their tails."""
+    limit = settings.CHAT_QUEUE_SNAPSHOT_LIMIT
+    while True:
+        snapshot = floor_live(list_limit=limit)
+        if frames.wire_size(snapshot) + _REF_ROOM <= settings.CHAT_MAX_OUTGOING_FRAME_BYTES or limit == 0:
+            return snapshot
+        limit //= 2
+        logger.warning("monitor snapshot too large for one frame: lists cut to %s entries each", limit)
 
 
 def _supervisor_for_token(token: str) -> tuple[User | None, bool]:
@@ -67,6 +98,7 @@ class SupervisorConsumer(ChatConsumer):
     role = "supervisor"
     snapshot_task: asyncio.Task[None] | None = None
     snapshot_read_at = 0.0
+    heard_at = 0.0  # when the socket last heard of a change (time.monotonic()): a read must begin after it
     in_supervisors_group = False
 
     async def authenticate(self) -> tuple[ErrorCode, str, int] | None:
@@ -113,6 +145,7 @@ class SupervisorConsumer(ChatConsumer):
         # Join before the first read: a change committed in between is in the snapshot or announced after it.
         await self.channel_layer.group_add(SUPERVISORS_GROUP, self.channel_name)
         self.in_supervisors_group = True
+        self.heard_at = time.monotonic()
         await self._snapshot_send()
 
     # The monitor
@@ -123,6 +156,7 @@ class SupervisorConsumer(ChatConsumer):
     def _snapshot_soon(self) -> None:
         """A fresh snapshot now, or when the interval since the last read is over: changes within it make one
         read, after the last of them (a trailing read, so the final state always goes out)."""
+        self.heard_at = time.monotonic()
         if self.snapshot_task is not None:
             return
         delay = self.snapshot_read_at + settings.MONITOR_PUSH_INTERVAL - time.monotonic()
@@ -139,7 +173,7 @@ class SupervisorConsumer(ChatConsumer):
 
     async def _snapshot_send(self, ref: Any = None) -> None:
         self.snapshot_read_at = time.monotonic()
-        snapshot = await database_sync_to_async(floor_live)()
+        snapshot = await database_sync_to_async(floor_since)(self.heard_at)
         await self.send_frame({**snapshot, "ref": ref} if ref is not None else snapshot)
         await self._listen_to(
             {chat["id"] for line in snapshot["lines"] for agent in line["agents"] for chat in agent["chats"]}
@@ -156,6 +190,7 @@ class SupervisorConsumer(ChatConsumer):
             self._snapshot_soon()
 
     async def handle_refresh(self, frame: dict[str, Any], ref: Any) -> None:
+        self.heard_at = time.monotonic()
         await self._snapshot_send(ref)
 
     async def _heartbeat(self) -> None:

@@ -337,3 +337,23 @@ async def test_supervisors_on_another_worker_hear_of_changes_through_the_channel
     await get_channel_layer().group_send(SUPERVISORS_GROUP, floor_changed_event())
     assert (await socket.receive_json_from(timeout=5))["type"] == "monitor.snapshot"
     await socket.disconnect()
+
+
+async def test_a_floor_too_large_for_one_frame_has_its_lists_cut_and_its_figures_whole(line, settings):
+    # Given 40 customers waiting, and frames of at most 6000 bytes
+    from tests.factories import ConversationFactory
+
+    await sync_to_async(
+        lambda: [ConversationFactory(customer=CustomerFactory(business_line=line)) for _ in range(40)]
+    )()
+    settings.CHAT_MAX_OUTGOING_FRAME_BYTES = 6000
+
+    # When a supervisor connects
+    socket, snapshot = await supervisor_socket()
+
+    # Then the snapshot still comes, with the whole count and the head of the queue
+    entry = north(snapshot, line)
+    assert entry["waiting"] == 40
+    assert 0 < len(entry["queue"]) < 40
+    assert [q["queue_position"] for q in entry["queue"]] == list(range(1, len(entry["queue"]) + 1))
+    await socket.disconnect()
