@@ -164,6 +164,14 @@ def test_the_monitor_page_is_for_supervisors_only(client):
     assert b'<script type="module" src="/static/monitor/monitor.js">' in answer.content
     assert b'"socket_path": "/ws/supervisor/"' in answer.content
 
+    # ... and find it on the admin's home
+    assert b'<a href="/admin/monitor/">Live monitor</a>' in client.get("/admin/").content
+
     # and so do superusers
     client.force_login(UserFactory(is_superuser=True, is_staff=True))
     assert client.get("/admin/monitor/").status_code == 200
+    assert b'<a href="/admin/monitor/">Live monitor</a>' in client.get("/admin/").content
+
+    # other staff see no such link
+    client.force_login(UserFactory(is_staff=True))
+    assert b"/admin/monitor/" not in client.get("/admin/").content

@@ -113,3 +113,9 @@ def test_the_monitor_follows_a_chat_live_and_the_supervisor_whispers(agent_page,
     expect(chat).to_have_count(0)
     expect(agent_row.locator(".mon-load")).to_have_text("0 / 3")
     expect(page.locator("#watch-meta")).to_contain_text("closed")
+
+    # The admin's home lists the monitor for the supervisor
+    page.goto(f"{base}/admin/")
+    page.locator("#content-main").get_by_role("link", name="Live monitor").click()
+    expect(page).to_have_url(f"{base}/admin/monitor/")
+    expect(page.locator("#connection-status")).to_have_attribute("data-state", "connected")
