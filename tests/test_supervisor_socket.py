@@ -357,3 +357,29 @@ async def test_a_floor_too_large_for_one_frame_has_its_lists_cut_and_its_figures
     assert 0 < len(entry["queue"]) < 40
     assert [q["queue_position"] for q in entry["queue"]] == list(range(1, len(entry["queue"]) + 1))
     await socket.disconnect()
+
+
+async def test_a_left_message_appears_among_the_missed_and_refresh_answers_at_once(line, customer):
+    socket, _ = await supervisor_socket()
+
+    # When a customer leaves a message while nobody is online
+    customer_ws = await customer_socket(customer)
+    await customer_ws.send_json_to(
+        {"type": "conversation.leave_message", "body": "Call me back", "name": "Ada", "email": "ada@example.com"}
+    )
+    state = await expect(customer_ws, "conversation.state")
+    conversation_id = state["conversation"]["id"]
+
+    # Then the monitor lists it among the missed, as a left message
+    entry = await snapshot_where(socket, line, lambda e: bool(e["missed"]))
+    assert [(m["id"], m["left_message"], m["close_reason"], m["customer"]["name"]) for m in entry["missed"]] == [
+        (conversation_id, True, "offline", "Ada")
+    ]
+    assert entry["missed_today"] == 0  # a left message is not missed by the wait timeout
+
+    # and `monitor.refresh` answers with the same picture, with its ref
+    await socket.send_json_to({"type": "monitor.refresh", "ref": "r1"})
+    refreshed = await expect(socket, "monitor.snapshot", where=lambda f: f.get("ref") == "r1")
+    assert [m["id"] for m in north(refreshed, line)["missed"]] == [conversation_id]
+    await customer_ws.disconnect()
+    await socket.disconnect()

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from routing.models import BusinessLine
 from tests.browser.workbench_conftest import (
     PASSWORD,
+    ScriptedSocket,
     agent_page,
     in_thread,
     screenshot,
@@ -23,6 +24,7 @@ from tests.browser.workbench_conftest import (
     workbench_site,
 )
 from tests.factories import UserFactory
+from tests.integration.harness import agent_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -119,3 +121,43 @@ def test_the_monitor_follows_a_chat_live_and_the_supervisor_whispers(agent_page,
     page.locator("#content-main").get_by_role("link", name="Live monitor").click()
     expect(page).to_have_url(f"{base}/admin/monitor/")
     expect(page.locator("#connection-status")).to_have_attribute("data-state", "connected")
+
+
+def test_the_agent_sees_a_whisper_in_the_workbench_as_a_supervisors_internal_note(
+    agent_page, scripted, team, workbench_site, screenshot
+):
+    # Given Alice in her workbench with a customer's chat, and a supervisor's script on the other worker
+    customer = scripted(line=team.line, name="Grace Hopper")
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+    conversation = customer.start_with_agent()
+    customer.say(conversation["id"], "My order never came")
+    expect(agent_page.transcript_message("My order never came")).to_be_visible()
+    username = in_thread(a_supervisor)
+    token = agent_login(workbench_site.chat, username, PASSWORD)["token"]
+    supervisor = ScriptedSocket(url=workbench_site.chat.ws_url(f"/ws/supervisor/?token={token}"), name="supervisor")
+    try:
+        # When the supervisor whispers
+        supervisor.request(
+            {
+                "type": "whisper.send",
+                "conversation_id": conversation["id"],
+                "client_msg_id": "w-1",
+                "body": "Refund it, I approve",
+            },
+            "whisper.ack",
+        )
+
+        # Then Alice's transcript shows it, marked as an internal note from a supervisor
+        whisper = agent_page.transcript_message("Refund it, I approve")
+        expect(whisper).to_contain_text("Supervisor (whisper)")
+        expect(whisper).to_contain_text("Internal note")
+        screenshot(agent_page.page, "monitor-3-whisper-in-the-workbench")
+        # ... and the customer never got it
+        synced = customer.request(
+            {"type": "sync", "conversation_id": conversation["id"], "after_seq": 0}, "sync.result"
+        )
+        assert "Refund it, I approve" not in [m["body"] for m in synced["messages"]]
+        assert [f for f in customer.received() if "Refund it" in str(f)] == []
+    finally:
+        supervisor.close()
