@@ -32,6 +32,7 @@ from chat.permissions import (
     VISIBLE_SQL,
     WRITABLE_SQL,
     Participant,
+    conversation_for,
     require_conversation_id,
     require_writable,
 )
@@ -238,6 +239,9 @@ def message_send(
     attachments runs in a transaction: refused attachments (`invalid_field`) leave nothing stored.
     """
     if participant.kind == "supervisor":
+        # Supervisors never write to the customer: the rule says why (`not_found`, `conversation_closed`,
+        # `not_assigned`), as for anyone who may not write here; a whisper is `whisper_send`.
+        require_writable(participant, conversation_for(participant, conversation_id))
         raise ChatError(ErrorCode.NOT_ASSIGNED, "Supervisors whisper to the agent; they do not write to the customer")
     if internal and not participant.is_agent:
         raise ChatError(ErrorCode.INVALID_FIELD, "Only agents write internal notes")
