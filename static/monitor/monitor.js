@@ -198,6 +198,7 @@ function renderLine(line) {
     figure("Missed today", line.missed_today, "mon-missed-today"),
     figure("Reply target breaches", line.breaches, "mon-breaches"),
   );
+  figures.querySelector(".mon-breaches").append(el("span", { class: "mon-figure-note", text: `target ${clock(line.reply_target_seconds)}` }));
   section.append(figures);
   const columns = el("div", { class: "mon-columns" });
   columns.append(renderQueue(line), renderAgents(line), renderMissed(line));
@@ -333,7 +334,9 @@ function senderName(message) {
   if (message.event === "whisper") return "Supervisor (whisper)";
   if (message.sender === "system") return "System";
   if (message.sender === "customer") return state.watched?.customer?.name || "Customer";
-  return "Agent";
+  const agent = state.watched?.agent;
+  if (agent && agent.id === message.agent_id) return agent.name;
+  return message.agent_id ? `Agent #${message.agent_id}` : "Agent";
 }
 
 function renderWatch() {
