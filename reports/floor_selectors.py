@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from chat.models import Conversation, ConversationStatus, Message, Sender
@@ -22,6 +22,18 @@ from routing.selectors import QUEUE_ORDER
 
 # What the monitor shows of each conversation it lists: who, where from, since when (one row read, no objects).
 _ENTRY_FIELDS = ("id", "channel", "started_at", "customer_id", "customer__name", "customer__email")
+
+
+# The customer's first message since the agent's last answer (internal notes are none): when their wait for an
+# answer began. Read for the active chats only, through the messages' (conversation, seq) index.
+_FIRST_UNANSWERED = (
+    Message.objects.filter(conversation=OuterRef("pk"), sender=Sender.CUSTOMER)
+    .filter(
+        Q(conversation__last_agent_message_at__isnull=True) | Q(created_at__gt=F("conversation__last_agent_message_at"))
+    )
+    .order_by("seq")
+    .values("created_at")[:1]
+)
 
 
 def floor_live(*, list_limit: int | None = None) -> dict[str, Any]:
@@ -56,9 +68,18 @@ def _line_floor(line: BusinessLine, *, now: datetime, limit: int) -> dict[str, A
         )
     ]
     chats: dict[int, list[dict[str, Any]]] = {}
-    active = conversations.filter(status=ConversationStatus.ACTIVE).order_by("assigned_at", "id")
+    active = (
+        conversations.filter(status=ConversationStatus.ACTIVE)
+        .annotate(first_unanswered_at=Subquery(_FIRST_UNANSWERED))
+        .order_by("assigned_at", "id")
+    )
     for row in active.values(
-        *_ENTRY_FIELDS, "agent_id", "assigned_at", "last_customer_message_at", "last_agent_message_at"
+        *_ENTRY_FIELDS,
+        "agent_id",
+        "assigned_at",
+        "last_customer_message_at",
+        "last_agent_message_at",
+        "first_unanswered_at",
     )[:limit]:
         chats.setdefault(row["agent_id"], []).append(_chat(row, now=now, reply_target=line.agent_reply_timeout))
     last_event = (
@@ -105,15 +126,21 @@ def _seconds_since(moment: datetime, now: datetime) -> float | None:
 
 
 def _chat(row: dict[str, Any], *, now: datetime, reply_target: int) -> dict[str, Any]:
-    """An active chat on the monitor: unanswered while the customer spoke after the agent's last message."""
+    """An active chat on the monitor. It is unanswered while the customer spoke after the agent's last message; the
+    customer has waited since their first message after it (`unanswered_since`, which a breach is measured by), and
+    their last message is `last_unanswered_at`."""
     said: datetime | None = row["last_customer_message_at"]
     answered: datetime | None = row["last_agent_message_at"]
-    unanswered_since = said if said is not None and (answered is None or said > answered) else None
-    unanswered = _seconds_since(unanswered_since, now) if unanswered_since is not None else None
+    waiting = said is not None and (answered is None or said > answered)
+    since: datetime | None = (row["first_unanswered_at"] or said) if waiting else None
+    last = said if waiting else None
+    unanswered = _seconds_since(since, now) if since is not None else None
     return {
         **_entry(row),
         "assigned_at": row["assigned_at"].isoformat(),
-        "unanswered_since": unanswered_since.isoformat() if unanswered_since is not None else None,
+        "unanswered_since": since.isoformat() if since is not None else None,
         "unanswered_seconds": unanswered,
+        "last_unanswered_at": last.isoformat() if last is not None else None,
+        "last_unanswered_seconds": _seconds_since(last, now) if last is not None else None,
         "breach": unanswered is not None and unanswered > reply_target,
     }

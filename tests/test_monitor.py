@@ -79,7 +79,8 @@ def test_the_monitor_shows_the_queue_each_agents_chats_with_their_unanswered_clo
     assignment_pick(agent_id=ann.id, conversation_id=a.id)
     at(clock, 25)
     assignment_pick(agent_id=ann.id, conversation_id=b.id)
-    # B's customer asks at 26 s and nobody answers; A's asks at 30 s, Ann answers at 40 s, A's asks again at 150 s
+    # B's customer asks at 26 s and again at 180 s, and nobody answers; A's asks at 30 s, Ann answers at 40 s, A's
+    # asks again at 150 s
     at(clock, 26)
     says("customer", b.customer_id, b, "Where is my parcel?")
     at(clock, 30)
@@ -88,6 +89,8 @@ def test_the_monitor_shows_the_queue_each_agents_chats_with_their_unanswered_clo
     says("agent", ann.id, a, "Hi, how can I help?")
     at(clock, 150)
     says("customer", a.customer_id, a, "My order is late")
+    at(clock, 180)
+    says("customer", b.customer_id, b, "Hello??")
 
     # When the monitor is read at 200 s
     at(clock, 200)
@@ -118,6 +121,10 @@ def test_the_monitor_shows_the_queue_each_agents_chats_with_their_unanswered_clo
         (a.id, "2026-03-02T10:00:20+00:00", "2026-03-02T10:02:30+00:00", 50.0, False),
         (b.id, "2026-03-02T10:00:25+00:00", "2026-03-02T10:00:26+00:00", 174.0, True),
     ]
+    assert [(chat["last_unanswered_at"], chat["last_unanswered_seconds"]) for chat in ann_chats] == [
+        ("2026-03-02T10:02:30+00:00", 50.0),
+        ("2026-03-02T10:03:00+00:00", 20.0),
+    ]
     assert north["agents"][1]["chats"] == []
     assert north["breaches"] == 1
     assert [(m["id"], m["left_message"], m["missed_seconds"], m["close_reason"]) for m in north["missed"]] == [
@@ -141,6 +148,7 @@ def test_an_answered_chat_has_no_clock(clock):
 
     [chat] = entry["agents"][0]["chats"]
     assert (chat["unanswered_since"], chat["unanswered_seconds"], chat["breach"]) == (None, None, False)
+    assert (chat["last_unanswered_at"], chat["last_unanswered_seconds"]) == (None, None)
 
 
 def test_the_monitor_page_is_for_supervisors_only(client):

@@ -260,11 +260,18 @@ function renderAgents(line) {
       );
       const chats = el("ul", { class: "mon-chats" });
       for (const chat of agent.chats) {
-        const clockEl =
+        // The customer's wait for an answer runs from their first unanswered message; their last one is beside it.
+        const waiting =
           chat.unanswered_seconds === null
-            ? el("span", { class: "mon-answered", text: "answered" })
-            : ticking(chat.unanswered_seconds, "mon-unanswered");
-        const item = conversationItem(chat, clockEl);
+            ? [el("span", { class: "mon-answered", text: "answered" })]
+            : [
+                ticking(chat.unanswered_seconds, "mon-unanswered"),
+                chat.last_unanswered_seconds < chat.unanswered_seconds
+                  ? el("span", { class: "mon-last" }, el("span", { text: "last " }), ticking(chat.last_unanswered_seconds, "mon-last-clock"))
+                  : null,
+              ];
+        const item = conversationItem(chat, ...waiting);
+        item.title = "Time since the customer's first unanswered message (and since their last one)";
         item.classList.add("mon-chat");
         item.dataset.target = String(line.reply_target_seconds);
         chats.append(item);

@@ -90,6 +90,9 @@ def test_the_monitor_follows_a_chat_live_and_the_supervisor_whispers(agent_page,
     expect(transcript).to_contain_text("Where is my parcel?")
     customer.say(conversation["id"], "It was due on Monday")
     expect(transcript).to_contain_text("It was due on Monday")
+    # ... the wait runs from the first unanswered message: writing again does not hide the breach
+    expect(chat.locator(".mon-last")).to_be_visible()
+    expect(chat).to_have_class(BREACH)
     screenshot(page, "monitor-1-breach-and-watching")
 
     # and whispers to Alice: she sees it as an internal note, the transcript shows it, the customer never does
