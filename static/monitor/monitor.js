@@ -7,6 +7,7 @@
  * textContent, never as HTML.
  */
 import { reconnectDelay } from "../shared/backoff.js";
+import { newClientMsgId } from "../shared/client.js";
 
 const config = JSON.parse(document.getElementById("monitor-config").textContent);
 const TICK_MS = 1000;
@@ -39,6 +40,7 @@ const state = {
   watchedId: null,
   watched: null, // the watched conversation's payload
   messages: new Map(), // seq -> message of the watched conversation
+  pendingWhisper: null, // {id, body, conversationId} until its whisper.ack
 };
 
 /** Build an element: `el("li", {class: "x", text: "y", data: {conversationId: 3}}, child, ...)`. */
@@ -151,7 +153,10 @@ function onFrame(frame) {
       if (frame.ref === "transfer") notice("Transferred.", "success");
       break;
     case "whisper.ack":
-      ui.whisperInput.value = "";
+      if (state.pendingWhisper?.id === frame.client_msg_id) {
+        state.pendingWhisper = null;
+        ui.whisperInput.value = "";
+      }
       if (frame.message.conversation_id === state.watchedId) {
         state.messages.set(frame.message.seq, frame.message);
         renderWatch();
@@ -398,7 +403,11 @@ ui.whisperForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const body = ui.whisperInput.value.trim();
   if (!body || state.watchedId === null) return;
-  send({ type: "whisper.send", conversation_id: state.watchedId, client_msg_id: crypto.randomUUID(), body });
+  // The same text sent again before its ack (a double click, a retry after a reconnect) keeps its id: stored once.
+  const pending = state.pendingWhisper;
+  const id = pending && pending.body === body && pending.conversationId === state.watchedId ? pending.id : newClientMsgId();
+  state.pendingWhisper = { id, body, conversationId: state.watchedId };
+  send({ type: "whisper.send", conversation_id: state.watchedId, client_msg_id: id, body });
 });
 
 ui.whisperInput.addEventListener("keydown", (event) => {
