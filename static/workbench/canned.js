@@ -135,7 +135,10 @@ input.addEventListener("input", () => {
   state.active = 0;
   updatePicker();
 });
-input.addEventListener("blur", () => setTimeout(closePicker, 150));
+// Closed by a click elsewhere (not on blur: the workbench re-renders the composer's controls while one types).
+document.addEventListener("mousedown", (event) => {
+  if (!picker.hidden && event.target !== input && !picker.contains(/** @type {Node} */ (event.target))) closePicker();
+});
 
 // ---- The agent's own replies ---------------------------------------------------------------------------
 
@@ -219,7 +222,7 @@ manager.addEventListener("toggle", () => {
 });
 
 onSelection((selection) => {
-  state.conversationId = selection && selection.live ? selection.conversation.id : null;
+  state.conversationId = selection ? selection.conversation.id : null;
   state.replies = [];
   state.loading = null;
   closePicker();

@@ -76,14 +76,14 @@ export function showError(node, error) {
 }
 
 /**
- * Calls `listener({conversation, live})` when another conversation comes on screen (or its status changes), and
- * `listener(null)` when none is.
+ * Calls `listener({conversation, live})` when another conversation comes on screen, and `listener(null)` when none
+ * is. Only a change of conversation counts: a tool keeps what the agent is doing in it while it re-renders.
  */
 export function onSelection(listener) {
   let last = "";
   document.addEventListener("workbench:selection", (event) => {
     const detail = event.detail;
-    const key = detail ? `${detail.conversation.id}:${detail.conversation.status}:${detail.live}` : "";
+    const key = detail ? String(detail.conversation.id) : "";
     if (key === last) return;
     last = key;
     listener(detail);
