@@ -21,7 +21,6 @@ from tests.factories import AgentFactory, BusinessLineFactory, ConversationFacto
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-
 def online_with_a_customer(agent_page, scripted, team, **customer_fields):
     """The agent online in the workbench with a customer's conversation assigned and on screen."""
     agent_page.open_workbench(team.username)
