@@ -10,6 +10,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,13 +18,13 @@ from rest_framework.views import APIView
 
 from agents.models import Agent
 from agents.selectors import agent_for_user, is_supervisor
-from chat.api import HistoryConversationSerializer, IsAgent
-from chat.payloads import conversation_payload
+from chat.api import AttachmentSerializer, HistoryConversationSerializer, IsAgent
+from chat.payloads import attachment_payload, conversation_payload
 from cs_platform.errors import ErrorCode
 from cs_platform.rest import ErrorSerializer
 from desk import selectors, services
 from desk.errors import DeskError
-from desk.models import CannedReply, CustomerNote, Label
+from desk.models import CannedAttachment, CannedReply, CustomerNote, Label
 from reports.selectors import business_line_by_key
 
 
@@ -47,12 +48,24 @@ class Refused(APIException):
         self.status_code = status_code
 
 
+# Refusals with a status of their own, as the attachment upload answers them (chat.api.ATTACHMENT_REFUSALS).
+REFUSAL_STATUS = {
+    ErrorCode.NOT_ASSIGNED: status.HTTP_403_FORBIDDEN,
+    ErrorCode.CONVERSATION_CLOSED: status.HTTP_409_CONFLICT,
+    ErrorCode.FILE_TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    ErrorCode.FILE_TYPE_NOT_ALLOWED: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    ErrorCode.FILE_REJECTED: status.HTTP_422_UNPROCESSABLE_ENTITY,
+}
+
+
 def _refusal(error: DeskError) -> APIException:
     """A service's refusal as REST answers it: a bad field is `400 invalid_request` with the field's message."""
     if error.code == ErrorCode.INVALID_FIELD:
         return ValidationError({error.field or "non_field_errors": [error.message]})
     if error.code == ErrorCode.NOT_FOUND:
         return NotFound(error.message)
+    if error.code in REFUSAL_STATUS:
+        return Refused(REFUSAL_STATUS[error.code], error.code, error.message)
     return PermissionDenied(error.message, error.code.value)
 
 
@@ -67,6 +80,22 @@ ERRORS = {
 # Canned replies
 
 
+class CannedAttachmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+
+
+def canned_attachment_payload(attachment: CannedAttachment) -> dict[str, Any]:
+    return {
+        "id": attachment.pk,
+        "name": attachment.name,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+    }
+
+
 class CannedReplySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     shortcut = serializers.CharField(help_text="Typed after / in the composer.")
@@ -78,6 +107,7 @@ class CannedReplySerializer(serializers.Serializer):
     text = serializers.CharField(
         required=False, help_text="With `conversation_id`: the body with the variables filled for that conversation."
     )
+    attachments = CannedAttachmentSerializer(many=True, help_text="Files sent with it (`POST .../use/`).")
 
 
 def canned_reply_payload(reply: CannedReply, *, editable: bool, text: str | None = None) -> dict[str, Any]:
@@ -89,6 +119,7 @@ def canned_reply_payload(reply: CannedReply, *, editable: bool, text: str | None
         "business_line": reply.business_line.key if reply.business_line is not None else None,
         "personal": reply.agent_id is not None,
         "editable": editable,
+        "attachments": [canned_attachment_payload(a) for a in reply.attachments.all()],
     }
     if text is not None:
         payload["text"] = text
@@ -227,6 +258,95 @@ class CannedReplyApi(APIView):
         except DeskError as error:
             raise _refusal(error) from error
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CannedAttachmentsApi(APIView):
+    """Files for a canned reply, added by whoever may change the reply."""
+
+    permission_classes = [IsAgentOrSupervisor]
+    parser_classes = [MultiPartParser]
+
+    class UploadSerializer(serializers.Serializer):
+        file = serializers.FileField(help_text="The file; its type is decided from its content.")
+
+    @extend_schema(
+        operation_id="canned_attachment_create",
+        tags=["workbench"],
+        summary="Add a file to a canned reply",
+        description="Multipart, one `file` part: within ATTACHMENT_MAX_BYTES and ATTACHMENT_ALLOWED_TYPES (the "
+        "type read from the content), at most 10 per reply. A business line's own limits apply when it is used.",
+        parameters=[OpenApiParameter("reply_id", int, OpenApiParameter.PATH)],
+        request={"multipart/form-data": UploadSerializer},
+        responses={
+            201: CannedAttachmentSerializer,
+            **ERRORS,
+            413: OpenApiResponse(ErrorSerializer, description="`file_too_large`."),
+            415: OpenApiResponse(ErrorSerializer, description="`file_type_not_allowed`."),
+        },
+    )
+    def post(self, request: Request, reply_id: int) -> Response:
+        upload = self.UploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        try:
+            attachment = services.canned_attachment_add(
+                user=request.user, reply_id=reply_id, upload=upload.validated_data["file"]
+            )
+        except DeskError as error:
+            raise _refusal(error) from error
+        return Response(canned_attachment_payload(attachment), status=status.HTTP_201_CREATED)
+
+
+class CannedReplyUseApi(APIView):
+    """Copies a canned reply's files into a conversation, to send with the reply's text."""
+
+    permission_classes = [IsAgent]
+
+    class UseSerializer(serializers.Serializer):
+        conversation_id = serializers.IntegerField()
+
+    class UsedSerializer(serializers.Serializer):
+        text = serializers.CharField(help_text="The body with its variables filled for the conversation.")
+        attachments = AttachmentSerializer(many=True, help_text="New uploads of yours: send their ids.")
+
+    @extend_schema(
+        operation_id="canned_reply_use",
+        tags=["workbench"],
+        summary="Use a canned reply in a conversation",
+        description="Each file of the reply becomes a new attachment of the conversation, uploaded by you, as if "
+        "you had chosen it (the conversation must be yours and active; its line's limits apply): send them with "
+        "`message.send` `attachment_ids`. All or nothing.",
+        parameters=[OpenApiParameter("reply_id", int, OpenApiParameter.PATH)],
+        request=UseSerializer,
+        responses={
+            201: UsedSerializer,
+            **ERRORS,
+            403: OpenApiResponse(ErrorSerializer, description="`not_an_agent`, or `not_assigned`."),
+            409: OpenApiResponse(ErrorSerializer, description="`conversation_closed`."),
+            413: OpenApiResponse(ErrorSerializer, description="`file_too_large` for the line."),
+            415: OpenApiResponse(ErrorSerializer, description="`file_type_not_allowed` by the line."),
+        },
+    )
+    def post(self, request: Request, reply_id: int) -> Response:
+        data = self.UseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation_id = data.validated_data["conversation_id"]
+        try:
+            reply, copies = services.canned_reply_use(
+                user=request.user, reply_id=reply_id, conversation_id=conversation_id
+            )
+        except DeskError as error:
+            raise _refusal(error) from error
+        agent = _agent(request)
+        conversation = selectors.conversation_for_agent(agent_id=agent.pk, conversation_id=conversation_id)
+        assert conversation is not None  # the service found it
+        variables = selectors.canned_reply_variables(conversation=conversation, agent=agent)
+        return Response(
+            {
+                "text": selectors.canned_reply_render(reply.body, variables),
+                "attachments": [attachment_payload(copy) for copy in copies],
+            },
+            status=status.HTTP_201_CREATED,
+        )
 
 
 # Labels

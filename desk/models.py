@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from chat.models import attachment_storage
+
 SHORTCUT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 
@@ -60,6 +62,25 @@ class CannedReply(models.Model):
 
     def __str__(self) -> str:
         return f"/{self.shortcut}: {self.title}"
+
+
+class CannedAttachment(models.Model):
+    """A file that goes with a canned reply: copied into the conversation as a new attachment of the agent who
+    uses the reply (`desk.services.canned_reply_use`), so the conversation's own rules (its line's size and types,
+    the scanner, who may download) apply to the copy, and the reply's file is never served from a chat."""
+
+    canned_reply = models.ForeignKey(CannedReply, on_delete=models.CASCADE, related_name="attachments")
+    name = models.CharField(max_length=255, help_text="The uploaded file's name, cleaned.")
+    content_type = models.CharField(max_length=100, help_text="Decided from the content, never from the name.")
+    size = models.PositiveBigIntegerField()
+    file = models.FileField(storage=attachment_storage, upload_to="canned/%Y/%m/", max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["canned_reply", "id"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Label(models.Model):

@@ -32,7 +32,9 @@ def canned_replies_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySe
         visible |= Q(agent=agent) | Q(business_line__agents=agent)
     if is_supervisor(user=user):
         visible |= Q(business_line__isnull=False)
-    return CannedReply.objects.filter(visible).select_related("business_line").distinct()
+    return (
+        CannedReply.objects.filter(visible).select_related("business_line").prefetch_related("attachments").distinct()
+    )
 
 
 def canned_replies_search(

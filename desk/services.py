@@ -7,17 +7,30 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.selectors import agent_for_user, is_supervisor
-from chat.selectors import history_customer_for_agent
+from chat import files
+from chat.errors import ChatError
+from chat.models import Attachment
+from chat.permissions import Participant
+from chat.selectors import attachment_limits_for, history_customer_for_agent
+from chat.services import attachment_upload
 from cs_platform.errors import ErrorCode
 from desk.errors import DeskError
-from desk.models import SHORTCUT_PATTERN, CannedReply, CustomerNote, Label
-from desk.selectors import canned_replies_visible, canned_reply_editable, conversation_for_agent
+from desk.models import SHORTCUT_PATTERN, CannedAttachment, CannedReply, CustomerNote, Label
+from desk.selectors import (
+    canned_replies_search,
+    canned_replies_visible,
+    canned_reply_editable,
+    conversation_for_agent,
+)
 from routing.models import BusinessLine
 
 logger = logging.getLogger(__name__)
@@ -109,8 +122,83 @@ def canned_reply_update(
 
 def canned_reply_delete(*, user: AbstractBaseUser | AnonymousUser, reply_id: int) -> None:
     reply = _editable(user=user, reply_id=reply_id)
+    stored = [attachment.file for attachment in reply.attachments.all()]
     reply.delete()
+    # The files go once the rows are gone for good.
+    transaction.on_commit(lambda: [file.storage.delete(str(file.name)) for file in stored])
     logger.info("canned reply %s deleted", reply_id)
+
+
+def canned_attachment_add(
+    *, user: AbstractBaseUser | AnonymousUser, reply_id: int, upload: UploadedFile
+) -> CannedAttachment:
+    """A file for a canned reply its keeper may change, within the product's own limits (ATTACHMENT_MAX_BYTES,
+    ATTACHMENT_ALLOWED_TYPES, the type read from the content); a business line's narrower limits apply when the
+    file is copied into one of its conversations."""
+    reply = _editable(user=user, reply_id=reply_id)
+    if reply.attachments.count() >= settings.CHAT_MAX_ATTACHMENTS:
+        raise DeskError(
+            ErrorCode.INVALID_FIELD, f"A reply carries at most {settings.CHAT_MAX_ATTACHMENTS} files.", field="file"
+        )
+    size = upload.size or 0
+    if size > settings.ATTACHMENT_MAX_BYTES:
+        raise DeskError(ErrorCode.FILE_TOO_LARGE, f"The file is larger than {settings.ATTACHMENT_MAX_BYTES} bytes")
+    name = files.clean_name(upload.name or "")
+    upload.seek(0)
+    content_type = files.content_type_of(upload.chunks(), name)
+    if content_type is None or content_type not in settings.ATTACHMENT_ALLOWED_TYPES:
+        raise DeskError(ErrorCode.FILE_TYPE_NOT_ALLOWED, "Files of this type cannot be sent")
+    upload.seek(0)
+    attachment = CannedAttachment(canned_reply=reply, name=name, content_type=content_type, size=size)
+    attachment.file.save(uuid.uuid4().hex, upload, save=False)
+    try:
+        attachment.save()
+    except Exception:
+        attachment.file.storage.delete(str(attachment.file.name))
+        raise
+    logger.info("file %s (%s, %s bytes) added to canned reply %s", attachment.pk, content_type, size, reply.pk)
+    return attachment
+
+
+def canned_reply_use(
+    *, user: AbstractBaseUser | AnonymousUser, reply_id: int, conversation_id: int
+) -> list[Attachment]:
+    """Copies the reply's files into the conversation as new uploads of the asking agent, ready for their next
+    `message.send` (`attachment_ids`). Each copy passes `chat.services.attachment_upload` like a file the agent
+    chose: the conversation must be theirs and active, and its line's limits and scanner apply. All or nothing."""
+    agent = agent_for_user(user=user)
+    if agent is None:
+        raise DeskError(ErrorCode.NOT_AN_AGENT, "Only agents use canned replies in a conversation.")
+    conversation = conversation_for_agent(agent_id=agent.pk, conversation_id=conversation_id)
+    if conversation is None:
+        raise DeskError(ErrorCode.NOT_FOUND, "No such conversation.")
+    usable = canned_replies_search(user=user, business_line_id=conversation.business_line_id)
+    reply = next((r for r in usable if r.pk == reply_id), None)
+    if reply is None:
+        raise DeskError(ErrorCode.NOT_FOUND, "No such canned reply.")
+    copies: list[Attachment] = []
+    try:
+        # Refused as a file the agent chose would be, even for a reply without files: not theirs, or ended.
+        attachment_limits_for(participant=Participant(kind="agent", id=agent.pk), conversation_id=conversation.pk)
+        with transaction.atomic():
+            for source in reply.attachments.all():
+                with source.file.open("rb") as stored:
+                    upload = UploadedFile(stored, name=source.name, content_type=source.content_type, size=source.size)
+                    copies.append(
+                        attachment_upload(
+                            participant=Participant(kind="agent", id=agent.pk),
+                            conversation_id=conversation.pk,
+                            upload=upload,
+                        )
+                    )
+    except ChatError as refusal:
+        for copy in copies:
+            for stored_file in (copy.file, copy.thumbnail):
+                if stored_file.name:
+                    stored_file.storage.delete(str(stored_file.name))
+        raise DeskError(refusal.code, refusal.message) from refusal
+    logger.info("canned reply %s used in conversation %s: %s files copied", reply.pk, conversation.pk, len(copies))
+    return reply, copies
 
 
 def conversation_labels_set(*, agent_id: int, conversation_id: int, label_ids: list[int]) -> list[Label]:

@@ -33,6 +33,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
+from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.models import Q
@@ -51,7 +52,7 @@ from chat.services import attachment_upload
 from cs_platform.asgi import application
 from customers.models import Customer
 from customers.services import customer_token_issue
-from desk.models import CannedReply, Label
+from desk.models import CannedAttachment, CannedReply, Label
 from routing.models import BusinessLine
 from routing.services import conversation_transfer
 from tests.attachment_storage import attachment_storage, tiny_png
@@ -263,6 +264,31 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
         R403_AGENT,
         R204,
         R204,
+    ),
+    ("POST", "api/canned-replies/<int:reply_id>/attachments/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R403_DENIED,
+        R403_DENIED,
+        R404,
+        R403_AGENT,
+        R201,
+        R201,
+    ),
+    # A line's reply, used in A's conversation: like an upload of the agent's there.
+    ("POST", "api/canned-replies/<int:reply_id>/use/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R201,
+        "403 not_assigned",
+        R404,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
     ),
     ("GET", "api/conversations/<int:conversation_id>/labels/"): (
         R401,
@@ -751,7 +777,10 @@ def customer_upload(world: World, file: SimpleUploadedFile | None = None) -> Att
 
 
 @pytest.fixture(autouse=True)
-def _attachment_files_in_a_temporary_folder(attachment_storage):
+def _attachment_files_in_a_temporary_folder(attachment_storage, monkeypatch):
+    monkeypatch.setattr(
+        CannedAttachment._meta.get_field("file"), "storage", FileSystemStorage(location=str(attachment_storage))
+    )
     return attachment_storage
 
 
@@ -815,6 +844,14 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
     ("DELETE", "api/canned-replies/<int:reply_id>/"): lambda world, role: (
         f"/api/canned-replies/{line_reply(world).pk}/",
         None,
+    ),
+    ("POST", "api/canned-replies/<int:reply_id>/attachments/"): lambda world, role: (
+        f"/api/canned-replies/{line_reply(world).pk}/attachments/",
+        SimpleUploadedFile("a.pdf", PDF),
+    ),
+    ("POST", "api/canned-replies/<int:reply_id>/use/"): lambda world, role: (
+        f"/api/canned-replies/{line_reply(world).pk}/use/",
+        {"conversation_id": world.conversation.pk},
     ),
     ("GET", "api/conversations/<int:conversation_id>/labels/"): lambda world, role: (
         f"/api/conversations/{world.conversation.pk}/labels/",

@@ -39,6 +39,8 @@ OUR_OPERATIONS = {
     ("/api/canned-replies/", "post"),
     ("/api/canned-replies/{reply_id}/", "patch"),
     ("/api/canned-replies/{reply_id}/", "delete"),
+    ("/api/canned-replies/{reply_id}/attachments/", "post"),
+    ("/api/canned-replies/{reply_id}/use/", "post"),
     ("/api/conversations/{conversation_id}/labels/", "get"),
     ("/api/conversations/{conversation_id}/labels/", "put"),
     ("/api/customers/{customer_id}/notes/", "get"),

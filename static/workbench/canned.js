@@ -3,11 +3,12 @@
  * variables filled by the server for the conversation on screen (GET /api/canned-replies/?conversation_id=); also
  * the "Insert a canned reply" list, and the agent's own replies kept in the "Canned replies" panel.
  */
-import { api, el, onSelection, showError } from "./desk.js";
+import { api, csrfToken, el, onSelection, showError } from "./desk.js";
 
 const input = /** @type {HTMLTextAreaElement} */ (document.getElementById("composer-input"));
 const select = /** @type {HTMLSelectElement} */ (document.getElementById("canned-replies"));
 const picker = document.getElementById("canned-picker");
+const filesBar = document.getElementById("canned-files");
 const manager = document.getElementById("canned-manager");
 const SHORTCUT_AT_CARET = /(^|\s)\/([a-z0-9_-]*)$/i;
 
@@ -61,7 +62,7 @@ function renderPicker() {
             "data-shortcut": reply.shortcut,
           },
           el("span", { class: "wb-canned-shortcut", text: `/${reply.shortcut}` }),
-          el("span", { class: "wb-canned-title", text: reply.title }),
+          el("span", { class: "wb-canned-title", text: reply.attachments.length ? `${reply.title} 📎${reply.attachments.length}` : reply.title }),
           el("span", { class: "wb-canned-preview", text: reply.text ?? reply.body }),
         );
         item.addEventListener("mousedown", (event) => {
@@ -105,6 +106,45 @@ function insert(reply) {
   closePicker();
   input.focus();
   input.dispatchEvent(new Event("input", { bubbles: true }));
+  offerFiles(reply);
+}
+
+// ---- A reply's files: copied into the conversation (POST .../use/) when the agent sends them --------------
+
+function offerFiles(reply) {
+  if (!reply.attachments || !reply.attachments.length) {
+    filesBar.hidden = true;
+    return;
+  }
+  const conversationId = state.conversationId;
+  const send = el("button", { type: "button", class: "button wb-small", text: "Send the files" });
+  const dismiss = el("button", { type: "button", class: "button wb-small", text: "Not now" });
+  const error = el("span", { class: "wb-tool-error", hidden: true });
+  send.addEventListener("click", async () => {
+    send.disabled = true;
+    try {
+      const used = await api("POST", `/api/canned-replies/${reply.id}/use/`, { conversation_id: conversationId });
+      document.dispatchEvent(
+        new CustomEvent("workbench:send-attachments", {
+          detail: { conversationId, attachmentIds: used.attachments.map((file) => file.id) },
+        }),
+      );
+      filesBar.hidden = true;
+    } catch (failure) {
+      send.disabled = false;
+      showError(error, failure);
+    }
+  });
+  dismiss.addEventListener("click", () => {
+    filesBar.hidden = true;
+  });
+  filesBar.replaceChildren(
+    el("span", { text: `📎 Files of /${reply.shortcut}: ${reply.attachments.map((file) => file.name).join(", ")}` }),
+    send,
+    dismiss,
+    error,
+  );
+  filesBar.hidden = false;
 }
 
 // Registered before workbench.js's own keydown (this module is imported first), so Enter picks, not sends.
@@ -186,10 +226,32 @@ async function renderManager() {
         el("span", { class: "wb-canned-shortcut", text: `/${reply.shortcut}` }),
         el("span", { class: "wb-canned-title", text: reply.title }),
         el("span", { class: "wb-conv-meta", text: reply.personal ? "Mine" : `Line ${reply.business_line}` }),
+        ...reply.attachments.map((file) => el("span", { class: "wb-conv-meta", text: `📎 ${file.name}` })),
         ...actions,
       );
     }),
   );
+}
+
+/** A file for a reply: multipart with the session's CSRF token; its type is decided by the server. */
+async function uploadFile(replyId, file) {
+  const body = new FormData();
+  body.append("file", file);
+  const response = await fetch(`/api/canned-replies/${replyId}/attachments/`, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+    body,
+  });
+  if (!response.ok) {
+    let answer = null;
+    try {
+      answer = await response.json();
+    } catch (error) {
+      answer = null;
+    }
+    throw new Error(`${file.name}: ${(answer && answer.message) || `the server answered ${response.status}`}`);
+  }
 }
 
 function changed() {
@@ -204,9 +266,12 @@ form.addEventListener("submit", async (event) => {
     title: form.elements.namedItem("title").value,
     body: form.elements.namedItem("body").value,
   };
+  const file = form.elements.namedItem("file").files[0];
   try {
-    if (editing === null) await api("POST", "/api/canned-replies/", data);
-    else await api("PATCH", `/api/canned-replies/${editing}/`, data);
+    const saved = editing === null
+      ? await api("POST", "/api/canned-replies/", data)
+      : await api("PATCH", `/api/canned-replies/${editing}/`, data);
+    if (file) await uploadFile(saved.id, file);
     showError(error, null);
     editing = null;
     form.reset();

@@ -6,6 +6,10 @@
 
 const config = JSON.parse(document.getElementById("workbench-config").textContent);
 
+export function csrfToken() {
+  return config.csrf_token;
+}
+
 export class ApiError extends Error {
   constructor(message, status, body) {
     super(message);

@@ -894,6 +894,16 @@ ui.transferLine.addEventListener("submit", (event) => {
   ui.transferLine.reset();
 });
 
+// A canned reply's files, copied into the conversation by canned.js: sent like a chosen file.
+document.addEventListener("workbench:send-attachments", (event) => {
+  const { conversationId, attachmentIds } = event.detail;
+  const rec = selected();
+  if (!isLive(rec) || rec.id !== conversationId) return;
+  client.sendMessage({ conversationId, body: "", internal: ui.internal.checked, attachmentIds });
+  renderTranscript();
+  scrollToEnd(true);
+});
+
 document.addEventListener("visibilitychange", () => {
   markRead();
   renderList();

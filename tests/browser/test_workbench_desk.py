@@ -175,3 +175,43 @@ def test_search_finds_a_chinese_message_of_my_line_and_opens_its_transcript(agen
     page.locator("#search-form [type=submit]").click()
     expect(page.locator("#search-results")).to_contain_text("No conversation of your lines matches.")
     assert agent_page.console_errors == []
+
+
+def test_a_canned_reply_with_a_file_sends_a_copy_in_the_conversation(agent_page, scripted, team, tmp_path, screenshot):
+    # Given an agent in a conversation who keeps a personal reply with a PDF, made in the canned replies panel
+    guide = tmp_path / "return guide.pdf"
+    guide.write_bytes(b"%PDF-1.4\nhow to return\n%%EOF\n")
+    customer, conversation = online_with_a_customer(agent_page, scripted, team, name="Ada Lovelace")
+    page = agent_page.page
+    page.locator("#canned-manager summary").click()
+    form = page.locator("#canned-manager form")
+    form.locator("[name=shortcut]").fill("guide")
+    form.locator("[name=title]").fill("Return guide")
+    form.locator("[name=body]").fill("Here is our return guide, {customer.name}.")
+    form.locator("[name=file]").set_input_files(str(guide))
+    form.locator("[type=submit]").click()
+    expect(page.locator("#canned-manager .wb-canned-list")).to_contain_text("📎 return guide.pdf")
+
+    # When they insert it with /guide and Enter
+    composer = page.locator("#composer-input")
+    composer.press_sequentially("/gui")
+    expect(page.locator("#canned-picker [role=option]")).to_have_count(1)
+    composer.press("Enter")
+
+    # Then the text is in the composer and the reply's file is offered; sending both reaches the customer
+    expect(composer).to_have_value("Here is our return guide, Ada Lovelace.")
+    files = page.locator("#canned-files")
+    expect(files).to_contain_text("return guide.pdf")
+    screenshot(page, "workbench-canned-files")
+    files.get_by_role("button", name="Send the files").click()
+    expect(files).to_be_hidden()
+    composer.press("Enter")
+    with_file = customer.expect("message.new", lambda f: f["message"]["attachments"] != [])["message"]
+    text = customer.expect("message.new", lambda f: f["message"]["body"].startswith("Here is"))["message"]
+    assert [(a["name"], a["content_type"]) for a in with_file["attachments"]] == [
+        ("return guide.pdf", "application/pdf")
+    ]
+    assert with_file["conversation_id"] == conversation["id"]
+    assert text["body"] == "Here is our return guide, Ada Lovelace."
+    expect(page.locator("#transcript .wb-attachment")).to_contain_text("return guide.pdf")
+    assert agent_page.console_errors == []

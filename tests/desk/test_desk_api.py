@@ -58,6 +58,7 @@ def test_canned_replies_for_a_conversation_come_with_their_variables_filled(line
                 "business_line": "shop",
                 "personal": False,
                 "editable": False,
+                "attachments": [],
                 "text": "Hi Wang Fang, Alice here. {customer.email}",
             }
         ]
