@@ -918,12 +918,14 @@ def search_data_build(database_url: str, line_id: int, other_line_id: int, agent
         conn.execute(search_sql.CREATE_INDEXES)
         conn.execute("ANALYZE chat_message; ANALYZE customers_customer; ANALYZE chat_conversation")
         indexed = time.perf_counter() - began
-        messages = conn.execute(
+        counted = conn.execute(
             "SELECT count(*) FROM chat_message m JOIN chat_conversation c ON c.id = m.conversation_id "
             "WHERE c.business_line_id = %s",
             [line_id],
-        ).fetchone()[0]
-        index_mib = conn.execute("SELECT pg_relation_size('desk_message_search_idx')").fetchone()[0] / 2**20
+        ).fetchone()
+        size = conn.execute("SELECT pg_relation_size('desk_message_search_idx')").fetchone()
+    assert counted is not None and size is not None  # aggregates always answer one row
+    messages, index_mib = counted[0], size[0] / 2**20
     return {
         "messages": messages,
         "insert_seconds": round(inserted, 1),
@@ -959,7 +961,7 @@ async def scenario_search(stack: BenchStack, lines: dict[str, Any]) -> list[dict
     agent = lines["bench-search"]["agents"][0]
     loop = asyncio.get_running_loop()
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        ids = dict(
+        ids: dict[str, int] = dict(
             conn.execute(
                 "SELECT key, id FROM routing_businessline WHERE key IN ('bench-search', 'bench-search-other')"
             ).fetchall()
