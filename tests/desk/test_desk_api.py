@@ -169,3 +169,19 @@ def test_the_reports_conversation_rows_carry_the_labels(line, agent):
     assert [row["labels"] for row in rows] == [["refund", "vip"]]
     table = list(csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode("utf-8-sig"))))
     assert [row["labels"] for row in table] == ["refund;vip"]
+
+
+def test_the_admins_transcript_list_filters_by_label(client, line):
+    supervisor = UserFactory(is_staff=True)
+    supervisor.groups.add(Group.objects.get_or_create(name="Supervisors")[0])
+    vip = Label.objects.create(business_line=line, name="vip")
+    labelled = ConversationFactory(customer=CustomerFactory(business_line=line))
+    ConversationFactory(customer=CustomerFactory(business_line=line))
+    labelled.labels.add(vip)
+    client.force_login(supervisor)
+
+    page = client.get("/admin/chat/conversation/", {"labels__id__exact": vip.pk})
+
+    assert page.status_code == 200
+    assert [c.pk for c in page.context["cl"].result_list] == [labelled.pk]
+    assert "By label" in page.content.decode()
