@@ -8,6 +8,7 @@ from cs_platform.errors import ErrorCode
 from desk import selectors, services
 from desk.errors import DeskError
 from desk.models import CannedReply, CustomerNote, Label
+from privacy.services import customer_erase
 from tests.factories import (
     AgentFactory,
     BusinessLineFactory,
@@ -253,3 +254,12 @@ def test_search_uses_the_indexes(line, agent):
 
     assert "desk_message_search_idx" in message_plan
     assert "desk_customer_search_idx" in customer_plan
+
+
+def test_erasing_a_customer_erases_the_notes_about_them(line, agent):
+    customer = CustomerFactory(business_line=line)
+    services.customer_note_add(agent_id=agent.pk, customer_id=customer.pk, body="Lives at 1 Main Street.")
+
+    customer_erase(customer_id=customer.pk, reason="Request #7")
+
+    assert not CustomerNote.objects.exists()
