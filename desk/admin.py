@@ -14,7 +14,7 @@ class CannedAttachmentInline(admin.TabularInline):
 
     model = CannedAttachment
     fields = ["name", "content_type", "size", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ["name", "content_type", "size", "created_at"]
     extra = 0
 
     def has_add_permission(self, request: HttpRequest, obj: CannedReply | None = None) -> bool:

@@ -172,7 +172,7 @@ def conversations_search(*, agent_id: int, query: SearchQuery, limit: int = SEAR
     """
     message_match = f"{MESSAGE_INDEXED} AND {MESSAGE_VECTOR} @@ to_tsquery('simple', %(q)s)"
     customer_match = f"{CUSTOMER_VECTOR} @@ to_tsquery('simple', %(q)s)"
-    params: dict[str, object] = {"q": query.tsquery, "agent_id": agent_id, "limit": limit}
+    params: dict[str, str | int | list[int]] = {"q": query.tsquery, "agent_id": agent_id, "limit": limit}
     for n, run in enumerate(query.cjk_runs):
         params[f"run{n}"] = run
         message_match += f" AND strpos(lower(m.body), %(run{n})s) > 0"

@@ -124,13 +124,18 @@ def canned_reply_delete(*, user: AbstractBaseUser | AnonymousUser, reply_id: int
     reply = _editable(user=user, reply_id=reply_id)
     stored = [attachment.file for attachment in reply.attachments.all()]
     reply.delete()
+
+    def delete_files() -> None:
+        for file in stored:
+            file.storage.delete(str(file.name))
+
     # The files go once the rows are gone for good.
-    transaction.on_commit(lambda: [file.storage.delete(str(file.name)) for file in stored])
+    transaction.on_commit(delete_files)
     logger.info("canned reply %s deleted", reply_id)
 
 
 def canned_attachment_add(
-    *, user: AbstractBaseUser | AnonymousUser, reply_id: int, upload: UploadedFile
+    *, user: AbstractBaseUser | AnonymousUser, reply_id: int, upload: UploadedFile[bytes]
 ) -> CannedAttachment:
     """A file for a canned reply its keeper may change, within the product's own limits (ATTACHMENT_MAX_BYTES,
     ATTACHMENT_ALLOWED_TYPES, the type read from the content); a business line's narrower limits apply when the
@@ -162,7 +167,7 @@ def canned_attachment_add(
 
 def canned_reply_use(
     *, user: AbstractBaseUser | AnonymousUser, reply_id: int, conversation_id: int
-) -> list[Attachment]:
+) -> tuple[CannedReply, list[Attachment]]:
     """Copies the reply's files into the conversation as new uploads of the asking agent, ready for their next
     `message.send` (`attachment_ids`). Each copy passes `chat.services.attachment_upload` like a file the agent
     chose: the conversation must be theirs and active, and its line's limits and scanner apply. All or nothing."""
