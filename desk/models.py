@@ -4,6 +4,7 @@ Search has no model: it reads messages and customers through expression indexes 
 (`desk/migrations/0002_search.py`, docs/architecture.md "Search").
 """
 
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -28,8 +29,10 @@ class CannedReply(models.Model):
         related_name="canned_replies",
         help_text="Set for a personal reply, seen by this agent only.",
     )
-    shortcut = models.SlugField(
-        max_length=32, help_text="Typed after / in the composer: lower-case letters, digits, - and _."
+    shortcut = models.CharField(
+        max_length=32,
+        validators=[RegexValidator(SHORTCUT_PATTERN, "Lower-case letters, digits, - and _, from a letter or digit.")],
+        help_text="Typed after / in the composer: lower-case letters, digits, - and _.",
     )
     title = models.CharField(max_length=100)
     body = models.TextField(

@@ -2,6 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
+import django.core.validators
 from django.db import migrations, models
 
 
@@ -21,7 +22,7 @@ class Migration(migrations.Migration):
             name='CannedReply',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('shortcut', models.SlugField(help_text='Typed after / in the composer: lower-case letters, digits, - and _.', max_length=32)),
+                ('shortcut', models.CharField(help_text='Typed after / in the composer: lower-case letters, digits, - and _.', max_length=32, validators=[django.core.validators.RegexValidator('^[a-z0-9][a-z0-9_-]{0,31}$', 'Lower-case letters, digits, - and _, from a letter or digit.')])),
                 ('title', models.CharField(max_length=100)),
                 ('body', models.TextField(help_text='Variables: {customer.name}, {customer.email}, {customer.external_id}, {agent.name}, {business_line.name}, {conversation.id}. One the server does not know stays as written.')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),

@@ -185,3 +185,21 @@ def test_the_admins_transcript_list_filters_by_label(client, line):
     assert page.status_code == 200
     assert [c.pk for c in page.context["cl"].result_list] == [labelled.pk]
     assert "By label" in page.content.decode()
+
+
+def test_a_supervisor_keeps_a_lines_replies_in_the_admin_and_a_bad_one_is_refused(client, line, agent):
+    supervisor = UserFactory(is_staff=True)
+    supervisor.groups.add(Group.objects.get_or_create(name="Supervisors")[0])
+    client.force_login(supervisor)
+    form = {"business_line": line.pk, "shortcut": "hours", "title": "Opening hours", "body": "9 to 6."}
+
+    added = client.post("/admin/desk/cannedreply/add/", form)
+    bad_shortcut = client.post("/admin/desk/cannedreply/add/", {**form, "shortcut": "Two Words"})
+    both_owners = client.post("/admin/desk/cannedreply/add/", {**form, "shortcut": "both", "agent": agent.pk})
+
+    assert added.status_code == 302
+    assert bad_shortcut.status_code == 200
+    assert "Lower-case letters, digits, - and _, from a letter or digit." in bad_shortcut.content.decode()
+    assert both_owners.status_code == 200
+    assert both_owners.context["adminform"].form.errors
+    assert list(CannedReply.objects.values_list("shortcut", "business_line__key", "agent")) == [("hours", "shop", None)]
