@@ -2,7 +2,6 @@
 
 import gc
 import os
-import sys
 
 from django.core.asgi import get_asgi_application
 
@@ -16,10 +15,9 @@ from cs_platform import daphne_body  # noqa: E402
 from cs_platform.log_redaction import use_redacting_access_log  # noqa: E402
 
 use_redacting_access_log()
-# Under Daphne (its server already imported by its command line), bodies are read on demand, not whole
-# (django/daphne#483). Importing Daphne's server under another server would install Twisted's reactor: not done.
-if "daphne.server" in sys.modules:
-    daphne_body.install()
+# Under Daphne, request bodies are read on demand, not whole (django/daphne#483). Daphne's classes are changed in
+# every process (Daphne's app config imports them anyway); they act only where Daphne serves.
+daphne_body.install()
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
 
 # Everything loaded so far (Django, Channels, Twisted, the URL conf) lives as long as the worker: keep it out of the

@@ -156,7 +156,7 @@ def install(server_class: type | None = None, request_class: type | None = None,
     request: Any = request_class or WebRequest
     version = version or daphne.__version__
     create_application = getattr(server, "create_application", None)
-    if getattr(create_application, "lazy_body", False):
+    if getattr(server.__dict__.get("create_application"), "lazy_body", False):
         return True
     expected = (
         version in CHECKED_VERSIONS
