@@ -6,7 +6,7 @@ temporary file (`request.content`, a `BytesIO` under 100,000 bytes), and then:
   `request.args` (https://github.com/twisted/twisted/issues/4519, open), which Daphne never uses;
 - Daphne's `WebRequest.process` reads the whole file and puts every chunk into the application's unbounded input
   queue at once, before the application has read any of it (https://github.com/django/daphne/issues/483, open).
-Each 10 MiB upload in flight cost the worker ~60 MiB (docs/performance.md, "Uploads"). `install()` turns the
+Each 10 MiB upload in flight cost the worker 25-60 MiB (docs/performance.md, "Uploads"). `install()` turns the
 first off (`parsePOSTFormSubmission=False`, Twisted's own switch, for Daphne's requests) and replaces
 `Server.create_application` for HTTP requests so that the input queue, a `LazyBodyQueue`, takes Daphne's first
 chunk and then serves the rest from the spooled file on demand, one chunk per `receive()`. Django then streams
