@@ -23,7 +23,7 @@ from django.conf import settings
 
 from agents import presence
 from agents.selectors import agent_for_api_token, agent_for_user
-from agents.services import agent_connected, agent_presence_set
+from agents.services import agent_connected, agent_disconnected, agent_presence_set
 from chat import events, frames, lifecycle, selectors, services, sockets
 from chat.errors import ChatError
 from chat.models import ConversationStatus
@@ -696,6 +696,9 @@ class AgentConsumer(ChatConsumer):
                 "presence removal (it will expire)",
                 presence.connection_remove(agent_id=self.agent.id, connection=self.channel_name),
                 where="presence",
+            )
+            await self._clean_up_step(
+                "telling supervisors", events.call_and_publish(agent_disconnected, agent_id=self.agent.id)
             )
             if self.queue_task is not None:
                 self.queue_task.cancel()

@@ -111,19 +111,22 @@ def conversation_reassign(*, conversation: Conversation, agent: Agent) -> None:
     logger.info("conversation %s reassigned to agent %s after no reply", conversation.id, agent.id)
 
 
-def conversation_transfer_to_agent(*, conversation: Conversation, agent: Agent) -> None:
-    """Its agent hands it to another agent, who has room (the caller checked, under the agent's lock)."""
+def conversation_transfer_to_agent(*, conversation: Conversation, agent: Agent, by: str | None = None) -> None:
+    """Its agent (or `by`, a supervisor) hands it to another agent, who has room (the caller checked, under the
+    agent's lock)."""
+    who = by if by is not None else _agent_of(conversation).display_name
     system_message_append(
         conversation=conversation,
         event="transferred",
-        body=f"{_agent_of(conversation).display_name} transferred the conversation to {agent.display_name}.",
+        body=f"{who} transferred the conversation to {agent.display_name}.",
     )
     conversation_assign(conversation=conversation, agent=agent)
     hooks.conversation_changed(conversation_id=conversation.id)
 
 
 def conversation_transfer_to_line(*, conversation: Conversation, business_line_id: int, line_name: str) -> None:
-    """Its agent sends it to a business line's waiting queue (its own or another): the agent is free of it."""
+    """Its agent (or a supervisor) sends it to a business line's waiting queue (its own or another): the agent is
+    free of it."""
     previous_agent_id = _agent_id_of(conversation)
     _requeue(conversation, event="transferred", body=f"Transferred to {line_name}; waiting for an agent.")
     if business_line_id != conversation.business_line_id:

@@ -32,6 +32,7 @@ from chat.permissions import (
     VISIBLE_SQL,
     WRITABLE_SQL,
     Participant,
+    conversation_for,
     require_conversation_id,
     require_writable,
 )
@@ -237,6 +238,11 @@ def message_send(
     every chat message; only when it stores nothing do further queries find out why. A message with
     attachments runs in a transaction: refused attachments (`invalid_field`) leave nothing stored.
     """
+    if participant.kind == "supervisor":
+        # Supervisors never write to the customer: the rule says why (`not_found`, `conversation_closed`,
+        # `not_assigned`), as for anyone who may not write here; a whisper is `whisper_send`.
+        require_writable(participant, conversation_for(participant, conversation_id))
+        raise ChatError(ErrorCode.NOT_ASSIGNED, "Supervisors whisper to the agent; they do not write to the customer")
     if internal and not participant.is_agent:
         raise ChatError(ErrorCode.INVALID_FIELD, "Only agents write internal notes")
     require_conversation_id(conversation_id)
@@ -286,6 +292,45 @@ def message_send(
         # An assigner skips a row locked by this send (SKIP LOCKED): ask for routing again now it is committed.
         hooks.queue_changed(business_line_id=appended.business_line_id)
     return appended.message, True
+
+
+WHISPER_EVENT = "whisper"
+
+
+def whisper_send(
+    *, supervisor: Participant, conversation_id: int, client_msg_id: str, body: str
+) -> tuple[Message, bool]:
+    """A supervisor's whisper: an internal note in an open conversation, which its agent (and every supervisor
+    watching) sees and the customer never does, like an agent's internal note (`is_internal_note`, published to
+    agents only, left out of a customer's sync and history).
+
+    Stored as a system message with the event `whisper` (the supervisor is no agent, so no agent writes it); it
+    counts for no timing (not an agent's answer). Returns the message and whether it is new: a repeated
+    `client_msg_id` stores nothing and returns the original.
+    """
+    if supervisor.kind != "supervisor":
+        raise ChatError(ErrorCode.NOT_A_SUPERVISOR, "Only supervisors whisper")
+    with locks.transaction():
+        conversation = locks.conversation_for(supervisor, conversation_id)
+        if conversation.status not in (ConversationStatus.WAITING, ConversationStatus.ACTIVE):
+            raise ChatError(ErrorCode.CONVERSATION_CLOSED, f"Conversation is {conversation.status}")
+        message = message_append(
+            conversation=conversation,
+            sender=Sender.SYSTEM,
+            body=body,
+            event=WHISPER_EVENT,
+            client_msg_id=client_msg_id,
+            internal=True,
+        )
+    if message is None:
+        return (
+            Message.objects.prefetch_related("attachments").get(
+                conversation_id=conversation_id, sender=Sender.SYSTEM, client_msg_id=client_msg_id
+            ),
+            False,
+        )
+    logger.info("supervisor (user %s) whispered in conversation %s", supervisor.id, conversation_id)
+    return message, True
 
 
 def attachment_upload(*, participant: Participant, conversation_id: int, upload: UploadedFile[bytes]) -> Attachment:

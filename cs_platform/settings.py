@@ -310,6 +310,9 @@ CHAT_PRESENCE_TTL_SECONDS = env.int("CHAT_PRESENCE_TTL_SECONDS", default=45)
 CHAT_QUEUE_SNAPSHOT_LIMIT = env.int("CHAT_QUEUE_SNAPSHOT_LIMIT", default=100)
 # Shortest time between two `queue.snapshot` frames on one agent socket; changes within it are coalesced.
 CHAT_QUEUE_SNAPSHOT_INTERVAL = env.float("CHAT_QUEUE_SNAPSHOT_INTERVAL", default=1.0)
+# Shortest time between two `monitor.snapshot` frames on one supervisor socket (`/ws/supervisor/`); changes within
+# it are coalesced into one read after the last of them.
+MONITOR_PUSH_INTERVAL = env.float("MONITOR_PUSH_INTERVAL", default=1.0)
 # Sockets one customer token / one agent may hold open at once, on all workers together (0: no cap); past it the
 # handshake is refused with close code 4429.
 CHAT_MAX_SOCKETS_PER_CUSTOMER = env.int("CHAT_MAX_SOCKETS_PER_CUSTOMER", default=10)

@@ -4,10 +4,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from cs_platform.health import healthz
 from cs_platform.metrics_view import metrics_view
+from reports.monitor_page import monitor_page
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
+    path("admin/monitor/", monitor_page, name="monitor-page"),  # before the admin's own URLs, in its look
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script from a URL of its own: no inline script (the CSP).
