@@ -15,30 +15,39 @@ so that every screen, export and API gives the same number for the same filter (
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, TypedDict
 
 from django.db.models import (
     Aggregate,
     Avg,
     Count,
+    DateField,
+    DateTimeField,
     F,
     FloatField,
     Func,
+    IntegerField,
     Max,
     Min,
     Q,
     QuerySet,
+    TextField,
+    TimeField,
+    Value,
 )
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from agents import presence
 from agents.models import Agent, Presence
 from chat.models import CloseReason, Conversation, ConversationStatus
+from chat.selectors import conversation_labels
 from customers.models import Channel
 from routing.models import BusinessLine
+from routing.selectors import business_hours_q
 
 ROUNDING = 3  # seconds to the millisecond; averages and percentages to three decimals
 
@@ -95,11 +104,13 @@ class Monitor(TypedDict):
 
 @dataclass(frozen=True)
 class Period:
-    """The conversations of a business line started in `[since, until)`."""
+    """The conversations of a business line started in `[since, until)`; with `business_hours_only`, only those
+    started within the line's business hours (all of them when it has no schedule: always open)."""
 
     business_line: BusinessLine
     since: datetime
     until: datetime
+    business_hours_only: bool = False
 
 
 class _Seconds(Func):
@@ -131,11 +142,52 @@ ABANDONED = Q(close_reason=CloseReason.CUSTOMER, assigned_at__isnull=True)
 PROMOTER = Q(rating__gte=4)
 
 
+# Days and hours: a conversation's start in its business line's time zone. One definition, for the reports (the
+# zone of the line asked for, a constant) and the admin's list filters (each row's own line's zone, a join).
+
+
+class _LocalStart(Func):
+    """`started_at` as a local date-time (no zone) in the time zone named by the expression given."""
+
+    function = "timezone"
+    output_field = DateTimeField()
+
+    def __init__(self, zone: Value | F) -> None:
+        super().__init__(Cast(zone, TextField()), F("started_at"))
+
+
+class _Part(Func):
+    template = "EXTRACT(%(part)s FROM %(expressions)s)::integer"
+    output_field = IntegerField()
+
+
+def local_start_fields(*, zone: str | None = None) -> dict[str, Func]:
+    """Annotations of a conversation's local start: `local_date`, `local_hour` (0-23), `local_weekday` (ISO, 1 =
+    Monday) and `local_time`, in `zone`, or in each conversation's business line's zone when `zone` is None."""
+    local = _LocalStart(Value(zone) if zone is not None else F("business_line__time_zone"))
+    return {
+        "local_date": Cast(local, DateField()),
+        "local_hour": _Part(local, part="HOUR"),
+        "local_weekday": _Part(local, part="ISODOW"),
+        "local_time": Cast(local, TimeField()),
+    }
+
+
+def business_hours_filter(business_line: BusinessLine) -> Q:
+    """The conversations (annotated with `local_start_fields`) started within the line's business hours."""
+    return business_hours_q(business_line, iso_weekday="local_weekday", local_time="local_time")
+
+
 def period_conversations(period: Period) -> QuerySet[Conversation]:
     """The period's conversations, each with its `wait`, `first_response` and `handling` in seconds."""
-    return Conversation.objects.filter(
+    conversations = Conversation.objects.filter(
         business_line=period.business_line, started_at__gte=period.since, started_at__lt=period.until
-    ).annotate(**MEASURES)
+    )
+    if period.business_hours_only and period.business_line.business_hours:
+        conversations = conversations.alias(**local_start_fields(zone=period.business_line.time_zone)).filter(
+            business_hours_filter(period.business_line)
+        )
+    return conversations.annotate(**MEASURES)
 
 
 def _seconds_aggregates(measure: str) -> dict[str, Aggregate]:
@@ -255,10 +307,13 @@ def report_rows(period: Period) -> QuerySet[Conversation]:
     return period_conversations(period).order_by(*ROW_ORDER)
 
 
-def report_row(conversation: Conversation, *, business_line: BusinessLine) -> dict[str, Any]:
+def report_row(
+    conversation: Conversation, *, business_line: BusinessLine, labels: list[str] | None = None
+) -> dict[str, Any]:
     """One conversation of `report_rows` as the report's row, its times in the business line's time zone.
 
-    `assigned_at` is the first assignment (the one `wait` counts to). There are no labels yet: always empty.
+    `assigned_at` is the first assignment (the one `wait` counts to); `labels` come from
+    `chat.selectors.conversation_labels`.
     """
     zone = zoneinfo.ZoneInfo(business_line.time_zone)
     measured: dict[str, float | None] = {name: getattr(conversation, name) for name in MEASURES}
@@ -278,18 +333,110 @@ def report_row(conversation: Conversation, *, business_line: BusinessLine) -> di
         "first_response_seconds": _rounded(measured["first_response"]),
         "handling_seconds": _rounded(measured["handling"]),
         "rating": conversation.rating,
-        "labels": [],
+        "labels": labels or [],
     }
+
+
+def report_page_rows(conversations: Iterable[Conversation], *, business_line: BusinessLine) -> list[dict[str, Any]]:
+    """Rows of some conversations of `report_rows` (a page, a chunk), their labels read at once."""
+    conversations = list(conversations)
+    labels = conversation_labels(conversation_ids=[conversation.pk for conversation in conversations])
+    return [
+        report_row(conversation, business_line=business_line, labels=labels.get(conversation.pk))
+        for conversation in conversations
+    ]
 
 
 def report_rows_all(period: Period, *, chunk_size: int = 2000) -> Iterator[dict[str, Any]]:
     """Every row of the period, read in chunks (the CSV export)."""
+    chunk: list[Conversation] = []
     for conversation in report_rows(period).iterator(chunk_size=chunk_size):
-        yield report_row(conversation, business_line=period.business_line)
+        chunk.append(conversation)
+        if len(chunk) == chunk_size:
+            yield from report_page_rows(chunk, business_line=period.business_line)
+            chunk = []
+    yield from report_page_rows(chunk, business_line=period.business_line)
 
 
 def _local(moment: datetime | None, zone: zoneinfo.ZoneInfo) -> str | None:
     return None if moment is None else moment.astimezone(zone).isoformat()
+
+
+# The charts of the reports page: the same period and definitions, by local day, by local hour and weekday, by rating
+
+CHART_MEASURES = ("wait", "first_response")
+MAX_CHART_DAYS = 366
+
+
+class DayFigures(TypedDict):
+    date: date
+    conversations: int
+    by_channel: dict[str, int]
+    wait_seconds: SecondsFigures
+    first_response_seconds: SecondsFigures
+
+
+def period_days(period: Period) -> list[date]:
+    """The local days the period touches, in the business line's time zone (`until` excluded)."""
+    zone = zoneinfo.ZoneInfo(period.business_line.time_zone)
+    first = period.since.astimezone(zone).date()
+    last = (period.until - timedelta(microseconds=1)).astimezone(zone).date()
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
+def report_days(period: Period) -> list[DayFigures]:
+    """Each local day of the period: its volume per channel, its waits and first responses (every day listed,
+    0 and nulls when nothing started on it)."""
+    local = local_start_fields(zone=period.business_line.time_zone)
+    conversations = period_conversations(period).annotate(local_date=local["local_date"]).order_by()
+    per_day = {
+        row["local_date"]: row
+        for row in conversations.values("local_date").annotate(
+            conversations=Count("id"), **_seconds_aggregates("wait"), **_seconds_aggregates("first_response")
+        )
+    }
+    per_channel: dict[tuple[date, str], int] = {
+        (day, channel): count
+        for day, channel, count in conversations.values_list("local_date", "channel").annotate(count=Count("id"))
+    }
+    days = []
+    for day in period_days(period):
+        row = per_day.get(day)
+        days.append(
+            DayFigures(
+                date=day,
+                conversations=row["conversations"] if row else 0,
+                by_channel={channel: per_channel.get((day, channel), 0) for channel in Channel.values},
+                wait_seconds=_seconds_figures(row, "wait") if row else _NO_SECONDS,
+                first_response_seconds=_seconds_figures(row, "first_response") if row else _NO_SECONDS,
+            )
+        )
+    return days
+
+
+_NO_SECONDS = SecondsFigures(avg=None, p50=None, p90=None, max=None)
+
+
+def report_heatmap(period: Period) -> dict[tuple[int, int], int]:
+    """Conversations started per (ISO weekday 1-7, local hour 0-23); only the cells with any."""
+    local = local_start_fields(zone=period.business_line.time_zone)
+    cells = (
+        period_conversations(period)
+        .annotate(local_weekday=local["local_weekday"], local_hour=local["local_hour"])
+        .order_by()
+        .values_list("local_weekday", "local_hour")
+        .annotate(count=Count("id"))
+    )
+    return {(weekday, hour): count for weekday, hour, count in cells}
+
+
+def report_ratings(period: Period) -> dict[int, int]:
+    """Rated conversations per rating, 1 to 5 (0 when none)."""
+    counts = dict.fromkeys(range(1, 6), 0)
+    rated = period_conversations(period).filter(rating__isnull=False).order_by().values_list("rating")
+    for rating, count in rated.annotate(count=Count("id")):
+        counts[rating] = count
+    return counts
 
 
 # The floor now
