@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from agents.models import Agent
+from agents.selectors import agent_names
 from audit.models import AuditAction
 from audit.services import audit_record_request
 from chat.models import Conversation, Message, Sender
@@ -102,9 +102,7 @@ def _chunk_rows(chunk: list[Conversation]) -> Iterator[list[Any]]:
         return
     ids = [conversation.pk for conversation in chunk]
     labels = conversation_labels(conversation_ids=ids)
-    names = dict(
-        Agent.objects.filter(pk__in={i for c in chunk for i in handler_ids_of(c)}).values_list("pk", "display_name")
-    )
+    names = agent_names(agent_ids=[agent_id for conversation in chunk for agent_id in handler_ids_of(conversation)])
     messages: dict[int, list[Message]] = {pk: [] for pk in ids}
     for message in (
         Message.objects.filter(conversation_id__in=ids)
@@ -305,7 +303,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Handled by")
     def handled_by(self, conversation: Conversation) -> str:
-        names = dict(Agent.objects.filter(pk__in=handler_ids_of(conversation)).values_list("pk", "display_name"))
+        names = agent_names(agent_ids=handler_ids_of(conversation))
         return ", ".join(names.get(agent_id, f"#{agent_id}") for agent_id in handler_ids_of(conversation)) or "-"
 
     @admin.display(description="Wait, first response, handling")

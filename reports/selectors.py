@@ -484,5 +484,10 @@ def floor_monitor(business_line: BusinessLine) -> Monitor:
     )
 
 
+def business_lines_for_reports() -> QuerySet[BusinessLine]:
+    """Every business line, by name: a supervisor reads all of them."""
+    return BusinessLine.objects.order_by("name", "id")
+
+
 def business_line_by_key(*, key: str) -> BusinessLine | None:
     return BusinessLine.objects.filter(key=key).first()

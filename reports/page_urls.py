@@ -1,0 +1,11 @@
+"""Pages served to supervisors (mounted at /admin/reports/, before the admin's own URLs)."""
+
+from django.contrib import admin
+from django.urls import path
+
+from reports.pages import reports_page
+
+urlpatterns = [
+    # The admin's own login and header: an anonymous visitor is sent to the admin's login page.
+    path("", admin.site.admin_view(reports_page), name="reports-page"),
+]
