@@ -1,6 +1,6 @@
 """The reports page in Chromium under the Content-Security-Policy (issue 13, item 2): a supervisor signs in, sets
 the filters, reads the figures and charts, and a click on a chart opens the conversations behind it in the admin's
-transcript list. Its screenshot is the README's (docs/reports-page.png)."""
+transcript list. Its screenshot is the README's (docs/images/reports.png)."""
 
 from __future__ import annotations
 
