@@ -24,7 +24,7 @@ from chat.models import Conversation, Message, Sender
 from chat.payloads import attachment_payload
 from chat.selectors import conversation_labels
 from cs_platform.spreadsheets import BYTE_ORDER_MARK, csv_safe
-from reports.selectors import MEASURES, business_hours_filter, local_start_fields, report_row
+from reports.selectors import MEASURES, OUTCOMES, business_hours_filter, local_start_fields, report_row
 from routing.models import BusinessLine
 
 EXPORT_PERMISSION = "chat.export_transcript"
@@ -239,6 +239,18 @@ class BusinessHoursFilter(admin.SimpleListFilter):
         return queryset.alias(local_weekday=local["local_weekday"], local_time=local["local_time"]).filter(within)
 
 
+class OutcomeFilter(admin.SimpleListFilter):
+    title = "outcome (as the reports count it)"
+    parameter_name = "outcome"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(name, name.capitalize()) for name in OUTCOMES]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
+        value = _choice(self)
+        return queryset if value is None else queryset.filter(OUTCOMES[value])
+
+
 def _choice(list_filter: admin.SimpleListFilter) -> str | None:
     """The filter's value, refused (the admin's "invalid filter" notice) unless it is one of its choices."""
     value = list_filter.value()
@@ -257,6 +269,7 @@ class ConversationAdmin(admin.ModelAdmin):
         "agent",
         "started_at",
         "rating",
+        OutcomeFilter,
         LocalHourFilter,
         LocalWeekdayFilter,
         BusinessHoursFilter,

@@ -92,6 +92,7 @@ def transcript_list_url(
     hour: int | None = None,
     rating: int | None = None,
     agent_id: int | None = None,
+    outcome: str | None = None,
 ) -> str:
     """The admin's transcript list filtered to the conversations a figure counts: the period (narrowed to a local
     day), the business-hours switch, and a channel, start weekday and hour, rating or (last) agent."""
@@ -113,6 +114,7 @@ def transcript_list_url(
         "hour": hour,
         "rating": rating,
         "agent__id__exact": agent_id,
+        "outcome": outcome,
     }
     query.update({key: value for key, value in optional.items() if value is not None})
     return f"{reverse('admin:chat_conversation_changelist')}?{urlencode(query)}"
@@ -174,6 +176,7 @@ def _report_context(period: Period) -> dict[str, Any]:
             )
         ],
         "all_link": link(),
+        "outcome_links": {outcome: link(outcome=outcome) for outcome in ("assigned", "missed", "abandoned")},
         "channel_links": [(channel, count, link(channel=channel)) for channel, count in summary["by_channel"].items()],
         "agents": [
             {

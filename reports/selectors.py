@@ -141,6 +141,9 @@ MISSED = Q(missed_at__isnull=False)
 # Closed by the customer with no agent on it: `assigned_at` is the current agent's, cleared by every requeue.
 ABANDONED = Q(close_reason=CloseReason.CUSTOMER, assigned_at__isnull=True)
 PROMOTER = Q(rating__gte=4)
+ASSIGNED = Q(first_assigned_at__isnull=False)
+# The outcomes the summary counts, by name: the admin's list filters by the same conditions.
+OUTCOMES = {"assigned": ASSIGNED, "missed": MISSED, "abandoned": ABANDONED}
 
 
 # Days and hours: a conversation's start in its business line's time zone. One definition, for the reports (the
@@ -236,7 +239,7 @@ def report_summary(period: Period) -> Summary:
     conversations = period_conversations(period)
     totals = conversations.aggregate(
         conversations=Count("id"),
-        assigned=Count("id", filter=Q(first_assigned_at__isnull=False)),
+        assigned=Count("id", filter=ASSIGNED),
         missed=Count("id", filter=MISSED),
         abandoned=Count("id", filter=ABANDONED),
         **_seconds_aggregates("wait"),
@@ -397,12 +400,11 @@ def report_days(period: Period) -> list[DayFigures]:
     per_day = {
         row["local_date"]: row
         for row in conversations.values("local_date").annotate(
-            conversations=Count("id"), **_seconds_aggregates("wait"), **_seconds_aggregates("first_response")
+            conversations=Count("id"),
+            **{f"channel_{channel}": Count("id", filter=Q(channel=channel)) for channel in Channel.values},
+            **_seconds_aggregates("wait"),
+            **_seconds_aggregates("first_response"),
         )
-    }
-    per_channel: dict[tuple[date, str], int] = {
-        (day, channel): count
-        for day, channel, count in conversations.values_list("local_date", "channel").annotate(count=Count("id"))
     }
     days = []
     for day in period_days(period):
@@ -411,7 +413,7 @@ def report_days(period: Period) -> list[DayFigures]:
             DayFigures(
                 date=day,
                 conversations=row["conversations"] if row else 0,
-                by_channel={channel: per_channel.get((day, channel), 0) for channel in Channel.values},
+                by_channel={channel: row[f"channel_{channel}"] if row else 0 for channel in Channel.values},
                 wait_seconds=_seconds_figures(row, "wait") if row else _NO_SECONDS,
                 first_response_seconds=_seconds_figures(row, "first_response") if row else _NO_SECONDS,
             )

@@ -223,6 +223,7 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
         R200,
     ),
     ("GET", "workbench/"): (R302, R302, R302, R302, R200, R200, R200, R403, R403, R403),
+    ("GET", "admin/reports/"): (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
     ("GET", ""): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
     ("GET", "chat/"): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
     ("GET", "h5/"): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
@@ -662,6 +663,18 @@ def _attachment_files_in_a_temporary_folder(attachment_storage):
     return attachment_storage
 
 
+def report_page_query(world: World) -> str:
+    """The reports page over yesterday and today (UTC days, local dates of the page)."""
+    today = timezone.now().date()
+    return urlencode(
+        {
+            "business_line": world.line.key,
+            "since": str(today - timedelta(days=1)),
+            "until": str(today + timedelta(days=1)),
+        }
+    )
+
+
 def report_query(world: World) -> str:
     """The reports over the last day of the target's business line."""
     until = timezone.now() + timedelta(minutes=1)
@@ -706,6 +719,7 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
     ),
     ("GET", "api/monitor/"): lambda world, role: (f"/api/monitor/?business_line={world.line.key}", None),
     ("GET", "workbench/"): lambda world, role: ("/workbench/", None),
+    ("GET", "admin/reports/"): lambda world, role: (f"/admin/reports/?{report_page_query(world)}", None),
     ("GET", ""): lambda world, role: ("/", None),
     ("GET", "chat/"): lambda world, role: (f"/chat/?business_line={world.line.key}", None),
     ("GET", "h5/"): lambda world, role: (f"/h5/?business_line={world.line.key}", None),

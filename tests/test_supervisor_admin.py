@@ -22,7 +22,7 @@ from chat.models import Conversation
 from chat.permissions import Participant
 from chat.services import attachment_upload, conversation_rate, message_send
 from routing.models import BusinessLine
-from routing.services import assignment_pick, conversation_transfer
+from routing.services import assignment_pick, conversation_transfer, routing_sweep
 from tests.attachment_storage import attachment_storage
 from tests.factories import AgentFactory, BusinessLineFactory, CustomerFactory, UserFactory
 from tests.routing.helpers import agent_in, connect, routing_keys_clear
@@ -217,3 +217,21 @@ def test_the_demo_supervisor_edits_a_business_line_its_team_and_an_agent(client)
     assert (newcomer.capacity, list(newcomer.business_lines.all())) == (5, [line])
     assert newcomer.user_id == account  # the account behind an agent stays the administrators' to change
     assert BusinessLine.objects.get(pk=line.pk).identity_secret == "demo-identity-secret"
+
+
+def test_the_list_filters_by_outcome_as_the_reports_count_it(client, supervisor, clock):
+    """Missed then picked counts as missed and assigned; closed by the customer while waiting is abandoned."""
+    line = BusinessLineFactory(wait_timeout=60)
+    agent = agent_in(line, connected=False)
+    picked_late, _ = conversation_start(customer=CustomerFactory(business_line=line), channel="web")
+    clock.move_to(T0 + timedelta(seconds=61))
+    routing_sweep()
+    clock.move_to(T0 + timedelta(seconds=120))
+    connect(agent)
+    assignment_pick(agent_id=agent.id, conversation_id=picked_late.id)
+    gave_up, _ = conversation_start(customer=CustomerFactory(business_line=line), channel="web")
+    conversation_close(participant=Participant(kind="customer", id=gave_up.customer_id), conversation_id=gave_up.id)
+
+    assert listed(client, outcome="assigned") == {picked_late.pk}
+    assert listed(client, outcome="missed") == {picked_late.pk}
+    assert listed(client, outcome="abandoned") == {gave_up.pk}
