@@ -397,7 +397,7 @@ def report_days(period: Period) -> list[DayFigures]:
     0 and nulls when nothing started on it)."""
     local = local_start_fields(zone=period.business_line.time_zone)
     conversations = period_conversations(period).annotate(local_date=local["local_date"]).order_by()
-    per_day = {
+    per_day: dict[date, Mapping[str, Any]] = {
         row["local_date"]: row
         for row in conversations.values("local_date").annotate(
             conversations=Count("id"),
