@@ -12,7 +12,14 @@ from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
 from chat.models import ConversationStatus
-from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, CustomerFactory, UserFactory
+from tests.factories import (
+    AgentFactory,
+    BusinessLineFactory,
+    ConversationFactory,
+    CustomerFactory,
+    MessageFactory,
+    UserFactory,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -109,3 +116,49 @@ def test_a_supervisor_filters_the_reports_and_opens_the_conversations_behind_a_c
     expect(page).to_have_url(re.compile(r"weekday=\d&hour=\d+|hour=\d+.*weekday=\d"))
     expect(page.locator("#result_list tbody tr")).to_have_count(count)
     screenshot(page, "reports-click-through")
+
+
+def test_the_transcript_reads_as_a_chat_under_the_policy(page, server, screenshot):
+    """Messages written out with the factories: the page only renders what a chat left behind."""
+    line = BusinessLineFactory(key="shop", name="Acme Shop", time_zone="Asia/Shanghai")
+    alice = AgentFactory(display_name="Alice", business_lines=[line])
+    conversation = ConversationFactory(
+        customer=CustomerFactory(business_line=line, name="Ann"),
+        status=ConversationStatus.CLOSED,
+        agent=alice,
+        handler_ids=[alice.pk],
+        started_at=MONDAY,
+        closed_at=MONDAY + timedelta(minutes=5),
+        close_reason="agent",
+    )
+    said = [
+        ("system", None, "Hello! How can we help you today?", "greeting", False),
+        ("customer", None, "Where is my parcel?", "", False),
+        ("system", None, "Alice joined the conversation.", "assigned", False),
+        ("agent", alice, "Regular customer, asked twice this week", "", True),
+        ("agent", alice, "It left the warehouse this morning.", "", False),
+        ("system", None, "The agent closed the conversation.", "closed", False),
+    ]
+    for seq, (sender, agent, body, event, note) in enumerate(said, start=1):
+        MessageFactory(
+            conversation=conversation,
+            seq=seq,
+            sender=sender,
+            agent=agent,
+            body=body,
+            event=event,
+            is_internal_note=note,
+            created_at=MONDAY + timedelta(seconds=20 * seq),
+        )
+    supervisor = UserFactory(username="sam", is_staff=True)
+    supervisor.groups.add(Group.objects.get(name="Supervisors"))
+
+    page.goto(f"{server.url}/admin/login/?next=/admin/chat/conversation/{conversation.pk}/change/")
+    page.get_by_label("Username:").fill("sam")
+    page.get_by_label("Password:").fill("pw")
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page.locator(".transcript > li")).to_have_count(6)
+    expect(page.locator(".transcript-note")).to_contain_text("Internal note · agents only")
+    expect(page.get_by_text("Where is my parcel?", exact=True)).to_have_count(1)
+    screenshot(page, "admin-transcript")
