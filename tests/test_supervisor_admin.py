@@ -13,6 +13,8 @@ import pytest
 import time_machine
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
 from agents.demo import demo_seed
@@ -235,3 +237,44 @@ def test_the_list_filters_by_outcome_as_the_reports_count_it(client, supervisor,
     assert listed(client, outcome="assigned") == {picked_late.pk}
     assert listed(client, outcome="missed") == {picked_late.pk}
     assert listed(client, outcome="abandoned") == {gave_up.pk}
+
+
+def test_the_migration_credits_earlier_conversations_to_the_agents_who_wrote_in_them():
+    """Conversations held before `handler_ids`: the agents who wrote (in the order they first did), then the current
+    agent. Migrated back, written as then, migrated forward (PostgreSQL rolls the schema back with the test)."""
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    executor.migrate([("chat", "0006_attachment")])
+    old = executor.loader.project_state([("chat", "0006_attachment")]).apps
+    OldConversation, OldMessage = old.get_model("chat", "Conversation"), old.get_model("chat", "Message")
+    line = BusinessLineFactory()
+    first, second, third = (AgentFactory(business_lines=[line]) for _ in range(3))
+
+    def conversation(agent_id, writers):
+        row = OldConversation.objects.create(
+            customer_id=CustomerFactory(business_line=line).id,
+            business_line_id=line.id,
+            channel="web",
+            status="closed",
+            agent_id=agent_id,
+            started_at=T0,
+            closed_at=T0 + timedelta(seconds=60),
+            close_reason="agent",
+        )
+        for seq, writer in enumerate(writers, start=1):
+            OldMessage.objects.create(conversation_id=row.id, seq=seq, sender="agent", agent_id=writer, body="hi")
+        return row.id
+
+    transferred = conversation(third.id, [second.id, first.id, second.id])
+    silent = conversation(first.id, [])
+    never_assigned = conversation(None, [])
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the rows' deferred checks now: ALTER TABLE waits for none
+    executor.loader.build_graph()
+    executor.migrate(latest)
+
+    handlers = dict(
+        Conversation.objects.filter(id__in=[transferred, silent, never_assigned]).values_list("id", "handler_ids")
+    )
+    assert handlers == {transferred: [second.id, first.id, third.id], silent: [first.id], never_assigned: []}
