@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -225,3 +227,23 @@ def test_the_admin_header_links_supervisors_to_the_reports(client, supervisor):
     home = client.get(reverse("admin:index")).content.decode()
 
     assert f'<a href="{PAGE}" id="reports-link">Reports</a>' in home
+
+
+def test_the_page_costs_the_same_queries_for_a_day_or_a_month_and_one_agent_or_many(
+    client, supervisor, clock, timeline
+):
+    """Its figures are aggregates: more days, agents or conversations add no query."""
+
+    def queries(**query) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(PAGE, {"business_line": "shanghai", **query}).status_code == 200
+        return len(captured)
+
+    one_day_one_agent = queries(since="2026-03-02", until="2026-03-03")
+    other = agent_in(timeline.line, capacity=10, connected=False)
+    started_answered(clock, timeline.line, other, datetime(2026, 3, 9, 2, 0, tzinfo=UTC), wait=5, reply=9)  # Mon 10:00
+    month_two_agents = queries(since="2026-03-01", until="2026-04-01", business_hours_only="on")
+    shown = client.get(PAGE, {"business_line": "shanghai", "since": "2026-03-01", "until": "2026-04-01"})
+
+    assert len(shown.context["agents"]) == 2
+    assert one_day_one_agent == month_two_agents
