@@ -183,7 +183,13 @@ def test_the_page_shows_the_apis_figures_and_links_to_the_same_conversations(cli
     assert [c.pk for c in heat.context["cl"].result_list] == [timeline.mon_0900.pk]
     html = page.content.decode()
     assert 'id="chart-volume"' in html and 'id="chart-heatmap"' in html and 'id="chart-ratings"' in html
-    assert "business_hours_only=true" in page.context["csv_url"]
+    # the page's CSV link, with the supervisor's session, holds the same two conversations
+    download = client.get(page.context["csv_url"])
+    text = b"".join(download.streaming_content).decode("utf-8-sig")
+    assert [row["id"] for row in csv.DictReader(io.StringIO(text))] == [
+        str(timeline.mon_0900.id),
+        str(timeline.tue_0000.id),
+    ]
 
 
 def test_the_page_opens_on_the_last_seven_local_days_of_the_first_line(client, supervisor, clock):
