@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -22,8 +22,8 @@ from audit.models import AuditAction
 from audit.services import audit_record_request
 from chat.models import Conversation, Message, Sender
 from chat.payloads import attachment_payload
-from chat.selectors import conversation_labels
 from cs_platform.spreadsheets import BYTE_ORDER_MARK, csv_safe
+from desk.models import Label
 from reports.selectors import MEASURES, OUTCOMES, business_hours_filter, local_start_fields, report_row
 from routing.models import BusinessLine
 
@@ -86,6 +86,7 @@ def transcript_export_rows(*, conversations: QuerySet[Conversation]) -> Iterator
         Conversation.objects.filter(pk__in=conversations.values("pk"))
         .annotate(**MEASURES)
         .select_related("business_line", "customer")
+        .prefetch_related(Prefetch("labels", queryset=Label.objects.order_by("name", "id")))
         .order_by("pk")
     )
     chunk: list[Conversation] = []
@@ -101,7 +102,6 @@ def _chunk_rows(chunk: list[Conversation]) -> Iterator[list[Any]]:
     if not chunk:
         return
     ids = [conversation.pk for conversation in chunk]
-    labels = conversation_labels(conversation_ids=ids)
     names = agent_names(agent_ids=[agent_id for conversation in chunk for agent_id in handler_ids_of(conversation)])
     messages: dict[int, list[Message]] = {pk: [] for pk in ids}
     for message in (
@@ -125,7 +125,7 @@ def _chunk_rows(chunk: list[Conversation]) -> Iterator[list[Any]]:
             customer.external_id or "",
             "; ".join(names.get(agent_id, f"#{agent_id}") for agent_id in handler_ids_of(conversation)),
             *("" if report[column] is None else report[column] for column in TIMING_COLUMNS),
-            "; ".join(labels.get(conversation.pk, [])),
+            "; ".join(report["labels"]),
         ]
         tails = [_message_cells(message, customer_name=customer.name) for message in messages[conversation.pk]]
         for tail in tails or [[""] * 7]:
@@ -267,6 +267,7 @@ class ConversationAdmin(admin.ModelAdmin):
         "channel",
         "business_line",
         "agent",
+        "labels",
         "started_at",
         "rating",
         OutcomeFilter,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,11 +137,3 @@ def attachment_for_download(*, attachment_id: int, participant: Participant | No
         if not participant.is_agent:
             queryset = queryset.exclude(message__is_internal_note=True)
     return queryset.first()
-
-
-def conversation_labels(*, conversation_ids: Iterable[int]) -> dict[int, list[str]]:
-    """Each conversation's labels, for the exports and reports: a conversation left out has none.
-
-    Conversations have no labels yet, so this is empty; the one place a labels model will be read from.
-    """
-    return {}

@@ -39,7 +39,7 @@ from reports.selectors import (
     Period,
     business_line_by_key,
     floor_monitor,
-    report_page_rows,
+    report_row,
     report_rows,
     report_rows_all,
     report_summary,
@@ -285,7 +285,7 @@ class ConversationRowsApi(SupervisorApi):
             return response
         paginator = ReportRowsPagination()
         page = paginator.paginate_queryset(report_rows(period), request, view=self) or []
-        return paginator.get_paginated_response(report_page_rows(page, business_line=period.business_line))
+        return paginator.get_paginated_response([report_row(c, business_line=period.business_line) for c in page])
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         """Errors asked for as CSV are answered in JSON like every other error."""

@@ -15,7 +15,7 @@ so that every screen, export and API gives the same number for the same filter (
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypedDict
@@ -33,6 +33,7 @@ from django.db.models import (
     IntegerField,
     Max,
     Min,
+    Prefetch,
     Q,
     QuerySet,
     TextField,
@@ -45,8 +46,8 @@ from django.utils import timezone
 from agents import presence
 from agents.models import Agent, Presence
 from chat.models import CloseReason, Conversation, ConversationStatus
-from chat.selectors import conversation_labels
 from customers.models import Channel
+from desk.models import Label
 from routing.models import BusinessLine
 from routing.selectors import business_hours_q
 
@@ -311,17 +312,17 @@ ROW_ORDER = ("started_at", "id")
 
 
 def report_rows(period: Period) -> QuerySet[Conversation]:
-    """The period's conversations in `ROW_ORDER`, with what `report_row` needs (no further query per row)."""
-    return period_conversations(period).order_by(*ROW_ORDER)
+    """The period's conversations in `ROW_ORDER`, with what `report_row` needs (one more query per page or chunk,
+    for the labels)."""
+    labels = Prefetch("labels", queryset=Label.objects.order_by("name", "id"))
+    return period_conversations(period).order_by(*ROW_ORDER).prefetch_related(labels)
 
 
-def report_row(
-    conversation: Conversation, *, business_line: BusinessLine, labels: list[str] | None = None
-) -> dict[str, Any]:
+def report_row(conversation: Conversation, *, business_line: BusinessLine) -> dict[str, Any]:
     """One conversation of `report_rows` as the report's row, its times in the business line's time zone.
 
-    `assigned_at` is the first assignment (the one `wait` counts to); `labels` come from
-    `chat.selectors.conversation_labels`.
+    `assigned_at` is the first assignment (the one `wait` counts to); `labels` are the names of its labels
+    (`desk.models.Label`), sorted.
     """
     zone = zoneinfo.ZoneInfo(business_line.time_zone)
     measured: dict[str, float | None] = {name: getattr(conversation, name) for name in MEASURES}
@@ -341,29 +342,14 @@ def report_row(
         "first_response_seconds": _rounded(measured["first_response"]),
         "handling_seconds": _rounded(measured["handling"]),
         "rating": conversation.rating,
-        "labels": labels or [],
+        "labels": [label.name for label in conversation.labels.all()],
     }
 
 
-def report_page_rows(conversations: Iterable[Conversation], *, business_line: BusinessLine) -> list[dict[str, Any]]:
-    """Rows of some conversations of `report_rows` (a page, a chunk), their labels read at once."""
-    conversations = list(conversations)
-    labels = conversation_labels(conversation_ids=[conversation.pk for conversation in conversations])
-    return [
-        report_row(conversation, business_line=business_line, labels=labels.get(conversation.pk))
-        for conversation in conversations
-    ]
-
-
 def report_rows_all(period: Period, *, chunk_size: int = 2000) -> Iterator[dict[str, Any]]:
-    """Every row of the period, read in chunks (the CSV export)."""
-    chunk: list[Conversation] = []
+    """Every row of the period, read in chunks (the CSV export), each chunk's labels in one more query."""
     for conversation in report_rows(period).iterator(chunk_size=chunk_size):
-        chunk.append(conversation)
-        if len(chunk) == chunk_size:
-            yield from report_page_rows(chunk, business_line=period.business_line)
-            chunk = []
-    yield from report_page_rows(chunk, business_line=period.business_line)
+        yield report_row(conversation, business_line=period.business_line)
 
 
 def _local(moment: datetime | None, zone: zoneinfo.ZoneInfo) -> str | None:

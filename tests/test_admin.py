@@ -287,7 +287,7 @@ def test_export_is_neither_offered_nor_allowed_with_only_view_permissions(client
     assert "Content-Disposition" not in attempt
 
 
-def test_supervisors_group_reads_exports_and_edits_lines_and_agents():
+def test_supervisors_group_reads_exports_keeps_replies_and_labels_and_edits_lines_and_agents():
     # when
     group = Group.objects.get(name="Supervisors")
 
@@ -298,6 +298,14 @@ def test_supervisors_group_reads_exports_and_edits_lines_and_agents():
         ("agents", "view_agent"),
         ("chat", "view_conversation"),
         ("chat", "view_message"),
+        ("desk", "add_cannedreply"),
+        ("desk", "change_cannedreply"),
+        ("desk", "delete_cannedreply"),
+        ("desk", "view_cannedreply"),
+        ("desk", "add_label"),
+        ("desk", "change_label"),
+        ("desk", "delete_label"),
+        ("desk", "view_label"),
         ("chat", "export_transcript"),
         ("routing", "add_businessline"),
         ("routing", "change_businessline"),
@@ -320,7 +328,7 @@ def test_supervisors_group_migration_is_reversible():
 
     # then
     assert removed
-    assert Group.objects.get(name="Supervisors").permissions.count() == 9
+    assert Group.objects.get(name="Supervisors").permissions.count() == 17  # 6, desk's 8 (desk/0003), chat/0008's 3
 
 
 @pytest.fixture

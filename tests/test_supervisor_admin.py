@@ -23,6 +23,8 @@ from chat.lifecycle import conversation_close, conversation_start
 from chat.models import Conversation
 from chat.permissions import Participant
 from chat.services import attachment_upload, conversation_rate, message_send
+from desk.models import Label
+from desk.services import conversation_labels_set
 from routing.models import BusinessLine
 from routing.services import assignment_pick, conversation_transfer, routing_sweep
 from tests.attachment_storage import attachment_storage
@@ -96,6 +98,13 @@ def transferred(clock):
 
 def test_the_export_credits_every_agent_who_handled_a_transferred_conversation(client, supervisor, transferred):
     """Failed before `handler_ids`: the export's single `agent` column named Bob only, who had it last."""
+    # and Bob labelled it
+    transferred.refresh_from_db()
+    labels = [Label.objects.create(business_line=transferred.business_line, name=name) for name in ("vip", "refund")]
+    conversation_labels_set(
+        agent_id=transferred.agent_id, conversation_id=transferred.pk, label_ids=[label.pk for label in labels]
+    )
+
     response = client.post(CHANGELIST, {"action": "export_transcripts", "_selected_action": [transferred.pk]})
 
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
@@ -112,7 +121,7 @@ def test_the_export_credits_every_agent_who_handled_a_transferred_conversation(c
         "30.0",
         "280.0",
     )
-    assert (first["rating"], first["labels"]) == ("4", "")
+    assert (first["rating"], first["labels"]) == ("4", "refund; vip")
     authors = [(row["sender"], row["author"], row["internal_note"]) for row in rows if row["sender"] != "system"]
     assert authors == [("agent", "Alice", "no"), ("agent", "Bob", "no"), ("agent", "Bob", "yes")]
 

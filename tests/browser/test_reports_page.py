@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import expect
 
 from chat.models import ConversationStatus
@@ -24,6 +24,17 @@ from tests.factories import (
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
+SUPERVISOR_READS = ("view_conversation", "view_message", "view_businessline", "view_agent", "view_customer")
+
+
+def supervisor_sam():
+    """`sam`, in the `Supervisors` group. The group comes from a data migration, which the flush after each
+    transactional test empties (Django recreates only the permissions): so it is made again with what it reads."""
+    group, _ = Group.objects.get_or_create(name="Supervisors")
+    group.permissions.add(*Permission.objects.filter(codename__in=SUPERVISOR_READS))
+    sam = UserFactory(username="sam", is_staff=True)
+    sam.groups.add(group)
+    return sam
 
 
 def a_week_of_conversations(line, agents) -> None:
@@ -66,8 +77,7 @@ def test_a_supervisor_filters_the_reports_and_opens_the_conversations_behind_a_c
     BusinessLineFactory(key="other", name="Other line")
     agents = [AgentFactory(display_name=name, business_lines=[line]) for name in ("Alice", "Bob", "Carol")]
     a_week_of_conversations(line, agents)
-    supervisor = UserFactory(username="sam", is_staff=True)
-    supervisor.groups.add(Group.objects.get(name="Supervisors"))
+    supervisor_sam()
 
     # when the supervisor signs in to the admin and follows the header's link
     page.goto(f"{server.url}/admin/login/")
@@ -150,8 +160,7 @@ def test_the_transcript_reads_as_a_chat_under_the_policy(page, server, screensho
             is_internal_note=note,
             created_at=MONDAY + timedelta(seconds=20 * seq),
         )
-    supervisor = UserFactory(username="sam", is_staff=True)
-    supervisor.groups.add(Group.objects.get(name="Supervisors"))
+    supervisor_sam()
 
     page.goto(f"{server.url}/admin/login/?next=/admin/chat/conversation/{conversation.pk}/change/")
     page.get_by_label("Username:").fill("sam")
