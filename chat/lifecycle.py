@@ -83,10 +83,20 @@ def conversation_assign(*, conversation: Conversation, agent: Agent) -> None:
     conversation.agent = agent
     conversation.assigned_at = now
     conversation.first_assigned_at = conversation.first_assigned_at or now
+    if agent.id not in conversation.handler_ids:
+        conversation.handler_ids = [*conversation.handler_ids, agent.id]
     conversation.closed_at = None
     conversation.close_reason = ""
     conversation.save(
-        update_fields=["status", "agent", "assigned_at", "first_assigned_at", "closed_at", "close_reason"]
+        update_fields=[
+            "status",
+            "agent",
+            "assigned_at",
+            "first_assigned_at",
+            "handler_ids",
+            "closed_at",
+            "close_reason",
+        ]
     )
     Agent.objects.filter(id=agent.id).update(last_assigned_at=now)
     if previous_agent_id is not None and previous_agent_id != agent.id:

@@ -1,5 +1,6 @@
 """Conversations and their messages: the transcript, the source of truth for delivery."""
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.files.storage import Storage, storages
 from django.db import models
 from django.db.models import F, Q
@@ -51,6 +52,12 @@ class Conversation(models.Model):
     )
     missed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the wait timeout ended it, kept when an agent picks it later (missed)."
+    )
+    handler_ids = ArrayField(
+        models.IntegerField(),
+        default=list,
+        blank=True,
+        help_text="Every agent it was assigned to, in the order they got it (exports credit each of them).",
     )
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     last_agent_message_at = models.DateTimeField(null=True, blank=True)

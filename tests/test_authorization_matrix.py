@@ -341,6 +341,7 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "api/search/"): (R401, R401_BAD, R401_BAD, R401_BAD, R200, R200, R200, R403_AGENT, R403_AGENT, R403_AGENT),
     ("GET", "workbench/"): (R302, R302, R302, R302, R200, R200, R200, R403, R403, R403),
     ("GET", "admin/monitor/"): (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
+    ("GET", "admin/reports/"): (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
     ("GET", ""): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
     ("GET", "chat/"): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
     ("GET", "h5/"): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
@@ -785,6 +786,18 @@ def _attachment_files_in_a_temporary_folder(attachment_storage, monkeypatch):
     return attachment_storage
 
 
+def report_page_query(world: World) -> str:
+    """The reports page over yesterday and today (UTC days, local dates of the page)."""
+    today = timezone.now().date()
+    return urlencode(
+        {
+            "business_line": world.line.key,
+            "since": str(today - timedelta(days=1)),
+            "until": str(today + timedelta(days=1)),
+        }
+    )
+
+
 def report_query(world: World) -> str:
     """The reports over the last day of the target's business line."""
     until = timezone.now() + timedelta(minutes=1)
@@ -873,6 +886,7 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
     ("GET", "api/search/"): lambda world, role: ("/api/search/?q=parcel", None),
     ("GET", "workbench/"): lambda world, role: ("/workbench/", None),
     ("GET", "admin/monitor/"): lambda world, role: ("/admin/monitor/", None),
+    ("GET", "admin/reports/"): lambda world, role: (f"/admin/reports/?{report_page_query(world)}", None),
     ("GET", ""): lambda world, role: ("/", None),
     ("GET", "chat/"): lambda world, role: (f"/chat/?business_line={world.line.key}", None),
     ("GET", "h5/"): lambda world, role: (f"/h5/?business_line={world.line.key}", None),
