@@ -228,6 +228,11 @@ def _end(conversation: Conversation, *, status: ConversationStatus, reason: Clos
         conversation.missed_at = conversation.missed_at or conversation.closed_at
     conversation.save(update_fields=["status", "closed_at", "close_reason", "missed_at"])
     system_message_append(conversation=conversation, event=event, body=body)
+    if status == ConversationStatus.MISSED:
+        # From now on an agent's answers may be emailed: those written before it was missed never are.
+        conversation.answers_by_email = True
+        conversation.answers_emailed_seq = conversation.last_seq
+        conversation.save(update_fields=["answers_by_email", "answers_emailed_seq"])
     hooks.conversation_changed(conversation_id=conversation.id)
     if status == ConversationStatus.MISSED:
         _missed_notify_on_commit(conversation)
@@ -265,7 +270,7 @@ def conversation_leave_message(
             Customer.objects.filter(id=customer.id).update(**contact)
         conversation, unanswered = _conversation_for_left_message(customer)
         if conversation is not None and unanswered:
-            message_append(conversation=conversation, sender=Sender.CUSTOMER, body=body)
+            _left_message_append(conversation, body)
             hooks.conversation_changed(conversation_id=conversation.id)
             logger.info("customer %s added to their left message in conversation %s", customer.id, conversation.id)
             return conversation
@@ -275,7 +280,7 @@ def conversation_leave_message(
                 customer=customer, business_line_id=customer.business_line_id, channel=channel
             )
             events.publish_on_commit(events.customer_group(customer.id), events.join_event(conversation.id))
-        message_append(conversation=conversation, sender=Sender.CUSTOMER, body=body)
+        _left_message_append(conversation, body)
         if conversation.status == ConversationStatus.MISSED:
             system_message_append(conversation=conversation, event="left_message", body=thanks)
             hooks.conversation_changed(conversation_id=conversation.id)
@@ -290,6 +295,13 @@ def conversation_leave_message(
             )
     logger.info("customer %s left a message in conversation %s", customer.id, conversation.id)
     return conversation
+
+
+def _left_message_append(conversation: Conversation, body: str) -> None:
+    """The customer's message, and the line's inbox told of it once committed (notifications)."""
+    message = message_append(conversation=conversation, sender=Sender.CUSTOMER, body=body)
+    if message is not None:
+        hooks.message_left(message_id=message.id)
 
 
 def _conversation_for_left_message(customer: Customer) -> tuple[Conversation | None, bool]:

@@ -43,6 +43,7 @@ class BusinessLineAdmin(AuditedModelAdmin):
             {"fields": ["wait_timeout", "agent_reply_timeout", "disconnect_grace", "idle_timeout"]},
         ),
         ("Attachments", {"fields": ["attachment_max_bytes", "attachment_types"]}),
+        ("Email", {"fields": ["inbox_email", "language"]}),
         ("Data protection", {"fields": ["retention_days"]}),
         (None, {"fields": ["created_at"]}),
     ]

@@ -102,6 +102,18 @@ class BusinessLine(models.Model):
         help_text="File types chats may carry, one MIME type per line (image/png, application/pdf, ...), decided "
         "from each file's content. Empty: ATTACHMENT_ALLOWED_TYPES.",
     )
+    inbox_email = models.EmailField(
+        blank=True,
+        default="",
+        help_text="The team's inbox: every message a customer leaves is emailed here too (agents also find it in "
+        "the workbench's missed list). Empty: not emailed.",
+    )
+    language = models.CharField(
+        max_length=16,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text="Language of the emails to customers whose own language is not known.",
+    )
     allowed_origins = models.TextField(
         blank=True,
         default="",

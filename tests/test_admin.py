@@ -452,7 +452,7 @@ def test_the_business_line_form_is_whole_and_its_help_text_shows_the_script_tag_
     controls = FormControls()
     controls.feed(html)
     fields = [name for name in controls.names if not name.startswith("initial-")]  # hidden twins of defaults
-    assert fields[fields.index("key") :][:17] == [
+    assert fields[fields.index("key") :][:19] == [
         "key",
         "identity_secret",
         "identity_requires_expiry",
@@ -466,6 +466,8 @@ def test_the_business_line_form_is_whole_and_its_help_text_shows_the_script_tag_
         "idle_timeout",
         "attachment_max_bytes",
         "attachment_types",
+        "inbox_email",
+        "language",
         "retention_days",
         "Agent_business_lines-TOTAL_FORMS",
         "Agent_business_lines-INITIAL_FORMS",
