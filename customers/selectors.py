@@ -107,7 +107,8 @@ SELECT {", ".join(columns)},
     ARRAY(
         SELECT latest.id FROM (
             SELECT v.id, v.status, v.answers_by_email, v.last_agent_message_at, v.rating
-            FROM {Conversation._meta.db_table} v WHERE v.customer_id = c.id ORDER BY v.started_at DESC, v.id DESC LIMIT 1
+            FROM {Conversation._meta.db_table} v WHERE v.customer_id = c.id
+            ORDER BY v.started_at DESC, v.id DESC LIMIT 1
         ) latest
         WHERE latest.status = %(closed)s AND latest.answers_by_email AND latest.last_agent_message_at IS NOT NULL
             AND latest.rating IS NULL
