@@ -24,6 +24,9 @@ const el = {
   typingText: $("typing-text"), toast: $("toast"), composer: $("composer"), composerForm: $("composer-form"),
   input: $("input"), emojiButton: $("emoji-button"), emojiPanel: $("emoji-panel"),
   attachButton: $("attach-button"), attachInput: $("attach-input"),
+  transcriptCard: $("transcript-card"), transcriptForm: $("transcript-form"),
+  transcriptEmailLabel: $("transcript-email-label"), transcriptEmail: $("transcript-email"),
+  transcriptError: $("transcript-error"), transcriptDone: $("transcript-done"), transcriptSubmit: $("transcript-submit"),
 };
 
 const TYPING_SEND_EVERY_MS = 3000;
@@ -92,6 +95,8 @@ const state = {
   waitAnyway: false,
   rated: new Set(),
   ratingSkipped: new Set(),
+  transcriptSentTo: new Map(), // conversation id -> the address its transcript went to
+  email: "", // an address the customer gave for a transcript, once the server took it
   justLeftMessage: false,
   panelOpen: !config.embed,
   typingSentAt: 0,
@@ -753,6 +758,9 @@ function render() {
 
   if (view === "leave") renderLeaveCard(status === "missed" ? conversation : null, conversation);
   if (view === "ended") renderEnded(status, conversation);
+  // Offered for a chat that ended with an agent (closed); a left message alone holds only the customer's words.
+  el.transcriptCard.hidden = !(conversation && status === "closed" && ["rating", "ended"].includes(view));
+  if (!el.transcriptCard.hidden) renderTranscriptCard(conversation);
   renderStatus();
   renderAvatar();
   if (view !== state.view) {
@@ -781,6 +789,64 @@ function renderEnded(status, conversation) {
   } else {
     el.endedText.textContent = "This chat has ended.";
   }
+}
+
+/** The address a transcript goes to without asking: the customer's known email. */
+function knownEmail(conversation) {
+  return (conversation.customer && conversation.customer.email) || state.email || state.identity.email || "";
+}
+
+function renderTranscriptCard(conversation) {
+  const sentTo = state.transcriptSentTo.get(conversation.id);
+  el.transcriptDone.hidden = !sentTo;
+  if (sentTo) el.transcriptDone.textContent = `We are sending the transcript to ${sentTo}.`;
+  el.transcriptSubmit.hidden = Boolean(sentTo);
+  el.transcriptEmailLabel.hidden = Boolean(sentTo) || Boolean(knownEmail(conversation));
+}
+
+const TRANSCRIPT_REFUSALS = {
+  rate_limited: "You asked for several transcripts already. Please try again later.",
+  invalid_request: "Please check your email address.",
+  invalid_field: "Please enter your email address.",
+  conversation_open: "The transcript can be sent once the chat has ended.",
+};
+
+/** POST /api/conversations/{id}/transcript/email/ with the customer's token (docs/protocol.md). */
+async function requestTranscript() {
+  const conversation = currentConversation();
+  if (!conversation || !state.token) return;
+  el.transcriptError.hidden = true;
+  const asking = !el.transcriptEmailLabel.hidden;
+  const email = el.transcriptEmail.value.trim();
+  if (asking && (!email || !el.transcriptEmail.checkValidity())) {
+    showFormError(el.transcriptError, email ? "Please check your email address." : "Please enter your email address.");
+    el.transcriptEmail.focus();
+    return;
+  }
+  el.transcriptSubmit.disabled = true;
+  let response;
+  let answer = {};
+  try {
+    response = await fetch(`/api/conversations/${conversation.id}/transcript/email/`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: `Token ${state.token}` },
+      body: JSON.stringify(asking ? { email } : {}),
+      credentials: "omit",
+    });
+    answer = await response.json().catch(() => ({}));
+  } catch (error) {
+    showFormError(el.transcriptError, "You are offline. Please try again when the connection is back.");
+    return;
+  } finally {
+    el.transcriptSubmit.disabled = false;
+  }
+  if (!response.ok) {
+    showFormError(el.transcriptError, TRANSCRIPT_REFUSALS[answer.code] || politeError(answer.code));
+    return;
+  }
+  state.email = state.email || answer.email;
+  state.transcriptSentTo.set(conversation.id, answer.email);
+  render();
 }
 
 function renderStatus() {
@@ -997,6 +1063,10 @@ el.ratingForm.addEventListener("submit", (event) => {
     comment: el.ratingComment.value.trim(), ref: "rate" };
   if (client.send(frame)) el.ratingSubmit.disabled = true;
   else showFormError(el.ratingError, "You are offline. Please try again when the connection is back.");
+});
+el.transcriptForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  requestTranscript();
 });
 el.ratingSkip.addEventListener("click", () => {
   if (state.currentId !== null) state.ratingSkipped.add(state.currentId);
