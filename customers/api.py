@@ -20,7 +20,7 @@ from cs_platform.rate_limits import client_address, rate_limit_hit
 from cs_platform.rest import RATE_LIMITED_RESPONSE, ErrorSerializer, RateLimited
 from customers.models import Channel
 from customers.selectors import business_line_for_widget
-from customers.services import IdentityInvalid, customer_session_start
+from customers.services import IdentityInvalid, customer_language_set, customer_session_start
 
 
 class WidgetSessionApi(APIView):
@@ -63,6 +63,13 @@ class WidgetSessionApi(APIView):
         )
         name = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
         email = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
+        language = serializers.CharField(
+            max_length=35,
+            required=False,
+            allow_blank=True,
+            help_text="The widget's language (BCP 47, `zh-CN`, `en`): emails to the customer are written in it when "
+            "the product speaks it.",
+        )
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             proof = attrs.get("identity_hash") or attrs.get("identity_expires") is not None
@@ -163,6 +170,8 @@ class WidgetSessionApi(APIView):
             )
         except IdentityInvalid as exc:
             raise PermissionDenied(str(exc), code=exc.code) from exc
+        if data.get("language"):
+            customer_language_set(customer=session.customer, language=data["language"])
         output = self.WidgetSessionOutputSerializer(
             {
                 "customer_id": session.customer.pk,

@@ -209,6 +209,9 @@ function retrySession() {
 
 async function openSession() {
   const body = { business_line: config.business_line, channel: config.channel, ...state.identity };
+  // The customer's language, for what is written to them later (emails): the page's when it says one, else the browser's.
+  const language = config.language || navigator.language;
+  if (language) body.language = language;
   const visitorToken = store.read().visitor_token;
   if (visitorToken) body.visitor_token = visitorToken;
   let response;

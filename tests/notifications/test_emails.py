@@ -11,6 +11,7 @@ from django.test import Client
 from chat.lifecycle import conversation_close, conversation_leave_message, conversation_start
 from chat.permissions import Participant
 from chat.services import message_send
+from customers.models import Customer
 from customers.services import customer_token_issue
 from routing.services import assignment_pick
 from tests.factories import BusinessLineFactory, CustomerFactory
@@ -246,3 +247,21 @@ def test_transcript_refusals_change_nothing(line, smtp_inbox, settings, django_c
     assert (first.status_code, second.status_code) == (202, 429)
     assert second.json()["code"] == "rate_limited" and int(second["Retry-After"]) >= 1
     assert len(smtp_inbox.received) == 1
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [("zh-CN", "zh-hans"), ("zh-Hans-CN", "zh-hans"), ("en-US", "en"), ("fr-FR", ""), ("", "")],
+)
+def test_the_widget_session_remembers_the_customers_language_when_we_speak_it(line, sent, kept):
+    line.allowed_origins = "https://shop.example"
+    line.save()
+    response = Client().post(
+        "/api/widget/session/",
+        {"business_line": line.key, "channel": "web", "language": sent},
+        content_type="application/json",
+        HTTP_ORIGIN="https://shop.example",
+    )
+
+    assert response.status_code == 201, response.content
+    assert Customer.objects.get(id=response.json()["customer_id"]).language == kept
