@@ -57,3 +57,20 @@ def test_bad_email_urls_stop_the_start(url, message):
 def test_an_unknown_scheme_stops_the_start():
     with pytest.raises(ImproperlyConfigured):
         email_settings("carrier-pigeon://coop")
+
+
+def test_make_runs_banner_says_where_emails_go(settings):
+    from cs_platform.run import _email_destination
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    assert _email_destination() == "printed by the Celery worker below (set EMAIL_URL to send them)"
+    settings.EMAIL_BACKEND = SMTP
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "mail.example.com", 587
+    assert _email_destination() == "sent through mail.example.com:587 (EMAIL_URL)"
+
+
+def test_without_email_url_emails_are_printed():
+    """What `make run` gets: no EMAIL_URL, the console backend."""
+    from cs_platform.email_config import DEFAULT_EMAIL_URL
+
+    assert email_settings(DEFAULT_EMAIL_URL)["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
