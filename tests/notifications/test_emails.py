@@ -13,9 +13,9 @@ from chat.permissions import Participant
 from chat.services import message_send
 from customers.models import Customer
 from customers.services import customer_token_issue
-from routing.services import assignment_pick
+from routing.services import assignment_pick, routing_sweep
 from tests.factories import BusinessLineFactory, CustomerFactory
-from tests.routing.helpers import agent_in, redis_client
+from tests.routing.helpers import agent_in, moved_back, redis_client
 
 pytestmark = pytest.mark.django_db
 
@@ -265,3 +265,28 @@ def test_the_widget_session_remembers_the_customers_language_when_we_speak_it(li
 
     assert response.status_code == 201, response.content
     assert Customer.objects.get(id=response.json()["customer_id"]).language == kept
+
+
+def test_an_answer_to_a_chat_missed_in_the_queue_is_emailed_to_the_customer_who_left(
+    smtp_inbox, django_capture_on_commit_callbacks
+):
+    # given: a chat that waited past the line's timeout while nobody was free; the customer's email is known
+    line = BusinessLineFactory(name="Acme Shop", wait_timeout=60)
+    missed, _ = conversation_start(customer=CustomerFactory(business_line=line, email="bob@example.com"), channel="web")
+    moved_back(missed, seconds=61, fields=["started_at", "queued_at", "waiting_since"])
+    with django_capture_on_commit_callbacks(execute=True):
+        routing_sweep()
+    missed.refresh_from_db()
+    assert missed.status == "missed"
+
+    # when an agent picks it later and answers
+    agent = agent_in(line)
+    with django_capture_on_commit_callbacks(execute=True):
+        assignment_pick(agent_id=agent.id, conversation_id=missed.id)
+    with django_capture_on_commit_callbacks(execute=True):
+        agent_says(missed, agent, "Sorry for the wait: how can I help?")
+
+    # then
+    [received] = smtp_inbox.received
+    assert received.rcpt_tos == ["bob@example.com"]
+    assert "Sorry for the wait: how can I help?" in received.part("text/plain")
