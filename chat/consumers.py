@@ -545,10 +545,14 @@ class CustomerConsumer(ChatConsumer):
 
     async def handle_conversation_start(self, frame: dict[str, Any], ref: Any) -> None:
         channel = frame.get("channel", self.customer.first_channel)
+        prechat = frame.get("prechat")
+        if prechat is not None and not isinstance(prechat, dict):
+            raise ChatError(ErrorCode.INVALID_FIELD, "prechat must be an object")
         conversation, _created = await events.call_and_publish(
             lifecycle.conversation_start,
             customer=self.customer,
             channel=channel,
+            prechat=prechat,
         )
         await self.join(conversation.id)
         state = await database_sync_to_async(self._state_frame)(conversation.id)

@@ -19,6 +19,7 @@ from cs_platform.origins import widget_origin_allowed
 from cs_platform.rate_limits import client_address, rate_limit_hit
 from cs_platform.rest import RATE_LIMITED_RESPONSE, ErrorSerializer, RateLimited
 from customers.models import Channel
+from customers.payloads import widget_appearance, widget_prechat_form
 from customers.selectors import business_line_for_widget
 from customers.services import IdentityInvalid, customer_language_set, customer_session_start
 
@@ -83,6 +84,14 @@ class WidgetSessionApi(APIView):
         customer_id = serializers.IntegerField()
         token = serializers.CharField(help_text="Signed, expiring customer token for `/ws/customer/?token=`.")
         visitor_token = serializers.CharField(help_text="Keep it (e.g. in localStorage) and send it next time.")
+        appearance = serializers.DictField(
+            help_text="The business line's widget: `color` (#RRGGBB), `position` (`right`/`left`), `title`, "
+            "`greeting`, `team_name`, `team_picture` (a data: URL or null), `launcher_text`."
+        )
+        prechat_form = serializers.DictField(
+            child=serializers.ChoiceField(choices=["off", "optional", "required"]),
+            help_text="The pre-chat form: `name`, `email`, `phone`, `question`, each `off`, `optional` or `required`.",
+        )
 
     @extend_schema(
         operation_id="widget_session_create",
@@ -177,6 +186,8 @@ class WidgetSessionApi(APIView):
                 "customer_id": session.customer.pk,
                 "token": session.token,
                 "visitor_token": session.customer.visitor_token,
+                "appearance": widget_appearance(business_line),
+                "prechat_form": widget_prechat_form(business_line),
             }
         )
         return Response(output.data, status=status.HTTP_201_CREATED if session.created else status.HTTP_200_OK)

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 
 from cs_platform.content_policy import allow_framing_by
 from customers.models import Channel
+from customers.payloads import widget_appearance, widget_prechat_form
 from customers.selectors import business_line_for_widget
 
 EMBEDDABLE_CHANNELS = (Channel.WEB, Channel.H5)
@@ -32,10 +33,11 @@ def _chat_page(request: HttpRequest, *, channel: str, embedded: bool) -> HttpRes
         "embed": embedded,
         "session_url": "/api/widget/session/",
         "socket_path": "/ws/customer/",
+        "appearance": widget_appearance(business_line),
+        "prechat_form": widget_prechat_form(business_line),
     }
-    response = render(
-        request, "widget/chat.html", {"config": config, "title": business_line.name, "embedded": embedded}
-    )
+    title = business_line.widget_title or business_line.name
+    response = render(request, "widget/chat.html", {"config": config, "title": title, "embedded": embedded})
     allow_framing_by(response, business_line=business_line)
     response["Referrer-Policy"] = "no-referrer"
     return response
