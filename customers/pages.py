@@ -31,6 +31,8 @@ def _chat_page(request: HttpRequest, *, channel: str, embedded: bool) -> HttpRes
         "greeting": business_line.greeting,
         "channel": channel,
         "embed": embedded,
+        # The admin's preview (`&preview=1`): the page shows the line's look and opens no session.
+        "preview": embedded and request.GET.get("preview") == "1",
         "session_url": "/api/widget/session/",
         "socket_path": "/ws/customer/",
         "appearance": widget_appearance(business_line),

@@ -24,6 +24,9 @@ const el = {
   typingText: $("typing-text"), toast: $("toast"), composer: $("composer"), composerForm: $("composer-form"),
   input: $("input"), emojiButton: $("emoji-button"), emojiPanel: $("emoji-panel"),
   attachButton: $("attach-button"), attachInput: $("attach-input"),
+  avatarLetter: $("avatar-letter"), avatarPicture: $("avatar-picture"), introAvatar: $("intro-avatar"),
+  introPicture: $("intro-picture"), introName: $("intro-name"), teamName: $("team-name"), startHint: $("start-hint"),
+  prechatForm: $("prechat-form"), prechatError: $("prechat-error"), prechatSubmit: $("prechat-submit"),
   transcriptCard: $("transcript-card"), transcriptForm: $("transcript-form"),
   transcriptEmailLabel: $("transcript-email-label"), transcriptEmail: $("transcript-email"),
   transcriptError: $("transcript-error"), transcriptDone: $("transcript-done"), transcriptSubmit: $("transcript-submit"),
@@ -95,6 +98,7 @@ const state = {
   waitAnyway: false,
   rated: new Set(),
   ratingSkipped: new Set(),
+  prechat: null, // the pre-chat form's answers, sent with conversation.start
   transcriptSentTo: new Map(), // conversation id -> the address its transcript went to
   email: "", // an address the customer gave for a transcript, once the server took it
   justLeftMessage: false,
@@ -197,7 +201,7 @@ window.addEventListener("message", (event) => {
 /* ---------- Session ---------- */
 
 function begin() {
-  if (state.started) return;
+  if (state.started || config.preview) return;
   state.started = true;
   openSession();
 }
@@ -290,7 +294,7 @@ client.on("ready", () => {
   if (isOpen() && unassigned) client.assignOutbox(state.currentId);
   else if (state.startRequested || unassigned) {
     state.startRequested = true;
-    client.send({ type: "conversation.start", channel: config.channel, ref: "start" });
+    client.send(startFrame());
   }
   render();
 });
@@ -305,6 +309,8 @@ client.on("conversation", ({ record, frame }) => {
   if (conversation.agent) learnAgentName(conversation.agent);
   if (frame.ref === "start" || (state.startRequested && OPEN.has(conversation.status))) {
     state.startRequested = false;
+    state.prechat = null;
+    el.prechatSubmit.disabled = Boolean(config.preview);
     client.assignOutbox(conversation.id);
     renderPending();
   }
@@ -353,7 +359,17 @@ client.on("error", (frame) => {
     showFormError(el.leaveError, politeError(frame.code));
     return;
   }
-  if (ref === "start") state.startRequested = false;
+  if (ref === "start") {
+    state.startRequested = false;
+    if (state.prechat) {
+      // The form's answers were refused (a required one missing, a malformed email): say so beside the form.
+      state.prechat = null;
+      el.prechatSubmit.disabled = false;
+      showFormError(el.prechatError, prechatRefusal(frame));
+      render();
+      return;
+    }
+  }
   showToast(politeError(frame.code));
 });
 
@@ -645,8 +661,15 @@ function startChat(firstBody) {
   state.justLeftMessage = false;
   state.startRequested = true;
   if (firstBody) client.sendMessage({ conversationId: null, body: firstBody });
-  if (client.ready) client.send({ type: "conversation.start", channel: config.channel, ref: "start" });
+  if (client.ready) client.send(startFrame());
   render();
+}
+
+/** `conversation.start`, with the pre-chat form's answers when the customer gave some (docs/protocol.md). */
+function startFrame() {
+  const frame = { type: "conversation.start", channel: config.channel, ref: "start" };
+  if (state.prechat) frame.prechat = state.prechat;
+  return frame;
 }
 
 function submitComposer() {
@@ -751,10 +774,15 @@ function render() {
   el.chat.dataset.view = view;
 
   el.intro.hidden = view !== "intro";
+  const asking = view === "intro" && prechatAsked;
+  el.prechatForm.hidden = !asking;
+  el.start.hidden = asking;
+  el.startHint.hidden = asking;
+  if (asking) prefillPrechat(conversation);
   el.leaveCard.hidden = view !== "leave";
   el.ratingCard.hidden = view !== "rating";
   el.endedCard.hidden = view !== "ended";
-  el.composer.hidden = !["intro", "chat"].includes(view);
+  el.composer.hidden = !["intro", "chat"].includes(view) || (view === "intro" && prechatAsked);
   el.endChat.hidden = !open;
   if (el.endChat.hidden) el.confirmEnd.hidden = true;
   el.waitAnyway.hidden = status === "missed";
@@ -892,9 +920,10 @@ function formatWait(seconds) {
 function renderAvatar() {
   const record = currentRecord();
   const agent = record && standing(record) === "active" && record.conversation.agent;
-  const name = agent ? agent.name : config.business_line_name;
-  el.avatar.textContent = (name.trim()[0] || "?").toUpperCase();
+  const name = agent ? agent.name : appearance.title || config.business_line_name;
+  el.avatarLetter.textContent = (name.trim()[0] || "?").toUpperCase();
   el.avatar.classList.toggle("is-agent", Boolean(agent));
+  el.avatar.classList.toggle("has-picture", Boolean(appearance.team_picture) && !agent);
 }
 
 function isNearBottom() {
@@ -937,7 +966,89 @@ function fatal(text) {
 
 /* ---------- Controls ---------- */
 
-el.greeting.textContent = config.greeting || "Hi! Ask us anything: we are happy to help.";
+/* ---------- The business line's appearance and pre-chat form (admin; docs/protocol.md) ---------- */
+
+const appearance = config.appearance || {};
+const prechatForm = config.prechat_form || {};
+const prechatAsked = Object.values(prechatForm).some((mode) => mode !== "off");
+
+function applyAppearance() {
+  const root = document.documentElement.style;
+  if (/^#[0-9a-fA-F]{6}$/.test(appearance.color || "")) {
+    // CSSOM, not an inline style attribute: allowed by the page's Content-Security-Policy.
+    root.setProperty("--brand", appearance.color);
+    root.setProperty("--brand-dark", appearance.color);
+    root.setProperty("--brand-soft", `${appearance.color}1a`);
+  }
+  if (appearance.title) {
+    el.title.textContent = appearance.title;
+    el.introName.textContent = appearance.title;
+  }
+  el.teamName.hidden = !appearance.team_name;
+  el.teamName.textContent = appearance.team_name || "";
+  for (const [picture, holder] of [[el.avatarPicture, el.avatar], [el.introPicture, el.introAvatar]]) {
+    picture.hidden = !appearance.team_picture;
+    if (appearance.team_picture) picture.src = appearance.team_picture;
+    holder.classList.toggle("has-picture", Boolean(appearance.team_picture));
+  }
+  for (const label of el.prechatForm.querySelectorAll("label[data-field]")) {
+    const mode = prechatForm[label.dataset.field] || "off";
+    label.hidden = mode === "off";
+    label.querySelector(".optional").hidden = mode !== "optional";
+    label.querySelector("input, textarea").required = mode === "required";
+  }
+  if (config.preview) {
+    for (const control of [el.start, el.prechatSubmit, el.input]) control.disabled = true;
+  }
+}
+
+/** The server's refusal of the form's answers, said for people (the message names the field: docs/protocol.md). */
+function prechatRefusal(frame) {
+  const message = typeof frame.message === "string" ? frame.message : "";
+  if (message.startsWith("prechat.email")) return "Please check your email address.";
+  if (message.startsWith("prechat.phone")) return "Please check your phone number.";
+  if (message.endsWith("is required")) return "Please fill in the required fields.";
+  return frame.code === "invalid_field" ? "Please check your answers." : politeError(frame.code);
+}
+
+/** Known answers (the site's identity, the customer's last conversation) fill the form's empty fields. */
+function prefillPrechat(conversation) {
+  const customer = (conversation && conversation.customer) || {};
+  for (const field of ["name", "email"]) {
+    const input = $(`prechat-${field}`);
+    if (!input.value) input.value = customer[field] || state.identity[field] || "";
+  }
+}
+
+el.prechatForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  el.prechatError.hidden = true;
+  const answers = {};
+  for (const field of ["name", "email", "phone", "question"]) {
+    const mode = prechatForm[field] || "off";
+    if (mode === "off") continue;
+    const input = $(`prechat-${field}`);
+    const value = input.value.trim();
+    if (!value && mode === "required") {
+      showFormError(el.prechatError, "Please fill in the required fields.");
+      input.focus();
+      return;
+    }
+    if (value && !input.checkValidity()) {
+      showFormError(el.prechatError, field === "email" ? "Please check your email address." : "Please check your answers.");
+      input.focus();
+      return;
+    }
+    if (value) answers[field] = value;
+  }
+  state.prechat = answers;
+  el.prechatSubmit.disabled = true;
+  begin();
+  startChat(null);
+});
+
+applyAppearance();
+el.greeting.textContent = appearance.greeting || config.greeting || "Hi! Ask us anything: we are happy to help.";
 
 el.composerForm.addEventListener("submit", (event) => {
   event.preventDefault();
@@ -1108,5 +1219,9 @@ document.addEventListener("keydown", (event) => {
 /* ---------- Start ---------- */
 
 render();
-if (parentWindow) parentWindow.postMessage({ source: "cs-chat", type: "ready" }, "*");
+if (parentWindow) {
+  // The launcher's look is public (it is on the line's every page): the host script applies it.
+  const launcher = { color: appearance.color, position: appearance.position, launcher_text: appearance.launcher_text };
+  parentWindow.postMessage({ source: "cs-chat", type: "ready", appearance: launcher }, "*");
+}
 else begin();
