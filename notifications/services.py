@@ -66,16 +66,31 @@ def email_language(*, customer: Customer | None, business_line: BusinessLine) ->
     return settings.LANGUAGES[0][0]
 
 
+def address_valid(address: str) -> bool:
+    """Whether `address` can go in a header: a customer's email from a left message is not checked on the way in."""
+    try:
+        validate_email(address)
+    except ValidationError:
+        return False
+    return True
+
+
 def _render(
     *, template: str, context: dict[str, Any], language: str, subject: str, to: str, reply_to: str, purpose: str
 ) -> Email:
     """Both parts of `templates/email/<template>.txt|html` and the subject, in `language` (the caller translated
-    the subject under `translation.override` too)."""
+    the subject under `translation.override` too). The subject is one line whatever a customer's name holds; a
+    Reply-To that is not an address is left out."""
     with translation.override(language):
         body = render_to_string(f"email/{template}.txt", context)
         html = render_to_string(f"email/{template}.html", context)
     return Email(
-        subject=subject, body=body, html=html, to=[to], reply_to=[reply_to] if reply_to else [], purpose=purpose
+        subject=" ".join(subject.split()),
+        body=body,
+        html=html,
+        to=[to],
+        reply_to=[reply_to] if reply_to and address_valid(reply_to) else [],
+        purpose=purpose,
     )
 
 
@@ -137,8 +152,8 @@ def answer_email(*, conversation_id: int) -> Email | None:
     if sockets.socket_live(role="customer", owner_id=customer.id):
         logger.info("answers of conversation %s up to %s seen live: no email", conversation.id, through)
         return None
-    if not customer.email:
-        logger.info("answers of conversation %s up to %s: the customer's email is unknown", conversation.id, through)
+    if not customer.email or not address_valid(customer.email):
+        logger.info("answers of conversation %s up to %s: no valid email of the customer", conversation.id, through)
         return None
     line = conversation.business_line
     language = email_language(customer=customer, business_line=line)
@@ -176,10 +191,8 @@ def transcript_email_address(*, customer: Customer, conversation_id: int, email:
     address = email.strip() or customer.email
     if not address:
         raise ChatError(ErrorCode.INVALID_FIELD, "Your email address is needed to send the transcript")
-    try:
-        validate_email(address)
-    except ValidationError:
-        raise ChatError(ErrorCode.INVALID_FIELD, "email is not a valid email address") from None
+    if not address_valid(address):
+        raise ChatError(ErrorCode.INVALID_FIELD, "email is not a valid email address")
     return address
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from django import forms
 from django.contrib import admin
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.templatetags.static import static
@@ -23,13 +24,13 @@ TEAM_PICTURE_PIXELS = 128
 TEAM_PICTURE_MAX_UPLOAD = 2 * 1024 * 1024
 
 
-def team_picture_data_url(upload: forms.Field | object) -> str:
+def team_picture_data_url(upload: UploadedFile) -> str:
     """An uploaded image as a small PNG `data:` URL (the widget shows it without file storage, and the pages'
     Content-Security-Policy allows `data:` images); refuses anything Pillow cannot decode."""
-    if getattr(upload, "size", 0) > TEAM_PICTURE_MAX_UPLOAD:
+    if (upload.size or 0) > TEAM_PICTURE_MAX_UPLOAD:
         raise forms.ValidationError("The picture must be under 2 MB.")
     try:
-        with Image.open(upload) as image:  # type: ignore[arg-type]
+        with Image.open(upload) as image:
             image.load()
             picture = image.convert("RGBA")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError):

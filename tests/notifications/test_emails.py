@@ -290,3 +290,18 @@ def test_an_answer_to_a_chat_missed_in_the_queue_is_emailed_to_the_customer_who_
     [received] = smtp_inbox.received
     assert received.rcpt_tos == ["bob@example.com"]
     assert "Sorry for the wait: how can I help?" in received.part("text/plain")
+
+
+def test_what_a_customer_typed_never_breaks_the_headers(line, smtp_inbox, django_capture_on_commit_callbacks):
+    customer = CustomerFactory(business_line=line, name="")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation_leave_message(
+            customer=customer, channel="web", body="Hi", name="Ada\r\nBcc: everyone@example.com", email="ada@@example"
+        )
+
+    [received] = smtp_inbox.received
+    assert received.rcpt_tos == ["team@acme.test"]
+    assert received.message["Subject"] == "New message from Ada Bcc: everyone@example.com (Acme Shop)"
+    assert received.message["Reply-To"] is None
+    assert received.message["Bcc"] is None
