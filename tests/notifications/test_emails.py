@@ -2,6 +2,7 @@
 the transcript on request; never an internal note. Celery tasks run inline here (tests/conftest.py); the real
 worker sends them in tests/integration/test_emails_live.py."""
 
+import io
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +14,7 @@ from chat.permissions import Participant
 from chat.services import message_send
 from customers.models import Customer
 from customers.services import customer_token_issue
+from routing.models import BusinessLine
 from routing.services import assignment_pick, routing_sweep
 from tests.factories import BusinessLineFactory, CustomerFactory
 from tests.routing.helpers import agent_in, moved_back, redis_client
@@ -305,3 +307,11 @@ def test_what_a_customer_typed_never_breaks_the_headers(line, smtp_inbox, django
     assert received.message["Subject"] == "New message from Ada Bcc: everyone@example.com (Acme Shop)"
     assert received.message["Reply-To"] is None
     assert received.message["Bcc"] is None
+
+
+def test_the_demo_lines_left_messages_go_to_its_inbox():
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=io.StringIO())
+
+    assert BusinessLine.objects.get(key="demo").inbox_email == "team@acme-shop.example"
