@@ -4,6 +4,11 @@
  * resends what is not acknowledged and reconnects; this module renders what it holds and turns the agent's actions
  * into frames. Every text from the server is put in the page with textContent, never as HTML.
  */
+// The tools first: canned.js's keydown must run before this module's (Enter picks a reply, not sends).
+import "./canned.js";
+import "./labels.js";
+import "./notes.js";
+import "./search.js";
 import { ENDED_STATUSES as ENDED, ProtocolClient, uploadAttachment } from "../shared/client.js";
 
 const config = JSON.parse(document.getElementById("workbench-config").textContent);
@@ -618,8 +623,15 @@ function renderMissed() {
   );
 }
 
+/** Tells the tools (desk.js) which conversation is on screen. */
+function announceSelection(rec) {
+  const detail = rec && rec.conversation ? { conversation: rec.conversation, live: isLive(rec) } : null;
+  document.dispatchEvent(new CustomEvent("workbench:selection", { detail }));
+}
+
 function renderChat() {
   const rec = selected();
+  announceSelection(rec);
   if (!rec || !rec.conversation) {
     ui.chatTitle.textContent = "No conversation selected";
     ui.chatMeta.textContent = "";
@@ -880,6 +892,16 @@ ui.transferLine.addEventListener("submit", (event) => {
   if (!isLive(rec) || !key) return;
   client.send({ type: "conversation.transfer", conversation_id: rec.id, to_business_line: key, ref: `transfer:${rec.id}` });
   ui.transferLine.reset();
+});
+
+// A canned reply's files, copied into the conversation by canned.js: sent like a chosen file.
+document.addEventListener("workbench:send-attachments", (event) => {
+  const { conversationId, attachmentIds } = event.detail;
+  const rec = selected();
+  if (!isLive(rec) || rec.id !== conversationId) return;
+  client.sendMessage({ conversationId, body: "", internal: ui.internal.checked, attachmentIds });
+  renderTranscript();
+  scrollToEnd(true);
 });
 
 document.addEventListener("visibilitychange", () => {
