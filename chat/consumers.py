@@ -531,9 +531,12 @@ class CustomerConsumer(ChatConsumer):
         await self.send_frame(
             {"type": "hello", "role": self.role, "customer_id": self.customer.id, "offline": offline, **_limits()}
         )
-        for conversation_id in self.socket_customer.open_conversation_ids:
+        # Open conversations, then an answered left message the customer comes back to (it ended while they were
+        # away: an agent answered it, and the widget shows the answer).
+        shown = [*self.socket_customer.open_conversation_ids, *self.socket_customer.answered_conversation_ids]
+        for conversation_id in shown:
             await self.join(conversation_id)
-        for conversation_id in self.socket_customer.open_conversation_ids:
+        for conversation_id in shown:
             await self.on_join(conversation_id)
 
     async def on_join(self, conversation_id: int) -> None:
@@ -542,10 +545,14 @@ class CustomerConsumer(ChatConsumer):
 
     async def handle_conversation_start(self, frame: dict[str, Any], ref: Any) -> None:
         channel = frame.get("channel", self.customer.first_channel)
+        prechat = frame.get("prechat")
+        if prechat is not None and not isinstance(prechat, dict):
+            raise ChatError(ErrorCode.INVALID_FIELD, "prechat must be an object")
         conversation, _created = await events.call_and_publish(
             lifecycle.conversation_start,
             customer=self.customer,
             channel=channel,
+            prechat=prechat,
         )
         await self.join(conversation.id)
         state = await database_sync_to_async(self._state_frame)(conversation.id)

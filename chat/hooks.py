@@ -9,7 +9,10 @@ what changed through these hooks, and routing registers its listeners in `Routin
   their capacity or team changed);
 - conversation C changed (status, agent or line): its sockets should hear its state;
 - agent A's presence or connection changed (they chose a status, got their first live socket, lost their last):
-  the supervisors' monitor shows it.
+  the supervisors' monitor shows it;
+- a customer left message M (`conversation.leave_message`): notifications emails it to the line's inbox;
+- an agent answered conversation C, missed or a left message before: notifications emails the answer to a
+  customer who has left.
 
 Each announcement runs its listeners after the current transaction commits (at once outside one), in the order
 announced, so nobody acts on a change that rolls back. Not Django signals: the calls are explicit at the place of
@@ -29,6 +32,8 @@ _queue_changed: list[Listener] = []
 _agent_free: list[Listener] = []
 _conversation_changed: list[Listener] = []
 _agent_changed: list[Listener] = []
+_message_left: list[Listener] = []
+_missed_answered: list[Listener] = []
 
 
 def on_queue_changed(listener: Listener) -> Listener:
@@ -55,6 +60,19 @@ def on_agent_changed(listener: Listener) -> Listener:
     return listener
 
 
+def on_message_left(listener: Listener) -> Listener:
+    """Call `listener(message_id)` after a customer's left message (`conversation.leave_message`) committed."""
+    _register(_message_left, listener)
+    return listener
+
+
+def on_missed_answered(listener: Listener) -> Listener:
+    """Call `listener(conversation_id)` after an agent's message (no internal note) committed in a conversation
+    that was missed or is a left message."""
+    _register(_missed_answered, listener)
+    return listener
+
+
 def queue_changed(*, business_line_id: int) -> None:
     _announce(_queue_changed, business_line_id)
 
@@ -69,6 +87,14 @@ def conversation_changed(*, conversation_id: int) -> None:
 
 def agent_changed(*, agent_id: int) -> None:
     _announce(_agent_changed, agent_id)
+
+
+def message_left(*, message_id: int) -> None:
+    _announce(_message_left, message_id)
+
+
+def missed_answered(*, conversation_id: int) -> None:
+    _announce(_missed_answered, conversation_id)
 
 
 def _register(listeners: list[Listener], listener: Listener) -> None:

@@ -66,6 +66,13 @@ class Conversation(models.Model):
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     rating_comment = models.TextField(blank=True)
     last_seq = models.PositiveIntegerField(default=0, help_text="Sequence number of the newest message.")
+    answers_by_email = models.BooleanField(
+        default=False,
+        help_text="It was missed or is a left message: agents' later answers are emailed to a customer who left.",
+    )
+    answers_emailed_seq = models.PositiveIntegerField(
+        default=0, help_text="Agents' answers up to this seq were emailed to the customer (or seen live)."
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]

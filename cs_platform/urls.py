@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/", include("chat.urls")),
     path("api/", include("reports.urls")),
     path("api/", include("desk.urls")),
+    path("api/", include("notifications.urls")),
     path("workbench/", include("agents.page_urls")),
     path("", include("customers.site_urls")),
 ]

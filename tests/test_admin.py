@@ -488,7 +488,7 @@ def test_the_business_line_form_is_whole_and_its_help_text_shows_the_script_tag_
     controls = FormControls()
     controls.feed(html)
     fields = [name for name in controls.names if not name.startswith("initial-")]  # hidden twins of defaults
-    assert fields[fields.index("key") :][:17] == [
+    assert fields[fields.index("key") :][:30] == [
         "key",
         "identity_secret",
         "identity_requires_expiry",
@@ -502,6 +502,19 @@ def test_the_business_line_form_is_whole_and_its_help_text_shows_the_script_tag_
         "idle_timeout",
         "attachment_max_bytes",
         "attachment_types",
+        "inbox_email",
+        "language",
+        "widget_color",
+        "widget_position",
+        "widget_title",
+        "team_name",
+        "team_picture_upload",
+        "team_picture_clear",
+        "launcher_text",
+        "prechat_name",
+        "prechat_email",
+        "prechat_phone",
+        "prechat_question",
         "retention_days",
         "Agent_business_lines-TOTAL_FORMS",
         "Agent_business_lines-INITIAL_FORMS",

@@ -163,6 +163,19 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
         R403_AGENT,
         R403_AGENT,
     ),
+    # Its customer only (widget token), once it has ended: A's target is active, so even A is refused.
+    ("POST", "api/conversations/<int:conversation_id>/transcript/email/"): (
+        R401,
+        "409 conversation_open",
+        R404,
+        R404,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R401,
+        R401,
+        R401,
+    ),
     # Asked without the link's `sig`: a token of the conversation's customer or an agent of its line, else refused.
     ("GET", "api/attachments/<int:attachment_id>/download/"): (
         R403_NO_LINK,
@@ -831,6 +844,10 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
     ("POST", "api/conversations/<int:conversation_id>/attachments/"): lambda world, role: (
         f"/api/conversations/{world.conversation.pk}/attachments/",
         SimpleUploadedFile("a.pdf", PDF),
+    ),
+    ("POST", "api/conversations/<int:conversation_id>/transcript/email/"): lambda world, role: (
+        f"/api/conversations/{world.conversation.pk}/transcript/email/",
+        {"email": "a@example.com"},
     ),
     ("GET", "api/attachments/<int:attachment_id>/download/"): lambda world, role: (
         f"/api/attachments/{customer_upload(world).pk}/download/",
