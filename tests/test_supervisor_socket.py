@@ -317,12 +317,18 @@ async def test_a_supervisor_transfers_a_chat_to_another_agent_and_to_a_line(line
     state = await expect(socket, "conversation.state", where=lambda f: f.get("ref") == "l")
     assert (state["conversation"]["status"], state["conversation"]["business_line"]) == ("waiting", other.key)
 
-    # A waiting conversation has no agent to take it from
+    # Still waiting, it moves on to a third line's queue; it goes to an agent only of its line, online with room
+    west = await sync_to_async(lambda: BusinessLineFactory(name="West"))()
     await socket.send_json_to(
-        {"type": "conversation.transfer", "conversation_id": conversation_id, "to_agent_id": bob.id, "ref": "w"}
+        {"type": "conversation.transfer", "conversation_id": conversation_id, "to_business_line": west.key, "ref": "w"}
+    )
+    state = await expect(socket, "conversation.state", where=lambda f: f.get("ref") == "w")
+    assert (state["conversation"]["status"], state["conversation"]["business_line"]) == ("waiting", west.key)
+    await socket.send_json_to(
+        {"type": "conversation.transfer", "conversation_id": conversation_id, "to_agent_id": bob.id, "ref": "b"}
     )
     error = await expect(socket, "error")
-    assert (error["code"], error["ref"]) == ("not_assigned", "w")
+    assert (error["code"], error["ref"]) == ("agent_unavailable", "b")
     for ws in (customer_ws, agent_ws, bob_ws, socket):
         await ws.disconnect()
 
