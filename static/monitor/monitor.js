@@ -343,7 +343,7 @@ function watch(conversationId) {
 }
 
 function senderName(message) {
-  if (message.event === "whisper") return "Supervisor (whisper)";
+  if (message.event === "whisper") return `${message.author?.name || "Supervisor"} (whisper)`;
   if (message.sender === "system") return "System";
   if (message.sender === "customer") return state.watched?.customer?.name || "Customer";
   const agent = state.watched?.agent;

@@ -101,6 +101,7 @@ def test_the_monitor_follows_a_chat_live_and_the_supervisor_whispers(agent_page,
     whisper = alice.expect("message.new", lambda f: f["message"]["body"] == "Offer the 10% coupon")["message"]
     assert (whisper["sender"], whisper["event"], whisper["internal"]) == ("system", "whisper", True)
     expect(transcript.locator(".mon-msg--internal")).to_contain_text("Offer the 10% coupon")
+    expect(transcript.locator(".mon-msg--internal .mon-msg-who")).to_have_text("Sam (whisper)")
     synced = customer.request({"type": "sync", "conversation_id": conversation["id"], "after_seq": 0}, "sync.result")
     assert "Offer the 10% coupon" not in [m["body"] for m in synced["messages"]]
     assert [f for f in customer.received() if "Offer the 10% coupon" in str(f)] == []
@@ -151,9 +152,9 @@ def test_the_agent_sees_a_whisper_in_the_workbench_as_a_supervisors_internal_not
             "whisper.ack",
         )
 
-        # Then Alice's transcript shows it, marked as an internal note from a supervisor
+        # Then Alice's transcript shows it, marked as an internal note from the supervisor, by name
         whisper = agent_page.transcript_message("Refund it, I approve")
-        expect(whisper).to_contain_text("Supervisor (whisper)")
+        expect(whisper).to_contain_text("Sam (whisper)")
         expect(whisper).to_contain_text("Internal note")
         screenshot(agent_page.page, "monitor-3-whisper-in-the-workbench")
         # ... and the customer never got it
