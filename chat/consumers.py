@@ -25,6 +25,7 @@ from agents import presence
 from agents.selectors import agent_for_api_token, agent_for_user
 from agents.services import agent_connected, agent_disconnected, agent_presence_set
 from chat import events, frames, lifecycle, selectors, services, sockets
+from chat.coalescing import CoalescedPush
 from chat.errors import ChatError
 from chat.models import ConversationStatus
 from chat.payloads import conversation_payload, message_payload
@@ -601,8 +602,7 @@ class CustomerConsumer(ChatConsumer):
 class AgentConsumer(ChatConsumer):
     role = "agent"
     queue_lines: tuple[int, ...] = ()
-    queue_task: asyncio.Task[None] | None = None
-    queue_read_at = 0.0
+    queue_push: CoalescedPush | None = None
     queue_sent: list[Any] | None = None
 
     async def authenticate(self) -> tuple[ErrorCode, str, int] | None:
@@ -651,33 +651,25 @@ class AgentConsumer(ChatConsumer):
         """Join the agents' group of each of the agent's business lines, then send the first `queue.snapshot`: a
         change committed in between is in the snapshot or announced to the groups, never lost."""
         self.queue_lock = asyncio.Lock()
+        self.queue_push = CoalescedPush(
+            self._queue_snapshot_send,
+            interval=lambda: settings.CHAT_QUEUE_SNAPSHOT_INTERVAL,
+            name="queue_snapshot",
+            who=lambda: f"agent {self._who()}",
+        )
         self.queue_lines = tuple(await database_sync_to_async(agent_business_line_ids)(agent_id=self.agent.id))
         for business_line_id in self.queue_lines:
             await self.channel_layer.group_add(events.line_agents_group(business_line_id), self.channel_name)
-        await self._queue_snapshot_send()
+        await self.queue_push.now()
 
     async def chat_queue(self, event: dict[str, Any]) -> None:
-        """A line's waiting or missed conversations changed: a fresh snapshot now, or when the socket's interval
-        since its last read is over. Changes within the interval make one read, after the last of them (a trailing
-        read, so the final state always goes out), and at most one frame per interval."""
-        if self.queue_task is not None:
-            return
-        delay = self.queue_read_at + settings.CHAT_QUEUE_SNAPSHOT_INTERVAL - time.monotonic()
-        self.queue_task = asyncio.create_task(self._queue_snapshot_after(max(delay, 0.0)))
-
-    async def _queue_snapshot_after(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self.queue_task = None  # a change announced from now on is not in the read below: it schedules the next
-        try:
-            await self._queue_snapshot_send()
-        except Exception as error:
-            logger.exception("agent %s: queue snapshot failed; the next change sends one", self._who())
-            metrics.error_caught("queue_snapshot", error)
+        """A line's waiting or missed conversations changed: a fresh snapshot, at most one frame per interval."""
+        if self.queue_push is not None:
+            self.queue_push.soon()
 
     async def _queue_snapshot_send(self) -> None:
         """Read the snapshot and send it unless it says what the last one said (a wait only grew longer)."""
         async with self.queue_lock:
-            self.queue_read_at = time.monotonic()
             frame = await database_sync_to_async(agent_queue_snapshot)(agent_id=self.agent.id)
             unchanged = [
                 [{k: v for k, v in c.items() if k != "waited_seconds"} for c in frame[name]]
@@ -707,8 +699,8 @@ class AgentConsumer(ChatConsumer):
             await self._clean_up_step(
                 "telling supervisors", events.call_and_publish(agent_disconnected, agent_id=self.agent.id)
             )
-            if self.queue_task is not None:
-                self.queue_task.cancel()
+            if self.queue_push is not None:
+                self.queue_push.cancel()
             for business_line_id in self.queue_lines:
                 group = events.line_agents_group(business_line_id)
                 await self._clean_up_step(

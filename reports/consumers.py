@@ -10,7 +10,6 @@ socket's interval, whatever worker the change happened on. Frames: docs/protocol
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -21,6 +20,7 @@ from django.contrib.auth.models import User
 
 from agents.selectors import api_token_find, is_supervisor
 from chat import events, frames, selectors, services
+from chat.coalescing import CoalescedPush
 from chat.consumers import (
     CLOSE_FORBIDDEN,
     CLOSE_UNAUTHENTICATED,
@@ -34,7 +34,6 @@ from chat.consumers import (
 )
 from chat.payloads import message_payload, user_display_name
 from chat.permissions import Participant, conversation_for
-from cs_platform import metrics
 from cs_platform.errors import ErrorCode
 from cs_platform.origins import own_site_socket
 from customers.selectors import customer_id_from_token
@@ -96,8 +95,7 @@ def _supervisor_for_session(user: Any) -> tuple[User | None, bool]:
 
 class SupervisorConsumer(ChatConsumer):
     role = "supervisor"
-    snapshot_task: asyncio.Task[None] | None = None
-    snapshot_read_at = 0.0
+    snapshot_push: CoalescedPush | None = None
     heard_at = 0.0  # when the socket last heard of a change (time.monotonic()): a read must begin after it
     in_supervisors_group = False
 
@@ -145,8 +143,14 @@ class SupervisorConsumer(ChatConsumer):
         # Join before the first read: a change committed in between is in the snapshot or announced after it.
         await self.channel_layer.group_add(SUPERVISORS_GROUP, self.channel_name)
         self.in_supervisors_group = True
+        self.snapshot_push = CoalescedPush(
+            self._snapshot_send,
+            interval=lambda: settings.MONITOR_PUSH_INTERVAL,
+            name="monitor_snapshot",
+            who=lambda: f"supervisor {self._who()}",
+        )
         self.heard_at = time.monotonic()
-        await self._snapshot_send()
+        await self.snapshot_push.now()
 
     # The monitor
 
@@ -154,25 +158,12 @@ class SupervisorConsumer(ChatConsumer):
         self._snapshot_soon()
 
     def _snapshot_soon(self) -> None:
-        """A fresh snapshot now, or when the interval since the last read is over: changes within it make one
-        read, after the last of them (a trailing read, so the final state always goes out)."""
+        """A fresh snapshot, at most one per interval; a read begins after the change heard now."""
         self.heard_at = time.monotonic()
-        if self.snapshot_task is not None:
-            return
-        delay = self.snapshot_read_at + settings.MONITOR_PUSH_INTERVAL - time.monotonic()
-        self.snapshot_task = asyncio.create_task(self._snapshot_after(max(delay, 0.0)))
-
-    async def _snapshot_after(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self.snapshot_task = None  # a change announced from now on is not in the read below: it schedules the next
-        try:
-            await self._snapshot_send()
-        except Exception as error:
-            logger.exception("supervisor %s: monitor snapshot failed; the next change sends one", self._who())
-            metrics.error_caught("monitor_snapshot", error)
+        if self.snapshot_push is not None:
+            self.snapshot_push.soon()
 
     async def _snapshot_send(self, ref: Any = None) -> None:
-        self.snapshot_read_at = time.monotonic()
         snapshot = await database_sync_to_async(floor_since)(self.heard_at)
         await self.send_frame({**snapshot, "ref": ref} if ref is not None else snapshot)
         await self._listen_to(
@@ -271,8 +262,8 @@ class SupervisorConsumer(ChatConsumer):
         return self._state_frame(conversation_id)
 
     async def disconnect(self, code: int) -> None:
-        if self.snapshot_task is not None:
-            self.snapshot_task.cancel()
+        if self.snapshot_push is not None:
+            self.snapshot_push.cancel()
         if self.in_supervisors_group:
             await self._clean_up_step(
                 f"leaving {SUPERVISORS_GROUP}", self.channel_layer.group_discard(SUPERVISORS_GROUP, self.channel_name)
