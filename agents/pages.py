@@ -38,6 +38,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
         "socket_path": "/ws/agent/",
         "customer_history_url": "/api/customers/{id}/conversations/",
         "messages_url": "/api/conversations/{id}/messages/",
+        "closed_url": "/api/conversations/closed/",
         # Uploads go with the session cookie, so they need the CSRF token (docs/protocol.md, "Attachments").
         "csrf_token": get_token(request),
         "login_url": f"/admin/login/?next={request.path}",

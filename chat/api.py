@@ -28,6 +28,8 @@ from chat.models import CloseReason, ConversationStatus, Sender
 from chat.payloads import attachment_payload, conversation_payload, message_payload
 from chat.permissions import Participant
 from chat.selectors import (
+    CLOSED_LIST_LIMIT,
+    agent_closed_conversations,
     attachment_for_download,
     attachment_limits_for,
     history_customer_conversations,
@@ -226,6 +228,42 @@ class ConversationMessagesApi(APIView):
                 "next_after_seq": messages[-1].seq if messages else after_seq,
             }
         )
+
+
+class AgentClosedConversationsApi(APIView):
+    """The workbench's "closed today": what the agent closed (or saw closed) since the start of their day."""
+
+    permission_classes = [IsAgent]
+
+    class ClosedFilterSerializer(serializers.Serializer):
+        since = serializers.DateTimeField(
+            help_text="Closed at or after this time: the workbench sends the start of the agent's day."
+        )
+
+    class ClosedOutputSerializer(serializers.Serializer):
+        conversations = HistoryConversationSerializer(
+            many=True, help_text=f"Newest closed first, at most {CLOSED_LIST_LIMIT}."
+        )
+
+    @extend_schema(
+        operation_id="agent_closed_conversations_list",
+        tags=["history"],
+        summary="The conversations I closed since a time",
+        description="Conversations assigned to the requesting agent when they closed (by the agent, the customer "
+        "or the idle timeout), closed at or after `since`, newest first. Open each with the messages endpoint.",
+        parameters=[ClosedFilterSerializer],
+        responses={
+            200: ClosedOutputSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="`invalid_request`: a missing or bad `since`."),
+            **{code: HISTORY_ERRORS[code] for code in (401, 403)},
+        },
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.ClosedFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        agent = _requesting_agent(request)
+        conversations = agent_closed_conversations(agent_id=agent.pk, since=filters.validated_data["since"])
+        return Response({"conversations": [conversation_payload(c) for c in conversations]})
 
 
 def _request_token(request: Request) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -96,6 +97,20 @@ def message_payloads_page(
 
 def conversation_with_relations(*, conversation_id: int) -> Conversation:
     return Conversation.objects.select_related("customer", "business_line", "agent").get(id=conversation_id)
+
+
+# Most conversations the workbench's "closed today" list shows: a whole shift's worth.
+CLOSED_LIST_LIMIT = 200
+
+
+def agent_closed_conversations(*, agent_id: int, since: datetime) -> list[Conversation]:
+    """The conversations the agent ended with: closed since `since` while assigned to them, newest first. The
+    workbench lists them after a reload, when the socket no longer carries them (it only carries open ones)."""
+    return list(
+        Conversation.objects.select_related("customer", "business_line", "agent")
+        .filter(agent_id=agent_id, status=ConversationStatus.CLOSED, closed_at__gte=since)
+        .order_by("-closed_at", "-id")[:CLOSED_LIST_LIMIT]
+    )
 
 
 def agent_active_conversations(*, agent_id: int) -> list[Conversation]:

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from chat.api import (
+    AgentClosedConversationsApi,
     AttachmentDownloadApi,
     AttachmentThumbnailApi,
     AttachmentUploadApi,
@@ -14,6 +15,7 @@ urlpatterns = [
         CustomerConversationsApi.as_view(),
         name="customer-conversations",
     ),
+    path("conversations/closed/", AgentClosedConversationsApi.as_view(), name="agent-closed-conversations"),
     path(
         "conversations/<int:conversation_id>/messages/",
         ConversationMessagesApi.as_view(),

@@ -147,6 +147,19 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
         R403_AGENT,
         R403_AGENT,
     ),
+    # Every agent reads their own closed conversations (the workbench's "closed today"): nobody else's
+    ("GET", "api/conversations/closed/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R200,
+        R200,
+        R200,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
+    ),
     # Whoever may write to the conversation: its customer, its assigned agent (token, or the workbench's session).
     ("POST", "api/conversations/<int:conversation_id>/attachments/"): (
         R401,
@@ -685,6 +698,10 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
     ),
     ("GET", "api/conversations/<int:conversation_id>/messages/"): lambda world, role: (
         f"/api/conversations/{world.conversation.pk}/messages/",
+        None,
+    ),
+    ("GET", "api/conversations/closed/"): lambda world, role: (
+        f"/api/conversations/closed/?{urlencode({'since': (timezone.now() - timedelta(days=1)).isoformat()})}",
         None,
     ),
     ("POST", "api/conversations/<int:conversation_id>/attachments/"): lambda world, role: (

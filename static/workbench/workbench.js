@@ -5,6 +5,7 @@
  * into frames. Every text from the server is put in the page with textContent, never as HTML.
  */
 import { ENDED_STATUSES as ENDED, ProtocolClient, uploadAttachment } from "../shared/client.js";
+import { installClosedToday } from "./closed.js";
 
 const config = JSON.parse(document.getElementById("workbench-config").textContent);
 const TYPING_REPEAT_MS = 3000;
@@ -887,6 +888,10 @@ document.addEventListener("visibilitychange", () => {
   renderList();
   renderTitle();
 });
+
+// What the workbench's own modules (static/workbench/*.js) use of this page.
+const shell = { client, config, el, getJson, notify, messageItem, customerName, formatTime, formatDateTime };
+installClosedToday(shell);
 
 setInterval(tickWaits, WAIT_TICK_MS);
 client.start();
