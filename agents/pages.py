@@ -39,6 +39,8 @@ def workbench(request: HttpRequest) -> HttpResponse:
         "customer_history_url": "/api/customers/{id}/conversations/",
         "messages_url": "/api/conversations/{id}/messages/",
         "closed_url": "/api/conversations/closed/",
+        # Each of my lines' reply target, seconds by line key: the red line of the "waiting for my reply" timer.
+        "reply_targets": dict(agent.business_lines.values_list("key", "reply_target")),
         # Uploads go with the session cookie, so they need the CSRF token (docs/protocol.md, "Attachments").
         "csrf_token": get_token(request),
         "login_url": f"/admin/login/?next={request.path}",

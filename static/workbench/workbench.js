@@ -5,7 +5,9 @@
  * into frames. Every text from the server is put in the page with textContent, never as HTML.
  */
 import { ENDED_STATUSES as ENDED, ProtocolClient, uploadAttachment } from "../shared/client.js";
+import { installAlerts } from "./alerts.js";
 import { installClosedToday } from "./closed.js";
+import { installReplyTimers } from "./replytimer.js";
 
 const config = JSON.parse(document.getElementById("workbench-config").textContent);
 const TYPING_REPEAT_MS = 3000;
@@ -890,8 +892,12 @@ document.addEventListener("visibilitychange", () => {
 });
 
 // What the workbench's own modules (static/workbench/*.js) use of this page.
-const shell = { client, config, el, getJson, notify, messageItem, customerName, formatTime, formatDateTime };
+const shell = {
+  client, config, el, getJson, notify, messageItem, customerName, formatTime, formatDateTime, formatWait, select, records, isLive,
+};
 installClosedToday(shell);
+installAlerts(shell);
+installReplyTimers(shell);
 
 setInterval(tickWaits, WAIT_TICK_MS);
 client.start();

@@ -3,6 +3,8 @@ Daphne workers and a Celery worker, with two agents and scripted customers (docs
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -109,3 +111,145 @@ def test_an_answer_to_a_left_message_reaches_the_customer_when_they_return(
         assert "Please call me back about my invoice" in bodies([synced], left["id"])
     finally:
         back.close()
+
+
+# What the browser did for the page's alerts, recorded around its own APIs (the workbench's code runs unchanged):
+# every tone started and every desktop notification shown.
+RECORD_ALERTS = """
+window.alertsSeen = { tones: 0, notifications: [] };
+const startTone = OscillatorNode.prototype.start;
+OscillatorNode.prototype.start = function (...args) { window.alertsSeen.tones += 1; return startTone.apply(this, args); };
+const NativeNotification = window.Notification;
+window.Notification = class extends NativeNotification {
+  constructor(title, options) {
+    super(title, options);
+    window.alertsSeen.notifications.push({ title, body: (options && options.body) || "" });
+  }
+};
+"""
+
+# A tab in the background, as the page sees it (headless Chromium keeps every tab visible and focused).
+HIDE_TAB = """() => {
+  Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+  Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+  document.hasFocus = () => false;
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+SHOW_TAB = """() => {
+  delete document.visibilityState;
+  delete document.hidden;
+  delete document.hasFocus;
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+def alerts_seen(page) -> dict:
+    return page.evaluate("() => window.alertsSeen")
+
+
+def test_a_background_tab_gets_a_sound_a_notification_and_the_unread_count_in_its_title(
+    agent_page, scripted, team, screenshot
+):
+    # Given Alice, who allowed notifications, online at the workbench, with the tab in the background
+    page = agent_page.page
+    page.context.grant_permissions(["notifications"], origin=agent_page.base_url)
+    page.context.add_init_script(RECORD_ALERTS)
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+    expect(page.locator("#notify-prompt")).to_be_hidden()  # allowed already: nothing to ask
+    page.evaluate(HIDE_TAB)
+
+    # When a customer's chat is assigned to her
+    customer = scripted(line=team.line, name="Ada")
+    conversation = customer.start_with_agent()
+
+    # Then she hears it and gets a notification
+    expect(agent_page.conversation(conversation["id"])).to_be_visible()
+    page.wait_for_function("() => window.alertsSeen.notifications.length === 1")
+    assert alerts_seen(page) == {
+        "tones": 2,
+        "notifications": [{"title": "New conversation: Ada", "body": "A customer is waiting for your answer."}],
+    }
+
+    # When the customer writes, then again a sound and a notification, and the tab's title counts it
+    customer.say(conversation["id"], "Is anyone there?")
+    expect(page).to_have_title(re.compile(r"^\(1\) Agent workbench"))
+    page.wait_for_function("() => window.alertsSeen.notifications.length === 2")
+    assert alerts_seen(page)["tones"] == 4
+    assert alerts_seen(page)["notifications"][1] == {"title": "Ada wrote", "body": "Is anyone there?"}
+
+    # When she turns the sound off and the customer writes again: a notification, no sound
+    page.locator("#sound-switch").uncheck()
+    customer.say(conversation["id"], "Hello?")
+    page.wait_for_function("() => window.alertsSeen.notifications.length === 3")
+    assert alerts_seen(page)["tones"] == 4
+    expect(page).to_have_title(re.compile(r"^\(2\) Agent workbench"))
+
+    # When she comes back to the tab, then the count is gone; after a reload the sound stays off
+    page.evaluate(SHOW_TAB)
+    expect(page).to_have_title(re.compile(r"^Agent workbench"))
+    screenshot(page, "workbench-alerts")
+    page.reload()
+    expect(agent_page.connection).to_have_attribute("data-state", "connected")
+    expect(page.locator("#sound-switch")).not_to_be_checked()
+    # ... and a message while she looks at the chat makes no noise
+    customer.say(conversation["id"], "Ah, there you are")
+    expect(agent_page.transcript_message("Ah, there you are")).to_be_visible()
+    assert alerts_seen(page) == {"tones": 0, "notifications": []}
+
+
+def test_notifications_are_asked_for_once_from_a_clear_prompt(agent_page, team, screenshot):
+    # Given an agent whose browser has not been asked about notifications
+    agent_page.open_workbench(team.username)
+    page = agent_page.page
+
+    # Then the workbench says why it would like to send them, and waits for her to choose
+    prompt = page.locator("#notify-prompt")
+    expect(prompt).to_contain_text("desktop notification when a chat or a message arrives")
+    expect(prompt.get_by_role("button", name="Turn on notifications")).to_be_visible()
+    screenshot(page, "workbench-notification-prompt")
+
+    # When she answers "Not now", then it is gone, and stays gone after a reload
+    prompt.get_by_role("button", name="Not now").click()
+    expect(prompt).to_be_hidden()
+    page.reload()
+    expect(agent_page.connection).to_have_attribute("data-state", "connected")
+    expect(prompt).to_be_hidden()
+
+
+def test_a_customer_waiting_past_the_reply_target_turns_red_and_an_idle_agent_goes_away(
+    agent_page, scripted, team, screenshot
+):
+    # Given a business line whose reply target is 1 second, and Alice online with a customer's chat
+    team.line.reply_target = 1
+    team.line.save(update_fields=["reply_target"])
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+    customer = scripted(line=team.line, name="Grace")
+    conversation = customer.start_with_agent()
+    item = agent_page.conversation(conversation["id"])
+    expect(item).to_be_visible()
+    expect(item.locator(".wb-reply-wait")).to_have_count(0)  # only the greeting so far: nobody waits for her
+
+    # When the customer asks something, then a timer runs beside the chat, and turns red past the target
+    customer.say(conversation["id"], "Can I pay by invoice?")
+    timer = item.locator(".wb-reply-wait")
+    expect(timer).to_have_attribute("data-late", "true")
+    expect(timer).to_have_class(re.compile(r"\bis-late\b"))
+    assert re.fullmatch(r"\d+:\d\d", timer.text_content() or "")
+    screenshot(agent_page.page, "workbench-reply-timer-late")
+
+    # When she answers, then the timer is gone
+    agent_page.write("Yes, we send it with the parcel.")
+    expect(timer).to_have_count(0)
+
+    # When she chose to go away by herself after 2 idle seconds (a short time for the test) and leaves the desk
+    page = agent_page.page
+    page.evaluate("() => localStorage.setItem('cs-workbench:auto-away', '2')")
+    page.reload()
+
+    # Then the workbench sets her away, and says so
+    expect(page.locator("#presence-switch input[value=away]")).to_be_checked()
+    expect(page.locator("#notices")).to_contain_text("You were set to Away after 2 seconds without activity")
+    away = [f for f in agent_page.sent_frames("presence.set") if f["status"] == "away"]
+    assert away == [{"type": "presence.set", "status": "away", "ref": "auto-away"}]
