@@ -118,7 +118,10 @@ def test_an_answer_to_a_left_message_reaches_the_customer_when_they_return(
 RECORD_ALERTS = """
 window.alertsSeen = { tones: 0, notifications: [] };
 const startTone = OscillatorNode.prototype.start;
-OscillatorNode.prototype.start = function (...args) { window.alertsSeen.tones += 1; return startTone.apply(this, args); };
+OscillatorNode.prototype.start = function (...args) {
+  window.alertsSeen.tones += 1;
+  return startTone.apply(this, args);
+};
 const NativeNotification = window.Notification;
 window.Notification = class extends NativeNotification {
   constructor(title, options) {
