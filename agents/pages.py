@@ -39,6 +39,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
         "customer_history_url": "/api/customers/{id}/conversations/",
         "messages_url": "/api/conversations/{id}/messages/",
         "closed_url": "/api/conversations/closed/",
+        "transfer_targets_url": "/api/conversations/{id}/transfer-targets/",
         # Each of my lines' reply target, seconds by line key: the red line of the "waiting for my reply" timer.
         "reply_targets": dict(agent.business_lines.values_list("key", "reply_target")),
         # Uploads go with the session cookie, so they need the CSRF token (docs/protocol.md, "Attachments").

@@ -42,7 +42,7 @@ from cs_platform.rate_limits import rate_limit_hit
 from cs_platform.rest import RATE_LIMITED_RESPONSE, ErrorSerializer, RateLimited
 from customers.models import Channel
 from customers.selectors import customer_from_token
-from routing.selectors import queue_position
+from routing.selectors import queue_position, transfer_targets
 
 
 class IsAgent(BasePermission):
@@ -264,6 +264,51 @@ class AgentClosedConversationsApi(APIView):
         agent = _requesting_agent(request)
         conversations = agent_closed_conversations(agent_id=agent.pk, since=filters.validated_data["since"])
         return Response({"conversations": [conversation_payload(c) for c in conversations]})
+
+
+class TransferTargetsApi(APIView):
+    """The workbench's transfer picker: who on the line could take the conversation, and the other lines."""
+
+    permission_classes = [IsAgent]
+
+    class TransferTargetsOutputSerializer(serializers.Serializer):
+        class TransferAgentSerializer(serializers.Serializer):
+            id = serializers.IntegerField(help_text="`to_agent_id` for `conversation.transfer`.")
+            name = serializers.CharField()
+            presence = serializers.ChoiceField(
+                choices=["online", "away", "offline"], help_text="`offline` without a live socket, whatever they chose."
+            )
+            load = serializers.IntegerField(help_text="Their active conversations.")
+            capacity = serializers.IntegerField()
+            available = serializers.BooleanField(help_text="Online with room: a transfer to them can succeed now.")
+
+        class TransferLineSerializer(serializers.Serializer):
+            key = serializers.CharField(help_text="`to_business_line` for `conversation.transfer`.")
+            name = serializers.CharField()
+            waiting = serializers.IntegerField(help_text="Conversations waiting in its queue now.")
+            agents_online = serializers.IntegerField(help_text="Its agents online with a live socket.")
+
+        conversation_id = serializers.IntegerField()
+        agents = TransferAgentSerializer(many=True, help_text="The other agents of its business line, by name.")
+        business_lines = TransferLineSerializer(many=True, help_text="Every other business line, by name.")
+
+    @extend_schema(
+        operation_id="conversation_transfer_targets",
+        tags=["history"],
+        summary="Where a conversation can be transferred",
+        description="For a conversation of your business lines: the other agents of its line with their presence, "
+        "load and capacity, and every other business line with its queue length. Read it, then send "
+        "`conversation.transfer` on the socket.",
+        parameters=[OpenApiParameter("conversation_id", int, OpenApiParameter.PATH)],
+        responses={200: TransferTargetsOutputSerializer, **HISTORY_ERRORS},
+    )
+    def get(self, request: Request, conversation_id: int) -> Response:
+        agent = _requesting_agent(request)
+        try:
+            targets = transfer_targets(agent_id=agent.pk, conversation_id=conversation_id)
+        except ChatError as exc:
+            raise NotFound(exc.message) from exc
+        return Response(targets)
 
 
 def _request_token(request: Request) -> str | None:

@@ -741,15 +741,19 @@ class AgentConsumer(ChatConsumer):
             conversation_id,
             frame.get("to_agent_id"),
             frame.get("to_business_line"),
+            frame.get("note"),
         )
         await self.send_frame({**state, "ref": ref})
 
-    def _transfer_and_load(self, conversation_id: int, to_agent_id: Any, to_business_line: Any) -> dict[str, Any]:
+    def _transfer_and_load(
+        self, conversation_id: int, to_agent_id: Any, to_business_line: Any, note: Any
+    ) -> dict[str, Any]:
         routing.conversation_transfer(
             agent_id=self.agent.id,
             conversation_id=conversation_id,
             to_agent_id=to_agent_id,
             to_business_line=to_business_line,
+            note=note,
         )
         return self._state_frame(conversation_id)
 

@@ -7,6 +7,7 @@ from chat.api import (
     AttachmentUploadApi,
     ConversationMessagesApi,
     CustomerConversationsApi,
+    TransferTargetsApi,
 )
 
 urlpatterns = [
@@ -20,6 +21,11 @@ urlpatterns = [
         "conversations/<int:conversation_id>/messages/",
         ConversationMessagesApi.as_view(),
         name="conversation-messages",
+    ),
+    path(
+        "conversations/<int:conversation_id>/transfer-targets/",
+        TransferTargetsApi.as_view(),
+        name="conversation-transfer-targets",
     ),
     path(
         "conversations/<int:conversation_id>/attachments/",

@@ -29,8 +29,9 @@ from agents import presence
 from agents.models import Agent
 from chat import events, hooks, lifecycle, locks
 from chat.errors import ChatError
-from chat.models import OPEN_STATUSES, Conversation, ConversationStatus
+from chat.models import OPEN_STATUSES, Conversation, ConversationStatus, Sender
 from chat.permissions import Participant, conversation_for, require_writable
+from chat.services import message_append
 from cs_platform.errors import ErrorCode
 from cs_platform.redis_clients import sync_client
 from routing.models import BusinessLine
@@ -181,16 +182,32 @@ def assignment_pick(*, agent_id: int, conversation_id: int) -> Conversation:
 
 
 def conversation_transfer(
-    *, agent_id: int, conversation_id: int, to_agent_id: object = None, to_business_line: object = None
+    *,
+    agent_id: int,
+    conversation_id: int,
+    to_agent_id: object = None,
+    to_business_line: object = None,
+    note: object = None,
 ) -> Conversation:
-    """Hand a conversation to another agent with room, or to a business line's queue."""
+    """Hand a conversation to another agent with room, or to a business line's queue, with an optional note for
+    whoever takes it: an internal note (agents only, never the customer) written just before the transfer."""
     if (to_agent_id is None) == (to_business_line is None):
         raise ChatError(ErrorCode.INVALID_FIELD, "Give exactly one of to_agent_id and to_business_line")
+    note = _transfer_note(note)
     participant = Participant(kind="agent", id=agent_id)
     with locks.transaction():
         conversation = locks.conversation_for(participant, conversation_id)
         require_writable(participant, conversation)
         old_line_id = conversation.business_line_id
+        if note:
+            message_append(
+                conversation=conversation,
+                sender=Sender.AGENT,
+                agent_id=agent_id,
+                body=note,
+                event=TRANSFER_NOTE_EVENT,
+                internal=True,
+            )
         if to_agent_id is not None:
             _transfer_to_agent(conversation, to_agent_id)
         else:
@@ -200,6 +217,21 @@ def conversation_transfer(
             hooks.queue_changed(business_line_id=conversation.business_line_id)
     logger.info("conversation %s transferred by agent %s", conversation_id, agent_id)
     return conversation
+
+
+# The `event` of a transfer's note: the receiving agent's workbench shows it as the note that came with the chat.
+TRANSFER_NOTE_EVENT = "transfer_note"
+
+
+def _transfer_note(note: object) -> str:
+    """The note's text, trimmed ('' for none); anything but text within the message length is `invalid_field`."""
+    if note is None:
+        return ""
+    if not isinstance(note, str) or len(note) > settings.CHAT_MAX_BODY_CHARS:
+        raise ChatError(
+            ErrorCode.INVALID_FIELD, f"note must be text of at most {settings.CHAT_MAX_BODY_CHARS} characters"
+        )
+    return note.strip()
 
 
 def _transfer_to_agent(conversation: Conversation, to_agent_id: object) -> None:

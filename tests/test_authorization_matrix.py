@@ -147,6 +147,19 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
         R403_AGENT,
         R403_AGENT,
     ),
+    # The transfer picker: agents of the conversation's line, like its messages
+    ("GET", "api/conversations/<int:conversation_id>/transfer-targets/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R200,
+        R200,
+        R404,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
+    ),
     # Every agent reads their own closed conversations (the workbench's "closed today"): nobody else's
     ("GET", "api/conversations/closed/"): (
         R401,
@@ -698,6 +711,10 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
     ),
     ("GET", "api/conversations/<int:conversation_id>/messages/"): lambda world, role: (
         f"/api/conversations/{world.conversation.pk}/messages/",
+        None,
+    ),
+    ("GET", "api/conversations/<int:conversation_id>/transfer-targets/"): lambda world, role: (
+        f"/api/conversations/{world.conversation.pk}/transfer-targets/",
         None,
     ),
     ("GET", "api/conversations/closed/"): lambda world, role: (

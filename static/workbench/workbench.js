@@ -8,6 +8,7 @@ import { ENDED_STATUSES as ENDED, ProtocolClient, uploadAttachment } from "../sh
 import { installAlerts } from "./alerts.js";
 import { installClosedToday } from "./closed.js";
 import { installReplyTimers } from "./replytimer.js";
+import { installTransfer } from "./transfer.js";
 
 const config = JSON.parse(document.getElementById("workbench-config").textContent);
 const TYPING_REPEAT_MS = 3000;
@@ -31,8 +32,6 @@ const ui = {
   chatTitle: $("chat-title"),
   chatMeta: $("chat-meta"),
   actions: $("chat-actions"),
-  transferAgent: $("transfer-agent-form"),
-  transferLine: $("transfer-line-form"),
   closeButton: $("close-button"),
   transcript: $("transcript"),
   typing: $("typing-indicator"),
@@ -702,7 +701,7 @@ function messageItem(message, { conversation, readSeq }) {
     { class: "wb-msg-meta" },
     el("span", { class: "wb-msg-who", text: senderLabel(message, conversation) }),
     el("time", { dateTime: message.created_at, text: formatTime(message.created_at) }),
-    message.internal ? el("span", { class: "wb-msg-flag", text: "Internal note" }) : null,
+    message.internal ? el("span", { class: "wb-msg-flag", text: message.event === "transfer_note" ? "Transfer note" : "Internal note" }) : null,
     receipt,
   );
   const body = el("div", { class: "wb-msg-body", text: message.body });
@@ -867,24 +866,6 @@ ui.closeButton.addEventListener("click", () => {
   client.send({ type: "conversation.close", conversation_id: rec.id, ref: `close:${rec.id}` });
 });
 
-ui.transferAgent.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const rec = selected();
-  const agentId = Number.parseInt(ui.transferAgent.elements.agent_id.value, 10);
-  if (!isLive(rec) || !Number.isInteger(agentId)) return;
-  client.send({ type: "conversation.transfer", conversation_id: rec.id, to_agent_id: agentId, ref: `transfer:${rec.id}` });
-  ui.transferAgent.reset();
-});
-
-ui.transferLine.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const rec = selected();
-  const key = ui.transferLine.elements.business_line.value.trim();
-  if (!isLive(rec) || !key) return;
-  client.send({ type: "conversation.transfer", conversation_id: rec.id, to_business_line: key, ref: `transfer:${rec.id}` });
-  ui.transferLine.reset();
-});
-
 document.addEventListener("visibilitychange", () => {
   markRead();
   renderList();
@@ -893,11 +874,12 @@ document.addEventListener("visibilitychange", () => {
 
 // What the workbench's own modules (static/workbench/*.js) use of this page.
 const shell = {
-  client, config, el, getJson, notify, messageItem, customerName, formatTime, formatDateTime, formatWait, select, records, isLive,
+  client, config, el, getJson, notify, messageItem, customerName, formatTime, formatDateTime, formatWait, select, selected, records, isLive,
 };
 installClosedToday(shell);
 installAlerts(shell);
 installReplyTimers(shell);
+installTransfer(shell);
 
 setInterval(tickWaits, WAIT_TICK_MS);
 client.start();

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.workbench_conftest import (
+    AgentPage,
     ScriptedCustomer,
     agent_page,
     screenshot,
@@ -18,6 +19,7 @@ from tests.browser.workbench_conftest import (
     workbench_processes,
     workbench_site,
 )
+from tests.factories import AgentFactory, BusinessLineFactory
 from tests.integration.harness import customer_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -256,3 +258,81 @@ def test_a_customer_waiting_past_the_reply_target_turns_red_and_an_idle_agent_go
     expect(page.locator("#notices")).to_contain_text("You were set to Away after 2 seconds without activity")
     away = [f for f in agent_page.sent_frames("presence.set") if f["status"] == "away"]
     assert away == [{"type": "presence.set", "status": "away", "ref": "auto-away"}]
+
+
+def test_a_transfer_by_picker_with_a_note_reaches_the_colleague_only(
+    agent_page, scripted, team, workbench_browser, workbench_site, screenshot
+):
+    # Given Alice chatting with a customer; Bob online in his own browser, Carol away; and a Billing line where
+    # one customer waits
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+    customer = scripted(line=team.line, name="Barbara")
+    conversation = customer.start_with_agent()
+    customer.say(conversation["id"], "I was charged twice")
+    expect(agent_page.conversation(conversation["id"]).locator(".wb-badge")).to_have_text("active")
+    bob = AgentFactory(display_name="Bob", business_lines=[team.line], user__is_staff=True, capacity=2)
+    bob_context = workbench_browser.new_context(viewport={"width": 1440, "height": 900})
+    bob_page = AgentPage(page=bob_context.new_page(), base_url=workbench_site.web.url)
+    bob_page.open_workbench(bob.user.username)
+    bob_page.set_presence("online")
+    carol = AgentFactory(display_name="Carol", business_lines=[team.line])
+    scripted(agent=carol).request({"type": "presence.set", "status": "away"}, "presence.state")
+    billing = BusinessLineFactory(name="Billing")
+    scripted(line=billing, name="Someone").start()
+
+    # When Alice opens the transfer picker
+    page = agent_page.page
+    page.locator("#transfer-button").click()
+
+    # Then it lists the line's agents with presence and load, and the other lines with their queues
+    agents = page.locator("#transfer-agents li")
+    expect(agents).to_have_count(2)
+    expect(agents.nth(0)).to_contain_text("Bob")
+    expect(agents.nth(0)).to_contain_text("Online")
+    expect(agents.nth(0)).to_contain_text("0 of 2 chats")
+    expect(agents.nth(1)).to_contain_text("Carol")
+    expect(agents.nth(1)).to_contain_text("Away")
+    expect(page.locator("#transfer-agents").get_by_label("Carol")).to_be_disabled()
+    billing_option = page.locator("#transfer-lines li").filter(has_text="Billing")
+    expect(billing_option).to_contain_text("1 waiting")
+    screenshot(page, "workbench-transfer-picker")
+
+    # When she picks Bob and writes him a note
+    page.locator("#transfer-agents").get_by_label("Bob").check()
+    page.locator("#transfer-note").fill("Refund of the second charge approved by billing")
+    page.locator("#transfer-submit").click()
+
+    # Then Bob has the chat and is shown the note, marked as such in the transcript
+    expect(bob_page.conversation(conversation["id"]).locator(".wb-badge")).to_have_text("active")
+    expect(bob_page.page.locator("#notices")).to_contain_text(
+        "Transferred to you with a note: “Refund of the second charge approved by billing”"
+    )
+    bob_page.conversation(conversation["id"]).click()
+    note = bob_page.transcript_message("Refund of the second charge approved by billing")
+    expect(note).to_contain_text("Transfer note")
+    expect(agent_page.conversation(conversation["id"]).locator(".wb-badge")).to_have_text("transferred")
+    screenshot(bob_page.page, "workbench-transfer-note-received")
+    bob_context.close()
+
+    # ... and the customer's socket never carried it, now or when syncing
+    customer.expect(
+        "conversation.state",
+        lambda f: (
+            f["conversation"]["id"] == conversation["id"] and (f["conversation"]["agent"] or {}).get("id") == bob.id
+        ),
+    )
+    synced = customer.request({"type": "sync", "conversation_id": conversation["id"], "after_seq": 0}, "sync.result")
+    assert "Refund of the second charge approved by billing" not in bodies(
+        customer.received() + [synced], conversation["id"]
+    )
+    sent = agent_page.sent_frames("conversation.transfer")
+    assert sent == [
+        {
+            "type": "conversation.transfer",
+            "conversation_id": conversation["id"],
+            "to_agent_id": bob.id,
+            "note": "Refund of the second charge approved by billing",
+            "ref": f"transfer:{conversation['id']}",
+        }
+    ]
