@@ -324,7 +324,7 @@ def test_a_transfer_by_picker_with_a_note_reaches_the_colleague_only(
     )
     synced = customer.request({"type": "sync", "conversation_id": conversation["id"], "after_seq": 0}, "sync.result")
     assert "Refund of the second charge approved by billing" not in bodies(
-        customer.received() + [synced], conversation["id"]
+        [*customer.received(), synced], conversation["id"]
     )
     sent = agent_page.sent_frames("conversation.transfer")
     assert sent == [

@@ -6,12 +6,10 @@ from agents.models import Presence
 from chat.errors import ChatError
 from chat.events import agent_group, conversation_group
 from chat.lifecycle import conversation_close
-from chat.models import ConversationStatus
+from chat.models import ConversationStatus, Message
 from chat.permissions import Participant
 from cs_platform.errors import ErrorCode
-from routing.selectors import queue_states
-from chat.models import Message
-from routing.selectors import transfer_targets
+from routing.selectors import queue_states, transfer_targets
 from routing.services import assignment_pick, assignment_run, conversation_transfer
 from tests.factories import AgentFactory, BusinessLineFactory
 from tests.routing.helpers import agent_in, connect, disconnect, load, status_of, system_events, waiting_customer
