@@ -144,7 +144,16 @@ class CustomerConversationsApi(APIView):
             email = serializers.CharField(allow_blank=True)
             external_id = serializers.CharField(allow_null=True)
             first_channel = serializers.CharField(help_text="The channel of their first session: web, h5 or app.")
-            attributes = serializers.DictField()
+            attributes = serializers.DictField(help_text="Set by the site: `CSWidget.setAttributes({...})`.")
+            # DRF's metaclass takes declared fields out of the class, so this never shadows `Field.context`.
+            context = serializers.DictField(  # type: ignore[assignment]
+                help_text="Where the customer last was, as their page said in `customer.context`: `page_url`, "
+                "`page_title`, `referrer`, `language`, `time_zone`, and `user_agent` (from the socket's "
+                "handshake), `updated_at`. Empty until their page sends one."
+            )
+            conversation_count = serializers.IntegerField(
+                help_text="All their conversations, on every business line (the list below holds only yours)."
+            )
             first_seen_at = serializers.DateTimeField()
             last_seen_at = serializers.DateTimeField()
 

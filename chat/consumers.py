@@ -33,6 +33,7 @@ from cs_platform import logcontext, metrics
 from cs_platform.errors import ErrorCode
 from cs_platform.origins import own_site_socket, widget_origin_allowed
 from customers.selectors import SocketCustomer, customer_for_socket
+from customers.services import CONTEXT_FIELDS, customer_context_set
 from routing import services as routing
 from routing.selectors import (
     agent_business_line_ids,
@@ -522,6 +523,7 @@ class CustomerConsumer(ChatConsumer):
             "conversation.start": self.handle_conversation_start,
             "conversation.leave_message": self.handle_leave_message,
             "conversation.rate": self.handle_rate,
+            "customer.context": self.handle_customer_context,
         }
 
     async def on_authenticated(self) -> None:
@@ -573,6 +575,18 @@ class CustomerConsumer(ChatConsumer):
                 "ref": ref,
             }
         )
+
+    async def handle_customer_context(self, frame: dict[str, Any], ref: Any) -> None:
+        """Where the customer is (the page, its title, referrer, language, time zone) and the site's attributes,
+        for the agents' contact panel; the browser's user agent comes from the handshake, not the frame."""
+        context = {name: frame[name] for name in (*CONTEXT_FIELDS, "attributes") if name in frame}
+        await events.call_and_publish(
+            customer_context_set,
+            customer_id=self.customer.id,
+            context=context,
+            user_agent=self._header(b"user-agent") or "",
+        )
+        await self.send_frame({"type": "customer.context.saved", "ref": ref})
 
     async def handle_leave_message(self, frame: dict[str, Any], ref: Any) -> None:
         body = _field_body(frame)

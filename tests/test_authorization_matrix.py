@@ -296,6 +296,7 @@ NOT_ASSIGNED = "error not_assigned"
 UNKNOWN_TYPE = "error unknown_type"
 REFUSED = "closed 4401 unauthenticated"
 HELLO = "hello"
+CONTEXT_SAVED = "customer.context.saved"
 
 FRAME_MATRIX: dict[str, tuple[str, ...]] = {
     #                              anonymous A             B             C
@@ -364,6 +365,18 @@ FRAME_MATRIX: dict[str, tuple[str, ...]] = {
         REFUSED,
         REFUSED,
     ),
+    "customer.context": (
+        REFUSED,
+        CONTEXT_SAVED,
+        CONTEXT_SAVED,
+        CONTEXT_SAVED,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        REFUSED,
+        REFUSED,
+        REFUSED,
+    ),
     "presence.set": (
         REFUSED,
         UNKNOWN_TYPE,
@@ -411,7 +424,7 @@ SOCKET_MATRIX: dict[str, tuple[str, ...]] = {
     "/ws/agent/": (REFUSED, REFUSED, REFUSED, REFUSED, HELLO, HELLO, HELLO, REFUSED, REFUSED, REFUSED),
 }
 
-ALLOWED_FRAME_ANSWERS = {ACK, SYNC_RESULT, RELAYED, STATE, PONG, RATED, PRESENCE, ASSIGNED}
+ALLOWED_FRAME_ANSWERS = {ACK, SYNC_RESULT, RELAYED, STATE, PONG, RATED, PRESENCE, ASSIGNED, CONTEXT_SAVED}
 OWN_SITE = "http://testserver"
 
 
@@ -892,6 +905,7 @@ FRAMES: dict[str, FrameCase] = {
     "conversation.start": FrameCase(ConversationStatus.WAITING, lambda world: {}),
     "conversation.leave_message": FrameCase(ConversationStatus.WAITING, lambda world: {"body": "Call me back"}),
     "conversation.rate": FrameCase(ConversationStatus.CLOSED, _on_target(rating=5)),
+    "customer.context": FrameCase(None, lambda world: {"page_url": "https://shop.example/cart", "language": "en"}),
     "presence.set": FrameCase(None, lambda world: {"status": "away"}),
     "conversation.transfer": FrameCase(
         ConversationStatus.ACTIVE,

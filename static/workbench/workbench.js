@@ -7,6 +7,7 @@
 import { ENDED_STATUSES as ENDED, ProtocolClient, uploadAttachment } from "../shared/client.js";
 import { installAlerts } from "./alerts.js";
 import { installClosedToday } from "./closed.js";
+import { installContact } from "./contact.js";
 import { installReplyTimers } from "./replytimer.js";
 import { installTransfer } from "./transfer.js";
 
@@ -754,6 +755,7 @@ function renderCustomer() {
     ui.customerDetails.hidden = true;
     ui.historyHeading.hidden = true;
     ui.historyList.replaceChildren();
+    contact.render(null, null);
     return;
   }
   const customer = data.customer;
@@ -769,6 +771,7 @@ function renderCustomer() {
   ui.customerDetails.replaceChildren(...rows.flatMap(([term, value]) => [el("dt", { text: term }), el("dd", { text: value })]));
   ui.customerEmpty.hidden = true;
   ui.customerDetails.hidden = false;
+  contact.render(data, rec);
   ui.historyHeading.hidden = false;
   ui.historyList.replaceChildren(
     ...data.conversations.map((conversation) => {
@@ -875,11 +878,13 @@ document.addEventListener("visibilitychange", () => {
 // What the workbench's own modules (static/workbench/*.js) use of this page.
 const shell = {
   client, config, el, getJson, notify, messageItem, customerName, formatTime, formatDateTime, formatWait, select, selected, records, isLive,
+  reloadCustomer: (customerId) => loadCustomer(customerId, true),
 };
 installClosedToday(shell);
 installAlerts(shell);
 installReplyTimers(shell);
 installTransfer(shell);
+const contact = installContact(shell);
 
 setInterval(tickWaits, WAIT_TICK_MS);
 client.start();

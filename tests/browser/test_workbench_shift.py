@@ -6,12 +6,16 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from chat.models import CloseReason, Conversation, ConversationStatus
+from customers.selectors import customer_identity_hash
 from tests.browser.workbench_conftest import (
     AgentPage,
     ScriptedCustomer,
     agent_page,
+    in_thread,
     screenshot,
     scripted,
     team,
@@ -19,7 +23,7 @@ from tests.browser.workbench_conftest import (
     workbench_processes,
     workbench_site,
 )
-from tests.factories import AgentFactory, BusinessLineFactory
+from tests.factories import AgentFactory, BusinessLineFactory, ConversationFactory, CustomerFactory
 from tests.integration.harness import customer_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -336,3 +340,77 @@ def test_a_transfer_by_picker_with_a_note_reaches_the_colleague_only(
             "ref": f"transfer:{conversation['id']}",
         }
     ]
+
+
+def test_the_contact_panel_after_a_transfer_from_another_line_shows_where_the_customer_is(
+    agent_page, team, workbench_browser, workbench_site, other_site, screenshot
+):
+    # Given Ada, a logged-in user of the shop who chatted once before, on the shop's pricing page, whose site set
+    # attributes through the widget's JavaScript API
+    ada = CustomerFactory(business_line=team.line, external_id="user-42", name="Ada", email="ada@example.com")
+    closed_conversation = ConversationFactory(
+        customer=ada, status=ConversationStatus.CLOSED, close_reason=CloseReason.AGENT, closed_at=timezone.now()
+    )
+    identity_hash = customer_identity_hash(business_line=team.line, external_id="user-42")
+    chat_url = workbench_site.chat.url
+    site_url = other_site(
+        "<!doctype html><meta charset='utf-8'><title>Pricing · Acme</title><h1>Pricing</h1>"
+        f'<script src="{chat_url}/static/widget/widget.js" data-business-line="{team.line.key}" '
+        f'data-external-id="user-42" data-identity-hash="{identity_hash}" data-name="Ada" defer></script>'
+        '<script>window.addEventListener("load", () => '
+        'window.CSWidget.setAttributes({plan: "Pro", orders: 12, vip: true}));</script>'
+    )
+    team.line.allowed_origins = site_url.rstrip("/")
+    team.line.save(update_fields=["allowed_origins"])
+    # ... Bob, of the Billing line only, online in his browser; Alice, of Ada's line, online in hers
+    billing = BusinessLineFactory(name="Billing")
+    bob = AgentFactory(display_name="Bob", business_lines=[billing], user__is_staff=True)
+    bob_context = workbench_browser.new_context(viewport={"width": 1440, "height": 900})
+    bob_page = AgentPage(page=bob_context.new_page(), base_url=workbench_site.web.url)
+    bob_page.open_workbench(bob.user.username)
+    bob_page.set_presence("online")
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+
+    # When Ada opens the chat and asks, and Alice transfers her to Billing
+    customer_context = workbench_browser.new_context(
+        viewport={"width": 1280, "height": 800}, locale="de-DE", timezone_id="Europe/Berlin"
+    )
+    shop = customer_context.new_page()
+    shop.goto(site_url)
+    shop.get_by_role("button", name="Open the chat").click()
+    chat = shop.frame_locator("iframe[title='Chat with us']")
+    chat.get_by_role("button", name="Start chat").click()
+    chat.get_by_role("textbox", name="Type your message").fill("Why was I charged twice?")
+    chat.get_by_role("textbox", name="Type your message").press("Enter")
+    conversation_id = in_thread(lambda: Conversation.objects.exclude(id=closed_conversation.id).get().id)
+    expect(agent_page.conversation(conversation_id).locator(".wb-badge")).to_have_text("active")
+    page = agent_page.page
+    page.locator("#transfer-button").click()
+    page.locator("#transfer-lines").get_by_label("Billing").check()
+    page.locator("#transfer-submit").click()
+
+    # Then Bob, of another line, sees who she is, where she is, and her history
+    expect(bob_page.conversation(conversation_id).locator(".wb-badge")).to_have_text("active")
+    bob_page.conversation(conversation_id).click()
+    details = bob_page.page.locator("#customer-details")
+    expect(details).to_contain_text("Ada")
+    expect(details).to_contain_text("ada@example.com")
+    expect(details).to_contain_text("user-42")
+    contact = bob_page.page.locator("#contact-details")
+    page_link = contact.get_by_role("link", name="Pricing · Acme")
+    expect(page_link).to_have_attribute("href", site_url)
+    expect(page_link).to_have_attribute("rel", "noopener noreferrer nofollow")
+    expect(contact).to_contain_text(re.compile(r"Chrome \d+ on Linux"))
+    expect(contact).to_contain_text("de-DE")
+    expect(contact).to_contain_text("Europe/Berlin")
+    expect(contact.locator("[data-earlier]")).to_have_text("1")
+    expect(contact).to_contain_text("plan")
+    expect(contact).to_contain_text("Pro")
+    expect(contact).to_contain_text("orders")
+    expect(contact).to_contain_text("12")
+    expect(bob_page.page.locator(f"#history-list [data-history-id='{conversation_id}']")).to_be_visible()
+    expect(bob_page.page.locator("#notices .error")).to_have_count(0)
+    screenshot(bob_page.page, "workbench-contact-panel-after-transfer")
+    customer_context.close()
+    bob_context.close()
