@@ -8,6 +8,8 @@ import { ENDED_STATUSES as ENDED, ProtocolClient, uploadAttachment } from "../sh
 import { installAlerts } from "./alerts.js";
 import { installClosedToday } from "./closed.js";
 import { installContact } from "./contact.js";
+import { installDrafts } from "./drafts.js";
+import { installKeyboard } from "./keyboard.js";
 import { installReplyTimers } from "./replytimer.js";
 import { installTransfer } from "./transfer.js";
 
@@ -346,7 +348,7 @@ function selected() {
 function select(id) {
   state.selectedId = id;
   const rec = client.records.has(id) ? record(id) : null;
-  ui.input.value = "";
+  ui.input.value = drafts.load(id);
   ui.internal.checked = false;
   ui.composer.classList.remove("is-internal");
   if (rec) {
@@ -365,6 +367,7 @@ function submitMessage() {
   stopTyping(rec);
   client.sendMessage({ conversationId: rec.id, body, internal: ui.internal.checked });
   ui.input.value = "";
+  drafts.clear(rec.id);
   renderTranscript();
   scrollToEnd(true);
 }
@@ -430,6 +433,7 @@ function insertCanned(text) {
   const caret = start + text.length;
   input.setSelectionRange(caret, caret);
   input.focus();
+  drafts.remember();
   typed();
 }
 
@@ -885,6 +889,8 @@ installAlerts(shell);
 installReplyTimers(shell);
 installTransfer(shell);
 const contact = installContact(shell);
+const drafts = installDrafts(shell);
+installKeyboard(shell);
 
 setInterval(tickWaits, WAIT_TICK_MS);
 client.start();

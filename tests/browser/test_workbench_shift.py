@@ -414,3 +414,76 @@ def test_the_contact_panel_after_a_transfer_from_another_line_shows_where_the_cu
     screenshot(bob_page.page, "workbench-contact-panel-after-transfer")
     customer_context.close()
     bob_context.close()
+
+
+def test_keyboard_shortcuts_move_between_chats_and_drafts_stay_with_their_chat(agent_page, scripted, team, screenshot):
+    # Given Alice online with two chats, the first on screen
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+    page = agent_page.page
+    first = scripted(line=team.line, name="Ada").start_with_agent()
+    expect(agent_page.conversation(first["id"])).to_have_attribute("aria-current", "true")
+    second = scripted(line=team.line, name="Joan").start_with_agent()
+    expect(agent_page.conversation(second["id"]).locator(".wb-badge")).to_have_text("active")
+    composer = page.locator("#composer-input")
+    page.locator("#chat-title").click()  # the page, not a text field, has focus
+
+    # When she presses ?, then the list of shortcuts shows, and Esc closes it
+    page.keyboard.press("?")
+    shortcuts = page.locator("#shortcuts-dialog")
+    expect(shortcuts).to_be_visible()
+    expect(shortcuts).to_contain_text("Next conversation")
+    screenshot(page, "workbench-shortcuts")
+    page.keyboard.press("Escape")
+    expect(shortcuts).to_be_hidden()
+
+    # When she presses r and writes half a reply, then moves to the other chat with Alt+↓
+    page.keyboard.press("r")
+    expect(composer).to_be_focused()
+    page.keyboard.type("Your parcel left our warehouse")
+    selected = page.locator("#conversation-list [aria-current=true]")
+    page.keyboard.press("Alt+ArrowDown")
+    expect(selected).not_to_have_attribute("data-conversation-id", str(first["id"]))
+    other_id = selected.get_attribute("data-conversation-id")
+    assert other_id == str(second["id"])
+    # Then the other chat's composer is empty; she writes there too, and j / k move on outside the composer
+    expect(composer).to_have_value("")
+    composer.fill("Joan, one moment")
+    page.keyboard.press("Escape")
+    expect(composer).not_to_be_focused()
+    page.keyboard.press("k")
+    expect(agent_page.conversation(first["id"])).to_have_attribute("aria-current", "true")
+    expect(composer).to_have_value("Your parcel left our warehouse")
+
+    # When she reloads, then each chat's draft is still its own
+    page.reload()
+    expect(agent_page.connection).to_have_attribute("data-state", "connected")
+    agent_page.conversation(second["id"]).click()
+    expect(composer).to_have_value("Joan, one moment")
+    agent_page.conversation(first["id"]).click()
+    expect(composer).to_have_value("Your parcel left our warehouse")
+    # ... and a sent reply leaves no draft behind
+    composer.press("Enter")
+    expect(agent_page.transcript_message("Your parcel left our warehouse")).to_be_visible()
+    agent_page.conversation(second["id"]).click()
+    agent_page.conversation(first["id"]).click()
+    expect(composer).to_have_value("")
+
+    # When she presses Shift+C outside the composer, then the chat is closed after her confirmation
+    page.locator("#chat-title").click()
+    page.keyboard.press("Shift+C")
+    expect(agent_page.conversation(first["id"]).locator(".wb-badge")).to_have_text("closed")
+    assert agent_page.dialogs == ["Close the conversation with Ada?"]
+
+    # When she turns the shortcuts off, then the keys do nothing, after a reload too
+    page.locator("#shortcuts-switch").uncheck()
+    page.reload()
+    expect(agent_page.connection).to_have_attribute("data-state", "connected")
+    expect(page.locator("#shortcuts-switch")).not_to_be_checked()
+    agent_page.conversation(second["id"]).click()
+    page.locator("#chat-title").click()
+    page.keyboard.press("?")
+    page.keyboard.press("r")
+    expect(shortcuts).to_be_hidden()
+    expect(composer).not_to_be_focused()
+    expect(composer).to_have_value("Joan, one moment")
