@@ -14,7 +14,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from agents.selectors import agent_for_user
+from agents.selectors import agent_for_user, agent_names
 
 TITLE = "Agent workbench"
 
@@ -42,6 +42,8 @@ def workbench(request: HttpRequest) -> HttpResponse:
         "transfer_targets_url": "/api/conversations/{id}/transfer-targets/",
         # Each of my lines' reply target, seconds by line key: the red line of the "waiting for my reply" timer.
         "reply_targets": dict(agent.business_lines.values_list("key", "reply_target")),
+        # Every agent's name by id: a transferred conversation shows earlier agents' messages under their names.
+        "agent_names": agent_names(),
         # Uploads go with the session cookie, so they need the CSRF token (docs/protocol.md, "Attachments").
         "csrf_token": get_token(request),
         "login_url": f"/admin/login/?next={request.path}",

@@ -105,7 +105,8 @@ def conversation_reassign(*, conversation: Conversation, agent: Agent) -> None:
     system_message_append(
         conversation=conversation,
         event="reassigned",
-        body=f"{_agent_of(conversation).display_name} did not answer in time; reassigning.",
+        # The customer reads it: no agent's name, no blame (issue 12, item 9).
+        body="Sorry for the wait: another agent is taking over.",
     )
     conversation_assign(conversation=conversation, agent=agent)
     logger.info("conversation %s reassigned to agent %s after no reply", conversation.id, agent.id)

@@ -12,6 +12,7 @@ import { installDrafts } from "./drafts.js";
 import { installKeyboard } from "./keyboard.js";
 import { installReplyTimers } from "./replytimer.js";
 import { installTransfer } from "./transfer.js";
+import { humanError, linkifiedNodes } from "./words.js";
 
 const config = JSON.parse(document.getElementById("workbench-config").textContent);
 const TYPING_REPEAT_MS = 3000;
@@ -283,13 +284,12 @@ client.on("read", ({ record: held }) => {
 });
 
 client.on("outbox", ({ change, frame }) => {
-  if (change === "failed") notify(`Message not sent: ${frame.message}`, "error");
+  if (change === "failed") notify(`Message not sent: ${humanError(frame)}`, "error");
   renderTranscript();
 });
 
 client.on("error", (frame) => {
-  const ref = typeof frame.ref === "string" ? frame.ref : "";
-  notify(frame.message || frame.code, "error");
+  notify(humanError(frame), "error");
 });
 
 client.on("frame", (frame) => {
@@ -501,8 +501,9 @@ function renderAll() {
 
 function sortedRecords() {
   const rank = (rec) => (isLive(rec) ? 0 : rec.conversation && !ENDED.has(rec.conversation.status) ? 1 : 2);
+  // A conversation handed to someone else leaves my list at once (still readable while it is on screen).
   return records()
-    .filter((rec) => rec.conversation)
+    .filter((rec) => rec.conversation && statusLabel(rec) !== "transferred")
     .sort((a, b) => rank(a) - rank(b) || b.lastActivity - a.lastActivity || b.id - a.id);
 }
 
@@ -671,7 +672,8 @@ function senderLabel(message, conversation) {
   if (message.sender === "system") return "System";
   if (message.agent_id === config.agent_id) return "You";
   if (conversation && conversation.agent && conversation.agent.id === message.agent_id) return conversation.agent.name;
-  return message.agent_id ? `Agent #${message.agent_id}` : "Agent";
+  // An earlier agent of a transferred conversation: by their name, from the page's config.
+  return (message.agent_id && config.agent_names[message.agent_id]) || "Agent";
 }
 
 const INLINE_IMAGES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
@@ -709,7 +711,7 @@ function messageItem(message, { conversation, readSeq }) {
     message.internal ? el("span", { class: "wb-msg-flag", text: message.event === "transfer_note" ? "Transfer note" : "Internal note" }) : null,
     receipt,
   );
-  const body = el("div", { class: "wb-msg-body", text: message.body });
+  const body = el("div", { class: "wb-msg-body" }, ...linkifiedNodes(message.body));
   const attachment = message.attachment && /^(\/|https?:)/.test(message.attachment.url)
     ? el("a", { href: message.attachment.url, text: message.attachment.name || "attachment", target: "_blank", rel: "noopener noreferrer" })
     : null;

@@ -315,7 +315,7 @@ def test_a_transfer_by_picker_with_a_note_reaches_the_colleague_only(
     bob_page.conversation(conversation["id"]).click()
     note = bob_page.transcript_message("Refund of the second charge approved by billing")
     expect(note).to_contain_text("Transfer note")
-    expect(agent_page.conversation(conversation["id"]).locator(".wb-badge")).to_have_text("transferred")
+    expect(agent_page.conversation(conversation["id"])).to_have_count(0)
     screenshot(bob_page.page, "workbench-transfer-note-received")
     bob_context.close()
 
@@ -487,3 +487,59 @@ def test_keyboard_shortcuts_move_between_chats_and_drafts_stay_with_their_chat(a
     expect(shortcuts).to_be_hidden()
     expect(composer).not_to_be_focused()
     expect(composer).to_have_value("Joan, one moment")
+
+
+def test_after_a_transfer_the_colleague_reads_earlier_messages_under_their_writers_names_with_safe_links(
+    agent_page, scripted, team, workbench_browser, workbench_site, screenshot
+):
+    # Given Alice chatting with a customer who sends a link and a script address, and Alice answering with a link
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+    page = agent_page.page
+    customer = scripted(line=team.line, name="Ada")
+    conversation = customer.start_with_agent()
+    customer.say(conversation["id"], "My order: https://shop.example/orders/42. Also javascript:alert(1)")
+    agent_page.write("Track it at https://track.example/?id=42 please")
+
+    # Then both links are clickable, opening apart from the workbench; the script address stays text
+    links = page.locator("#transcript .wb-msg-body a")
+    expect(links).to_have_count(2)
+    expect(links.nth(0)).to_have_attribute("href", "https://shop.example/orders/42")
+    expect(links.nth(0)).to_have_attribute("rel", "noopener noreferrer nofollow")
+    expect(links.nth(0)).to_have_attribute("target", "_blank")
+    expect(links.nth(1)).to_have_attribute("href", "https://track.example/?id=42")
+    expect(page.locator("#transcript a[href^='javascript']")).to_have_count(0)
+
+    # When Carol, online when the picker opened, goes offline before Alice picks her
+    carol = AgentFactory(display_name="Carol", business_lines=[team.line])
+    carol_socket = scripted(agent=carol)
+    carol_socket.request({"type": "presence.set", "status": "online"}, "presence.state")
+    page.locator("#transfer-button").click()
+    expect(page.locator("#transfer-agents").get_by_label("Carol")).to_be_enabled()
+    carol_socket.request({"type": "presence.set", "status": "offline"}, "presence.state")
+    page.locator("#transfer-agents").get_by_label("Carol").check()
+    page.locator("#transfer-submit").click()
+
+    # Then the refusal is said in words, without field names, and clears itself
+    notice = page.locator("#notices li.error")
+    expect(notice).to_have_text("That agent is not online in this business line.")
+    screenshot(page, "workbench-refusal-in-words")
+    expect(notice).to_have_count(0)
+
+    # When she transfers to Bob instead
+    bob = AgentFactory(display_name="Bob", business_lines=[team.line], user__is_staff=True)
+    bob_context = workbench_browser.new_context(viewport={"width": 1440, "height": 900})
+    bob_page = AgentPage(page=bob_context.new_page(), base_url=workbench_site.web.url)
+    bob_page.open_workbench(bob.user.username)
+    bob_page.set_presence("online")
+    page.locator("#transfer-button").click()
+    page.locator("#transfer-agents").get_by_label("Bob").check()
+    page.locator("#transfer-submit").click()
+
+    # Then it leaves Alice's list at once, and Bob reads her reply under her name
+    expect(agent_page.conversation(conversation["id"])).to_have_count(0)
+    bob_page.conversation(conversation["id"]).click()
+    alice_reply = bob_page.transcript_message("Track it at https://track.example/?id=42 please")
+    expect(alice_reply.locator(".wb-msg-who")).to_have_text("Alice")
+    screenshot(bob_page.page, "workbench-transferred-names")
+    bob_context.close()
