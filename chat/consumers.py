@@ -789,7 +789,12 @@ class AgentConsumer(ChatConsumer):
 
     async def handle_presence_set(self, frame: dict[str, Any], ref: Any) -> None:
         status = frame.get("status")
+        hand_back = _field_bool(frame, "hand_back", default=False)
+        if hand_back and status not in ("away", "offline"):
+            raise ChatError(ErrorCode.INVALID_FIELD, "hand_back goes with status away or offline")
         await events.call_and_publish(agent_presence_set, agent_id=self.agent.id, status=status)
+        if hand_back:
+            await events.call_and_publish(routing.agent_conversations_hand_back, agent_id=self.agent.id)
         await self.send_frame({"type": "presence.state", "agent_id": self.agent.id, "status": status, "ref": ref})
 
 

@@ -146,6 +146,17 @@ def conversation_requeue(*, conversation: Conversation) -> None:
     events.publish_on_commit(events.agent_group(previous_agent_id), events.leave_event(conversation.id))
 
 
+def conversation_hand_back(*, conversation: Conversation) -> None:
+    """Its agent went away or offline and chose to hand their chats back: to the front of the queue, like a
+    disconnected agent's (the customer is not told who left)."""
+    previous_agent_id = _agent_id_of(conversation)
+    _requeue(
+        conversation, event="requeued", body="Your agent had to step away; another agent will be with you shortly."
+    )
+    hooks.conversation_changed(conversation_id=conversation.id)
+    events.publish_on_commit(events.agent_group(previous_agent_id), events.leave_event(conversation.id))
+
+
 def _requeue(conversation: Conversation, *, event: str, body: str) -> None:
     """Back into the waiting queue, ahead of later arrivals: it keeps its original start time."""
     locks.require_held(conversation_id=conversation.id)

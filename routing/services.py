@@ -178,6 +178,23 @@ def assignment_pick(*, agent_id: int, conversation_id: int) -> Conversation:
     return Conversation.objects.get(id=conversation_id)
 
 
+def agent_conversations_hand_back(*, agent_id: int) -> list[int]:
+    """An agent going away or offline hands their active conversations back: each to the front of its line's
+    queue, for the next agent with room (not them: they are no longer online). Returns the ids handed back."""
+    handed: list[int] = []
+    mine = Q(agent_id=agent_id, status=ConversationStatus.ACTIVE)
+    for conversation_id in Conversation.objects.filter(mine).values_list("id", flat=True):
+        with locks.transaction():
+            conversation = locks.conversation_first(Conversation.objects.filter(mine, id=conversation_id))
+            if conversation is None:
+                continue  # closed or transferred meanwhile
+            lifecycle.conversation_hand_back(conversation=conversation)
+            hooks.queue_changed(business_line_id=conversation.business_line_id)
+            handed.append(conversation.id)
+    logger.info("agent %s handed back conversations %s", agent_id, handed)
+    return handed
+
+
 # Transfer
 
 

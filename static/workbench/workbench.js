@@ -10,6 +10,7 @@ import { installClosedToday } from "./closed.js";
 import { installContact } from "./contact.js";
 import { installDrafts } from "./drafts.js";
 import { installKeyboard } from "./keyboard.js";
+import { installPresencePrompt } from "./presence.js";
 import { installReplyTimers } from "./replytimer.js";
 import { installTransfer } from "./transfer.js";
 import { humanError, linkifiedNodes } from "./words.js";
@@ -893,6 +894,7 @@ installTransfer(shell);
 const contact = installContact(shell);
 const drafts = installDrafts(shell);
 installKeyboard(shell);
+installPresencePrompt(shell);
 
 setInterval(tickWaits, WAIT_TICK_MS);
 client.start();

@@ -543,3 +543,46 @@ def test_after_a_transfer_the_colleague_reads_earlier_messages_under_their_write
     expect(alice_reply.locator(".wb-msg-who")).to_have_text("Alice")
     screenshot(bob_page.page, "workbench-transferred-names")
     bob_context.close()
+
+
+def test_going_offline_or_away_with_chats_open_asks_what_becomes_of_them(agent_page, scripted, team, screenshot):
+    # Given Alice online with a customer's chat, and Bob online with room
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+    page = agent_page.page
+    customer = scripted(line=team.line, name="Grace")
+    conversation = customer.start_with_agent()
+    item = agent_page.conversation(conversation["id"])
+    expect(item.locator(".wb-badge")).to_have_text("active")
+    bob = AgentFactory(display_name="Bob", business_lines=[team.line])
+    bob_socket = scripted(agent=bob)
+    bob_socket.request({"type": "presence.set", "status": "online"}, "presence.state")
+
+    # When she chooses Offline, then she is asked, and nothing is sent yet
+    page.locator("#presence-switch label.wb-offline").click()
+    prompt = page.locator("#presence-dialog")
+    expect(prompt).to_contain_text("You have 1 open chat. Going Offline, what should become of it?")
+    expect(page.locator("#presence-switch input[value=online]")).to_be_checked()
+    assert [f["status"] for f in agent_page.sent_frames("presence.set")] == ["online"]
+    screenshot(page, "workbench-presence-prompt")
+
+    # When she keeps it, then she is offline and still chatting
+    prompt.get_by_role("button", name="Keep them until I close them").click()
+    expect(page.locator("#presence-switch input[value=offline]")).to_be_checked()
+    expect(item.locator(".wb-badge")).to_have_text("active")
+    expect(page.locator("#composer")).to_be_visible()
+
+    # When she then chooses Away and hands it back
+    page.locator("#presence-switch label.wb-away").click()
+    prompt.get_by_role("button", name="Hand them back to the queue").click()
+
+    # Then Bob gets it, the customer is told without her name, and it left her list
+    bob_socket.expect("conversation.assigned", lambda f: f["conversation"]["id"] == conversation["id"])
+    expect(page.locator("#presence-switch input[value=away]")).to_be_checked()
+    expect(item).to_have_count(0)
+    notice = customer.expect("message.new", lambda f: f["message"].get("event") == "requeued")["message"]
+    assert notice["body"] == "Your agent had to step away; another agent will be with you shortly."
+    assert agent_page.sent_frames("presence.set")[1:] == [
+        {"type": "presence.set", "status": "offline", "ref": "presence"},
+        {"type": "presence.set", "status": "away", "ref": "presence", "hand_back": True},
+    ]

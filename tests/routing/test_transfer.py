@@ -3,6 +3,7 @@
 import pytest
 
 from agents.models import Presence
+from agents.services import agent_presence_set
 from chat.errors import ChatError
 from chat.events import agent_group, conversation_group
 from chat.lifecycle import conversation_close
@@ -10,7 +11,12 @@ from chat.models import ConversationStatus, Message
 from chat.permissions import Participant
 from cs_platform.errors import ErrorCode
 from routing.selectors import queue_states, transfer_targets
-from routing.services import assignment_pick, assignment_run, conversation_transfer
+from routing.services import (
+    agent_conversations_hand_back,
+    assignment_pick,
+    assignment_run,
+    conversation_transfer,
+)
 from tests.factories import AgentFactory, BusinessLineFactory
 from tests.routing.helpers import agent_in, connect, disconnect, load, status_of, system_events, waiting_customer
 
@@ -258,3 +264,44 @@ def test_the_transfer_targets_are_the_lines_agents_with_presence_and_load_and_th
     with pytest.raises(ChatError) as refusal:
         transfer_targets(agent_id=agent_in(sales).id, conversation_id=conversation.id)
     assert refusal.value.code == ErrorCode.NOT_FOUND
+
+
+# Handing chats back when going away or offline
+
+
+def test_an_agent_going_away_hands_their_chats_back_to_a_colleague_with_room(
+    line, holder, conversation, django_capture_on_commit_callbacks
+):
+    # Given the holder with two chats, and a colleague with room for both
+    second = waiting_customer(line)
+    assignment_run(business_line_id=line.id)
+    assert load(holder) == 2
+    colleague = agent_in(line, capacity=2)
+
+    # When the holder goes away and hands them back
+    with django_capture_on_commit_callbacks(execute=True):
+        agent_presence_set(agent_id=holder.id, status=Presence.AWAY)
+        handed = agent_conversations_hand_back(agent_id=holder.id)
+
+    # Then both went back to the queue and on to the colleague, the customer told without the holder's name
+    assert sorted(handed) == sorted([conversation.id, second.id])
+    assert (status_of(conversation), status_of(second)) == (
+        (ConversationStatus.ACTIVE, colleague.id),
+        (ConversationStatus.ACTIVE, colleague.id),
+    )
+    assert load(holder) == 0
+    assert system_events(conversation)[-2:] == ["requeued", "assigned"]
+    notice = Message.objects.get(conversation=conversation, event="requeued")
+    assert notice.body == "Your agent had to step away; another agent will be with you shortly."
+    assert holder.display_name not in notice.body
+
+
+def test_with_nobody_free_handed_back_chats_wait_at_the_front_of_the_queue(line, holder, conversation):
+    later = waiting_customer(line)
+    agent_presence_set(agent_id=holder.id, status=Presence.OFFLINE)
+    assert agent_conversations_hand_back(agent_id=holder.id) == [conversation.id]
+    assert status_of(conversation) == (ConversationStatus.WAITING, None)
+    assert [state["conversation"]["id"] for state in queue_states(business_line_id=line.id)] == [
+        conversation.id,
+        later.id,
+    ]
