@@ -586,3 +586,55 @@ def test_going_offline_or_away_with_chats_open_asks_what_becomes_of_them(agent_p
         {"type": "presence.set", "status": "offline", "ref": "presence"},
         {"type": "presence.set", "status": "away", "ref": "presence", "hand_back": True},
     ]
+
+
+def test_a_busy_workbench(agent_page, scripted, team, screenshot):
+    """A shift in full swing, for the README (artifacts/screenshots/workbench-busy.png, copied to
+    docs/images/workbench.png): three chats, one past its reply target, a queue, a left message, one closed."""
+    # Given a line whose reply target is 1 second, and Alice online with room for three
+    team.line.reply_target = 1
+    team.line.save(update_fields=["reply_target"])
+    agent_page.open_workbench(team.username)
+    page = agent_page.page
+    page.locator("#notify-dismiss").click()
+    agent_page.set_presence("online")
+    done = scripted(line=team.line, name="Linus Torvalds")
+    finished = done.start_with_agent()
+    done.say(finished["id"], "Thanks, all sorted!")
+    done.close_conversation(finished["id"])
+    ada = scripted(line=team.line, name="Ada Lovelace", email="ada@example.com")
+    chat = ada.start_with_agent()
+    ada.send(
+        {
+            "type": "customer.context",
+            "page_url": "https://shop.example/orders/1234",
+            "page_title": "Order #1234 · Acme Shop",
+            "language": "en-GB",
+            "time_zone": "Europe/London",
+            "attributes": {"plan": "Pro", "orders": 12},
+        }
+    )
+    ada.say(chat["id"], "Hello! My parcel #1234 has not arrived yet.")
+    for name, question in (("Grace Hopper", "Can I pay by invoice?"), ("Alan Turing", "Do you ship to Norway?")):
+        customer = scripted(line=team.line, name=name)
+        conversation = customer.start_with_agent()
+        customer.say(conversation["id"], question)
+    for name, question in (("Joan Clarke", "Is the blue one in stock?"), ("Tim Berners-Lee", "Hi, anyone there?")):
+        customer = scripted(line=team.line, name=name)
+        customer.say(customer.start()["id"], question)
+    scripted(line=team.line, name="Katherine Johnson").request(
+        {"type": "conversation.leave_message", "body": "Please call me back about my invoice"}, "conversation.state"
+    )
+
+    # When Alice opens Ada's chat and answers
+    agent_page.conversation(chat["id"]).click()
+    agent_page.write("Let me check: it left our warehouse yesterday, see https://track.example/1234")
+
+    # Then everything that needs her is on one screen
+    expect(page.locator("#conversation-list .wb-badge[data-status=active]")).to_have_count(3)
+    expect(page.locator("#queue-list [data-queue-id]")).to_have_count(2)
+    expect(page.locator("#missed-list [data-missed-id]")).to_have_count(1)
+    expect(page.locator("#closed-list [data-closed-id]")).to_have_count(1)
+    expect(page.locator("#conversation-list .wb-reply-wait.is-late")).to_have_count(2)
+    expect(page.locator("#contact-details")).to_contain_text("Order #1234 · Acme Shop")
+    screenshot(page, "workbench-busy")
