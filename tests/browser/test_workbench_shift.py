@@ -637,4 +637,10 @@ def test_a_busy_workbench(agent_page, scripted, team, screenshot):
     expect(page.locator("#closed-list [data-closed-id]")).to_have_count(1)
     expect(page.locator("#conversation-list .wb-reply-wait.is-late")).to_have_count(2)
     expect(page.locator("#contact-details")).to_contain_text("Order #1234 · Acme Shop")
+    expect(page.locator("#notices li")).to_have_count(0)  # the "new conversation" notices cleared themselves
     screenshot(page, "workbench-busy")
+    # ... on a laptop's screen and on a large monitor too
+    for width, height in ((1366, 768), (2560, 1440)):
+        page.set_viewport_size({"width": width, "height": height})
+        expect(page.locator("#composer-input")).to_be_visible()
+        screenshot(page, f"workbench-busy-{width}x{height}")
