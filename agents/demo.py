@@ -1,4 +1,5 @@
-"""The demo data behind `manage.py seed_demo`: one business line, three agents and a supervisor.
+"""The demo data behind `manage.py seed_demo`: one business line, three agents and a supervisor, the line's canned
+replies and labels.
 
 Running it again resets the same rows (password, capacity, secret, team) instead of adding new ones, so an
 operator can always get back to a known demo state.
@@ -14,6 +15,7 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from agents.models import Agent
+from desk.models import CannedReply, Label
 from routing.models import BusinessLine
 
 DEMO_KEY = "demo"
@@ -25,6 +27,14 @@ DEFAULT_IDENTITY_SECRET = "demo-identity-secret"
 DEMO_AGENTS = (("agent1", "Alice"), ("agent2", "Bob"), ("agent3", "Carol"))
 SUPERVISOR_USERNAME = "supervisor"
 SUPERVISORS_GROUP = "Supervisors"
+DEMO_CANNED_REPLIES = (
+    ("hello", "Greeting", "Hello {customer.name}! I am {agent.name} from {business_line.name}. How can I help you?"),
+    ("check", "Checking", "Let me check that for you, one moment please."),
+    ("order", "Order number", "Could you tell me your order number?"),
+    ("more", "Anything else", "Is there anything else I can help you with?"),
+    ("bye", "Goodbye", "Thank you for chatting with us. Have a nice day!"),
+)
+DEMO_LABELS = ("refund", "shipping", "vip")
 
 
 @dataclass
@@ -84,6 +94,13 @@ def demo_seed(
         )
         agent.business_lines.add(business_line)
         agents.append(agent)
+
+    for shortcut, title, body in DEMO_CANNED_REPLIES:
+        CannedReply.objects.update_or_create(
+            business_line=business_line, shortcut=shortcut, defaults={"title": title, "body": body}
+        )
+    for name in DEMO_LABELS:
+        Label.objects.get_or_create(business_line=business_line, name=name)
 
     supervisor = _staff_user(username=SUPERVISOR_USERNAME, first_name="Sam", password=password, created=created)
     # The group and its permissions come from a data migration; only its membership is ours to set.

@@ -28,6 +28,7 @@ import tempfile
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -63,8 +64,8 @@ from cs_platform.stack import (
 )
 
 RESULTS_DIR = BASE_DIR / "bench" / "results"
-SCENARIOS = ("idle", "assignment", "burst", "relay", "failover", "upload")
-# Left out of `--quick`: twenty 10 MiB uploads are not the smoke test's few seconds.
+SCENARIOS = ("idle", "assignment", "burst", "relay", "failover", "upload", "search")
+# Left out of `--quick`: twenty 10 MiB uploads, or a million messages, are not the smoke test's few seconds.
 QUICK_SCENARIOS = ("idle", "assignment", "burst", "relay", "failover")
 MAX_RELAY_P99_MS = 100
 
@@ -101,6 +102,9 @@ class Sizes:
     upload_bytes: int = 10 * 2**20
     upload_concurrency: int = 4
     upload_timeout_seconds: float = 300.0
+    search_conversations: int = 50_000
+    search_messages_per_conversation: int = 20
+    search_queries: int = 20
 
 
 FULL = Sizes(
@@ -270,6 +274,8 @@ class BenchStack:
             {"key": "bench-assign", "agents": s.assign_agents, "capacity": s.assign_capacity},
             {"key": "bench-idle", "agents": 0, "capacity": 1},
             {"key": "bench-upload", "agents": 0, "capacity": 1},
+            {"key": "bench-search", "agents": 1, "capacity": 1},
+            {"key": "bench-search-other", "agents": 0, "capacity": 1},
             *(
                 {"key": f"bench-burst-{rep}", "agents": s.burst_agents, "capacity": s.burst_capacity}
                 for rep in range(s.reps)
@@ -823,6 +829,164 @@ async def scenario_upload(stack: BenchStack, customer: dict[str, Any]) -> list[d
         await conn.close()
 
 
+# Search: a million messages, bulk-made by PostgreSQL itself
+
+# Phrases the messages are made of: English and Chinese, as the product's customers write.
+SEARCH_PHRASES = (
+    "Where is my order? It has not arrived yet.",
+    "I would like a refund for the blue jacket.",
+    "Can you change the delivery address please?",
+    "The package arrived damaged, the box was open.",
+    "How long does shipping to Norway take?",
+    "Thanks, that solved it. Have a nice day!",
+    "My coupon code does not work at checkout.",
+    "Do you have this in a larger size?",
+    "我想退货，衣服太小了。",
+    "请问什么时候发货？",
+    "快递一直没有更新物流信息。",
+    "优惠券在结账时不能使用。",
+    "可以帮我修改收货地址吗？",
+    "谢谢，问题已经解决了。",
+    "这个商品还有库存吗？",
+    "订单显示已签收，但我没有收到。",
+)
+# Needles: one message in every `SEARCH_NEEDLE_EVERY` carries one, so each is found in a known number of chats.
+SEARCH_NEEDLE_EVERY = 100_000
+SEARCH_QUERIES = {
+    "a rare English word": "zebrafish",
+    "a rare Chinese phrase": "发票抬头",
+    "a common word (1 message in 16)": "refund",
+    "a common Chinese word (1 message in 16)": "退货",
+    "a customer's email": "customer4242@example.com",
+}
+
+
+def search_data_build(database_url: str, line_id: int, other_line_id: int, agent_id: int, sizes: Sizes) -> dict:
+    """`search_conversations` closed conversations of `search_messages_per_conversation` messages each in the
+    search line (one customer each), and a few with the same needles in another line (which the agent must never
+    find), made by INSERT ... SELECT over generate_series. The search indexes are dropped first and built after,
+    as a restore would (one GIN build is far faster than a million index insertions); both times are figures."""
+    from importlib import import_module
+
+    search_sql = import_module("desk.migrations.0002_search")
+    per = sizes.search_messages_per_conversation
+    phrases = list(SEARCH_PHRASES)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        began = time.perf_counter()
+        conn.execute("DROP INDEX IF EXISTS desk_message_search_idx; DROP INDEX IF EXISTS desk_customer_search_idx")
+        for line, count in ((line_id, sizes.search_conversations), (other_line_id, 100)):
+            conn.execute(
+                """INSERT INTO customers_customer (visitor_token, external_id, name, email, first_channel,
+                       attributes, first_seen_at, last_seen_at, business_line_id)
+                   SELECT 'bench-search-' || %(line)s || '-' || g, 'ext-' || g,
+                          (ARRAY['Wang Fang', 'Li Lei', 'Ada Lovelace', '张伟', '王芳'])[1 + g %% 5] || ' ' || g,
+                          'customer' || g || '@example.com', 'web', '{}', now(), now(), %(line)s
+                   FROM generate_series(1, %(count)s) AS g""",
+                {"line": line, "count": count},
+            )
+            conn.execute(
+                """INSERT INTO chat_conversation (channel, status, priority, started_at, queued_at, waiting_since,
+                       closed_at, close_reason, rating_comment, last_seq, business_line_id, customer_id)
+                   SELECT 'web', 'closed', 0, t, t, t, t + interval '10 minutes', 'customer', '', %(per)s,
+                          %(line)s, cu.id
+                   FROM (SELECT id, now() - id * interval '1 minute' AS t FROM customers_customer
+                         WHERE business_line_id = %(line)s) AS cu""",
+                {"line": line, "per": per},
+            )
+            conn.execute(
+                """INSERT INTO chat_message (seq, sender, agent_id, body, event, is_internal_note, attachment,
+                       created_at, conversation_id)
+                   SELECT s, CASE WHEN s %% 2 = 0 THEN 'agent' ELSE 'customer' END,
+                          CASE WHEN s %% 2 = 0 THEN %(agent)s::bigint END,
+                          (%(phrases)s::text[])[1 + (c.id * 7 + s * 3) %% %(n_phrases)s]
+                            || CASE (c.id * %(per)s + s) %% %(every)s
+                                 WHEN 7 THEN ' zebrafish' WHEN 13 THEN '请开发票抬头' ELSE '' END,
+                          '', false, '', c.started_at + s * interval '10 seconds', c.id
+                   FROM chat_conversation AS c CROSS JOIN generate_series(1, %(per)s) AS s
+                   WHERE c.business_line_id = %(line)s""",
+                {
+                    "line": line,
+                    "per": per,
+                    "agent": agent_id,
+                    "phrases": phrases,
+                    "n_phrases": len(phrases),
+                    "every": SEARCH_NEEDLE_EVERY if line == line_id else 50,
+                },
+            )
+        inserted = time.perf_counter() - began
+        began = time.perf_counter()
+        conn.execute(search_sql.CREATE_INDEXES)
+        conn.execute("ANALYZE chat_message; ANALYZE customers_customer; ANALYZE chat_conversation")
+        indexed = time.perf_counter() - began
+        counted = conn.execute(
+            "SELECT count(*) FROM chat_message m JOIN chat_conversation c ON c.id = m.conversation_id "
+            "WHERE c.business_line_id = %s",
+            [line_id],
+        ).fetchone()
+        size = conn.execute("SELECT pg_relation_size('desk_message_search_idx')").fetchone()
+    assert counted is not None and size is not None  # aggregates always answer one row
+    messages, index_mib = counted[0], size[0] / 2**20
+    return {
+        "messages": messages,
+        "insert_seconds": round(inserted, 1),
+        "index_seconds": round(indexed, 1),
+        "index_mib": round(index_mib, 1),
+    }
+
+
+def search_latencies(url: str, token: str, query: str, count: int) -> dict[str, Any]:
+    """`count` searches one after the other (after two not counted), and what the last one found."""
+    path = f"{url}/api/search/?{urllib.parse.urlencode({'q': query})}"
+    for _ in range(2):
+        http_json("GET", path, token=token, timeout=120)
+    took = []
+    body: Any = None
+    for _ in range(count):
+        began = time.perf_counter()
+        status, body = http_json("GET", path, token=token, timeout=120)
+        took.append((time.perf_counter() - began) * 1000)
+        if status != 200:
+            raise RuntimeError(f"search {query!r}: {status} {body}")
+    took.sort()
+    return {
+        "p50_ms": round(statistics.median(took), 1),
+        "p90_ms": round(took[int(len(took) * 0.9) - 1], 1),
+        "results": len(body["results"]),
+    }
+
+
+async def scenario_search(stack: BenchStack, lines: dict[str, Any]) -> list[dict[str, Any]]:
+    """Search latency over a million messages of the agent's line, through `GET /api/search/` on one worker."""
+    s = stack.sizes
+    agent = lines["bench-search"]["agents"][0]
+    loop = asyncio.get_running_loop()
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        ids: dict[str, int] = dict(
+            conn.execute(
+                "SELECT key, id FROM routing_businessline WHERE key IN ('bench-search', 'bench-search-other')"
+            ).fetchall()
+        )
+    built = await loop.run_in_executor(
+        None,
+        search_data_build,
+        stack.database_url,
+        ids["bench-search"],
+        ids["bench-search-other"],
+        agent["agent_id"],
+        s,
+    )
+    runs = []
+    for _rep in range(s.reps):
+        await stack.settle()
+        figures = {}
+        for label, query in SEARCH_QUERIES.items():
+            figures[label] = await loop.run_in_executor(
+                None, search_latencies, stack.web[0].url, agent["token"], query, s.search_queries
+            )
+        runs.append({**built, "queries": figures})
+    return runs
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Figures: medians and ranges over runs, the ratio product / bare relay, the table
 
@@ -982,6 +1146,27 @@ def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
         )
         row(f"upload: that growth / the file size ({size})", [run["rss_growth_per_file_size"] for run in upload])
         row("upload: uploads refused", [run["files"] - run["stored"] for run in upload], unit="uploads")
+    search = results.get("search")
+    if search:
+        messages = f"{search[0]['messages']:,} messages"
+        row(
+            f"search: bulk insert of {messages} (INSERT ... SELECT)",
+            [run["insert_seconds"] for run in search],
+            unit="s",
+        )
+        row(
+            "search: building the message and customer search indexes",
+            [run["index_seconds"] for run in search],
+            unit="s",
+        )
+        row("search: the message search index's size", [run["index_mib"] for run in search], unit="MiB")
+        for label in SEARCH_QUERIES:
+            for q in ("p50", "p90"):
+                row(
+                    f"search over {messages}, {label} ({search[0]['queries'][label]['results']} results): {q}",
+                    [run["queries"][label][f"{q}_ms"] for run in search],
+                    unit="ms",
+                )
     return rows
 
 
@@ -1083,6 +1268,8 @@ async def run_scenarios(
         results["failover"] = await scenario_failover(stack, lines, customers_by_rep)
     if "upload" in chosen:
         results["upload"] = await scenario_upload(stack, (await sessions("bench-upload", 1))[0])
+    if "search" in chosen:
+        results["search"] = await scenario_search(stack, lines)
     if profile is not None:
         customers = await sessions("bench-relay", s.relay_pairs)
         results["profile"] = await profile_relay(
@@ -1106,12 +1293,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne", help="the web workers' server")
     parser.add_argument(
-        "--quick", action="store_true", help="a tiny run of every scenario but upload (the smoke test's)"
+        "--quick", action="store_true", help="a tiny run of every scenario but upload and search (the smoke test's)"
     )
     parser.add_argument("--reps", type=int, help="runs of each scenario (default 3; 1 with --quick)")
     parser.add_argument("--idle-sockets", type=int, help="sockets of the idle scenario (default 10,000)")
     parser.add_argument(
-        "--scenarios", help=f"comma-separated, from {', '.join(SCENARIOS)} (default: all; all but upload with --quick)"
+        "--scenarios",
+        help=f"comma-separated, from {', '.join(SCENARIOS)} (default: all; all but upload and search with --quick)",
     )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(

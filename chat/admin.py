@@ -121,7 +121,7 @@ class MessageInline(admin.TabularInline):
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     list_display = ["id", "customer", "business_line", "channel", "status", "agent", "started_at", "rating"]
-    list_filter = ["status", "channel", "business_line", "agent", "started_at"]
+    list_filter = ["status", "channel", "business_line", "agent", "labels", "started_at"]
     list_select_related = ["customer", "business_line", "agent"]
     search_fields = ["customer__name", "customer__email", "customer__external_id", "messages__body"]
     search_help_text = "Customer name, email or external id, or any text said in the conversation."

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "audit",
     "privacy",
     "reports",
+    "desk",
 ]
 
 MIDDLEWARE = [

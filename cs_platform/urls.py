@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/", include("agents.urls")),
     path("api/", include("chat.urls")),
     path("api/", include("reports.urls")),
+    path("api/", include("desk.urls")),
     path("workbench/", include("agents.page_urls")),
     path("", include("customers.site_urls")),
 ]

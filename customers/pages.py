@@ -3,10 +3,14 @@
 The page itself is static; its script opens the session and the socket (docs/protocol.md). The view only
 finds the business line, says which channel the page speaks for, and which sites may frame it (its
 Content-Security-Policy is the site's own, cs_platform/content_policy.py, with the line's sites as
-`frame-ancestors`).
+`frame-ancestors`). The H5 page also takes a signed identity from its link (docs/app.md, "A signed H5 link"):
+checked here by the session's own rule, so a forged or expired link is refused with a message on the page
+instead of opening an anonymous chat.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -16,15 +20,45 @@ from django.views.decorators.http import require_GET
 from cs_platform.content_policy import allow_framing_by
 from customers.models import Channel
 from customers.selectors import business_line_for_widget
+from customers.services import IdentityExpired, IdentityInvalid, customer_identity_verify
+from routing.models import BusinessLine
 
 EMBEDDABLE_CHANNELS = (Channel.WEB, Channel.H5)
+# The link's parameters that name a logged-in user; `name` and `email` may come with them.
+LINK_IDENTITY_FIELDS = ("external_id", "identity_hash", "identity_expires")
+LINK_EXPIRED = "This chat link has expired. Go back and open the chat again for a new link."
+LINK_INVALID = "This chat link is not valid. Go back and open the chat again from the site or app that gave it."
 
 
-def _chat_page(request: HttpRequest, *, channel: str, embedded: bool) -> HttpResponse:
+def _link_identity(request: HttpRequest, business_line: BusinessLine) -> tuple[dict[str, str], str | None]:
+    """The identity a link carries, checked (the fields to send with the session), or the refusal to show."""
+    fields = {key: request.GET.get(key, "").strip() for key in (*LINK_IDENTITY_FIELDS, "name", "email")}
+    if not any(fields[key] for key in LINK_IDENTITY_FIELDS):
+        return {}, None
+    if not fields["external_id"]:
+        return {}, LINK_INVALID
+    expires = fields["identity_expires"]
+    try:
+        customer_identity_verify(
+            business_line=business_line,
+            external_id=fields["external_id"],
+            identity_hash=fields["identity_hash"],
+            identity_expires=int(expires) if expires.isdigit() else None,
+            require_expiry=True,
+        )
+    except IdentityExpired:
+        return {}, LINK_EXPIRED
+    except IdentityInvalid:
+        return {}, LINK_INVALID
+    return {key: value for key, value in fields.items() if value}, None
+
+
+def _chat_page(request: HttpRequest, *, channel: str, embedded: bool, link_identity: bool = False) -> HttpResponse:
     business_line = business_line_for_widget(key=request.GET.get("business_line", ""))
     if business_line is None:
         raise Http404("Unknown business line")
-    config = {
+    identity, refusal = _link_identity(request, business_line) if link_identity else ({}, None)
+    config: dict[str, Any] = {
         "business_line": business_line.key,
         "business_line_name": business_line.name,
         "greeting": business_line.greeting,
@@ -32,9 +66,16 @@ def _chat_page(request: HttpRequest, *, channel: str, embedded: bool) -> HttpRes
         "embed": embedded,
         "session_url": "/api/widget/session/",
         "socket_path": "/ws/customer/",
+        "identity": identity,
+        "identity_refused": refusal,
+        # What the page says if the link's identity is refused later (a new session after it expired).
+        "identity_refusals": {"identity_expired": LINK_EXPIRED, "identity_invalid": LINK_INVALID} if identity else {},
     }
     response = render(
-        request, "widget/chat.html", {"config": config, "title": business_line.name, "embedded": embedded}
+        request,
+        "widget/chat.html",
+        {"config": config, "title": business_line.name, "embedded": embedded},
+        status=403 if refusal else 200,
     )
     allow_framing_by(response, business_line=business_line)
     response["Referrer-Policy"] = "no-referrer"
@@ -54,5 +95,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 @xframe_options_exempt
 def h5_page(request: HttpRequest) -> HttpResponse:
-    """`/h5/?business_line=KEY`: the full-page chat for mobile browsers and in-app browsers (WeChat)."""
-    return _chat_page(request, channel=Channel.H5, embedded=False)
+    """`/h5/?business_line=KEY[&external_id=ID&identity_expires=T&identity_hash=H[&name=..&email=..]]`: the
+    full-page chat for mobile browsers and in-app browsers (WeChat, an app's web view), as a logged-in user when
+    the link is signed."""
+    return _chat_page(request, channel=Channel.H5, embedded=False, link_identity=True)

@@ -65,7 +65,7 @@ def customer_session_start(
     replayed session never rewrites what the customer told us.
     """
     if external_id:
-        _identity_verify(
+        customer_identity_verify(
             business_line=business_line,
             external_id=external_id,
             identity_hash=identity_hash,
@@ -88,10 +88,23 @@ def customer_session_start(
     return CustomerSession(customer=customer, token=customer_token_issue(customer=customer), created=created)
 
 
-def _identity_verify(
-    *, business_line: BusinessLine, external_id: str, identity_hash: str | None, identity_expires: int | None
+def customer_identity_verify(
+    *,
+    business_line: BusinessLine,
+    external_id: str,
+    identity_hash: str | None,
+    identity_expires: int | None,
+    require_expiry: bool = False,
 ) -> None:
-    """Raise unless the hash proves the external id (and the expiry, which must be ahead, though not too far)."""
+    """Raise unless the hash proves the external id (and the expiry, which must be ahead, though not too far).
+
+    `require_expiry`: an identity in a link (the H5 page's) must expire, whatever the business line allows: a link
+    is copied, bookmarked and kept in histories."""
+    if identity_expires is None and require_expiry:
+        raise IdentityInvalid(
+            "An identity in a link must expire: send identity_expires (unix seconds) and the HMAC-SHA256 of "
+            "external_id:identity_expires."
+        )
     if identity_expires is None and business_line.identity_requires_expiry:
         raise IdentityInvalid(
             "This business line accepts only expiring identities: send identity_expires (unix seconds) and the "

@@ -262,7 +262,7 @@ def test_export_is_neither_offered_nor_allowed_with_only_view_permissions(client
     assert "Content-Disposition" not in attempt
 
 
-def test_supervisors_group_has_exactly_the_view_and_export_permissions():
+def test_supervisors_group_has_exactly_the_view_and_export_permissions_and_keeps_replies_and_labels():
     # when
     group = Group.objects.get(name="Supervisors")
 
@@ -273,6 +273,14 @@ def test_supervisors_group_has_exactly_the_view_and_export_permissions():
         ("agents", "view_agent"),
         ("chat", "view_conversation"),
         ("chat", "view_message"),
+        ("desk", "add_cannedreply"),
+        ("desk", "change_cannedreply"),
+        ("desk", "delete_cannedreply"),
+        ("desk", "view_cannedreply"),
+        ("desk", "add_label"),
+        ("desk", "change_label"),
+        ("desk", "delete_label"),
+        ("desk", "view_label"),
         ("chat", "export_transcript"),
     }
 
@@ -292,7 +300,7 @@ def test_supervisors_group_migration_is_reversible():
 
     # then
     assert removed
-    assert Group.objects.get(name="Supervisors").permissions.count() == 6
+    assert Group.objects.get(name="Supervisors").permissions.count() == 14  # 6, and desk's 8 (desk/0003)
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
+from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.models import Q
@@ -51,6 +52,7 @@ from chat.services import attachment_upload
 from cs_platform.asgi import application
 from customers.models import Customer
 from customers.services import customer_token_issue
+from desk.models import CannedAttachment, CannedReply, Label
 from routing.models import BusinessLine
 from routing.services import conversation_transfer
 from tests.attachment_storage import attachment_storage, tiny_png
@@ -105,6 +107,7 @@ R401_PLAIN = "401"  # the same refusal from the schema and its docs, which answe
 R403 = "403"  # a page refusing a signed-in user
 R403_AGENT = "403 not_an_agent"
 R403_SUPERVISOR = "403 not_a_supervisor"
+R403_DENIED = "403 permission_denied"
 R403_IP = "403 forbidden"  # the metrics' refusal: it goes by the caller's address, not their role
 R404 = "404 not_found"
 R403_NO_LINK = "403 forbidden"  # an attachment asked for without a token and without its link's `sig`
@@ -248,6 +251,120 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
         R200,
         R200,
     ),
+    # The workbench's tools (desk/): agents of the conversation's or customer's line; search answers every agent
+    # (another line's finds nothing of L1). Canned replies: agents and supervisors; a line's reply is the
+    # supervisors' to change, a personal one its agent's (a supervisor who is no agent has none).
+    ("GET", "api/canned-replies/"): (R401, R401_BAD, R401_BAD, R401_BAD, R200, R200, R200, R403_AGENT, R200, R200),
+    ("POST", "api/canned-replies/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R201,
+        R201,
+        R201,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
+    ),
+    ("PATCH", "api/canned-replies/<int:reply_id>/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R403_DENIED,
+        R403_DENIED,
+        R404,
+        R403_AGENT,
+        R200,
+        R200,
+    ),
+    ("DELETE", "api/canned-replies/<int:reply_id>/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R403_DENIED,
+        R403_DENIED,
+        R404,
+        R403_AGENT,
+        R204,
+        R204,
+    ),
+    ("POST", "api/canned-replies/<int:reply_id>/attachments/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R403_DENIED,
+        R403_DENIED,
+        R404,
+        R403_AGENT,
+        R201,
+        R201,
+    ),
+    # A line's reply, used in A's conversation: like an upload of the agent's there.
+    ("POST", "api/canned-replies/<int:reply_id>/use/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R201,
+        "403 not_assigned",
+        R404,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
+    ),
+    ("GET", "api/conversations/<int:conversation_id>/labels/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R200,
+        R200,
+        R404,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
+    ),
+    ("PUT", "api/conversations/<int:conversation_id>/labels/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R200,
+        R200,
+        R404,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
+    ),
+    ("GET", "api/customers/<int:customer_id>/notes/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R200,
+        R200,
+        R404,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
+    ),
+    ("POST", "api/customers/<int:customer_id>/notes/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R201,
+        R201,
+        R404,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
+    ),
+    ("GET", "api/search/"): (R401, R401_BAD, R401_BAD, R401_BAD, R200, R200, R200, R403_AGENT, R403_AGENT, R403_AGENT),
     ("GET", "workbench/"): (R302, R302, R302, R302, R200, R200, R200, R403, R403, R403),
     ("GET", ""): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
     ("GET", "chat/"): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
@@ -266,6 +383,8 @@ ADMIN_MATRIX: dict[str, tuple[str, ...]] = {
     "agents.Agent": (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
     "chat.Conversation": (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
     "chat.Conversation transcript": (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
+    "desk.CannedReply": (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
+    "desk.Label": (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
     # Who read and exported transcripts is not the supervisors' to see
     "audit.AuditEntry": (R302, R302, R302, R302, R403, R403, R403, R403, R403, R200),
 }
@@ -697,7 +816,10 @@ def customer_upload(world: World, file: SimpleUploadedFile | None = None) -> Att
 
 
 @pytest.fixture(autouse=True)
-def _attachment_files_in_a_temporary_folder(attachment_storage):
+def _attachment_files_in_a_temporary_folder(attachment_storage, monkeypatch):
+    monkeypatch.setattr(
+        CannedAttachment._meta.get_field("file"), "storage", FileSystemStorage(location=str(attachment_storage))
+    )
     return attachment_storage
 
 
@@ -707,6 +829,11 @@ def report_query(world: World) -> str:
     return urlencode(
         {"business_line": world.line.key, "since": (until - timedelta(days=1)).isoformat(), "until": until.isoformat()}
     )
+
+
+def line_reply(world: World) -> CannedReply:
+    """A canned reply of L1 (in the cell's transaction, rolled back after it)."""
+    return CannedReply.objects.create(business_line=world.line, shortcut="hi", title="Hello", body="Hello!")
 
 
 # (method, route): how the cell's request is made, (path, JSON body or None), given the world and the role.
@@ -752,6 +879,44 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
         None,
     ),
     ("GET", "api/monitor/"): lambda world, role: (f"/api/monitor/?business_line={world.line.key}", None),
+    ("GET", "api/canned-replies/"): lambda world, role: ("/api/canned-replies/?q=hi", None),
+    ("POST", "api/canned-replies/"): lambda world, role: (
+        "/api/canned-replies/",
+        {"shortcut": "hi", "title": "Hello", "body": "Hello {customer.name}!"},
+    ),
+    ("PATCH", "api/canned-replies/<int:reply_id>/"): lambda world, role: (
+        f"/api/canned-replies/{line_reply(world).pk}/",
+        {"body": "Changed"},
+    ),
+    ("DELETE", "api/canned-replies/<int:reply_id>/"): lambda world, role: (
+        f"/api/canned-replies/{line_reply(world).pk}/",
+        None,
+    ),
+    ("POST", "api/canned-replies/<int:reply_id>/attachments/"): lambda world, role: (
+        f"/api/canned-replies/{line_reply(world).pk}/attachments/",
+        SimpleUploadedFile("a.pdf", PDF),
+    ),
+    ("POST", "api/canned-replies/<int:reply_id>/use/"): lambda world, role: (
+        f"/api/canned-replies/{line_reply(world).pk}/use/",
+        {"conversation_id": world.conversation.pk},
+    ),
+    ("GET", "api/conversations/<int:conversation_id>/labels/"): lambda world, role: (
+        f"/api/conversations/{world.conversation.pk}/labels/",
+        None,
+    ),
+    ("PUT", "api/conversations/<int:conversation_id>/labels/"): lambda world, role: (
+        f"/api/conversations/{world.conversation.pk}/labels/",
+        {"label_ids": [Label.objects.create(business_line=world.line, name="refund").pk]},
+    ),
+    ("GET", "api/customers/<int:customer_id>/notes/"): lambda world, role: (
+        f"/api/customers/{world.customers[CUSTOMER].pk}/notes/",
+        None,
+    ),
+    ("POST", "api/customers/<int:customer_id>/notes/"): lambda world, role: (
+        f"/api/customers/{world.customers[CUSTOMER].pk}/notes/",
+        {"body": "Prefers email."},
+    ),
+    ("GET", "api/search/"): lambda world, role: ("/api/search/?q=parcel", None),
     ("GET", "workbench/"): lambda world, role: ("/workbench/", None),
     ("GET", ""): lambda world, role: ("/", None),
     ("GET", "chat/"): lambda world, role: (f"/chat/?business_line={world.line.key}", None),

@@ -35,6 +35,17 @@ OUR_OPERATIONS = {
     ("/api/reports/summary/", "get"),
     ("/api/reports/conversations/", "get"),
     ("/api/monitor/", "get"),
+    ("/api/canned-replies/", "get"),
+    ("/api/canned-replies/", "post"),
+    ("/api/canned-replies/{reply_id}/", "patch"),
+    ("/api/canned-replies/{reply_id}/", "delete"),
+    ("/api/canned-replies/{reply_id}/attachments/", "post"),
+    ("/api/canned-replies/{reply_id}/use/", "post"),
+    ("/api/conversations/{conversation_id}/labels/", "get"),
+    ("/api/conversations/{conversation_id}/labels/", "put"),
+    ("/api/customers/{customer_id}/notes/", "get"),
+    ("/api/customers/{customer_id}/notes/", "post"),
+    ("/api/search/", "get"),
 }
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management import CommandError, call_command
 
 from agents.models import Agent
+from desk.models import CannedReply, Label
 from routing.models import BusinessLine
 
 DEMO_USERNAMES = ["agent1", "agent2", "agent3", "supervisor"]
@@ -43,6 +44,19 @@ def test_seed_demo_creates_the_demo_with_defaults():
         assert authenticate(username=username, password="demo") is not None
         assert username in output
     assert "created" in output
+    assert sorted(CannedReply.objects.filter(business_line=line).values_list("shortcut", flat=True)) == [
+        "bye",
+        "check",
+        "hello",
+        "more",
+        "order",
+    ]
+    assert sorted(Label.objects.filter(business_line=line).values_list("name", flat=True)) == [
+        "refund",
+        "shipping",
+        "vip",
+    ]
+    assert "Canned replies of the line: /hello, /check, /order, /more, /bye; labels: refund, shipping, vip" in output
 
 
 def test_seed_demo_twice_makes_no_duplicates_and_resets_password_capacity_and_secret():
@@ -57,6 +71,8 @@ def test_seed_demo_twice_makes_no_duplicates_and_resets_password_capacity_and_se
     assert BusinessLine.objects.get(key="demo").identity_secret == "other-secret"
     assert get_user_model().objects.filter(username__in=DEMO_USERNAMES).count() == 4
     assert Agent.objects.count() == 3
+    assert CannedReply.objects.count() == 5
+    assert Label.objects.count() == 3
     assert set(Agent.objects.values_list("capacity", flat=True)) == {5}
     assert Group.objects.filter(name="Supervisors").count() == 1
     for username in DEMO_USERNAMES:

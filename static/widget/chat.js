@@ -274,6 +274,12 @@ async function openSession() {
       state.sessionTimer = setTimeout(openSession, seconds * 1000);
       return;
     }
+    const linkRefusal = config.identity_refusals && config.identity_refusals[answer.code];
+    if (linkRefusal) {
+      // A signed link's identity is the user's: never carry on as an anonymous visitor in its place.
+      fatal(linkRefusal);
+      return;
+    }
     if (["identity_invalid", "identity_expired"].includes(answer.code) && state.identity.external_id) {
       state.identity = pickIdentity({ name: state.identity.name, email: state.identity.email });
       openSession();
@@ -1078,6 +1084,19 @@ document.addEventListener("keydown", (event) => {
 
 /* ---------- Start ---------- */
 
+/**
+ * The H5 page's signed link (docs/app.md): the server checked it, and its identity opens the session (a reload
+ * checks it again, so the same customer comes back until it expires). A refused one is said, and nothing starts.
+ */
+function takeLinkIdentity() {
+  if (config.identity_refused) {
+    fatal(config.identity_refused);
+    return false;
+  }
+  if (config.identity && config.identity.external_id) state.identity = pickIdentity(config.identity);
+  return true;
+}
+
 render();
 if (parentWindow) parentWindow.postMessage({ source: "cs-chat", type: "ready" }, "*");
-else begin();
+else if (takeLinkIdentity()) begin();

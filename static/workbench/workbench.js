@@ -4,6 +4,11 @@
  * resends what is not acknowledged and reconnects; this module renders what it holds and turns the agent's actions
  * into frames. Every text from the server is put in the page with textContent, never as HTML.
  */
+// The tools first: canned.js's keydown must run before this module's (Enter picks a reply, not sends).
+import "./canned.js";
+import "./labels.js";
+import "./notes.js";
+import "./search.js";
 import { ENDED_STATUSES as ENDED, ProtocolClient, uploadAttachment } from "../shared/client.js";
 import { installAlerts } from "./alerts.js";
 import { installClosedToday } from "./closed.js";
@@ -627,8 +632,15 @@ function renderMissed() {
   );
 }
 
+/** Tells the tools (desk.js) which conversation is on screen. */
+function announceSelection(rec) {
+  const detail = rec && rec.conversation ? { conversation: rec.conversation, live: isLive(rec) } : null;
+  document.dispatchEvent(new CustomEvent("workbench:selection", { detail }));
+}
+
 function renderChat() {
   const rec = selected();
+  announceSelection(rec);
   if (!rec || !rec.conversation) {
     ui.chatTitle.textContent = "No conversation selected";
     ui.chatMeta.textContent = "";
@@ -874,6 +886,16 @@ ui.closeButton.addEventListener("click", () => {
   if (!isLive(rec) || !window.confirm(`Close the conversation with ${customerName(rec.conversation)}?`)) return;
   stopTyping(rec);
   client.send({ type: "conversation.close", conversation_id: rec.id, ref: `close:${rec.id}` });
+});
+
+// A canned reply's files, copied into the conversation by canned.js: sent like a chosen file.
+document.addEventListener("workbench:send-attachments", (event) => {
+  const { conversationId, attachmentIds } = event.detail;
+  const rec = selected();
+  if (!isLive(rec) || rec.id !== conversationId) return;
+  client.sendMessage({ conversationId, body: "", internal: ui.internal.checked, attachmentIds });
+  renderTranscript();
+  scrollToEnd(true);
 });
 
 document.addEventListener("visibilitychange", () => {

@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
+from desk.models import CannedReply
 from tests.browser.workbench_conftest import (
     AgentPage,
     agent_page,
@@ -36,6 +37,8 @@ def bodies(frames: list[dict], conversation_id: int) -> list[str]:
 
 def test_an_agent_answers_a_customer_from_the_workbench(agent_page, scripted, team, screenshot):
     # Given a customer whose earlier question was closed unanswered, and who now writes while nobody is online
+    check = "Let me check that for you, one moment please."
+    CannedReply.objects.create(business_line=team.line, shortcut="check", title="Checking", body=check)
     customer = scripted(line=team.line, name="Ada Lovelace", email="ada@example.com")
     earlier = customer.start()
     customer.say(earlier["id"], "Do you ship to Norway?")
@@ -72,8 +75,8 @@ def test_an_agent_answers_a_customer_from_the_workbench(agent_page, scripted, te
     expect(page.locator("#history-transcript")).to_contain_text("Do you ship to Norway?")
     screenshot(page, "workbench-1-assigned-with-history")
 
-    # When the agent picks a canned reply and presses Enter
-    page.locator("#canned-replies").select_option(label="Let me check that for you, one moment please.")
+    # When the agent picks one of the line's canned replies from the list and presses Enter
+    page.locator("#canned-replies").select_option(label="/check · Checking")
     expect(page.locator("#composer-input")).to_have_value("Let me check that for you, one moment please.")
     page.locator("#composer-input").press("Enter")
 

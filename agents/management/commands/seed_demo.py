@@ -2,7 +2,14 @@
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from agents.demo import DEFAULT_CAPACITY, DEFAULT_IDENTITY_SECRET, DEFAULT_PASSWORD, demo_seed
+from agents.demo import (
+    DEFAULT_CAPACITY,
+    DEFAULT_IDENTITY_SECRET,
+    DEFAULT_PASSWORD,
+    DEMO_CANNED_REPLIES,
+    DEMO_LABELS,
+    demo_seed,
+)
 
 MAX_CAPACITY = 1000
 
@@ -38,6 +45,8 @@ class Command(BaseCommand):
         for agent in seed.agents:
             username = agent.user.get_username()
             self.stdout.write(f"Agent {username} ({agent.display_name}), capacity {agent.capacity}: {verb(username)}")
+        replies = ", ".join(f"/{shortcut}" for shortcut, _title, _body in DEMO_CANNED_REPLIES)
+        self.stdout.write(f"Canned replies of the line: {replies}; labels: {', '.join(DEMO_LABELS)}")
         username = seed.supervisor.get_username()
         self.stdout.write(f"Supervisor {username} (group Supervisors): {verb(username)}")
         self.stdout.write(self.style.SUCCESS(f"Password of every demo user: {seed.password}"))

@@ -1,0 +1,118 @@
+"""The agent's tools around a conversation: canned replies, labels, notes about the customer.
+
+Search has no model: it reads messages and customers through expression indexes this app's migration creates
+(`desk/migrations/0002_search.py`, docs/architecture.md "Search").
+"""
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from chat.models import attachment_storage
+
+SHORTCUT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+
+class CannedReply(models.Model):
+    """A reply an agent inserts with `/shortcut`: a business line's (shared by its team, kept by supervisors) or
+    one agent's own (personal). Exactly one of `business_line` and `agent` is set."""
+
+    business_line = models.ForeignKey(
+        "routing.BusinessLine", null=True, blank=True, on_delete=models.CASCADE, related_name="canned_replies"
+    )
+    agent = models.ForeignKey(
+        "agents.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="canned_replies",
+        help_text="Set for a personal reply, seen by this agent only.",
+    )
+    shortcut = models.CharField(
+        max_length=32,
+        validators=[RegexValidator(SHORTCUT_PATTERN, "Lower-case letters, digits, - and _, from a letter or digit.")],
+        help_text="Typed after / in the composer: lower-case letters, digits, - and _.",
+    )
+    title = models.CharField(max_length=100)
+    body = models.TextField(
+        help_text="Variables: {customer.name}, {customer.email}, {customer.external_id}, {agent.name}, "
+        "{business_line.name}, {conversation.id}. One the server does not know stays as written."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["shortcut", "id"]
+        verbose_name_plural = "canned replies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(business_line__isnull=True, agent__isnull=False)
+                | Q(business_line__isnull=False, agent__isnull=True),
+                name="cannedreply_line_xor_agent",
+            ),
+            models.UniqueConstraint(
+                fields=["business_line", "shortcut"],
+                condition=Q(business_line__isnull=False),
+                name="cannedreply_shortcut_unique_per_line",
+            ),
+            models.UniqueConstraint(
+                fields=["agent", "shortcut"],
+                condition=Q(agent__isnull=False),
+                name="cannedreply_shortcut_unique_per_agent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}: {self.title}"
+
+
+class CannedAttachment(models.Model):
+    """A file that goes with a canned reply: copied into the conversation as a new attachment of the agent who
+    uses the reply (`desk.services.canned_reply_use`), so the conversation's own rules (its line's size and types,
+    the scanner, who may download) apply to the copy, and the reply's file is never served from a chat."""
+
+    canned_reply = models.ForeignKey(CannedReply, on_delete=models.CASCADE, related_name="attachments")
+    name = models.CharField(max_length=255, help_text="The uploaded file's name, cleaned.")
+    content_type = models.CharField(max_length=100, help_text="Decided from the content, never from the name.")
+    size = models.PositiveBigIntegerField()
+    file = models.FileField(storage=attachment_storage, upload_to="canned/%Y/%m/", max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["canned_reply", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Label(models.Model):
+    """A tag a business line's agents put on its conversations (`refund`, `vip`), filterable in the admin and
+    carried by the reports' `labels` column."""
+
+    business_line = models.ForeignKey("routing.BusinessLine", on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=50)
+    conversations = models.ManyToManyField("chat.Conversation", related_name="labels", blank=True)
+
+    class Meta:
+        ordering = ["business_line", "name", "id"]
+        constraints = [models.UniqueConstraint(fields=["business_line", "name"], name="label_name_unique_per_line")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerNote(models.Model):
+    """What an agent wrote down about a customer, for every agent who may see the customer; never the customer."""
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey("agents.Agent", on_delete=models.PROTECT, related_name="customer_notes")
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["customer", "-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-created_at"], name="customernote_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"Note on customer #{self.customer_id} by {self.author_id}"
