@@ -1,6 +1,8 @@
 """Transfer to another agent (load moves at once, within capacity) and to another business line's queue."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from agents.models import Presence
 from agents.services import agent_presence_set
@@ -305,3 +307,25 @@ def test_with_nobody_free_handed_back_chats_wait_at_the_front_of_the_queue(line,
         conversation.id,
         later.id,
     ]
+
+
+def test_the_transfer_targets_cost_the_same_queries_for_any_number_of_lines_and_agents(line, holder, conversation):
+    # Given one other line with one online agent: the queries of the picker's read
+    def targets_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            transfer_targets(agent_id=holder.id, conversation_id=conversation.id)
+        return len(queries)
+
+    agent_in(BusinessLineFactory(), capacity=1)
+    agent_in(line, capacity=1)
+    few = targets_queries()
+
+    # When there are many more lines, each with online agents, and more colleagues
+    for _ in range(5):
+        other = BusinessLineFactory()
+        agent_in(other)
+        agent_in(other)
+        agent_in(line)
+
+    # Then the picker reads with as many queries
+    assert targets_queries() == few == 4
