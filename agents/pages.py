@@ -40,8 +40,9 @@ def workbench(request: HttpRequest) -> HttpResponse:
         "messages_url": "/api/conversations/{id}/messages/",
         "closed_url": "/api/conversations/closed/",
         "transfer_targets_url": "/api/conversations/{id}/transfer-targets/",
-        # Each of my lines' reply target, seconds by line key: the red line of the "waiting for my reply" timer.
-        "reply_targets": dict(agent.business_lines.values_list("key", "reply_target")),
+        # Each of my lines' reply target, seconds by line key: the red line of the "waiting for my reply" timer. It is
+        # the agent reply timeout, as on the supervisors' monitor (reports/floor_selectors.py): one target per line.
+        "reply_targets": dict(agent.business_lines.values_list("key", "agent_reply_timeout")),
         # Every agent's name by id: a transferred conversation shows earlier agents' messages under their names.
         "agent_names": agent_names(),
         # Uploads go with the session cookie, so they need the CSRF token (docs/protocol.md, "Attachments").

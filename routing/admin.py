@@ -40,7 +40,7 @@ class BusinessLineAdmin(AuditedModelAdmin):
         ("Business hours", {"fields": ["time_zone", "business_hours"]}),
         (
             "Timeouts (seconds)",
-            {"fields": ["wait_timeout", "agent_reply_timeout", "reply_target", "disconnect_grace", "idle_timeout"]},
+            {"fields": ["wait_timeout", "agent_reply_timeout", "disconnect_grace", "idle_timeout"]},
         ),
         ("Attachments", {"fields": ["attachment_max_bytes", "attachment_types"]}),
         ("Data protection", {"fields": ["retention_days"]}),

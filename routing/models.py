@@ -78,12 +78,6 @@ class BusinessLine(models.Model):
     agent_reply_timeout = models.PositiveIntegerField(
         default=default_agent_reply_timeout, help_text="Seconds an assigned agent has to answer."
     )
-    reply_target = models.PositiveIntegerField(
-        default=60,
-        help_text="Seconds within which a customer's message should get an agent's answer. The workbench shows the "
-        "wait beside each chat and turns it red past this; nothing is reassigned for it (that is the agent reply "
-        "timeout). 0: no target.",
-    )
     disconnect_grace = models.PositiveIntegerField(
         default=default_disconnect_grace,
         help_text="Seconds an agent may be without any live connection before their chats are requeued.",

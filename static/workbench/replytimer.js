@@ -1,8 +1,8 @@
 /*
  * A customer waiting for my reply: beside each of my live conversations whose last word is the customer's, a
- * running timer since that message, red past the business line's reply target (`BusinessLine.reply_target`,
- * handed over in the page's config as `reply_targets`, seconds by line key). It decorates the list workbench.js
- * renders, and follows it as it is redrawn.
+ * running timer since that message, red past the business line's reply target: its `agent_reply_timeout`, the
+ * target the supervisors' monitor uses too (the page's config holds them as `reply_targets`, seconds by line key).
+ * It decorates the list workbench.js renders, and follows it as it is redrawn.
  */
 
 const TICK_MS = 1000;
