@@ -31,6 +31,13 @@ class AgentAdmin(AuditedModelAdmin):
     # triggers assignment); an admin edit would bypass both.
     readonly_fields = ["presence", "presence_changed_at", "last_assigned_at"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Agent | None = None):
+        """Supervisors edit agents (name, capacity, teams); the user account behind one is an administrator's."""
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not request.user.is_superuser:
+            readonly.append("user")
+        return readonly
+
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         agent_capacity_changed(agent_id=form.instance.id)

@@ -18,6 +18,7 @@ from agents.models import Agent
 from desk.models import CannedReply, Label
 from routing.models import BusinessLine
 
+DEMO_INBOX = "team@acme-shop.example"
 DEMO_KEY = "demo"
 DEMO_NAME = "Demo"
 DEMO_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
@@ -75,6 +76,8 @@ def demo_seed(
             "name": DEMO_NAME,
             "identity_secret": identity_secret,
             "allowed_origins": "\n".join(DEMO_ORIGINS),
+            # Left messages are emailed here: `make run` prints them (EMAIL_URL unset), so the demo shows them.
+            "inbox_email": DEMO_INBOX,
             "business_hours": {},
             "time_zone": "UTC",
             "wait_timeout": settings.ROUTING_WAIT_TIMEOUT,

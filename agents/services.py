@@ -75,6 +75,7 @@ def agent_presence_set(*, agent_id: int, status: str) -> Agent:
         )
         if status == Presence.ONLINE:
             hooks.agent_free(agent_id=agent_id)
+        hooks.agent_changed(agent_id=agent_id)
     return agent
 
 
@@ -88,3 +89,9 @@ def agent_connected(*, agent_id: int) -> None:
     agent = Agent.objects.get(id=agent_id)
     if agent.presence == Presence.ONLINE:
         hooks.agent_free(agent_id=agent_id)
+    hooks.agent_changed(agent_id=agent_id)
+
+
+def agent_disconnected(*, agent_id: int) -> None:
+    """One of the agent's sockets closed (maybe their last): whoever shows their connection hears of it."""
+    hooks.agent_changed(agent_id=agent_id)

@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import signal
@@ -32,7 +33,7 @@ import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,9 @@ from cs_platform.stack import (
 )
 
 RESULTS_DIR = BASE_DIR / "bench" / "results"
-SCENARIOS = ("idle", "assignment", "burst", "relay", "failover", "upload", "search")
-# Left out of `--quick`: twenty 10 MiB uploads, or a million messages, are not the smoke test's few seconds.
+SCENARIOS = ("idle", "assignment", "burst", "relay", "failover", "upload", "search", "reports")
+# Left out of `--quick`: twenty 10 MiB uploads, a million messages or a million conversations are not the
+# smoke test's few seconds.
 QUICK_SCENARIOS = ("idle", "assignment", "burst", "relay", "failover")
 MAX_RELAY_P99_MS = 100
 
@@ -105,6 +107,10 @@ class Sizes:
     search_conversations: int = 50_000
     search_messages_per_conversation: int = 20
     search_queries: int = 20
+    reports_conversations: int = 1_000_000
+    reports_customers: int = 100_000
+    reports_agents: int = 50
+    reports_timeout_seconds: float = 120.0
 
 
 FULL = Sizes(
@@ -149,6 +155,9 @@ QUICK = Sizes(
     failover_messages=20,
     failover_rate=20.0,
     failover_timeout_seconds=30.0,
+    reports_conversations=2000,
+    reports_customers=200,
+    reports_agents=5,
 )
 
 
@@ -987,6 +996,147 @@ async def scenario_search(stack: BenchStack, lines: dict[str, Any]) -> list[dict
     return runs
 
 
+# The reports: a supervisor's figures and conversation rows over a year of conversations (docs/reports.md)
+
+REPORTS_PASSWORD = "bench-reports-password"  # the supervisor's, for the reports page's session; this run's only
+REPORTS_REQUESTS = ("summary_year", "summary_month", "rows_first_page", "rows_next_page", "page_month", "page_year")
+
+
+def reports_fill(stack: BenchStack) -> dict[str, Any]:
+    s = stack.sizes
+    spec = {
+        "conversations": s.reports_conversations,
+        "customers": s.reports_customers,
+        "agents": s.reports_agents,
+        "password": REPORTS_PASSWORD,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.django_setup", "reports-fill", json.dumps(spec)],
+        cwd=BASE_DIR,
+        env=stack.product_env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(done.stdout)
+
+
+class _Session:
+    """An admin session over plain HTTP, its cookies kept by hand (a few lines; no cookie policy to argue with)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.cookies: dict[str, str] = {}
+
+    def request(self, path: str, form: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, str]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        data = None
+        if form is not None:
+            data = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Referer"] = f"{self.base}{path}"
+        request = urllib.request.Request(f"{self.base}{path}", data=data, headers=headers)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+        try:
+            with opener.open(request, timeout=timeout) as response:
+                status, body, cookies = response.status, response.read(), response.headers.get_all("Set-Cookie")
+        except urllib.error.HTTPError as error:
+            status, body, cookies = error.code, error.read(), error.headers.get_all("Set-Cookie")
+        for cookie in cookies or []:
+            name, _, value = cookie.split(";", 1)[0].partition("=")
+            self.cookies[name.strip()] = value.strip()
+        return status, body.decode(errors="replace")
+
+    def login(self, username: str, password: str) -> None:
+        status, page = self.request("/admin/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        if status != 200 or token is None:
+            raise RuntimeError(f"admin login page: {status}")
+        status, _ = self.request(
+            "/admin/login/",
+            {"csrfmiddlewaretoken": token.group(1), "username": username, "password": password, "next": "/admin/"},
+        )
+        if status != 302:
+            raise RuntimeError(f"admin login: {status}")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _timed(call: Any) -> float:
+    began = time.perf_counter()
+    call()
+    return round((time.perf_counter() - began) * 1000, 1)
+
+
+async def scenario_reports(stack: BenchStack) -> list[dict[str, Any]]:
+    """A year of `reports_conversations` conversations in one business line (Shanghai time), then, as a supervisor
+    on one web worker: the summary over the year and over its last 30 days, the first page of the year's rows and
+    the page after it, and the reports page (summary + charts) over 30 days and over the year. Each request once
+    untimed (a cold cache is not the figure), then timed once per rep."""
+    loop = asyncio.get_running_loop()
+    filled = await loop.run_in_executor(None, reports_fill, stack)
+    web = stack.web[0]
+    today = datetime.now(UTC).date()
+    year = {
+        "since": (today - timedelta(days=filled["days"] + 1)).isoformat(),
+        "until": (today + timedelta(days=2)).isoformat(),
+    }
+    month = {"since": (today - timedelta(days=30)).isoformat(), "until": year["until"]}
+    # The page shows at most a year (366 days) at once.
+    page_year = {"since": (today - timedelta(days=365)).isoformat(), "until": (today + timedelta(days=1)).isoformat()}
+    line = {"business_line": filled["line"]}
+    timeout = stack.sizes.reports_timeout_seconds
+
+    def api(path: str, query: dict[str, Any]) -> Any:
+        status, answer = http_json(
+            "GET", f"{web.url}{path}?{urllib.parse.urlencode(query)}", token=filled["token"], timeout=timeout
+        )
+        if status != 200:
+            raise RuntimeError(f"{path}: {status} {str(answer)[:200]}")
+        return answer
+
+    session = _Session(web.url)
+    await loop.run_in_executor(None, session.login, filled["username"], REPORTS_PASSWORD)
+
+    def page(query: dict[str, Any]) -> None:
+        status, _ = session.request(f"/admin/reports/?{urllib.parse.urlencode(query)}", timeout=timeout)
+        if status != 200:
+            raise RuntimeError(f"reports page: {status}")
+
+    first = await loop.run_in_executor(None, api, "/api/reports/conversations/", {**line, **year, "page_size": 100})
+    next_url = first["next"].split("/api/reports/conversations/", 1)[1]
+    calls = {
+        "summary_year": lambda: api("/api/reports/summary/", {**line, **year}),
+        "summary_month": lambda: api("/api/reports/summary/", {**line, **month}),
+        "rows_first_page": lambda: api("/api/reports/conversations/", {**line, **year, "page_size": 100}),
+        "rows_next_page": lambda: http_json(
+            "GET", f"{web.url}/api/reports/conversations/{next_url}", token=filled["token"], timeout=timeout
+        ),
+        "page_month": lambda: page({**line, **month}),
+        "page_year": lambda: page({**line, **page_year}),
+    }
+    counted = await loop.run_in_executor(None, api, "/api/reports/summary/", {**line, **year})
+    if counted["conversations"] != filled["conversations"]:
+        raise RuntimeError(f"the summary counts {counted['conversations']} of {filled['conversations']}")
+    for call in calls.values():
+        await loop.run_in_executor(None, call)
+    runs = []
+    for _rep in range(stack.sizes.reps):
+        await stack.settle()
+        run: dict[str, Any] = {
+            "conversations": filled["conversations"],
+            "insert_seconds": filled["insert_seconds"],
+            "rows_per_page": len(first["results"]),
+        }
+        for name in REPORTS_REQUESTS:
+            run[f"{name}_ms"] = await loop.run_in_executor(None, _timed, calls[name])
+        runs.append(run)
+    return runs
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Figures: medians and ranges over runs, the ratio product / bare relay, the table
 
@@ -1167,6 +1317,24 @@ def summarize(results: dict[str, Any], sizes: Sizes) -> list[dict[str, Any]]:
                     [run["queries"][label][f"{q}_ms"] for run in search],
                     unit="ms",
                 )
+    reports = results.get("reports")
+    if reports:
+        size = f"{sizes.reports_conversations:,} conversations over a year"
+        labels = {
+            "summary_year": f"reports: the summary over {size}",
+            "summary_month": "reports: the summary over their last 30 days",
+            "rows_first_page": "reports: the first page (100 rows) of the conversation report over the year",
+            "rows_next_page": "reports: the page after it (the keyset cursor)",
+            "page_month": "reports: the reports page (summary + charts) over 30 days",
+            "page_year": "reports: the reports page over the year",
+        }
+        for name in REPORTS_REQUESTS:
+            row(labels[name], [run[f"{name}_ms"] for run in reports], unit="ms")
+        row(
+            f"reports: inserting the {size} (generate_series)",
+            [run["insert_seconds"] for run in reports],
+            unit="s",
+        )
     return rows
 
 
@@ -1270,6 +1438,8 @@ async def run_scenarios(
         results["upload"] = await scenario_upload(stack, (await sessions("bench-upload", 1))[0])
     if "search" in chosen:
         results["search"] = await scenario_search(stack, lines)
+    if "reports" in chosen:
+        results["reports"] = await scenario_reports(stack)
     if profile is not None:
         customers = await sessions("bench-relay", s.relay_pairs)
         results["profile"] = await profile_relay(

@@ -23,7 +23,7 @@ from django.conf import settings
 
 from agents import presence
 from agents.selectors import agent_for_api_token, agent_for_user
-from agents.services import agent_connected, agent_presence_set
+from agents.services import agent_connected, agent_disconnected, agent_presence_set
 from chat import events, frames, lifecycle, selectors, services, sockets
 from chat.errors import ChatError
 from chat.models import ConversationStatus
@@ -533,9 +533,12 @@ class CustomerConsumer(ChatConsumer):
         await self.send_frame(
             {"type": "hello", "role": self.role, "customer_id": self.customer.id, "offline": offline, **_limits()}
         )
-        for conversation_id in self.socket_customer.open_conversation_ids:
+        # Open conversations, then an answered left message the customer comes back to (it ended while they were
+        # away: an agent answered it, and the widget shows the answer).
+        shown = [*self.socket_customer.open_conversation_ids, *self.socket_customer.answered_conversation_ids]
+        for conversation_id in shown:
             await self.join(conversation_id)
-        for conversation_id in self.socket_customer.open_conversation_ids:
+        for conversation_id in shown:
             await self.on_join(conversation_id)
 
     async def on_join(self, conversation_id: int) -> None:
@@ -544,10 +547,14 @@ class CustomerConsumer(ChatConsumer):
 
     async def handle_conversation_start(self, frame: dict[str, Any], ref: Any) -> None:
         channel = frame.get("channel", self.customer.first_channel)
+        prechat = frame.get("prechat")
+        if prechat is not None and not isinstance(prechat, dict):
+            raise ChatError(ErrorCode.INVALID_FIELD, "prechat must be an object")
         conversation, _created = await events.call_and_publish(
             lifecycle.conversation_start,
             customer=self.customer,
             channel=channel,
+            prechat=prechat,
         )
         await self.join(conversation.id)
         state = await database_sync_to_async(self._state_frame)(conversation.id)
@@ -710,6 +717,9 @@ class AgentConsumer(ChatConsumer):
                 "presence removal (it will expire)",
                 presence.connection_remove(agent_id=self.agent.id, connection=self.channel_name),
                 where="presence",
+            )
+            await self._clean_up_step(
+                "telling supervisors", events.call_and_publish(agent_disconnected, agent_id=self.agent.id)
             )
             if self.queue_task is not None:
                 self.queue_task.cancel()

@@ -7,7 +7,12 @@ what changed through these hooks, and routing registers its listeners in `Routin
 - the queue of business line L changed (a conversation started, waits again, left it, moved line);
 - agent A has a free slot (a conversation of theirs ended or moved on, they came online or got a live socket,
   their capacity or team changed);
-- conversation C changed (status, agent or line): its sockets should hear its state.
+- conversation C changed (status, agent or line): its sockets should hear its state;
+- agent A's presence or connection changed (they chose a status, got their first live socket, lost their last):
+  the supervisors' monitor shows it;
+- a customer left message M (`conversation.leave_message`): notifications emails it to the line's inbox;
+- an agent answered conversation C, missed or a left message before: notifications emails the answer to a
+  customer who has left.
 
 Each announcement runs its listeners after the current transaction commits (at once outside one), in the order
 announced, so nobody acts on a change that rolls back. Not Django signals: the calls are explicit at the place of
@@ -26,6 +31,9 @@ Listener = Callable[[int], None]
 _queue_changed: list[Listener] = []
 _agent_free: list[Listener] = []
 _conversation_changed: list[Listener] = []
+_agent_changed: list[Listener] = []
+_message_left: list[Listener] = []
+_missed_answered: list[Listener] = []
 
 
 def on_queue_changed(listener: Listener) -> Listener:
@@ -46,6 +54,25 @@ def on_conversation_changed(listener: Listener) -> Listener:
     return listener
 
 
+def on_agent_changed(listener: Listener) -> Listener:
+    """Call `listener(agent_id)` after every committed change of an agent's presence or live connection."""
+    _register(_agent_changed, listener)
+    return listener
+
+
+def on_message_left(listener: Listener) -> Listener:
+    """Call `listener(message_id)` after a customer's left message (`conversation.leave_message`) committed."""
+    _register(_message_left, listener)
+    return listener
+
+
+def on_missed_answered(listener: Listener) -> Listener:
+    """Call `listener(conversation_id)` after an agent's message (no internal note) committed in a conversation
+    that was missed or is a left message."""
+    _register(_missed_answered, listener)
+    return listener
+
+
 def queue_changed(*, business_line_id: int) -> None:
     _announce(_queue_changed, business_line_id)
 
@@ -56,6 +83,18 @@ def agent_free(*, agent_id: int) -> None:
 
 def conversation_changed(*, conversation_id: int) -> None:
     _announce(_conversation_changed, conversation_id)
+
+
+def agent_changed(*, agent_id: int) -> None:
+    _announce(_agent_changed, agent_id)
+
+
+def message_left(*, message_id: int) -> None:
+    _announce(_message_left, message_id)
+
+
+def missed_answered(*, conversation_id: int) -> None:
+    _announce(_missed_answered, conversation_id)
 
 
 def _register(listeners: list[Listener], listener: Listener) -> None:

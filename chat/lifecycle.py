@@ -15,11 +15,17 @@ free slot, a conversation's state), so dependencies run one way: routing -> chat
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agents.models import Agent
 from chat import events, hooks, locks
@@ -39,16 +45,20 @@ LEFT_MESSAGE_JOINS_MISSED_WITHIN = timedelta(hours=1)
 # Start
 
 
-def conversation_start(*, customer: Customer, channel: str) -> tuple[Conversation, bool]:
+def conversation_start(
+    *, customer: Customer, channel: str, prechat: Mapping[str, object] | None = None
+) -> tuple[Conversation, bool]:
     """Open a conversation for the customer, or return the open one they already have.
 
     Returns the conversation and whether it is new. The database allows one open conversation per customer,
-    so two sockets racing to start get the same one.
+    so two sockets racing to start get the same one. `prechat`: the answers to the business line's pre-chat form
+    (`prechat_answers`), kept on the customer and written as the conversation's first customer message.
     """
     _require_channel(channel)
     existing = Conversation.objects.filter(customer=customer, status__in=OPEN_STATUSES).first()
     if existing is not None:
         return existing, False
+    answers = prechat_answers(customer=customer, prechat=prechat or {})
     try:
         with locks.transaction():
             conversation = Conversation.objects.create(
@@ -57,12 +67,64 @@ def conversation_start(*, customer: Customer, channel: str) -> tuple[Conversatio
             greeting = customer.business_line.greeting
             if greeting:
                 system_message_append(conversation=conversation, event="greeting", body=greeting)
+            if answers:
+                _prechat_keep(customer, conversation, answers)
             events.publish_on_commit(events.customer_group(customer.id), events.join_event(conversation.id))
             hooks.queue_changed(business_line_id=conversation.business_line_id)
     except IntegrityError:
         return Conversation.objects.get(customer=customer, status__in=OPEN_STATUSES), False
     logger.info("conversation %s started by customer %s on %s", conversation.id, customer.id, channel)
     return conversation, True
+
+
+_PRECHAT_MAX_CHARS = {"name": 200, "email": 200, "phone": 32}
+_PHONE = re.compile(r"\+?[0-9 ()./-]{4,32}")
+
+
+def prechat_answers(*, customer: Customer, prechat: Mapping[str, object]) -> dict[str, str]:
+    """The answers to the business line's pre-chat form, checked against it: only the questions it asks, each a
+    string of the right shape; a required one answered, or already known of the customer (name, email, phone).
+    Raises `invalid_field` naming what is wrong, before anything is stored."""
+    form = customer.business_line.prechat_form
+    unknown = sorted(set(prechat) - {field for field, mode in form.items() if mode != "off"})
+    if unknown:
+        raise ChatError(ErrorCode.INVALID_FIELD, f"prechat: not asked here: {', '.join(unknown)}")
+    answers: dict[str, str] = {}
+    for field, mode in form.items():
+        value = prechat.get(field, "")
+        if not isinstance(value, str):
+            raise ChatError(ErrorCode.INVALID_FIELD, f"prechat.{field} must be a string")
+        value = value.strip()
+        limit = _PRECHAT_MAX_CHARS.get(field, settings.CHAT_MAX_BODY_CHARS)
+        if len(value) > limit:
+            raise ChatError(ErrorCode.INVALID_FIELD, f"prechat.{field} is longer than {limit} characters")
+        if field == "email" and value:
+            try:
+                validate_email(value)
+            except ValidationError:
+                raise ChatError(ErrorCode.INVALID_FIELD, "prechat.email is not an email address") from None
+        if field == "phone" and value and not _PHONE.fullmatch(value):
+            raise ChatError(ErrorCode.INVALID_FIELD, "prechat.phone is not a phone number")
+        if mode == "required" and not value and not getattr(customer, field, ""):
+            raise ChatError(ErrorCode.INVALID_FIELD, f"prechat.{field} is required")
+        if value:
+            answers[field] = value
+    return answers
+
+
+def _prechat_keep(customer: Customer, conversation: Conversation, answers: dict[str, str]) -> None:
+    """The answers land on the customer (what they just told us replaces what was known) and, as the customer's
+    first message, in the transcript, where the agent reads them."""
+    contact = {field: answers[field] for field in ("name", "email", "phone") if field in answers}
+    if contact:
+        Customer.objects.filter(id=customer.id).update(**contact)
+        for field, value in contact.items():
+            setattr(customer, field, value)
+    labels = {"name": gettext("Name"), "email": gettext("Email"), "phone": gettext("Phone")}
+    lines = [f"{labels[field]}: {value}" for field, value in contact.items()]
+    if "question" in answers:
+        lines += ["", answers["question"]] if lines else [answers["question"]]
+    message_append(conversation=conversation, sender=Sender.CUSTOMER, body="\n".join(lines))
 
 
 # Assign, reassign, transfer, requeue
@@ -83,10 +145,20 @@ def conversation_assign(*, conversation: Conversation, agent: Agent) -> None:
     conversation.agent = agent
     conversation.assigned_at = now
     conversation.first_assigned_at = conversation.first_assigned_at or now
+    if agent.id not in conversation.handler_ids:
+        conversation.handler_ids = [*conversation.handler_ids, agent.id]
     conversation.closed_at = None
     conversation.close_reason = ""
     conversation.save(
-        update_fields=["status", "agent", "assigned_at", "first_assigned_at", "closed_at", "close_reason"]
+        update_fields=[
+            "status",
+            "agent",
+            "assigned_at",
+            "first_assigned_at",
+            "handler_ids",
+            "closed_at",
+            "close_reason",
+        ]
     )
     Agent.objects.filter(id=agent.id).update(last_assigned_at=now)
     if previous_agent_id is not None and previous_agent_id != agent.id:
@@ -112,19 +184,22 @@ def conversation_reassign(*, conversation: Conversation, agent: Agent) -> None:
     logger.info("conversation %s reassigned to agent %s after no reply", conversation.id, agent.id)
 
 
-def conversation_transfer_to_agent(*, conversation: Conversation, agent: Agent) -> None:
-    """Its agent hands it to another agent, who has room (the caller checked, under the agent's lock)."""
+def conversation_transfer_to_agent(*, conversation: Conversation, agent: Agent, by: str | None = None) -> None:
+    """Its agent (or `by`, a supervisor) hands it to another agent, who has room (the caller checked, under the
+    agent's lock)."""
+    who = by if by is not None else _agent_of(conversation).display_name
     system_message_append(
         conversation=conversation,
         event="transferred",
-        body=f"{_agent_of(conversation).display_name} transferred the conversation to {agent.display_name}.",
+        body=f"{who} transferred the conversation to {agent.display_name}.",
     )
     conversation_assign(conversation=conversation, agent=agent)
     hooks.conversation_changed(conversation_id=conversation.id)
 
 
 def conversation_transfer_to_line(*, conversation: Conversation, business_line_id: int, line_name: str) -> None:
-    """Its agent sends it to a business line's waiting queue (its own or another): the agent is free of it."""
+    """Its agent (or a supervisor) sends it to a business line's waiting queue (its own or another): the agent is
+    free of it."""
     previous_agent_id = _agent_id_of(conversation)
     _requeue(conversation, event="transferred", body=f"Transferred to {line_name}; waiting for an agent.")
     if business_line_id != conversation.business_line_id:
@@ -240,6 +315,11 @@ def _end(conversation: Conversation, *, status: ConversationStatus, reason: Clos
         conversation.missed_at = conversation.missed_at or conversation.closed_at
     conversation.save(update_fields=["status", "closed_at", "close_reason", "missed_at"])
     system_message_append(conversation=conversation, event=event, body=body)
+    if status == ConversationStatus.MISSED:
+        # From now on an agent's answers may be emailed: those written before it was missed never are.
+        conversation.answers_by_email = True
+        conversation.answers_emailed_seq = conversation.last_seq
+        conversation.save(update_fields=["answers_by_email", "answers_emailed_seq"])
     hooks.conversation_changed(conversation_id=conversation.id)
     if status == ConversationStatus.MISSED:
         _missed_notify_on_commit(conversation)
@@ -277,7 +357,7 @@ def conversation_leave_message(
             Customer.objects.filter(id=customer.id).update(**contact)
         conversation, unanswered = _conversation_for_left_message(customer)
         if conversation is not None and unanswered:
-            message_append(conversation=conversation, sender=Sender.CUSTOMER, body=body)
+            _left_message_append(conversation, body)
             hooks.conversation_changed(conversation_id=conversation.id)
             logger.info("customer %s added to their left message in conversation %s", customer.id, conversation.id)
             return conversation
@@ -287,7 +367,7 @@ def conversation_leave_message(
                 customer=customer, business_line_id=customer.business_line_id, channel=channel
             )
             events.publish_on_commit(events.customer_group(customer.id), events.join_event(conversation.id))
-        message_append(conversation=conversation, sender=Sender.CUSTOMER, body=body)
+        _left_message_append(conversation, body)
         if conversation.status == ConversationStatus.MISSED:
             system_message_append(conversation=conversation, event="left_message", body=thanks)
             hooks.conversation_changed(conversation_id=conversation.id)
@@ -302,6 +382,13 @@ def conversation_leave_message(
             )
     logger.info("customer %s left a message in conversation %s", customer.id, conversation.id)
     return conversation
+
+
+def _left_message_append(conversation: Conversation, body: str) -> None:
+    """The customer's message, and the line's inbox told of it once committed (notifications)."""
+    message = message_append(conversation=conversation, sender=Sender.CUSTOMER, body=body)
+    if message is not None:
+        hooks.message_left(message_id=message.id)
 
 
 def _conversation_for_left_message(customer: Customer) -> tuple[Conversation | None, bool]:

@@ -1,5 +1,6 @@
 """Conversations and their messages: the transcript, the source of truth for delivery."""
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.files.storage import Storage, storages
 from django.db import models
 from django.db.models import F, Q
@@ -52,6 +53,12 @@ class Conversation(models.Model):
     missed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the wait timeout ended it, kept when an agent picks it later (missed)."
     )
+    handler_ids = ArrayField(
+        models.IntegerField(),
+        default=list,
+        blank=True,
+        help_text="Every agent it was assigned to, in the order they got it (exports credit each of them).",
+    )
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     last_agent_message_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -59,6 +66,13 @@ class Conversation(models.Model):
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     rating_comment = models.TextField(blank=True)
     last_seq = models.PositiveIntegerField(default=0, help_text="Sequence number of the newest message.")
+    answers_by_email = models.BooleanField(
+        default=False,
+        help_text="It was missed or is a left message: agents' later answers are emailed to a customer who left.",
+    )
+    answers_emailed_seq = models.PositiveIntegerField(
+        default=0, help_text="Agents' answers up to this seq were emailed to the customer (or seen live)."
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -1,7 +1,9 @@
 """The permission rule, in one place: who may see and who may write to a conversation.
 
 A customer sees only their own conversations. An agent sees the conversations of their business lines, and
-writes only to those assigned to them. Unknown and foreign conversations are indistinguishable (`not_found`).
+writes only to those assigned to them. A supervisor sees every conversation, internal notes included, and writes
+to none (they whisper: `chat.services.whisper_send`). Unknown and foreign conversations are indistinguishable
+(`not_found`).
 """
 
 from __future__ import annotations
@@ -21,17 +23,24 @@ from cs_platform.errors import ErrorCode
 class Participant:
     """The authenticated side of a socket or request."""
 
-    kind: Literal["customer", "agent"]
-    id: int
+    kind: Literal["customer", "agent", "supervisor"]
+    id: int  # the customer's or agent's id; a supervisor's user id
 
     @property
     def is_agent(self) -> bool:
         return self.kind == "agent"
 
+    @property
+    def sees_internal_notes(self) -> bool:
+        """Everyone on the company's side: agents and supervisors; customers never."""
+        return self.kind != "customer"
+
 
 def visible_conversations(participant: Participant) -> QuerySet[Conversation]:
     if participant.is_agent:
         return Conversation.objects.filter(business_line__agents__id=participant.id)
+    if participant.kind == "supervisor":
+        return Conversation.objects.all()
     return Conversation.objects.filter(customer_id=participant.id)
 
 
@@ -43,10 +52,12 @@ VISIBLE_SQL = {
     "customer": "customer_id = %(participant_id)s",
     "agent": "business_line_id IN"
     " (SELECT businessline_id FROM agents_agent_business_lines WHERE agent_id = %(participant_id)s)",
+    "supervisor": "TRUE",
 }
 WRITABLE_SQL = {
     "customer": "status IN ('waiting', 'active')",
     "agent": "status = 'active' AND agent_id = %(participant_id)s",
+    "supervisor": "FALSE",
 }
 
 # Every concrete field has a column; the stub's `column` is optional for the others.
@@ -76,9 +87,12 @@ def conversation_for(participant: Participant, conversation_id: object, *, for_u
 
 
 def require_writable(participant: Participant, conversation: Conversation) -> None:
-    """Customers write while their conversation is open; agents only to conversations assigned to them."""
+    """Customers write while their conversation is open; agents only to conversations assigned to them; supervisors
+    never (a whisper is not a message to the customer)."""
     if conversation.status not in OPEN_STATUSES:
         raise ChatError(ErrorCode.CONVERSATION_CLOSED, f"Conversation is {conversation.status}")
+    if participant.kind == "supervisor":
+        raise ChatError(ErrorCode.NOT_ASSIGNED, "Supervisors whisper to the agent; they do not write to the customer")
     if participant.is_agent and (
         conversation.status != ConversationStatus.ACTIVE or conversation.agent_id != participant.id
     ):

@@ -61,7 +61,7 @@ def messages_after(
         .order_by("seq")
         .prefetch_related("attachments")
     )
-    if not participant.is_agent:
+    if not participant.sees_internal_notes:
         queryset = queryset.filter(is_internal_note=False)
     messages = list(queryset[: limit + 1])
     return messages[:limit], len(messages) > limit
@@ -83,7 +83,7 @@ def message_payloads_page(
     limit = settings.CHAT_SYNC_LIMIT
     conversation = conversation_for(participant, conversation_id)
     queryset = Message.objects.filter(conversation=conversation).order_by("seq").prefetch_related("attachments")
-    if not participant.is_agent:
+    if not participant.sees_internal_notes:
         queryset = queryset.filter(is_internal_note=False)
     payloads: list[dict[str, Any]] = []
     used = 0
@@ -161,6 +161,6 @@ def attachment_for_download(*, attachment_id: int, participant: Participant | No
     queryset = Attachment.objects.filter(id=attachment_id)
     if participant is not None:
         queryset = queryset.filter(conversation__in=visible_conversations(participant))
-        if not participant.is_agent:
+        if not participant.sees_internal_notes:
             queryset = queryset.exclude(message__is_internal_note=True)
     return queryset.first()

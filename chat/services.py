@@ -32,6 +32,7 @@ from chat.permissions import (
     VISIBLE_SQL,
     WRITABLE_SQL,
     Participant,
+    conversation_for,
     require_conversation_id,
     require_writable,
 )
@@ -44,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 _APPEND_SQL = """
 WITH conversation AS (
-    SELECT id, last_seq, status, agent_id, business_line_id FROM chat_conversation
+    SELECT id, last_seq, status, agent_id, business_line_id, answers_by_email FROM chat_conversation
     WHERE id = %(conversation_id)s AND {visible}
     FOR UPDATE
 ), message AS (
@@ -64,7 +65,8 @@ WITH conversation AS (
     FROM message
     WHERE chat_conversation.id = %(conversation_id)s
 )
-SELECT conversation.status, conversation.agent_id, conversation.business_line_id, message.id, message.seq
+SELECT conversation.status, conversation.agent_id, conversation.business_line_id, conversation.answers_by_email,
+    message.id, message.seq
 FROM conversation LEFT JOIN message ON TRUE
 """
 # The statement for a participant's send (the permission rule inside it), and for a caller that checked already.
@@ -81,6 +83,7 @@ class _Appended:
     status: str
     agent_id: int | None
     business_line_id: int
+    answers_by_email: bool
     message: Message | None
 
 
@@ -125,7 +128,7 @@ def _append(
         row = cursor.fetchone()
     if row is None:
         return None
-    status, conversation_agent_id, business_line_id, message_id, seq = row
+    status, conversation_agent_id, business_line_id, answers_by_email, message_id, seq = row
     message = None
     if message_id is not None:
         message = Message(
@@ -152,7 +155,13 @@ def _append(
                 audience=events.AUDIENCE_AGENTS if internal else events.AUDIENCE_ALL,
             ),
         )
-    return _Appended(status=status, agent_id=conversation_agent_id, business_line_id=business_line_id, message=message)
+    return _Appended(
+        status=status,
+        agent_id=conversation_agent_id,
+        business_line_id=business_line_id,
+        answers_by_email=answers_by_email,
+        message=message,
+    )
 
 
 def _attachments_link(message: Message, attachment_ids: Sequence[int]) -> list[Attachment]:
@@ -237,6 +246,11 @@ def message_send(
     every chat message; only when it stores nothing do further queries find out why. A message with
     attachments runs in a transaction: refused attachments (`invalid_field`) leave nothing stored.
     """
+    if participant.kind == "supervisor":
+        # Supervisors never write to the customer: the rule says why (`not_found`, `conversation_closed`,
+        # `not_assigned`), as for anyone who may not write here; a whisper is `whisper_send`.
+        require_writable(participant, conversation_for(participant, conversation_id))
+        raise ChatError(ErrorCode.NOT_ASSIGNED, "Supervisors whisper to the agent; they do not write to the customer")
     if internal and not participant.is_agent:
         raise ChatError(ErrorCode.INVALID_FIELD, "Only agents write internal notes")
     require_conversation_id(conversation_id)
@@ -282,10 +296,52 @@ def message_send(
         )
         # Writable, so the insert met an earlier agent's message (before a transfer) under the same id.
         raise ChatError(ErrorCode.INVALID_FIELD, "client_msg_id was already used in this conversation")
+    if appended.answers_by_email and sender == Sender.AGENT and not internal:
+        # An answer to a missed conversation or a left message: emailed if the customer has left (notifications).
+        hooks.missed_answered(conversation_id=conversation_id)
     if appended.status == ConversationStatus.WAITING:
         # An assigner skips a row locked by this send (SKIP LOCKED): ask for routing again now it is committed.
         hooks.queue_changed(business_line_id=appended.business_line_id)
     return appended.message, True
+
+
+WHISPER_EVENT = "whisper"
+
+
+def whisper_send(
+    *, supervisor: Participant, conversation_id: int, client_msg_id: str, body: str
+) -> tuple[Message, bool]:
+    """A supervisor's whisper: an internal note in an open conversation, which its agent (and every supervisor
+    watching) sees and the customer never does, like an agent's internal note (`is_internal_note`, published to
+    agents only, left out of a customer's sync and history).
+
+    Stored as a system message with the event `whisper` (the supervisor is no agent, so no agent writes it); it
+    counts for no timing (not an agent's answer). Returns the message and whether it is new: a repeated
+    `client_msg_id` stores nothing and returns the original.
+    """
+    if supervisor.kind != "supervisor":
+        raise ChatError(ErrorCode.NOT_A_SUPERVISOR, "Only supervisors whisper")
+    with locks.transaction():
+        conversation = locks.conversation_for(supervisor, conversation_id)
+        if conversation.status not in (ConversationStatus.WAITING, ConversationStatus.ACTIVE):
+            raise ChatError(ErrorCode.CONVERSATION_CLOSED, f"Conversation is {conversation.status}")
+        message = message_append(
+            conversation=conversation,
+            sender=Sender.SYSTEM,
+            body=body,
+            event=WHISPER_EVENT,
+            client_msg_id=client_msg_id,
+            internal=True,
+        )
+    if message is None:
+        return (
+            Message.objects.prefetch_related("attachments").get(
+                conversation_id=conversation_id, sender=Sender.SYSTEM, client_msg_id=client_msg_id
+            ),
+            False,
+        )
+    logger.info("supervisor (user %s) whispered in conversation %s", supervisor.id, conversation_id)
+    return message, True
 
 
 def attachment_upload(*, participant: Participant, conversation_id: int, upload: UploadedFile[bytes]) -> Attachment:
@@ -403,3 +459,12 @@ def conversation_rate(*, customer_id: int, conversation_id: int, rating: int, co
         conversation.save(update_fields=["rating", "rating_comment"])
     logger.info("conversation %s rated %s by customer %s", conversation_id, rating, customer_id)
     return conversation
+
+
+def conversation_answers_emailed_claim(*, conversation_id: int, after_seq: int, through_seq: int) -> bool:
+    """Claim the agents' answers in (`after_seq`, `through_seq`] for one email (or as seen live): True for the one
+    caller that moved the mark from `after_seq`, so two runs at once never email the same answers twice."""
+    claimed = Conversation.objects.filter(id=conversation_id, answers_emailed_seq=after_seq).update(
+        answers_emailed_seq=through_seq
+    )
+    return claimed == 1

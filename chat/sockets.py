@@ -12,7 +12,7 @@ import time
 
 from django.conf import settings
 
-from cs_platform.redis_clients import async_client
+from cs_platform.redis_clients import async_client, sync_client
 
 # Drop the expired entries, count the live ones, add this socket if there is room. 1: added; 0: full.
 _OPEN_SCRIPT = """
@@ -60,3 +60,10 @@ async def socket_renew(*, role: str, owner_id: int, connection: str) -> None:
 async def socket_close(*, role: str, owner_id: int, connection: str) -> None:
     """Remove exactly this socket, never another one of the same owner."""
     await async_client().zrem(_key(role, owner_id), connection)
+
+
+def socket_live(*, role: str, owner_id: int) -> bool:
+    """Whether the owner holds a live socket on any worker now (a crashed worker's entries count until they
+    expire). From sync code: Celery tasks."""
+    count: int = sync_client().zcount(_key(role, owner_id), time.time(), "+inf")
+    return count > 0

@@ -1,5 +1,6 @@
-"""The project's admin site: Django's, with its login form counted against `LOGIN_RATE` like the API's login, and
-agents sent to their workbench rather than to an admin that has nothing for them."""
+"""The project's admin site: Django's, with its login form counted against `LOGIN_RATE` like the API's login,
+agents sent to their workbench rather than to an admin that has nothing for them, and supervisors' pages listed
+beside the models."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import conditional_escape
 from django.views.decorators.cache import never_cache
 
-from agents.selectors import agent_for_user
+from agents.selectors import agent_for_user, is_supervisor
 from agents.services import LoginThrottled, login_attempt_record
 from cs_platform.rate_limits import client_address
 
@@ -44,6 +45,24 @@ class AdminSite(admin.AdminSite):
         if agent_for_user(user=request.user) is not None:
             context["site_url"] = reverse("workbench")
         return context
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[Any]:
+        """Supervisors find their live monitor (`/admin/monitor/`, reports/monitor_page.py) on the admin's home and
+        in its sidebar, listed like a model: it is a page of its own, not a model's."""
+        app_list = super().get_app_list(request, app_label)
+        if app_label is None and is_supervisor(user=request.user):
+            monitor_url = reverse("monitor-page")
+            page = {"name": "Live monitor", "object_name": "LiveMonitor", "admin_url": monitor_url, "add_url": None}
+            app_list.append(
+                {
+                    "name": "Supervision",
+                    "app_label": "supervision",
+                    "app_url": monitor_url,
+                    "has_module_perms": True,
+                    "models": [{**page, "perms": {"view": True}, "view_only": True}],
+                }
+            )
+        return app_list
 
     # Django's stub says the index is always a TemplateResponse; for such an agent it is a redirect.
     @method_decorator(never_cache)

@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     NOT_FOUND = "not_found"
     CONVERSATION_CLOSED = "conversation_closed"
+    CONVERSATION_OPEN = "conversation_open"
     NOT_ASSIGNED = "not_assigned"
     AGENT_UNAVAILABLE = "agent_unavailable"
     UNAUTHENTICATED = "unauthenticated"

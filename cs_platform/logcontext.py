@@ -2,10 +2,10 @@
 
 The context lives in one `ContextVar`, so it follows the code that handles a socket or a task: asyncio tasks
 and the threads of `sync_to_async` / `database_sync_to_async` start with a copy of it. Sockets bind their
-agent or customer once authenticated and the conversation of each frame; Celery binds the task's name while it
-runs (cs_platform/celery.py). `ContextFilter`, on the console handler (settings.LOGGING), puts every field on
-every record, `None` where nothing is bound, so both the plain and the JSON format (`LOG_FORMAT=json`) can use
-them.
+agent, customer or supervisor (a user id) once authenticated and the conversation of each frame; Celery binds the
+task's name while it runs (cs_platform/celery.py). `ContextFilter`, on the console handler (settings.LOGGING), puts
+every field on every record, `None` where nothing is bound, so both the plain and the JSON format
+(`LOG_FORMAT=json`) can use them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-FIELDS = ("conversation_id", "agent_id", "customer_id", "task")
+FIELDS = ("conversation_id", "agent_id", "customer_id", "supervisor_id", "task")
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _context: ContextVar[Mapping[str, Any]] = ContextVar("log_context", default=_EMPTY)

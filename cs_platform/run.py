@@ -120,9 +120,19 @@ def _banner(port: int, prepared: Prepared, *, embedded_db: bool, embedded_redis:
             f" Demo logins, password {password}:",
             f"   agents {agents} (workbench); {SUPERVISOR_USERNAME} (admin: transcripts)",
             f" Database: {database}; Redis: {redis}",
+            f" Email: {_email_destination()}",
             rule,
         ]
     )
+
+
+def _email_destination() -> str:
+    """Where the demo's emails go: the Celery worker's output unless `EMAIL_URL` names a server (docs/operations.md)."""
+    from django.conf import settings
+
+    if settings.EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend":
+        return "printed by the Celery worker below (set EMAIL_URL to send them)"
+    return f"sent through {settings.EMAIL_HOST}:{settings.EMAIL_PORT} (EMAIL_URL)"
 
 
 class _StartedProcesses:

@@ -14,7 +14,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from cs_platform import deployment, embedded, rate_limits
+from cs_platform import deployment, email_config, embedded, rate_limits
 from cs_platform.logcontext import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "privacy",
     "reports",
     "desk",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +178,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# The languages of what customers read (emails now; the pages as their translations land): a business line's
+# default, and a customer's own when their widget said it.
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -310,6 +314,9 @@ CHAT_PRESENCE_TTL_SECONDS = env.int("CHAT_PRESENCE_TTL_SECONDS", default=45)
 CHAT_QUEUE_SNAPSHOT_LIMIT = env.int("CHAT_QUEUE_SNAPSHOT_LIMIT", default=100)
 # Shortest time between two `queue.snapshot` frames on one agent socket; changes within it are coalesced.
 CHAT_QUEUE_SNAPSHOT_INTERVAL = env.float("CHAT_QUEUE_SNAPSHOT_INTERVAL", default=1.0)
+# Shortest time between two `monitor.snapshot` frames on one supervisor socket (`/ws/supervisor/`); changes within
+# it are coalesced into one read after the last of them.
+MONITOR_PUSH_INTERVAL = env.float("MONITOR_PUSH_INTERVAL", default=1.0)
 # Sockets one customer token / one agent may hold open at once, on all workers together (0: no cap); past it the
 # handshake is refused with close code 4429.
 CHAT_MAX_SOCKETS_PER_CUSTOMER = env.int("CHAT_MAX_SOCKETS_PER_CUSTOMER", default=10)
@@ -326,6 +333,27 @@ RETENTION_DAYS_DEFAULT = env.int("RETENTION_DAYS_DEFAULT", default=0)
 RETENTION_SWEEP_INTERVAL = env.float("RETENTION_SWEEP_INTERVAL", default=3600.0)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=200)
 
+# Outgoing email (docs/operations.md, "Email"): one URL in django-environ's form; printed to the console when unset.
+# Sent only by Celery tasks (notifications/tasks.py), retried with a growing delay when the SMTP server fails.
+_EMAIL = email_config.email_settings(env("EMAIL_URL", default=email_config.DEFAULT_EMAIL_URL))
+EMAIL_BACKEND = _EMAIL["EMAIL_BACKEND"]
+EMAIL_HOST = _EMAIL["EMAIL_HOST"]
+EMAIL_PORT = _EMAIL["EMAIL_PORT"]
+EMAIL_HOST_USER = _EMAIL["EMAIL_HOST_USER"]
+EMAIL_HOST_PASSWORD = _EMAIL["EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS = _EMAIL["EMAIL_USE_TLS"]
+EMAIL_USE_SSL = _EMAIL["EMAIL_USE_SSL"]
+EMAIL_TIMEOUT = _EMAIL["EMAIL_TIMEOUT"]
+EMAIL_FILE_PATH = _EMAIL["EMAIL_FILE_PATH"]
+DEFAULT_FROM_EMAIL = env("EMAIL_FROM", default="Customer service <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Seconds between an agent's answer to a missed conversation or left message and the email that carries it: the
+# answers written meanwhile go out in one email, and a customer who came back reads them in the widget instead.
+EMAIL_ANSWER_DELAY = env.int("EMAIL_ANSWER_DELAY", default=60)
+# Attempts of an email after the first when the SMTP server refuses or fails, with a doubling delay (1 s, 2 s, 4 s,
+# ... at most 10 minutes); then it is logged as lost.
+EMAIL_MAX_RETRIES = env.int("EMAIL_MAX_RETRIES", default=8)
+
 # Rate limits, in DRF's format (`30/m`; `none` turns one off), counted in Redis for all processes
 # (cs_platform/rate_limits.py).
 WIDGET_SESSION_RATE = rate_limits.rate_setting("WIDGET_SESSION_RATE", env("WIDGET_SESSION_RATE", default="30/m"))
@@ -333,6 +361,8 @@ LOGIN_RATE = rate_limits.rate_setting("LOGIN_RATE", env("LOGIN_RATE", default="1
 ATTACHMENT_UPLOAD_RATE = rate_limits.rate_setting(
     "ATTACHMENT_UPLOAD_RATE", env("ATTACHMENT_UPLOAD_RATE", default="20/m")
 )
+# Transcripts a customer may have emailed (per customer, and per address they are sent to).
+TRANSCRIPT_EMAIL_RATE = rate_limits.rate_setting("TRANSCRIPT_EMAIL_RATE", env("TRANSCRIPT_EMAIL_RATE", default="5/h"))
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True

@@ -4,10 +4,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from cs_platform.health import healthz
 from cs_platform.metrics_view import metrics_view
+from reports.monitor_page import monitor_page
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
+    path("admin/monitor/", monitor_page, name="monitor-page"),  # before the admin's own URLs, in its look
+    path("admin/reports/", include("reports.page_urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script from a URL of its own: no inline script (the CSP).
@@ -17,6 +20,7 @@ urlpatterns = [
     path("api/", include("chat.urls")),
     path("api/", include("reports.urls")),
     path("api/", include("desk.urls")),
+    path("api/", include("notifications.urls")),
     path("workbench/", include("agents.page_urls")),
     path("", include("customers.site_urls")),
 ]

@@ -46,6 +46,7 @@ class CustomerAdmin(AuditedModelAdmin):
         "business_line",
         "name",
         "email",
+        "language",
         "external_id",
         "first_channel",
         "attributes",

@@ -19,8 +19,9 @@ from cs_platform.origins import widget_origin_allowed
 from cs_platform.rate_limits import client_address, rate_limit_hit
 from cs_platform.rest import RATE_LIMITED_RESPONSE, ErrorSerializer, RateLimited
 from customers.models import Channel
+from customers.payloads import widget_appearance, widget_prechat_form
 from customers.selectors import business_line_for_widget
-from customers.services import IdentityInvalid, customer_session_start
+from customers.services import IdentityInvalid, customer_language_set, customer_session_start
 
 
 class WidgetSessionApi(APIView):
@@ -63,6 +64,13 @@ class WidgetSessionApi(APIView):
         )
         name = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
         email = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
+        language = serializers.CharField(
+            max_length=35,
+            required=False,
+            allow_blank=True,
+            help_text="The widget's language (BCP 47, `zh-CN`, `en`): emails to the customer are written in it when "
+            "the product speaks it.",
+        )
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             proof = attrs.get("identity_hash") or attrs.get("identity_expires") is not None
@@ -76,6 +84,14 @@ class WidgetSessionApi(APIView):
         customer_id = serializers.IntegerField()
         token = serializers.CharField(help_text="Signed, expiring customer token for `/ws/customer/?token=`.")
         visitor_token = serializers.CharField(help_text="Keep it (e.g. in localStorage) and send it next time.")
+        appearance = serializers.DictField(
+            help_text="The business line's widget: `color` (#RRGGBB), `position` (`right`/`left`), `title`, "
+            "`greeting`, `team_name`, `team_picture` (a data: URL or null), `launcher_text`."
+        )
+        prechat_form = serializers.DictField(
+            child=serializers.ChoiceField(choices=["off", "optional", "required"]),
+            help_text="The pre-chat form: `name`, `email`, `phone`, `question`, each `off`, `optional` or `required`.",
+        )
 
     @extend_schema(
         operation_id="widget_session_create",
@@ -163,11 +179,15 @@ class WidgetSessionApi(APIView):
             )
         except IdentityInvalid as exc:
             raise PermissionDenied(str(exc), code=exc.code) from exc
+        if data.get("language"):
+            customer_language_set(customer=session.customer, language=data["language"])
         output = self.WidgetSessionOutputSerializer(
             {
                 "customer_id": session.customer.pk,
                 "token": session.token,
                 "visitor_token": session.customer.visitor_token,
+                "appearance": widget_appearance(business_line),
+                "prechat_form": widget_prechat_form(business_line),
             }
         )
         return Response(output.data, status=status.HTTP_201_CREATED if session.created else status.HTTP_200_OK)

@@ -22,6 +22,10 @@ class Customer(models.Model):
     external_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001 (null: unique only when given)
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True, default="", help_text="From the pre-chat form.")
+    language = models.CharField(
+        max_length=16, blank=True, default="", help_text="Their widget's language (emails); empty: the line's."
+    )
     first_channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
     attributes = models.JSONField(default=dict, blank=True, help_text="Set by the site: CSWidget.setAttributes({...}).")
     context = models.JSONField(

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 
 from cs_platform.content_policy import allow_framing_by
 from customers.models import Channel
+from customers.payloads import widget_appearance, widget_prechat_form
 from customers.selectors import business_line_for_widget
 from customers.services import IdentityExpired, IdentityInvalid, customer_identity_verify
 from routing.models import BusinessLine
@@ -64,17 +65,21 @@ def _chat_page(request: HttpRequest, *, channel: str, embedded: bool, link_ident
         "greeting": business_line.greeting,
         "channel": channel,
         "embed": embedded,
+        # The admin's preview (`&preview=1`): the page shows the line's look and opens no session.
+        "preview": embedded and request.GET.get("preview") == "1",
         "session_url": "/api/widget/session/",
         "socket_path": "/ws/customer/",
         "identity": identity,
         "identity_refused": refusal,
         # What the page says if the link's identity is refused later (a new session after it expired).
         "identity_refusals": {"identity_expired": LINK_EXPIRED, "identity_invalid": LINK_INVALID} if identity else {},
+        "appearance": widget_appearance(business_line),
+        "prechat_form": widget_prechat_form(business_line),
     }
     response = render(
         request,
         "widget/chat.html",
-        {"config": config, "title": business_line.name, "embedded": embedded},
+        {"config": config, "title": business_line.widget_title or business_line.name, "embedded": embedded},
         status=403 if refusal else 200,
     )
     allow_framing_by(response, business_line=business_line)

@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.models import Field, Model
 
 from agents.models import Agent, Presence
-from chat.models import OPEN_STATUSES, Conversation
+from chat.models import OPEN_STATUSES, Conversation, ConversationStatus
 from customers.models import Customer
 from routing.models import BusinessLine
 
@@ -49,12 +49,14 @@ def customer_from_token(*, token: str) -> Customer | None:
 @dataclass(frozen=True)
 class SocketCustomer:
     """What a customer socket needs before its `hello`: the customer with their business line, the agents of the
-    line who chose `online` (whether any has a live socket is Redis' to say), and the customer's open
-    conversations."""
+    line who chose `online` (whether any has a live socket is Redis' to say), the customer's open conversations,
+    and their answered left message (at most one): their latest conversation, when it is closed, was missed or a
+    left message, has an agent's answer and no rating yet; a customer who comes back reads the answer there."""
 
     customer: Customer
     online_agent_ids: list[int]
     open_conversation_ids: list[int]
+    answered_conversation_ids: list[int]
 
 
 def customer_for_socket(*, token: str) -> SocketCustomer | None:
@@ -67,14 +69,21 @@ def customer_for_socket(*, token: str) -> SocketCustomer | None:
     with connection.cursor() as cursor:
         cursor.execute(
             statement,
-            {"customer_id": customer_id, "online": Presence.ONLINE.value, "open": [s.value for s in OPEN_STATUSES]},
+            {
+                "customer_id": customer_id,
+                "online": Presence.ONLINE.value,
+                "open": [s.value for s in OPEN_STATUSES],
+                "closed": ConversationStatus.CLOSED.value,
+            },
         )
         row = cursor.fetchone()
     if row is None:
         return None
     customer = _from_row(Customer, customer_fields, row[: len(customer_fields)])
-    customer.business_line = _from_row(BusinessLine, line_fields, row[len(customer_fields) : -2])
-    return SocketCustomer(customer=customer, online_agent_ids=row[-2], open_conversation_ids=row[-1])
+    customer.business_line = _from_row(BusinessLine, line_fields, row[len(customer_fields) : -3])
+    return SocketCustomer(
+        customer=customer, online_agent_ids=row[-3], open_conversation_ids=row[-2], answered_conversation_ids=row[-1]
+    )
 
 
 @cache
@@ -94,6 +103,15 @@ SELECT {", ".join(columns)},
     ARRAY(
         SELECT v.id FROM {Conversation._meta.db_table} v
         WHERE v.customer_id = c.id AND v.status = ANY(%(open)s) ORDER BY v.id
+    ),
+    ARRAY(
+        SELECT latest.id FROM (
+            SELECT v.id, v.status, v.answers_by_email, v.last_agent_message_at, v.rating
+            FROM {Conversation._meta.db_table} v WHERE v.customer_id = c.id
+            ORDER BY v.started_at DESC, v.id DESC LIMIT 1
+        ) latest
+        WHERE latest.status = %(closed)s AND latest.answers_by_email AND latest.last_agent_message_at IS NOT NULL
+            AND latest.rating IS NULL
     )
 FROM {Customer._meta.db_table} c JOIN {BusinessLine._meta.db_table} b ON b.id = c.business_line_id
 WHERE c.id = %(customer_id)s

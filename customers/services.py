@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import get_supported_language_variant
 
 from chat import events, locks
 from chat.errors import ChatError
@@ -187,6 +188,20 @@ def _customer_touch(*, customer: Customer, name: str, email: str) -> None:
         customer.email = email
         fields.append("email")
     customer.save(update_fields=fields)
+
+
+def customer_language_set(*, customer: Customer, language: str) -> str:
+    """Remember the language the customer's widget speaks (a BCP 47 tag: `zh-CN`, `en-US`), as one of ours
+    (`zh-hans`, `en`), for what is written to them later (emails). A language we do not speak changes nothing.
+    Returns the language kept ("" when none)."""
+    try:
+        supported = get_supported_language_variant(language.strip().lower()) if language.strip() else ""
+    except LookupError:
+        return customer.language
+    if supported and supported != customer.language:
+        customer.language = supported
+        customer.save(update_fields=["language"])
+    return customer.language
 
 
 # What a customer's page may tell about itself (`customer.context`), with the longest value kept for each.

@@ -74,6 +74,12 @@ PERIOD_PARAMETERS = [
         "an offset, is read in the business line's time zone.",
     ),
     OpenApiParameter("until", str, required=True, description="End of the period (excluded), like `since`."),
+    OpenApiParameter(
+        "business_hours_only",
+        bool,
+        description="`true`: only the conversations started within the business line's business hours (in its "
+        "time zone; a line without a schedule is always open). Default `false`.",
+    ),
 ]
 
 
@@ -104,7 +110,19 @@ class SupervisorApi(APIView):
         until = _moment(request, "until", zone)
         if until <= since:
             raise ValidationError({"until": ["Must be after since."]})
-        return Period(business_line=line, since=since, until=until)
+        return Period(
+            business_line=line, since=since, until=until, business_hours_only=_flag(request, "business_hours_only")
+        )
+
+
+FLAG_VALUES = {"": False, "0": False, "false": False, "1": True, "true": True}
+
+
+def _flag(request: Request, name: str) -> bool:
+    text = request.query_params.get(name, "").lower()
+    if text not in FLAG_VALUES:
+        raise ValidationError({name: ["Must be true or false."]})
+    return FLAG_VALUES[text]
 
 
 def _holds_customer_token(request: Request) -> bool:

@@ -17,22 +17,30 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, TypedDict
 
 from django.db.models import (
     Aggregate,
     Avg,
     Count,
+    DateField,
+    DateTimeField,
+    ExpressionWrapper,
     F,
     FloatField,
     Func,
+    IntegerField,
     Max,
     Min,
     Prefetch,
     Q,
     QuerySet,
+    TextField,
+    TimeField,
+    Value,
 )
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from agents import presence
@@ -41,6 +49,7 @@ from chat.models import CloseReason, Conversation, ConversationStatus
 from customers.models import Channel
 from desk.models import Label
 from routing.models import BusinessLine
+from routing.selectors import business_hours_q
 
 ROUNDING = 3  # seconds to the millisecond; averages and percentages to three decimals
 
@@ -97,11 +106,13 @@ class Monitor(TypedDict):
 
 @dataclass(frozen=True)
 class Period:
-    """The conversations of a business line started in `[since, until)`."""
+    """The conversations of a business line started in `[since, until)`; with `business_hours_only`, only those
+    started within the line's business hours (all of them when it has no schedule: always open)."""
 
     business_line: BusinessLine
     since: datetime
     until: datetime
+    business_hours_only: bool = False
 
 
 class _Seconds(Func):
@@ -131,13 +142,57 @@ MISSED = Q(missed_at__isnull=False)
 # Closed by the customer with no agent on it: `assigned_at` is the current agent's, cleared by every requeue.
 ABANDONED = Q(close_reason=CloseReason.CUSTOMER, assigned_at__isnull=True)
 PROMOTER = Q(rating__gte=4)
+ASSIGNED = Q(first_assigned_at__isnull=False)
+# The outcomes the summary counts, by name: the admin's list filters by the same conditions.
+OUTCOMES = {"assigned": ASSIGNED, "missed": MISSED, "abandoned": ABANDONED}
+
+
+# Days and hours: a conversation's start in its business line's time zone. One definition, for the reports (the
+# zone of the line asked for, a constant) and the admin's list filters (each row's own line's zone, a join).
+
+
+class _LocalStart(Func):
+    """`started_at` as a local date-time (no zone) in the time zone named by the expression given."""
+
+    function = "timezone"
+    output_field = DateTimeField()
+
+    def __init__(self, zone: Value | F) -> None:
+        super().__init__(Cast(zone, TextField()), F("started_at"))
+
+
+class _Part(Func):
+    template = "EXTRACT(%(part)s FROM %(expressions)s)::integer"
+    output_field = IntegerField()
+
+
+def local_start_fields(*, zone: str | None = None) -> dict[str, Func]:
+    """Annotations of a conversation's local start: `local_date`, `local_hour` (0-23), `local_weekday` (ISO, 1 =
+    Monday) and `local_time`, in `zone`, or in each conversation's business line's zone when `zone` is None."""
+    local = _LocalStart(Value(zone) if zone is not None else F("business_line__time_zone"))
+    return {
+        "local_date": Cast(local, DateField()),
+        "local_hour": _Part(local, part="HOUR"),
+        "local_weekday": _Part(local, part="ISODOW"),
+        "local_time": Cast(local, TimeField()),
+    }
+
+
+def business_hours_filter(business_line: BusinessLine) -> Q:
+    """The conversations (annotated with `local_start_fields`) started within the line's business hours."""
+    return business_hours_q(business_line, iso_weekday="local_weekday", local_time="local_time")
 
 
 def period_conversations(period: Period) -> QuerySet[Conversation]:
     """The period's conversations, each with its `wait`, `first_response` and `handling` in seconds."""
-    return Conversation.objects.filter(
+    conversations = Conversation.objects.filter(
         business_line=period.business_line, started_at__gte=period.since, started_at__lt=period.until
-    ).annotate(**MEASURES)
+    )
+    if period.business_hours_only and period.business_line.business_hours:
+        conversations = conversations.alias(**local_start_fields(zone=period.business_line.time_zone)).filter(
+            business_hours_filter(period.business_line)
+        )
+    return conversations.annotate(**MEASURES)
 
 
 def _seconds_aggregates(measure: str) -> dict[str, Aggregate]:
@@ -185,7 +240,7 @@ def report_summary(period: Period) -> Summary:
     conversations = period_conversations(period)
     totals = conversations.aggregate(
         conversations=Count("id"),
-        assigned=Count("id", filter=Q(first_assigned_at__isnull=False)),
+        assigned=Count("id", filter=ASSIGNED),
         missed=Count("id", filter=MISSED),
         abandoned=Count("id", filter=ABANDONED),
         **_seconds_aggregates("wait"),
@@ -196,10 +251,14 @@ def report_summary(period: Period) -> Summary:
     by_channel = dict.fromkeys(Channel.values, 0)
     for channel, count in conversations.order_by().values_list("channel").annotate(count=Count("id")):
         by_channel[channel] = count
+    # Grouped by `agent_id + 0`, an expression no index holds: over a long period PostgreSQL would otherwise walk
+    # the agent_id index across the whole table, one random heap read per row (10 s at a million conversations,
+    # against 3 s for one sequential scan and a sort; docs/performance.md, "Reports at a million conversations").
     per_agent = (
         conversations.filter(agent__isnull=False)
-        .order_by("agent_id")
-        .values("agent_id")
+        .annotate(agent_key=ExpressionWrapper(F("agent_id") + 0, output_field=IntegerField()))
+        .order_by("agent_key")
+        .values("agent_key")
         .annotate(
             conversations=Count("id"),
             **_seconds_aggregates("first_response"),
@@ -219,7 +278,7 @@ def report_summary(period: Period) -> Summary:
         by_channel=by_channel,
         by_agent=[
             AgentFigures(
-                agent_id=row["agent_id"],
+                agent_id=row["agent_key"],
                 conversations=row["conversations"],
                 first_response_seconds=_seconds_figures(row, "first_response"),
                 handling_seconds=_seconds_figures(row, "handling"),
@@ -288,13 +347,89 @@ def report_row(conversation: Conversation, *, business_line: BusinessLine) -> di
 
 
 def report_rows_all(period: Period, *, chunk_size: int = 2000) -> Iterator[dict[str, Any]]:
-    """Every row of the period, read in chunks (the CSV export)."""
+    """Every row of the period, read in chunks (the CSV export), each chunk's labels in one more query."""
     for conversation in report_rows(period).iterator(chunk_size=chunk_size):
         yield report_row(conversation, business_line=period.business_line)
 
 
 def _local(moment: datetime | None, zone: zoneinfo.ZoneInfo) -> str | None:
     return None if moment is None else moment.astimezone(zone).isoformat()
+
+
+# The charts of the reports page: the same period and definitions, by local day, by local hour and weekday, by rating
+
+CHART_MEASURES = ("wait", "first_response")
+MAX_CHART_DAYS = 366
+
+
+class DayFigures(TypedDict):
+    date: date
+    conversations: int
+    by_channel: dict[str, int]
+    wait_seconds: SecondsFigures
+    first_response_seconds: SecondsFigures
+
+
+def period_days(period: Period) -> list[date]:
+    """The local days the period touches, in the business line's time zone (`until` excluded)."""
+    zone = zoneinfo.ZoneInfo(period.business_line.time_zone)
+    first = period.since.astimezone(zone).date()
+    last = (period.until - timedelta(microseconds=1)).astimezone(zone).date()
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
+def report_days(period: Period) -> list[DayFigures]:
+    """Each local day of the period: its volume per channel, its waits and first responses (every day listed,
+    0 and nulls when nothing started on it)."""
+    local = local_start_fields(zone=period.business_line.time_zone)
+    conversations = period_conversations(period).annotate(local_date=local["local_date"]).order_by()
+    per_day: dict[date, Mapping[str, Any]] = {
+        row["local_date"]: row
+        for row in conversations.values("local_date").annotate(
+            conversations=Count("id"),
+            **{f"channel_{channel}": Count("id", filter=Q(channel=channel)) for channel in Channel.values},
+            **_seconds_aggregates("wait"),
+            **_seconds_aggregates("first_response"),
+        )
+    }
+    days = []
+    for day in period_days(period):
+        row = per_day.get(day)
+        days.append(
+            DayFigures(
+                date=day,
+                conversations=row["conversations"] if row else 0,
+                by_channel={channel: row[f"channel_{channel}"] if row else 0 for channel in Channel.values},
+                wait_seconds=_seconds_figures(row, "wait") if row else _NO_SECONDS,
+                first_response_seconds=_seconds_figures(row, "first_response") if row else _NO_SECONDS,
+            )
+        )
+    return days
+
+
+_NO_SECONDS = SecondsFigures(avg=None, p50=None, p90=None, max=None)
+
+
+def report_heatmap(period: Period) -> dict[tuple[int, int], int]:
+    """Conversations started per (ISO weekday 1-7, local hour 0-23); only the cells with any."""
+    local = local_start_fields(zone=period.business_line.time_zone)
+    cells = (
+        period_conversations(period)
+        .annotate(local_weekday=local["local_weekday"], local_hour=local["local_hour"])
+        .order_by()
+        .values_list("local_weekday", "local_hour")
+        .annotate(count=Count("id"))
+    )
+    return {(weekday, hour): count for weekday, hour, count in cells}
+
+
+def report_ratings(period: Period) -> dict[int, int]:
+    """Rated conversations per rating, 1 to 5 (0 when none)."""
+    counts = dict.fromkeys(range(1, 6), 0)
+    rated = period_conversations(period).filter(rating__isnull=False).order_by().values_list("rating")
+    for rating, count in rated.annotate(count=Count("id")):
+        counts[rating] = count
+    return counts
 
 
 # The floor now
@@ -340,6 +475,11 @@ def floor_monitor(business_line: BusinessLine) -> Monitor:
             for agent in team
         ],
     )
+
+
+def business_lines_for_reports() -> QuerySet[BusinessLine]:
+    """Every business line, by name: a supervisor reads all of them."""
+    return BusinessLine.objects.order_by("name", "id")
 
 
 def business_line_by_key(*, key: str) -> BusinessLine | None:

@@ -1,16 +1,68 @@
 """Admin for business lines: settings, team, and an identity secret that only superusers may read."""
 
+import base64
+import io
 from collections.abc import Sequence
 
+from django import forms
 from django.contrib import admin
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.templatetags.static import static
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from PIL import Image, UnidentifiedImageError
 
 from agents.models import Agent
 from audit.admin import AuditedModelAdmin
 from routing.models import BusinessLine
 
 SECRET_MASK = "•" * 12
+# The team's picture is kept small: a square PNG of at most this many pixels a side, inside the business line's row.
+TEAM_PICTURE_PIXELS = 128
+TEAM_PICTURE_MAX_UPLOAD = 2 * 1024 * 1024
+
+
+def team_picture_data_url(upload: UploadedFile) -> str:
+    """An uploaded image as a small PNG `data:` URL (the widget shows it without file storage, and the pages'
+    Content-Security-Policy allows `data:` images); refuses anything Pillow cannot decode."""
+    if (upload.size or 0) > TEAM_PICTURE_MAX_UPLOAD:
+        raise forms.ValidationError("The picture must be under 2 MB.")
+    try:
+        with Image.open(upload) as image:
+            image.load()
+            picture = image.convert("RGBA")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise forms.ValidationError("Not an image: upload a PNG, JPEG, GIF or WebP picture.") from None
+    picture.thumbnail((TEAM_PICTURE_PIXELS, TEAM_PICTURE_PIXELS))
+    out = io.BytesIO()
+    picture.save(out, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+class BusinessLineForm(forms.ModelForm):
+    team_picture_upload = forms.ImageField(
+        required=False, label="Team picture", help_text="A square picture works best; it is shrunk to 128 pixels."
+    )
+    team_picture_clear = forms.BooleanField(required=False, label="Remove the team picture")
+
+    class Meta:
+        model = BusinessLine
+        # The admin's fieldsets decide the form's fields; the picture is never a field (only its upload is).
+        fields = ["name"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean() or {}
+        upload = cleaned.get("team_picture_upload")
+        if upload:
+            try:
+                self.instance.team_picture = team_picture_data_url(upload)
+            except forms.ValidationError as error:
+                self.add_error("team_picture_upload", error)
+        elif cleaned.get("team_picture_clear"):
+            self.instance.team_picture = ""
+        return cleaned
 
 
 class TeamMemberInline(admin.TabularInline):
@@ -28,9 +80,10 @@ class TeamMemberInline(admin.TabularInline):
 
 @admin.register(BusinessLine)
 class BusinessLineAdmin(AuditedModelAdmin):
+    form = BusinessLineForm
     list_display = ["name", "key", "time_zone", "team_size", "retention_days", "created_at"]
     search_fields = ["name", "key"]
-    readonly_fields = ["created_at"]
+    readonly_fields = ["created_at", "team_picture_shown", "widget_preview"]
     inlines = [TeamMemberInline]
     fieldsets = [
         (
@@ -43,6 +96,33 @@ class BusinessLineAdmin(AuditedModelAdmin):
             {"fields": ["wait_timeout", "agent_reply_timeout", "disconnect_grace", "idle_timeout"]},
         ),
         ("Attachments", {"fields": ["attachment_max_bytes", "attachment_types"]}),
+        ("Email", {"fields": ["inbox_email", "language"]}),
+        (
+            "Widget",
+            {
+                "fields": [
+                    "widget_color",
+                    "widget_position",
+                    "widget_title",
+                    "team_name",
+                    "team_picture_shown",
+                    "team_picture_upload",
+                    "team_picture_clear",
+                    "launcher_text",
+                    "widget_preview",
+                ],
+                "description": "How the chat looks on the line's sites; the greeting is above. Save to see a change "
+                "in the preview.",
+            },
+        ),
+        (
+            "Pre-chat form",
+            {
+                "fields": ["prechat_name", "prechat_email", "prechat_phone", "prechat_question"],
+                "description": "Asked before a customer's chat starts; the answers go on the customer and open the "
+                "conversation as its first message.",
+            },
+        ),
         ("Data protection", {"fields": ["retention_days"]}),
         (None, {"fields": ["created_at"]}),
     ]
@@ -53,6 +133,25 @@ class BusinessLineAdmin(AuditedModelAdmin):
     @admin.display(description="Team")
     def team_size(self, obj: BusinessLine) -> int:
         return len(obj.agents.all())
+
+    @admin.display(description="Current team picture")
+    def team_picture_shown(self, obj: BusinessLine) -> SafeString | str:
+        if not obj.team_picture:
+            return "-"
+        return format_html('<img src="{}" alt="Team picture" width="64" height="64">', obj.team_picture)
+
+    @admin.display(description="Preview")
+    def widget_preview(self, obj: BusinessLine) -> SafeString | str:
+        """The line's widget as saved, embedded in this page the way a site embeds it, in preview mode: its chat
+        page opens no session, so nothing here reaches the agents."""
+        if obj.pk is None:
+            return "Save the business line to preview its widget."
+        return format_html(
+            '<p class="help">The launcher in the corner of this page is the widget as customers see it.</p>'
+            '<script src="{}" data-business-line="{}" data-preview="1" defer></script>',
+            static("widget/widget.js"),
+            obj.key,
+        )
 
     @admin.display(description="Identity secret")
     def identity_secret_masked(self, obj: BusinessLine) -> str:

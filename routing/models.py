@@ -4,6 +4,7 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 
 from chat.files import ALL_TYPES
@@ -44,6 +45,26 @@ def validate_attachment_types(value: str) -> None:
         raise ValidationError(
             f"Not a type the server recognises: {', '.join(unknown)}. Known: {', '.join(sorted(ALL_TYPES))}."
         )
+
+
+validate_widget_color = RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour as #RRGGBB, e.g. #4338ca.")
+
+
+class WidgetPosition(models.TextChoices):
+    RIGHT = "right", "Bottom right"
+    LEFT = "left", "Bottom left"
+
+
+class PrechatMode(models.TextChoices):
+    """How the pre-chat form asks one question before a first chat."""
+
+    OFF = "off", "Not asked"
+    OPTIONAL = "optional", "Optional"
+    REQUIRED = "required", "Required"
+
+
+# The pre-chat form's questions, in the order the widget asks them.
+PRECHAT_FIELDS = ("name", "email", "phone", "question")
 
 
 class BusinessLine(models.Model):
@@ -102,6 +123,56 @@ class BusinessLine(models.Model):
         help_text="File types chats may carry, one MIME type per line (image/png, application/pdf, ...), decided "
         "from each file's content. Empty: ATTACHMENT_ALLOWED_TYPES.",
     )
+    inbox_email = models.EmailField(
+        blank=True,
+        default="",
+        help_text="The team's inbox: every message a customer leaves is emailed here too (agents also find it in "
+        "the workbench's missed list). Empty: not emailed.",
+    )
+    language = models.CharField(
+        max_length=16,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text="Language of the emails to customers whose own language is not known.",
+    )
+    widget_color = models.CharField(
+        max_length=7, default="#4338ca", validators=[validate_widget_color], help_text="The widget's colour, #RRGGBB."
+    )
+    widget_position = models.CharField(
+        max_length=8, choices=WidgetPosition.choices, default=WidgetPosition.RIGHT, help_text="Where the launcher sits."
+    )
+    widget_title = models.CharField(
+        max_length=100, blank=True, default="", help_text="The chat's title. Empty: the business line's name."
+    )
+    team_name = models.CharField(
+        max_length=100, blank=True, default="", help_text='Who answers, shown under the title ("Acme support team").'
+    )
+    team_picture = models.TextField(
+        blank=True,
+        default="",
+        help_text="The team's picture, stored as a small PNG (a data: URL, so it needs no file storage).",
+    )
+    launcher_text = models.CharField(
+        max_length=40,
+        blank=True,
+        default="",
+        help_text='Text beside the launcher button ("Chat with us"). Empty: the icon only.',
+    )
+    prechat_name = models.CharField(
+        max_length=8, choices=PrechatMode.choices, default=PrechatMode.OFF, help_text="Pre-chat form: the name."
+    )
+    prechat_email = models.CharField(
+        max_length=8, choices=PrechatMode.choices, default=PrechatMode.OFF, help_text="Pre-chat form: the email."
+    )
+    prechat_phone = models.CharField(
+        max_length=8, choices=PrechatMode.choices, default=PrechatMode.OFF, help_text="Pre-chat form: the phone number."
+    )
+    prechat_question = models.CharField(
+        max_length=8,
+        choices=PrechatMode.choices,
+        default=PrechatMode.OFF,
+        help_text="Pre-chat form: the first question, which becomes the conversation's first message.",
+    )
     allowed_origins = models.TextField(
         blank=True,
         default="",
@@ -118,3 +189,8 @@ class BusinessLine(models.Model):
     @property
     def allowed_origin_list(self) -> list[str]:
         return [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
+
+    @property
+    def prechat_form(self) -> dict[str, str]:
+        """Each pre-chat question and how it is asked (`off`, `optional`, `required`)."""
+        return {field: getattr(self, f"prechat_{field}") for field in PRECHAT_FIELDS}

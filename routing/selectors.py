@@ -5,7 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -67,6 +67,29 @@ def business_line_is_open(business_line: BusinessLine, *, at: datetime | None = 
     local = (at or timezone.now()).astimezone(zoneinfo.ZoneInfo(business_line.time_zone))
     now = local.strftime("%H:%M")
     return any(start <= now < end for start, end in schedule.get(WEEKDAYS[local.weekday()], []))
+
+
+def business_hours_q(business_line: BusinessLine, *, iso_weekday: str, local_time: str) -> Q:
+    """`business_line_is_open` as a filter, for reports that count what happened within business hours: the
+    moment's ISO weekday (1 = Monday) and time of day in the line's zone are read from the fields (or annotations)
+    `iso_weekday` and `local_time`. The same weekly schedule and the same comparison (`start <= time < end`; an
+    end of "24:00" is the end of the day); an empty schedule is always open."""
+    schedule = business_line.business_hours or {}
+    if not schedule:
+        return Q()
+    open_at = Q(pk__in=[])
+    for weekday_number, weekday in enumerate(WEEKDAYS, start=1):
+        for start, end in schedule.get(weekday, []):
+            interval = Q(**{iso_weekday: weekday_number, f"{local_time}__gte": _time_of_day(start)})
+            if end < "24:00":
+                interval &= Q(**{f"{local_time}__lt": _time_of_day(end)})
+            open_at |= interval
+    return open_at
+
+
+def _time_of_day(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
 
 
 def available_agent_ids(*, business_line_id: int) -> list[int]:

@@ -208,31 +208,62 @@ def conversation_transfer(
 ) -> Conversation:
     """Hand a conversation to another agent with room, or to a business line's queue, with an optional note for
     whoever takes it: an internal note (agents only, never the customer) written just before the transfer."""
+    return _transfer(
+        Participant(kind="agent", id=agent_id),
+        conversation_id,
+        to_agent_id=to_agent_id,
+        to_business_line=to_business_line,
+        note=_transfer_note(note),
+    )
+
+
+def conversation_transfer_by_supervisor(
+    *, supervisor: Participant, conversation_id: int, to_agent_id: object = None, to_business_line: object = None
+) -> Conversation:
+    """A supervisor moves any agent's conversation to another agent with room, or to a business line's queue: the
+    same rule and the same lifecycle changes as the agent's own transfer."""
+    if supervisor.kind != "supervisor":
+        raise ChatError(ErrorCode.NOT_A_SUPERVISOR, "Only supervisors transfer other agents' conversations")
+    return _transfer(supervisor, conversation_id, to_agent_id=to_agent_id, to_business_line=to_business_line)
+
+
+def _transfer(
+    participant: Participant,
+    conversation_id: int,
+    *,
+    to_agent_id: object,
+    to_business_line: object,
+    note: str = "",
+) -> Conversation:
     if (to_agent_id is None) == (to_business_line is None):
         raise ChatError(ErrorCode.INVALID_FIELD, "Give exactly one of to_agent_id and to_business_line")
-    note = _transfer_note(note)
-    participant = Participant(kind="agent", id=agent_id)
     with locks.transaction():
         conversation = locks.conversation_for(participant, conversation_id)
-        require_writable(participant, conversation)
+        if participant.kind == "supervisor":
+            if conversation.status != ConversationStatus.ACTIVE:
+                raise ChatError(ErrorCode.NOT_ASSIGNED, "Only a conversation an agent has can be transferred")
+        else:
+            require_writable(participant, conversation)
         old_line_id = conversation.business_line_id
         if note:
             message_append(
                 conversation=conversation,
                 sender=Sender.AGENT,
-                agent_id=agent_id,
+                agent_id=participant.id,
                 body=note,
                 event=TRANSFER_NOTE_EVENT,
                 internal=True,
             )
         if to_agent_id is not None:
-            _transfer_to_agent(conversation, to_agent_id)
+            _transfer_to_agent(
+                conversation, to_agent_id, by="A supervisor" if participant.kind == "supervisor" else None
+            )
         else:
             _transfer_to_line(conversation, to_business_line)
         hooks.queue_changed(business_line_id=old_line_id)
         if conversation.business_line_id != old_line_id:
             hooks.queue_changed(business_line_id=conversation.business_line_id)
-    logger.info("conversation %s transferred by agent %s", conversation_id, agent_id)
+    logger.info("conversation %s transferred by %s %s", conversation_id, participant.kind, participant.id)
     return conversation
 
 
@@ -251,7 +282,7 @@ def _transfer_note(note: object) -> str:
     return note.strip()
 
 
-def _transfer_to_agent(conversation: Conversation, to_agent_id: object) -> None:
+def _transfer_to_agent(conversation: Conversation, to_agent_id: object, *, by: str | None) -> None:
     if not isinstance(to_agent_id, int) or isinstance(to_agent_id, bool) or to_agent_id == conversation.agent_id:
         raise ChatError(ErrorCode.INVALID_FIELD, "to_agent_id must be another agent's id")
     line_id = conversation.business_line_id
@@ -260,7 +291,7 @@ def _transfer_to_agent(conversation: Conversation, to_agent_id: object) -> None:
         if to_agent_id not in available_agent_ids(business_line_id=line_id):
             raise ChatError(ErrorCode.AGENT_UNAVAILABLE, "That agent is not online in this business line")
         raise ChatError(ErrorCode.AGENT_UNAVAILABLE, "That agent has no free capacity")
-    lifecycle.conversation_transfer_to_agent(conversation=conversation, agent=choice[1])
+    lifecycle.conversation_transfer_to_agent(conversation=conversation, agent=choice[1], by=by)
 
 
 def _transfer_to_line(conversation: Conversation, line_key: object) -> None:

@@ -148,10 +148,17 @@ def test_csv_export_has_one_row_per_message_in_order_and_neutralises_formulas(cl
         channel="h5",
         status=ConversationStatus.CLOSED,
         agent=agent,
+        started_at=datetime(2026, 1, 2, 3, 0, 0, tzinfo=UTC),
+        first_assigned_at=datetime(2026, 1, 2, 3, 0, 30, tzinfo=UTC),
+        first_agent_reply_at=datetime(2026, 1, 2, 3, 1, 0, tzinfo=UTC),
+        closed_at=datetime(2026, 1, 2, 3, 10, 30, tzinfo=UTC),
+        close_reason="agent",
+        rating=4,
     )
     second = ConversationFactory(
         customer=CustomerFactory(business_line=line, name="Carl", email="@carl@example.com"),
         channel="web",
+        started_at=datetime(2026, 1, 2, 4, 0, 0, tzinfo=UTC),
     )
     unselected = ConversationFactory(customer__business_line=line)
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -178,29 +185,47 @@ def test_csv_export_has_one_row_per_message_in_order_and_neutralises_formulas(cl
     assert response["Content-Disposition"].startswith('attachment; filename="transcripts-')
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     stamp = "2026-01-02T03:04:05+00:00"
-    first_cells = [str(first.pk), "Retail", "h5", "closed", "'=cmd|'/c calc'!A1", "ann@example.com", "u-1", "Bob"]
-    second_cells = [str(second.pk), "Retail", "web", "waiting", "Carl", "'@carl@example.com", "", ""]
+    first_cells = [
+        *[str(first.pk), "Retail", "h5", "closed", "agent", "'=cmd|'/c calc'!A1", "ann@example.com", "u-1", "Bob"],
+        *["2026-01-02T03:00:00+00:00", "2026-01-02T03:00:30+00:00", "2026-01-02T03:01:00+00:00"],
+        *["2026-01-02T03:10:30+00:00", "30.0", "60.0", "600.0", "4", ""],
+    ]
+    second_cells = [
+        *[str(second.pk), "Retail", "web", "waiting", "", "Carl", "'@carl@example.com", "", ""],
+        *["2026-01-02T04:00:00+00:00", "", "", "", "", "", "", "", ""],
+    ]
     assert rows == [
         [
             "conversation_id",
             "business_line",
             "channel",
             "status",
+            "close_reason",
             "customer_name",
             "customer_email",
             "external_id",
-            "agent",
+            "agents",
+            "started_at",
+            "assigned_at",
+            "first_response_at",
+            "closed_at",
+            "wait_seconds",
+            "first_response_seconds",
+            "handling_seconds",
+            "rating",
+            "labels",
             "seq",
             "sender",
+            "author",
             "body",
             "internal_note",
             "created_at",
             "attachments",
         ],
-        [*first_cells, "1", "customer", "Hi, 你好", "no", stamp, ""],
-        [*first_cells, "2", "agent", "'+1 more", "no", stamp, ""],
-        [*first_cells, "3", "agent", "'-internal", "yes", stamp, ""],
-        [*second_cells, "1", "customer", 'say "hi",\nthen =SUM(A1)', "no", stamp, ""],
+        [*first_cells, "1", "customer", "'=cmd|'/c calc'!A1", "Hi, 你好", "no", stamp, ""],
+        [*first_cells, "2", "agent", "Bob", "'+1 more", "no", stamp, ""],
+        [*first_cells, "3", "agent", "Bob", "'-internal", "yes", stamp, ""],
+        [*second_cells, "1", "customer", "Carl", 'say "hi",\nthen =SUM(A1)', "no", stamp, ""],
     ]
 
 
@@ -262,7 +287,7 @@ def test_export_is_neither_offered_nor_allowed_with_only_view_permissions(client
     assert "Content-Disposition" not in attempt
 
 
-def test_supervisors_group_has_exactly_the_view_and_export_permissions_and_keeps_replies_and_labels():
+def test_supervisors_group_reads_exports_keeps_replies_and_labels_and_edits_lines_and_agents():
     # when
     group = Group.objects.get(name="Supervisors")
 
@@ -282,6 +307,9 @@ def test_supervisors_group_has_exactly_the_view_and_export_permissions_and_keeps
         ("desk", "delete_label"),
         ("desk", "view_label"),
         ("chat", "export_transcript"),
+        ("routing", "add_businessline"),
+        ("routing", "change_businessline"),
+        ("agents", "change_agent"),
     }
 
 
@@ -300,7 +328,7 @@ def test_supervisors_group_migration_is_reversible():
 
     # then
     assert removed
-    assert Group.objects.get(name="Supervisors").permissions.count() == 14  # 6, and desk's 8 (desk/0003)
+    assert Group.objects.get(name="Supervisors").permissions.count() == 17  # 6, desk's 8 (desk/0003), chat/0008's 3
 
 
 @pytest.fixture
@@ -460,7 +488,7 @@ def test_the_business_line_form_is_whole_and_its_help_text_shows_the_script_tag_
     controls = FormControls()
     controls.feed(html)
     fields = [name for name in controls.names if not name.startswith("initial-")]  # hidden twins of defaults
-    assert fields[fields.index("key") :][:17] == [
+    assert fields[fields.index("key") :][:30] == [
         "key",
         "identity_secret",
         "identity_requires_expiry",
@@ -474,6 +502,19 @@ def test_the_business_line_form_is_whole_and_its_help_text_shows_the_script_tag_
         "idle_timeout",
         "attachment_max_bytes",
         "attachment_types",
+        "inbox_email",
+        "language",
+        "widget_color",
+        "widget_position",
+        "widget_title",
+        "team_name",
+        "team_picture_upload",
+        "team_picture_clear",
+        "launcher_text",
+        "prechat_name",
+        "prechat_email",
+        "prechat_phone",
+        "prechat_question",
         "retention_days",
         "Agent_business_lines-TOTAL_FORMS",
         "Agent_business_lines-INITIAL_FORMS",

@@ -189,6 +189,19 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
         R403_AGENT,
         R403_AGENT,
     ),
+    # Its customer only (widget token), once it has ended: A's target is active, so even A is refused.
+    ("POST", "api/conversations/<int:conversation_id>/transcript/email/"): (
+        R401,
+        "409 conversation_open",
+        R404,
+        R404,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R401,
+        R401,
+        R401,
+    ),
     # Asked without the link's `sig`: a token of the conversation's customer or an agent of its line, else refused.
     ("GET", "api/attachments/<int:attachment_id>/download/"): (
         R403_NO_LINK,
@@ -366,6 +379,8 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("GET", "api/search/"): (R401, R401_BAD, R401_BAD, R401_BAD, R200, R200, R200, R403_AGENT, R403_AGENT, R403_AGENT),
     ("GET", "workbench/"): (R302, R302, R302, R302, R200, R200, R200, R403, R403, R403),
+    ("GET", "admin/monitor/"): (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
+    ("GET", "admin/reports/"): (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
     ("GET", ""): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
     ("GET", "chat/"): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
     ("GET", "h5/"): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
@@ -823,6 +838,18 @@ def _attachment_files_in_a_temporary_folder(attachment_storage, monkeypatch):
     return attachment_storage
 
 
+def report_page_query(world: World) -> str:
+    """The reports page over yesterday and today (UTC days, local dates of the page)."""
+    today = timezone.now().date()
+    return urlencode(
+        {
+            "business_line": world.line.key,
+            "since": str(today - timedelta(days=1)),
+            "until": str(today + timedelta(days=1)),
+        }
+    )
+
+
 def report_query(world: World) -> str:
     """The reports over the last day of the target's business line."""
     until = timezone.now() + timedelta(minutes=1)
@@ -864,6 +891,10 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
     ("POST", "api/conversations/<int:conversation_id>/attachments/"): lambda world, role: (
         f"/api/conversations/{world.conversation.pk}/attachments/",
         SimpleUploadedFile("a.pdf", PDF),
+    ),
+    ("POST", "api/conversations/<int:conversation_id>/transcript/email/"): lambda world, role: (
+        f"/api/conversations/{world.conversation.pk}/transcript/email/",
+        {"email": "a@example.com"},
     ),
     ("GET", "api/attachments/<int:attachment_id>/download/"): lambda world, role: (
         f"/api/attachments/{customer_upload(world).pk}/download/",
@@ -918,6 +949,8 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
     ),
     ("GET", "api/search/"): lambda world, role: ("/api/search/?q=parcel", None),
     ("GET", "workbench/"): lambda world, role: ("/workbench/", None),
+    ("GET", "admin/monitor/"): lambda world, role: ("/admin/monitor/", None),
+    ("GET", "admin/reports/"): lambda world, role: (f"/admin/reports/?{report_page_query(world)}", None),
     ("GET", ""): lambda world, role: ("/", None),
     ("GET", "chat/"): lambda world, role: (f"/chat/?business_line={world.line.key}", None),
     ("GET", "h5/"): lambda world, role: (f"/h5/?business_line={world.line.key}", None),

@@ -21,11 +21,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(330)]
 
 
-def _quick_run(results_dir: Path) -> tuple[subprocess.CompletedProcess, dict]:
+def _quick_run(results_dir: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
     env = {key: value for key, value in os.environ.items() if not key.lower().endswith("_proxy")}
     env.update(DATABASE_URL=settings.DATABASE_URL, REDIS_URL=settings.REDIS_URL)
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--results-dir", str(results_dir)],
+        [sys.executable, "-m", "bench.run", "--quick", "--results-dir", str(results_dir), *args],
         cwd=BASE_DIR,
         env=env,
         capture_output=True,
@@ -79,3 +79,21 @@ def test_quick_bench_prints_a_table_and_writes_every_figure_with_nothing_lost(tm
         assert run["db_waiting"] == run["customers"] - run["slots"]
         assert run["frames_conversations_held_twice"] == run["frames_agents_over_capacity"] == 0
         assert run["db_conversations_held_twice"] == run["db_agents_over_capacity"] == 0
+
+
+def test_the_reports_scenario_fills_its_line_and_reads_every_figure(tmp_path: Path) -> None:
+    """Not in the quick run (a million conversations in the full one): its quick size, alone."""
+    done, report = _quick_run(tmp_path, "--scenarios", "reports")
+
+    assert set(report["runs"]) == {"reports"}
+    (run,) = report["runs"]["reports"]
+    assert (run["conversations"], run["rows_per_page"]) == (2000, 100)
+    assert set(run) >= {
+        "summary_year_ms",
+        "summary_month_ms",
+        "rows_first_page_ms",
+        "rows_next_page_ms",
+        "page_month_ms",
+        "page_year_ms",
+    }
+    assert "| reports: the summary over 2,000 conversations over a year" in done.stdout

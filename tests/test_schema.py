@@ -220,3 +220,12 @@ def test_supervisors_answers_match_the_schema(schema):
     for path, response in answers:
         errors = list(validator_for(schema, path, "get", response.status_code).iter_errors(response.json()))
         assert errors == [], (path, response.status_code, [e.message for e in errors])
+
+
+@pytest.mark.parametrize("path", ["/api/reports/summary/", "/api/reports/conversations/"])
+def test_the_reports_document_their_period_and_business_hours_switch(schema, path):
+    parameters = {p["name"]: p for p in schema["paths"][path]["get"]["parameters"]}
+
+    assert {"business_line", "since", "until", "business_hours_only"} <= set(parameters)
+    assert parameters["business_hours_only"]["schema"] == {"type": "boolean"}
+    assert parameters["business_hours_only"].get("required", False) is False

@@ -24,6 +24,12 @@ const el = {
   typingText: $("typing-text"), toast: $("toast"), composer: $("composer"), composerForm: $("composer-form"),
   input: $("input"), emojiButton: $("emoji-button"), emojiPanel: $("emoji-panel"),
   attachButton: $("attach-button"), attachInput: $("attach-input"),
+  avatarLetter: $("avatar-letter"), avatarPicture: $("avatar-picture"), introAvatar: $("intro-avatar"),
+  introPicture: $("intro-picture"), introName: $("intro-name"), teamName: $("team-name"), startHint: $("start-hint"),
+  prechatForm: $("prechat-form"), prechatError: $("prechat-error"), prechatSubmit: $("prechat-submit"),
+  transcriptCard: $("transcript-card"), transcriptForm: $("transcript-form"),
+  transcriptEmailLabel: $("transcript-email-label"), transcriptEmail: $("transcript-email"),
+  transcriptError: $("transcript-error"), transcriptDone: $("transcript-done"), transcriptSubmit: $("transcript-submit"),
 };
 
 const TYPING_SEND_EVERY_MS = 3000;
@@ -94,6 +100,9 @@ const state = {
   waitAnyway: false,
   rated: new Set(),
   ratingSkipped: new Set(),
+  prechat: null, // the pre-chat form's answers, sent with conversation.start
+  transcriptSentTo: new Map(), // conversation id -> the address its transcript went to
+  email: "", // an address the customer gave for a transcript, once the server took it
   justLeftMessage: false,
   panelOpen: !config.embed,
   typingSentAt: 0,
@@ -236,7 +245,7 @@ window.addEventListener("message", (event) => {
 /* ---------- Session ---------- */
 
 function begin() {
-  if (state.started) return;
+  if (state.started || config.preview) return;
   state.started = true;
   openSession();
 }
@@ -248,6 +257,9 @@ function retrySession() {
 
 async function openSession() {
   const body = { business_line: config.business_line, channel: config.channel, ...state.identity };
+  // The customer's language, for what is written to them later (emails): the page's when it says one, else the browser's.
+  const language = config.language || navigator.language;
+  if (language) body.language = language;
   const visitorToken = store.read().visitor_token;
   if (visitorToken) body.visitor_token = visitorToken;
   let response;
@@ -332,7 +344,7 @@ client.on("ready", () => {
   if (isOpen() && unassigned) client.assignOutbox(state.currentId);
   else if (state.startRequested || unassigned) {
     state.startRequested = true;
-    client.send({ type: "conversation.start", channel: config.channel, ref: "start" });
+    client.send(startFrame());
   }
   render();
 });
@@ -347,6 +359,8 @@ client.on("conversation", ({ record, frame }) => {
   if (conversation.agent) learnAgentName(conversation.agent);
   if (frame.ref === "start" || (state.startRequested && OPEN.has(conversation.status))) {
     state.startRequested = false;
+    state.prechat = null;
+    el.prechatSubmit.disabled = Boolean(config.preview);
     client.assignOutbox(conversation.id);
     renderPending();
   }
@@ -395,7 +409,17 @@ client.on("error", (frame) => {
     showFormError(el.leaveError, politeError(frame.code));
     return;
   }
-  if (ref === "start") state.startRequested = false;
+  if (ref === "start") {
+    state.startRequested = false;
+    if (state.prechat) {
+      // The form's answers were refused (a required one missing, a malformed email): say so beside the form.
+      state.prechat = null;
+      el.prechatSubmit.disabled = false;
+      showFormError(el.prechatError, prechatRefusal(frame));
+      render();
+      return;
+    }
+  }
   showToast(politeError(frame.code));
 });
 
@@ -687,8 +711,15 @@ function startChat(firstBody) {
   state.justLeftMessage = false;
   state.startRequested = true;
   if (firstBody) client.sendMessage({ conversationId: null, body: firstBody });
-  if (client.ready) client.send({ type: "conversation.start", channel: config.channel, ref: "start" });
+  if (client.ready) client.send(startFrame());
   render();
+}
+
+/** `conversation.start`, with the pre-chat form's answers when the customer gave some (docs/protocol.md). */
+function startFrame() {
+  const frame = { type: "conversation.start", channel: config.channel, ref: "start" };
+  if (state.prechat) frame.prechat = state.prechat;
+  return frame;
 }
 
 function submitComposer() {
@@ -793,16 +824,24 @@ function render() {
   el.chat.dataset.view = view;
 
   el.intro.hidden = view !== "intro";
+  const asking = view === "intro" && prechatAsked;
+  el.prechatForm.hidden = !asking;
+  el.start.hidden = asking;
+  el.startHint.hidden = asking;
+  if (asking) prefillPrechat(conversation);
   el.leaveCard.hidden = view !== "leave";
   el.ratingCard.hidden = view !== "rating";
   el.endedCard.hidden = view !== "ended";
-  el.composer.hidden = !["intro", "chat"].includes(view);
+  el.composer.hidden = !["intro", "chat"].includes(view) || (view === "intro" && prechatAsked);
   el.endChat.hidden = !open;
   if (el.endChat.hidden) el.confirmEnd.hidden = true;
   el.waitAnyway.hidden = status === "missed";
 
   if (view === "leave") renderLeaveCard(status === "missed" ? conversation : null, conversation);
   if (view === "ended") renderEnded(status, conversation);
+  // Offered for a chat that ended with an agent (closed); a left message alone holds only the customer's words.
+  el.transcriptCard.hidden = !(conversation && status === "closed" && ["rating", "ended"].includes(view));
+  if (!el.transcriptCard.hidden) renderTranscriptCard(conversation);
   renderStatus();
   renderAvatar();
   if (view !== state.view) {
@@ -831,6 +870,64 @@ function renderEnded(status, conversation) {
   } else {
     el.endedText.textContent = "This chat has ended.";
   }
+}
+
+/** The address a transcript goes to without asking: the customer's known email. */
+function knownEmail(conversation) {
+  return (conversation.customer && conversation.customer.email) || state.email || state.identity.email || "";
+}
+
+function renderTranscriptCard(conversation) {
+  const sentTo = state.transcriptSentTo.get(conversation.id);
+  el.transcriptDone.hidden = !sentTo;
+  if (sentTo) el.transcriptDone.textContent = `We are sending the transcript to ${sentTo}.`;
+  el.transcriptSubmit.hidden = Boolean(sentTo);
+  el.transcriptEmailLabel.hidden = Boolean(sentTo) || Boolean(knownEmail(conversation));
+}
+
+const TRANSCRIPT_REFUSALS = {
+  rate_limited: "You asked for several transcripts already. Please try again later.",
+  invalid_request: "Please check your email address.",
+  invalid_field: "Please enter your email address.",
+  conversation_open: "The transcript can be sent once the chat has ended.",
+};
+
+/** POST /api/conversations/{id}/transcript/email/ with the customer's token (docs/protocol.md). */
+async function requestTranscript() {
+  const conversation = currentConversation();
+  if (!conversation || !state.token) return;
+  el.transcriptError.hidden = true;
+  const asking = !el.transcriptEmailLabel.hidden;
+  const email = el.transcriptEmail.value.trim();
+  if (asking && (!email || !el.transcriptEmail.checkValidity())) {
+    showFormError(el.transcriptError, email ? "Please check your email address." : "Please enter your email address.");
+    el.transcriptEmail.focus();
+    return;
+  }
+  el.transcriptSubmit.disabled = true;
+  let response;
+  let answer = {};
+  try {
+    response = await fetch(`/api/conversations/${conversation.id}/transcript/email/`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: `Token ${state.token}` },
+      body: JSON.stringify(asking ? { email } : {}),
+      credentials: "omit",
+    });
+    answer = await response.json().catch(() => ({}));
+  } catch (error) {
+    showFormError(el.transcriptError, "You are offline. Please try again when the connection is back.");
+    return;
+  } finally {
+    el.transcriptSubmit.disabled = false;
+  }
+  if (!response.ok) {
+    showFormError(el.transcriptError, TRANSCRIPT_REFUSALS[answer.code] || politeError(answer.code));
+    return;
+  }
+  state.email = state.email || answer.email;
+  state.transcriptSentTo.set(conversation.id, answer.email);
+  render();
 }
 
 function renderStatus() {
@@ -873,9 +970,10 @@ function formatWait(seconds) {
 function renderAvatar() {
   const record = currentRecord();
   const agent = record && standing(record) === "active" && record.conversation.agent;
-  const name = agent ? agent.name : config.business_line_name;
-  el.avatar.textContent = (name.trim()[0] || "?").toUpperCase();
+  const name = agent ? agent.name : appearance.title || config.business_line_name;
+  el.avatarLetter.textContent = (name.trim()[0] || "?").toUpperCase();
   el.avatar.classList.toggle("is-agent", Boolean(agent));
+  el.avatar.classList.toggle("has-picture", Boolean(appearance.team_picture) && !agent);
 }
 
 function isNearBottom() {
@@ -918,7 +1016,89 @@ function fatal(text) {
 
 /* ---------- Controls ---------- */
 
-el.greeting.textContent = config.greeting || "Hi! Ask us anything: we are happy to help.";
+/* ---------- The business line's appearance and pre-chat form (admin; docs/protocol.md) ---------- */
+
+const appearance = config.appearance || {};
+const prechatForm = config.prechat_form || {};
+const prechatAsked = Object.values(prechatForm).some((mode) => mode !== "off");
+
+function applyAppearance() {
+  const root = document.documentElement.style;
+  if (/^#[0-9a-fA-F]{6}$/.test(appearance.color || "")) {
+    // CSSOM, not an inline style attribute: allowed by the page's Content-Security-Policy.
+    root.setProperty("--brand", appearance.color);
+    root.setProperty("--brand-dark", appearance.color);
+    root.setProperty("--brand-soft", `${appearance.color}1a`);
+  }
+  if (appearance.title) {
+    el.title.textContent = appearance.title;
+    el.introName.textContent = appearance.title;
+  }
+  el.teamName.hidden = !appearance.team_name;
+  el.teamName.textContent = appearance.team_name || "";
+  for (const [picture, holder] of [[el.avatarPicture, el.avatar], [el.introPicture, el.introAvatar]]) {
+    picture.hidden = !appearance.team_picture;
+    if (appearance.team_picture) picture.src = appearance.team_picture;
+    holder.classList.toggle("has-picture", Boolean(appearance.team_picture));
+  }
+  for (const label of el.prechatForm.querySelectorAll("label[data-field]")) {
+    const mode = prechatForm[label.dataset.field] || "off";
+    label.hidden = mode === "off";
+    label.querySelector(".optional").hidden = mode !== "optional";
+    label.querySelector("input, textarea").required = mode === "required";
+  }
+  if (config.preview) {
+    for (const control of [el.start, el.prechatSubmit, el.input]) control.disabled = true;
+  }
+}
+
+/** The server's refusal of the form's answers, said for people (the message names the field: docs/protocol.md). */
+function prechatRefusal(frame) {
+  const message = typeof frame.message === "string" ? frame.message : "";
+  if (message.startsWith("prechat.email")) return "Please check your email address.";
+  if (message.startsWith("prechat.phone")) return "Please check your phone number.";
+  if (message.endsWith("is required")) return "Please fill in the required fields.";
+  return frame.code === "invalid_field" ? "Please check your answers." : politeError(frame.code);
+}
+
+/** Known answers (the site's identity, the customer's last conversation) fill the form's empty fields. */
+function prefillPrechat(conversation) {
+  const customer = (conversation && conversation.customer) || {};
+  for (const field of ["name", "email"]) {
+    const input = $(`prechat-${field}`);
+    if (!input.value) input.value = customer[field] || state.identity[field] || "";
+  }
+}
+
+el.prechatForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  el.prechatError.hidden = true;
+  const answers = {};
+  for (const field of ["name", "email", "phone", "question"]) {
+    const mode = prechatForm[field] || "off";
+    if (mode === "off") continue;
+    const input = $(`prechat-${field}`);
+    const value = input.value.trim();
+    if (!value && mode === "required") {
+      showFormError(el.prechatError, "Please fill in the required fields.");
+      input.focus();
+      return;
+    }
+    if (value && !input.checkValidity()) {
+      showFormError(el.prechatError, field === "email" ? "Please check your email address." : "Please check your answers.");
+      input.focus();
+      return;
+    }
+    if (value) answers[field] = value;
+  }
+  state.prechat = answers;
+  el.prechatSubmit.disabled = true;
+  begin();
+  startChat(null);
+});
+
+applyAppearance();
+el.greeting.textContent = appearance.greeting || config.greeting || "Hi! Ask us anything: we are happy to help.";
 
 el.composerForm.addEventListener("submit", (event) => {
   event.preventDefault();
@@ -1048,6 +1228,10 @@ el.ratingForm.addEventListener("submit", (event) => {
   if (client.send(frame)) el.ratingSubmit.disabled = true;
   else showFormError(el.ratingError, "You are offline. Please try again when the connection is back.");
 });
+el.transcriptForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  requestTranscript();
+});
 el.ratingSkip.addEventListener("click", () => {
   if (state.currentId !== null) state.ratingSkipped.add(state.currentId);
   render();
@@ -1098,5 +1282,8 @@ function takeLinkIdentity() {
 }
 
 render();
-if (parentWindow) parentWindow.postMessage({ source: "cs-chat", type: "ready" }, "*");
-else if (takeLinkIdentity()) begin();
+if (parentWindow) {
+  // The launcher's look is public (it is on the line's every page): the host script applies it.
+  const launcher = { color: appearance.color, position: appearance.position, launcher_text: appearance.launcher_text };
+  parentWindow.postMessage({ source: "cs-chat", type: "ready", appearance: launcher }, "*");
+} else if (takeLinkIdentity()) begin();

@@ -35,7 +35,10 @@
     if (script.dataset[attribute]) identity[field] = script.dataset[attribute];
   }
   const chatUrl = new URL("/chat/", chatOrigin);
-  chatUrl.search = new URLSearchParams({ business_line: businessLine, channel: "web", embed: "1" }).toString();
+  const params = { business_line: businessLine, channel: "web", embed: "1" };
+  // data-preview="1": the admin's preview of a business line's widget; its chat opens no session.
+  if (script.dataset.preview === "1") params.preview = "1";
+  chatUrl.search = new URLSearchParams(params).toString();
   const OPEN_KEY = "cs-widget-open";
 
   const CHAT_ICON = '<svg class="icon-chat" viewBox="0 0 24 24" aria-hidden="true"><path fill="currentColor" d="M12 3C6.9 3 3 6.5 3 10.9c0 2.4 1.2 4.6 3.1 6L5.4 20.4a.6.6 0 00.9.6l3.6-2.1c.7.1 1.4.2 2.1.2 5.1 0 9-3.5 9-8.1S17.1 3 12 3zm-4 9.2a1.2 1.2 0 110-2.4 1.2 1.2 0 010 2.4zm4 0a1.2 1.2 0 110-2.4 1.2 1.2 0 010 2.4zm4 0a1.2 1.2 0 110-2.4 1.2 1.2 0 010 2.4z"/></svg>';
@@ -59,7 +62,10 @@
   const badge = document.createElement("span");
   badge.className = "badge";
   badge.hidden = true;
-  launcher.append(badge);
+  const launcherText = document.createElement("span");
+  launcherText.className = "launcher-text";
+  launcherText.hidden = true;
+  launcher.append(launcherText, badge);
 
   const panel = document.createElement("div");
   panel.className = "panel";
@@ -146,6 +152,7 @@
     if (!data || data.source !== "cs-chat") return;
     if (data.type === "ready") {
       frameReady = true;
+      applyAppearance(data.appearance || {});
       tellFrame({ type: "init", identity, open, context: pageContext(), attributes: { ...attributes } });
     } else if (data.type === "unread") {
       unread = Number.isInteger(data.count) && data.count > 0 ? data.count : 0;
@@ -155,6 +162,16 @@
       launcher.focus({ preventScroll: true });
     }
   });
+
+  /** The business line's launcher (admin): colour, side of the page, text beside the icon. */
+  function applyAppearance(appearance) {
+    if (/^#[0-9a-fA-F]{6}$/.test(appearance.color || "")) host.style.setProperty("--cs-brand", appearance.color);
+    host.dataset.position = appearance.position === "left" ? "left" : "right";
+    const text = typeof appearance.launcher_text === "string" ? appearance.launcher_text.trim() : "";
+    launcherText.textContent = text;
+    launcherText.hidden = !text;
+    launcher.classList.toggle("has-text", Boolean(text));
+  }
 
   launcher.addEventListener("click", () => setOpen(!open));
   // A page that changes its address without loading (a single-page app) tells the frame where it went.

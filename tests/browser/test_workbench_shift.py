@@ -229,7 +229,8 @@ def test_notifications_are_asked_for_once_from_a_clear_prompt(agent_page, team, 
 def test_a_customer_waiting_past_the_reply_target_turns_red_and_an_idle_agent_goes_away(
     agent_page, scripted, team, screenshot
 ):
-    # Given a business line whose reply target (its agent reply timeout; no sweep runs here) is 1 second, and Alice online with a customer's chat
+    # Given a business line whose reply target (its agent reply timeout; no sweep runs here) is 1 second, and
+    # Alice online with a customer's chat
     team.line.agent_reply_timeout = 1
     team.line.save(update_fields=["agent_reply_timeout"])
     agent_page.open_workbench(team.username)
@@ -591,7 +592,8 @@ def test_going_offline_or_away_with_chats_open_asks_what_becomes_of_them(agent_p
 def test_a_busy_workbench(agent_page, scripted, team, screenshot):
     """A shift in full swing, for the README (artifacts/screenshots/workbench-busy.png, copied to
     docs/images/workbench.png): three chats, one past its reply target, a queue, a left message, one closed."""
-    # Given a line whose reply target (its agent reply timeout; no sweep runs here) is 1 second, and Alice online with room for three
+    # Given a line whose reply target (its agent reply timeout; no sweep runs here) is 1 second, and Alice
+    # online with room for three
     team.line.agent_reply_timeout = 1
     team.line.save(update_fields=["agent_reply_timeout"])
     agent_page.open_workbench(team.username)

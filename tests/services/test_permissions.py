@@ -31,6 +31,8 @@ def test_conversation_for_sees_exactly_what_visible_conversations_holds():
     participants = [Participant(kind="agent", id=agent.id) for agent in agents] + [
         Participant(kind="customer", id=customer.id) for customer in customers
     ]
+    supervisor = Participant(kind="supervisor", id=1)  # a user id: supervisors see every conversation
+    participants.append(supervisor)
     checked = 0
     for participant in participants:
         visible = set(visible_conversations(participant).values_list("id", flat=True))
@@ -51,6 +53,7 @@ def test_conversation_for_sees_exactly_what_visible_conversations_holds():
     # The cases are not all alike: a two-line agent sees more than a one-line agent, an agent of no line nothing.
     seen = [visible_conversations(participant).count() for participant in participants[:3]]
     assert seen[1] > seen[0] > seen[2] == 0
+    assert visible_conversations(supervisor).count() == len(conversations)
 
 
 def test_conversation_for_loads_every_field():
@@ -84,6 +87,7 @@ def test_message_send_stores_exactly_when_require_writable_allows():
     participants = [Participant(kind="agent", id=agent.id) for agent in (alice, bob, outsider)] + [
         Participant(kind="customer", id=conversation.customer_id) for conversation in conversations
     ]
+    participants.append(Participant(kind="supervisor", id=1))  # writes nowhere: it whispers instead
     outcomes = set()
     for participant in participants:
         for conversation in conversations:

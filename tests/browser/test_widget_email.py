@@ -1,0 +1,163 @@
+"""Email from the customer's side in a real browser: a message left in the widget reaches the team's inbox, the
+agent's answer reaches the customer who left and waits for them in the widget when they come back, and the
+transcript is emailed on request from the widget and the H5 page. A web worker and a Celery worker of this module's
+own send to an SMTP server the test runs (aiosmtpd)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from django.conf import settings
+from playwright.sync_api import FrameLocator, Page, expect
+
+from cs_platform.stack import Stack
+from customers.models import Customer
+from tests.browser.conftest import REDIS_PREFIX
+from tests.integration.harness import stack_on_test_database
+from tests.smtp_server import SmtpInbox
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def smtp_inbox() -> Iterator[SmtpInbox]:
+    inbox = SmtpInbox()
+    inbox.start()
+    yield inbox
+    inbox.stop()
+
+
+@pytest.fixture(scope="module")
+def chat_processes(
+    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory, smtp_inbox: SmtpInbox
+) -> Iterator[Stack]:
+    """The browser tests' web worker and Celery worker (tests/browser/conftest.py), emailing `smtp_inbox`."""
+    env = {
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_inbox.port}/?timeout=5",
+        "EMAIL_FROM": "Acme support <support@acme.test>",
+        "EMAIL_ANSWER_DELAY": "1",
+    }
+    with stack_on_test_database(
+        tmp_path_factory.mktemp("browser-email"), redis_prefix=REDIS_PREFIX, env=env, web=1, pool="solo", beat=False
+    ) as stack:
+        yield stack
+
+
+@pytest.fixture(autouse=True)
+def inbox_emptied(smtp_inbox: SmtpInbox) -> None:
+    smtp_inbox.received.clear()
+
+
+def open_widget(page: Page, server_url: str) -> FrameLocator:
+    page.goto(f"{server_url}/")
+    page.get_by_role("button", name=re.compile("^Open the chat")).click()
+    return page.frame_locator("iframe[title='Chat with us']")
+
+
+def until_no_live_socket(customer_id: int) -> None:
+    """The customer has left: none of their sockets is counted any more (chat/sockets.py)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    deadline = time.monotonic() + 10
+    try:
+        while client.zcard(f"{REDIS_PREFIX}:sockets:customer:{customer_id}"):
+            assert time.monotonic() < deadline, "the customer's socket is still counted"
+            time.sleep(0.05)
+    finally:
+        client.close()
+
+
+def test_a_left_message_is_emailed_answered_by_email_and_shown_when_the_customer_comes_back(
+    page, server, demo_line, alice, scripted_agent, smtp_inbox, screenshot
+):
+    demo_line.inbox_email = "team@acme.test"
+    demo_line.save()
+
+    # given: nobody online, a customer leaves a message in the widget
+    chat = open_widget(page, server.url)
+    chat.get_by_role("textbox", name="Name").fill("Ada")
+    chat.get_by_role("textbox", name="Email").fill("ada@example.com")
+    chat.get_by_role("textbox", name="Your message").fill("Where is my parcel #1234?")
+    chat.get_by_role("button", name="Send message").click()
+    expect(chat.locator("#ended-text")).to_have_text("Your message is with our team. Need anything else?")
+
+    # then: the team's inbox has it
+    inbox_mail = smtp_inbox.wait_for("the left message", lambda r: r.rcpt_tos == ["team@acme.test"])
+    assert inbox_mail.message["Subject"] == "New message from Ada (Acme Shop)"
+    assert "Where is my parcel #1234?" in inbox_mail.part("text/plain")
+
+    # when: the customer leaves the site, and Alice picks the message, answers and closes it
+    page.goto("about:blank")
+    customer = Customer.objects.get()
+    until_no_live_socket(customer.id)
+    agent = scripted_agent(alice)
+    agent.go_online()
+    conversation_id = customer.conversations.get().id
+    agent.request({"type": "conversation.pick", "conversation_id": conversation_id}, "conversation.assigned")
+    agent.say(conversation_id, "It arrives tomorrow morning.")
+
+    # then: the customer gets the answer by email
+    answer_mail = smtp_inbox.wait_for("the answer", lambda r: r.rcpt_tos == ["ada@example.com"])
+    assert answer_mail.message["Subject"] == "Acme Shop answered your message"
+    assert "It arrives tomorrow morning." in answer_mail.part("text/plain")
+    agent.request({"type": "conversation.close", "conversation_id": conversation_id}, "conversation.state")
+
+    # when: the customer comes back to the site (in the same tab, the chat panel opens as they left it)
+    page.goto(f"{server.url}/")
+    expect(page.get_by_role("button", name="Close the chat")).to_be_visible()
+    chat = page.frame_locator("iframe[title='Chat with us']")
+
+    # then: the answer waits for them in the widget, with the offer of the transcript by email
+    expect(chat.locator("#messages > li").filter(has_text="It arrives tomorrow morning.")).to_have_count(1)
+    expect(chat.get_by_role("heading", name="How was your chat?")).to_be_visible()
+    expect(chat.get_by_role("textbox", name="Your email")).to_be_hidden()  # their email is known
+    screenshot(page, "20-answer-waiting-on-return")
+
+    # when: they ask for the transcript
+    chat.get_by_role("button", name="Email me the transcript").click()
+
+    # then
+    expect(chat.locator("#transcript-done")).to_have_text("We are sending the transcript to ada@example.com.")
+    transcript = smtp_inbox.wait_for(
+        "the transcript", lambda r: r.message["Subject"] == "Your conversation with Acme Shop"
+    )
+    assert transcript.rcpt_tos == ["ada@example.com"]
+    text = transcript.part("text/plain")
+    assert text.index("Ada:\nWhere is my parcel #1234?") < text.index("Alice:\nIt arrives tomorrow morning.")
+    assert "It arrives tomorrow morning." in transcript.part("text/html")
+
+
+def test_on_the_h5_page_the_transcript_asks_for_an_email_when_none_is_known(
+    phone, server, alice, scripted_agent, smtp_inbox, screenshot
+):
+    # given: a chat on the H5 page, ended by the agent; the customer gave no email
+    agent = scripted_agent(alice)
+    agent.go_online()
+    phone.goto(f"{server.url}/h5/?business_line=demo")
+    phone.get_by_role("textbox", name="Type your message").fill("Is the shop open on Sunday?")
+    phone.get_by_role("button", name="Send").click()
+    conversation_id = agent.expect("conversation.assigned")["conversation"]["id"]
+    agent.say(conversation_id, "Yes, from 10 to 16.")
+    agent.request({"type": "conversation.close", "conversation_id": conversation_id}, "conversation.state")
+    expect(phone.get_by_role("heading", name="How was your chat?")).to_be_visible()
+
+    # when: they ask for the transcript without an address, then with a wrong one
+    phone.get_by_role("button", name="Email me the transcript").click()
+    expect(phone.locator("#transcript-error")).to_have_text("Please enter your email address.")
+    phone.get_by_role("textbox", name="Your email").fill("bob@example")
+    phone.get_by_role("button", name="Email me the transcript").click()
+    expect(phone.locator("#transcript-error")).to_have_text("Please check your email address.")
+
+    # when: with their address
+    phone.get_by_role("textbox", name="Your email").fill("bob@example.com")
+    screenshot(phone, "21-h5-transcript-by-email")
+    phone.get_by_role("button", name="Email me the transcript").click()
+
+    # then: it is sent there, and the address is now the customer's
+    expect(phone.locator("#transcript-done")).to_have_text("We are sending the transcript to bob@example.com.")
+    transcript = smtp_inbox.wait_for("the transcript", lambda r: r.rcpt_tos == ["bob@example.com"])
+    assert "Yes, from 10 to 16." in transcript.part("text/plain")
+    assert Customer.objects.get().email == "bob@example.com"
