@@ -384,9 +384,12 @@ def test_the_contact_panel_after_a_transfer_from_another_line_shows_where_the_cu
     chat.get_by_role("button", name="Start chat").click()
     chat.get_by_role("textbox", name="Type your message").fill("Why was I charged twice?")
     chat.get_by_role("textbox", name="Type your message").press("Enter")
-    conversation_id = in_thread(lambda: Conversation.objects.exclude(id=closed_conversation.id).get().id)
-    expect(agent_page.conversation(conversation_id).locator(".wb-badge")).to_have_text("active")
     page = agent_page.page
+    assigned = page.locator("#conversation-list [data-conversation-id]").filter(has_text="Why was I charged twice?")
+    expect(assigned.locator(".wb-badge")).to_have_text("active")
+    conversation_id = int(assigned.get_attribute("data-conversation-id") or 0)
+    assert in_thread(lambda: Conversation.objects.get(id=conversation_id).customer_id) == ada.id
+    assert conversation_id != closed_conversation.id
     page.locator("#transfer-button").click()
     page.locator("#transfer-lines").get_by_label("Billing").check()
     page.locator("#transfer-submit").click()
