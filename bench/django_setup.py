@@ -91,15 +91,17 @@ REPORTS_SUPERVISOR = "bench-supervisor"
 # answered and closed by one of the line's agents; 40 % rated. random() after setseed() makes every run the same.
 REPORTS_CUSTOMERS_SQL = """
 INSERT INTO customers_customer
-    (business_line_id, visitor_token, external_id, name, email, first_channel, attributes, first_seen_at, last_seen_at)
-SELECT %(line)s, 'bench-reports-' || n, NULL, 'Customer ' || n, '', 'web', '{}', now(), now()
+    (business_line_id, visitor_token, external_id, name, email, phone, language, first_channel, attributes,
+     first_seen_at, last_seen_at)
+SELECT %(line)s, 'bench-reports-' || n, NULL, 'Customer ' || n, '', '', '', 'web', '{}', now(), now()
 FROM generate_series(1, %(customers)s) AS n
 """
 REPORTS_CONVERSATIONS_SQL = """
 INSERT INTO chat_conversation
     (customer_id, business_line_id, channel, status, agent_id, priority, started_at, queued_at, waiting_since,
      assigned_at, first_assigned_at, first_agent_reply_at, missed_at, last_customer_message_at,
-     last_agent_message_at, closed_at, close_reason, rating, rating_comment, last_seq, handler_ids)
+     last_agent_message_at, closed_at, close_reason, rating, rating_comment, last_seq, handler_ids,
+     answers_by_email, answers_emailed_seq)
 SELECT c.customer_id, %(line)s, c.channel,
     CASE WHEN c.missed THEN 'missed' ELSE 'closed' END,
     CASE WHEN c.missed THEN NULL ELSE c.agent_id END,
@@ -113,7 +115,8 @@ SELECT c.customer_id, %(line)s, c.channel,
     CASE WHEN c.missed THEN 'wait_timeout' ELSE 'agent' END,
     CASE WHEN NOT c.missed AND c.rated THEN c.rating END,
     '', 4,
-    CASE WHEN c.missed THEN ARRAY[]::integer[] ELSE ARRAY[c.agent_id] END
+    CASE WHEN c.missed THEN ARRAY[]::integer[] ELSE ARRAY[c.agent_id] END,
+    false, 0
 FROM (
     SELECT
         first_customer + n %% %(customers)s AS customer_id,

@@ -885,19 +885,20 @@ def search_data_build(database_url: str, line_id: int, other_line_id: int, agent
         conn.execute("DROP INDEX IF EXISTS desk_message_search_idx; DROP INDEX IF EXISTS desk_customer_search_idx")
         for line, count in ((line_id, sizes.search_conversations), (other_line_id, 100)):
             conn.execute(
-                """INSERT INTO customers_customer (visitor_token, external_id, name, email, first_channel,
-                       attributes, first_seen_at, last_seen_at, business_line_id)
+                """INSERT INTO customers_customer (visitor_token, external_id, name, email, phone, language,
+                       first_channel, attributes, first_seen_at, last_seen_at, business_line_id)
                    SELECT 'bench-search-' || %(line)s || '-' || g, 'ext-' || g,
                           (ARRAY['Wang Fang', 'Li Lei', 'Ada Lovelace', '张伟', '王芳'])[1 + g %% 5] || ' ' || g,
-                          'customer' || g || '@example.com', 'web', '{}', now(), now(), %(line)s
+                          'customer' || g || '@example.com', '', '', 'web', '{}', now(), now(), %(line)s
                    FROM generate_series(1, %(count)s) AS g""",
                 {"line": line, "count": count},
             )
             conn.execute(
                 """INSERT INTO chat_conversation (channel, status, priority, started_at, queued_at, waiting_since,
-                       closed_at, close_reason, rating_comment, last_seq, business_line_id, customer_id)
+                       closed_at, close_reason, rating_comment, last_seq, business_line_id, customer_id,
+                       handler_ids, answers_by_email, answers_emailed_seq)
                    SELECT 'web', 'closed', 0, t, t, t, t + interval '10 minutes', 'customer', '', %(per)s,
-                          %(line)s, cu.id
+                          %(line)s, cu.id, ARRAY[]::integer[], false, 0
                    FROM (SELECT id, now() - id * interval '1 minute' AS t FROM customers_customer
                          WHERE business_line_id = %(line)s) AS cu""",
                 {"line": line, "per": per},

@@ -21,7 +21,8 @@ from agents.selectors import agent_names
 from audit.models import AuditAction
 from audit.services import audit_record_request
 from chat.models import Conversation, Message, Sender
-from chat.payloads import attachment_payload
+from chat.payloads import attachment_payload, user_display_name
+from chat.services import WHISPER_EVENT
 from cs_platform.spreadsheets import BYTE_ORDER_MARK, csv_safe
 from desk.models import Label
 from reports.selectors import MEASURES, OUTCOMES, business_hours_filter, local_start_fields, report_row
@@ -106,7 +107,7 @@ def _chunk_rows(chunk: list[Conversation]) -> Iterator[list[Any]]:
     messages: dict[int, list[Message]] = {pk: [] for pk in ids}
     for message in (
         Message.objects.filter(conversation_id__in=ids)
-        .select_related("agent")
+        .select_related("agent", "author_user")
         .prefetch_related("attachments")
         .order_by("conversation_id", "seq")
     ):
@@ -149,6 +150,8 @@ def _author(message: Message, *, customer_name: str) -> str:
         return message.agent.display_name
     if message.sender == Sender.CUSTOMER:
         return customer_name
+    if message.event == WHISPER_EVENT:
+        return f"{user_display_name(message.author_user) if message.author_user else 'Supervisor'} (whisper)"
     return ""
 
 
@@ -167,10 +170,12 @@ def transcript_entries(conversation: Conversation) -> list[dict[str, Any]]:
     """The conversation's messages as the chat view shows them: who, when (in the business line's time zone),
     what, its files; system events and internal notes told apart. One query for messages, one for files."""
     zone = zoneinfo.ZoneInfo(conversation.business_line.time_zone)
-    messages = conversation.messages.select_related("agent").prefetch_related("attachments").order_by("seq")
+    messages = (
+        conversation.messages.select_related("agent", "author_user").prefetch_related("attachments").order_by("seq")
+    )
     entries = []
     for message in messages:
-        if message.sender == Sender.SYSTEM:
+        if message.sender == Sender.SYSTEM and message.event != WHISPER_EVENT:
             kind = "system"
         elif message.is_internal_note:
             kind = "note"

@@ -199,7 +199,17 @@ def conversation_transfer_to_agent(*, conversation: Conversation, agent: Agent, 
 
 def conversation_transfer_to_line(*, conversation: Conversation, business_line_id: int, line_name: str) -> None:
     """Its agent (or a supervisor) sends it to a business line's waiting queue (its own or another): the agent is
-    free of it."""
+    free of it. A conversation still waiting (a supervisor's transfer) moves to the other line's queue as it is: it
+    keeps `queued_at` and `waiting_since`, so it takes its place there by age and its wait timeout runs on."""
+    if conversation.status == ConversationStatus.WAITING:
+        locks.require_held(conversation_id=conversation.id)
+        conversation.business_line_id = business_line_id
+        conversation.save(update_fields=["business_line"])
+        system_message_append(
+            conversation=conversation, event="transferred", body=f"Transferred to {line_name}; waiting for an agent."
+        )
+        hooks.conversation_changed(conversation_id=conversation.id)
+        return
     previous_agent_id = _agent_id_of(conversation)
     _requeue(conversation, event="transferred", body=f"Transferred to {line_name}; waiting for an agent.")
     if business_line_id != conversation.business_line_id:

@@ -1,5 +1,6 @@
 """Conversations and their messages: the transcript, the source of truth for delivery."""
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.files.storage import Storage, storages
 from django.db import models
@@ -147,6 +148,14 @@ class Message(models.Model):
     body = models.TextField(blank=True)
     event = models.CharField(
         max_length=32, blank=True, help_text="For system messages: what happened (assigned, closed, ...)."
+    )
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who wrote a message no agent and no customer wrote: a supervisor's whisper.",
     )
     client_msg_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (null: unique per sender only when given)
     is_internal_note = models.BooleanField(default=False, help_text="Seen by agents only.")

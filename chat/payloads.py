@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.urls import reverse
 
 from chat.files import link_signature
@@ -29,8 +30,15 @@ def attachment_payload(attachment: Attachment) -> dict[str, Any]:
     return payload
 
 
+def user_display_name(user: AbstractBaseUser) -> str:
+    """A user who is not an agent (a supervisor) by name: their full name, else their username."""
+    full_name = getattr(user, "get_full_name", lambda: "")()
+    return str(full_name or user.get_username())
+
+
 def message_payload(message: Message) -> dict[str, Any]:
-    """`message.attachments` should be prefetched (the selectors and `chat.services` do)."""
+    """`message.attachments` should be prefetched and `message.author_user` fetched (the selectors and
+    `chat.services` do)."""
     payload: dict[str, Any] = {
         "id": message.id,
         "conversation_id": message.conversation_id,
@@ -45,6 +53,9 @@ def message_payload(message: Message) -> dict[str, Any]:
         payload["event"] = message.event
     if message.agent_id is not None:
         payload["agent_id"] = message.agent_id
+    author = message.author_user  # None without a query when there is none (every customer's and agent's message)
+    if author is not None:
+        payload["author"] = {"id": author.pk, "name": user_display_name(author)}
     if message.is_internal_note:
         payload["internal"] = True
     if message.attachment.name:

@@ -59,6 +59,7 @@ def messages_after(
     queryset = (
         Message.objects.filter(conversation=conversation, seq__gt=after_seq)
         .order_by("seq")
+        .select_related("author_user")
         .prefetch_related("attachments")
     )
     if not participant.sees_internal_notes:
@@ -82,7 +83,12 @@ def message_payloads_page(
     """
     limit = settings.CHAT_SYNC_LIMIT
     conversation = conversation_for(participant, conversation_id)
-    queryset = Message.objects.filter(conversation=conversation).order_by("seq").prefetch_related("attachments")
+    queryset = (
+        Message.objects.filter(conversation=conversation)
+        .order_by("seq")
+        .select_related("author_user")
+        .prefetch_related("attachments")
+    )
     if not participant.sees_internal_notes:
         queryset = queryset.filter(is_internal_note=False)
     payloads: list[dict[str, Any]] = []

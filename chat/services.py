@@ -16,6 +16,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
@@ -50,8 +51,10 @@ WITH conversation AS (
     FOR UPDATE
 ), message AS (
     INSERT INTO chat_message
-        (conversation_id, seq, sender, agent_id, body, event, client_msg_id, is_internal_note, created_at)
-    SELECT id, last_seq + 1, %(sender)s, %(agent_id)s, %(body)s, %(event)s, %(client_msg_id)s, %(internal)s, %(now)s
+        (conversation_id, seq, sender, agent_id, author_user_id, body, event, client_msg_id, is_internal_note,
+        created_at)
+    SELECT id, last_seq + 1, %(sender)s, %(agent_id)s, %(author_user_id)s, %(body)s, %(event)s, %(client_msg_id)s,
+        %(internal)s, %(now)s
     FROM conversation
     WHERE {writable}
     ON CONFLICT (conversation_id, sender, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
@@ -98,6 +101,7 @@ def _append(
     client_msg_id: str | None,
     internal: bool,
     attachment_ids: Sequence[int] = (),
+    author_user: User | None = None,
 ) -> _Appended | None:
     """The sequence rule, in one statement: lock the conversation row, store the message with `last_seq + 1`
     and move the conversation's counters, in the caller's transaction or (outside one) its own.
@@ -116,6 +120,7 @@ def _append(
                 "participant_id": participant.id if participant is not None else None,
                 "sender": sender,
                 "agent_id": agent_id,
+                "author_user_id": author_user.pk if author_user is not None else None,
                 "body": body,
                 "event": event,
                 "client_msg_id": client_msg_id,
@@ -143,6 +148,8 @@ def _append(
             is_internal_note=internal,
             created_at=now,
         )
+        if author_user is not None:
+            message.author_user = author_user
         message._state.adding = False
         message._state.db = connection.alias
         attachments = _attachments_link(message, attachment_ids) if attachment_ids else []
@@ -198,10 +205,12 @@ def message_append(
     event: str = "",
     client_msg_id: str | None = None,
     internal: bool = False,
+    author_user: User | None = None,
 ) -> Message | None:
     """Append to a conversation the caller has already checked (and usually locked) in this transaction.
 
-    None when the sender already sent `client_msg_id` here: nothing is stored.
+    None when the sender already sent `client_msg_id` here: nothing is stored. `author_user` is who wrote a message
+    that is neither an agent's nor the customer's (a supervisor's whisper).
     """
     locks.conversation_locked_by_statement(conversation.id)
     appended = _append(
@@ -213,6 +222,7 @@ def message_append(
         event=event,
         client_msg_id=client_msg_id,
         internal=internal,
+        author_user=author_user,
     )
     if appended is None or appended.message is None:
         return None
@@ -315,12 +325,14 @@ def whisper_send(
     watching) sees and the customer never does, like an agent's internal note (`is_internal_note`, published to
     agents only, left out of a customer's sync and history).
 
-    Stored as a system message with the event `whisper` (the supervisor is no agent, so no agent writes it); it
+    Stored as a system message with the event `whisper` (the supervisor is no agent, so no agent writes it) and
+    the supervisor's user as its author (`author_user`: agents and the admin's transcript show their name); it
     counts for no timing (not an agent's answer). Returns the message and whether it is new: a repeated
     `client_msg_id` stores nothing and returns the original.
     """
     if supervisor.kind != "supervisor":
         raise ChatError(ErrorCode.NOT_A_SUPERVISOR, "Only supervisors whisper")
+    author = User.objects.get(pk=supervisor.id)
     with locks.transaction():
         conversation = locks.conversation_for(supervisor, conversation_id)
         if conversation.status not in (ConversationStatus.WAITING, ConversationStatus.ACTIVE):
@@ -332,12 +344,13 @@ def whisper_send(
             event=WHISPER_EVENT,
             client_msg_id=client_msg_id,
             internal=True,
+            author_user=author,
         )
     if message is None:
         return (
-            Message.objects.prefetch_related("attachments").get(
-                conversation_id=conversation_id, sender=Sender.SYSTEM, client_msg_id=client_msg_id
-            ),
+            Message.objects.select_related("author_user")
+            .prefetch_related("attachments")
+            .get(conversation_id=conversation_id, sender=Sender.SYSTEM, client_msg_id=client_msg_id),
             False,
         )
     logger.info("supervisor (user %s) whispered in conversation %s", supervisor.id, conversation_id)

@@ -40,8 +40,10 @@ class AdminSite(admin.AdminSite):
 
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
         """An agent's "View site" (in every admin page's header, the workbench's too) opens the workbench: the demo
-        company's site is the customers'."""
+        company's site is the customers'. The header links to the reports and the live monitor only for whom they
+        open (`is_supervisor`, the rule those pages check)."""
         context = super().each_context(request)
+        context["is_supervisor"] = is_supervisor(user=request.user)
         if agent_for_user(user=request.user) is not None:
             context["site_url"] = reverse("workbench")
         return context

@@ -32,7 +32,7 @@ from chat.consumers import (
     _limits,
     _room_for_messages,
 )
-from chat.payloads import message_payload
+from chat.payloads import message_payload, user_display_name
 from chat.permissions import Participant, conversation_for
 from cs_platform import metrics
 from cs_platform.errors import ErrorCode
@@ -138,7 +138,7 @@ class SupervisorConsumer(ChatConsumer):
                 "type": "hello",
                 "role": self.role,
                 "user_id": self.user.pk,
-                "name": self.user.get_full_name() or self.user.get_username(),
+                "name": user_display_name(self.user),
                 **_limits(),
             }
         )

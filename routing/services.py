@@ -220,8 +220,9 @@ def conversation_transfer(
 def conversation_transfer_by_supervisor(
     *, supervisor: Participant, conversation_id: int, to_agent_id: object = None, to_business_line: object = None
 ) -> Conversation:
-    """A supervisor moves any agent's conversation to another agent with room, or to a business line's queue: the
-    same rule and the same lifecycle changes as the agent's own transfer."""
+    """A supervisor moves any open conversation to an agent of its line with room, or to a business line's queue:
+    the same rule and the same lifecycle changes as the agent's own transfer. A conversation still waiting goes to
+    the agent through the assignment rule, or to the other line's queue keeping its place by age."""
     if supervisor.kind != "supervisor":
         raise ChatError(ErrorCode.NOT_A_SUPERVISOR, "Only supervisors transfer other agents' conversations")
     return _transfer(supervisor, conversation_id, to_agent_id=to_agent_id, to_business_line=to_business_line)
@@ -240,8 +241,8 @@ def _transfer(
     with locks.transaction():
         conversation = locks.conversation_for(participant, conversation_id)
         if participant.kind == "supervisor":
-            if conversation.status != ConversationStatus.ACTIVE:
-                raise ChatError(ErrorCode.NOT_ASSIGNED, "Only a conversation an agent has can be transferred")
+            if conversation.status not in OPEN_STATUSES:
+                raise ChatError(ErrorCode.CONVERSATION_CLOSED, f"Conversation is {conversation.status}")
         else:
             require_writable(participant, conversation)
         old_line_id = conversation.business_line_id
@@ -298,6 +299,8 @@ def _transfer_to_line(conversation: Conversation, line_key: object) -> None:
     target = BusinessLine.objects.filter(key=line_key).first() if isinstance(line_key, str) else None
     if target is None:
         raise ChatError(ErrorCode.NOT_FOUND, "No such business line")
+    if conversation.status == ConversationStatus.WAITING and target.id == conversation.business_line_id:
+        raise ChatError(ErrorCode.INVALID_FIELD, "It already waits in that business line's queue")
     lifecycle.conversation_transfer_to_line(
         conversation=conversation, business_line_id=target.id, line_name=target.name
     )

@@ -48,6 +48,7 @@ from agents.services import api_token_issue
 from chat.consumers import AgentConsumer, CustomerConsumer
 from chat.models import Attachment, CloseReason, Conversation, ConversationStatus, Message, Sender
 from chat.permissions import Participant
+from chat.routing import websocket_application
 from chat.services import attachment_upload
 from cs_platform.asgi import application
 from customers.models import Customer
@@ -429,6 +430,7 @@ NOT_FOUND = "error not_found"
 NOT_ASSIGNED = "error not_assigned"
 UNKNOWN_TYPE = "error unknown_type"
 REFUSED = "closed 4401 unauthenticated"
+NOT_SUPERVISOR = "closed 4403 not_a_supervisor"
 HELLO = "hello"
 CONTEXT_SAVED = "customer.context.saved"
 
@@ -556,6 +558,18 @@ SOCKET_MATRIX: dict[str, tuple[str, ...]] = {
     #                 anonymous, A, B, C; agents assigned, unassigned, of another line; staff, supervisor, superuser
     "/ws/customer/": (REFUSED, HELLO, HELLO, HELLO, REFUSED, REFUSED, REFUSED, REFUSED, REFUSED, REFUSED),
     "/ws/agent/": (REFUSED, REFUSED, REFUSED, REFUSED, HELLO, HELLO, HELLO, REFUSED, REFUSED, REFUSED),
+    "/ws/supervisor/": (
+        REFUSED,
+        NOT_SUPERVISOR,
+        NOT_SUPERVISOR,
+        NOT_SUPERVISOR,
+        NOT_SUPERVISOR,
+        NOT_SUPERVISOR,
+        NOT_SUPERVISOR,
+        NOT_SUPERVISOR,
+        HELLO,
+        HELLO,
+    ),
 }
 
 ALLOWED_FRAME_ANSWERS = {ACK, SYNC_RESULT, RELAYED, STATE, PONG, RATED, PRESENCE, ASSIGNED, CONTEXT_SAVED}
@@ -785,6 +799,10 @@ def test_the_admin_tables_have_every_model_and_action_of_the_admin():
 def test_the_frame_table_has_every_frame_type_of_both_sockets():
     assert set(FRAME_MATRIX) == set(CustomerConsumer().handlers()) | set(AgentConsumer().handlers())
     assert set(FRAMES) == set(FRAME_MATRIX)
+
+
+def test_the_socket_table_has_every_websocket_route():
+    assert set(SOCKET_MATRIX) == {f"/{route.pattern}" for route in websocket_application.routes}
 
 
 def test_every_row_has_a_cell_per_role():
@@ -1271,6 +1289,20 @@ async def test_the_agent_socket_takes_each_users_other_credential_alike(cell_wor
             token = await database_sync_to_async(world.api_token)(role)
             socket = await sockets.connect(f"/ws/agent/?token={token}")
         assert await handshake(socket) == SOCKET_MATRIX["/ws/agent/"][ROLES.index(role)]
+
+
+@pytest.mark.parametrize("role", AGENTS + USERS)
+async def test_the_supervisor_socket_takes_each_users_other_credential_alike(cell_world, role):
+    """Supervisors also sign in with an API token (`POST /api/auth/token/`); an agent's session is an agent's."""
+    world = await cell_world(target=ConversationStatus.ACTIVE, roles=(role,))
+    async with Sockets() as sockets:
+        if role in AGENTS:
+            cookie = await database_sync_to_async(world.session_cookie)(role)
+            socket = await sockets.connect("/ws/supervisor/", cookie=cookie)
+        else:
+            token = await database_sync_to_async(world.api_token)(role)
+            socket = await sockets.connect(f"/ws/supervisor/?token={token}")
+        assert await handshake(socket) == SOCKET_MATRIX["/ws/supervisor/"][ROLES.index(role)]
 
 
 # A conversation moved to another business line

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -233,6 +233,21 @@ def test_the_admin_header_links_supervisors_to_the_reports(client, supervisor):
     home = client.get(reverse("admin:index")).content.decode()
 
     assert f'<a href="{PAGE}" id="reports-link">Reports</a>' in home
+    assert '<a href="/admin/monitor/" id="monitor-link">Live monitor</a>' in home
+
+
+def test_the_admin_header_links_to_reports_and_monitor_only_for_supervisors(client):
+    """Staff who may read transcripts, and no more, get no links to pages that would refuse them."""
+    reader = UserFactory(is_staff=True)
+    reader.user_permissions.add(Permission.objects.get(codename="view_conversation"))
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    shown = {}
+    for name, user in (("reader", reader), ("superuser", superuser)):
+        client.force_login(user)
+        header = client.get(reverse("admin:chat_conversation_changelist")).content.decode()
+        shown[name] = ('id="reports-link"' in header, 'id="monitor-link"' in header)
+
+    assert shown == {"reader": (False, False), "superuser": (True, True)}
 
 
 def test_the_page_costs_the_same_queries_for_a_day_or_a_month_and_one_agent_or_many(

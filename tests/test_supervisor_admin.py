@@ -22,7 +22,7 @@ from agents.models import Agent
 from chat.lifecycle import conversation_close, conversation_start
 from chat.models import Conversation
 from chat.permissions import Participant
-from chat.services import attachment_upload, conversation_rate, message_send
+from chat.services import attachment_upload, conversation_rate, message_send, whisper_send
 from desk.models import Label
 from desk.services import conversation_labels_set
 from routing.models import BusinessLine
@@ -287,3 +287,30 @@ def test_the_migration_credits_earlier_conversations_to_the_agents_who_wrote_in_
         Conversation.objects.filter(id__in=[transferred, silent, never_assigned]).values_list("id", "handler_ids")
     )
     assert handlers == {transferred: [second.id, first.id, third.id], silent: [first.id], never_assigned: []}
+
+
+def test_a_whisper_names_its_supervisor_in_the_transcript_and_the_export(client, supervisor, clock):
+    """Failed before `Message.author_user`: the transcript showed a whisper as a system event, by nobody."""
+    # given a waiting conversation a supervisor whispered in
+    line = BusinessLineFactory(name="Shop", time_zone="Asia/Shanghai")
+    conversation, _ = conversation_start(customer=CustomerFactory(business_line=line, name="Ann"), channel="web")
+    boss = UserFactory(username="boss", first_name="Sam", last_name="Lee")
+    boss.groups.add(Group.objects.get(name="Supervisors"))
+    whisper, _ = whisper_send(
+        supervisor=Participant(kind="supervisor", id=boss.id),
+        conversation_id=conversation.id,
+        client_msg_id="w",
+        body="Offer the coupon",
+    )
+
+    page = client.get(reverse("admin:chat_conversation_change", args=[conversation.pk])).content.decode()
+    response = client.post(CHANGELIST, {"action": "export_transcripts", "_selected_action": [conversation.pk]})
+
+    assert whisper.author_user_id == boss.id
+    entry = page[page.index(f'data-seq="{whisper.seq}"') :].split("</li>")[0]
+    assert "<strong>Sam Lee (whisper)</strong>" in entry
+    assert "Internal note · agents only" in entry
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [
+        (row["sender"], row["author"], row["internal_note"]) for row in rows if row["body"] == "Offer the coupon"
+    ] == [("system", "Sam Lee (whisper)", "yes")]

@@ -207,7 +207,8 @@ async def assigned_chat(customer, agent):
 
 async def test_a_whisper_reaches_the_agent_and_watching_supervisors_never_the_customer(line, customer, agent):
     customer_ws, agent_ws, conversation_id = await assigned_chat(customer, agent)
-    socket, _ = await supervisor_socket()
+    sam = await sync_to_async(supervisor_user)()
+    socket, _ = await supervisor_socket(sam)
 
     # The supervisor opens the conversation: its transcript, then its live messages
     await socket.send_json_to({"type": "conversation.watch", "conversation_id": conversation_id, "ref": "w"})
@@ -240,6 +241,8 @@ async def test_a_whisper_reaches_the_agent_and_watching_supervisors_never_the_cu
         True,
         "Offer the 10% coupon",
     )
+    # ... written by Sam, whom agents see by name
+    assert whisper["author"] == {"id": sam.id, "name": "Sam Lee"}
 
     # The agent sees it live; the watching supervisor too
     to_agent = await expect(agent_ws, "message.new", where=lambda f: f["message"]["id"] == whisper["id"])
@@ -249,6 +252,12 @@ async def test_a_whisper_reaches_the_agent_and_watching_supervisors_never_the_cu
     # The customer's socket never gets it, up to a marker published after it
     frames = await frames_until_marker(customer_ws, conversation_id)
     assert [f for f in frames if "Offer the 10% coupon" in str(f)] == []
+    # The agent's sync names the author too (the stored message, not only the live one)
+    await agent_ws.send_json_to({"type": "sync", "conversation_id": conversation_id, "after_seq": 0})
+    agent_synced = await expect(agent_ws, "sync.result")
+    assert [m.get("author") for m in agent_synced["messages"] if m.get("event") == "whisper"] == [
+        {"id": sam.id, "name": "Sam Lee"}
+    ]
     # nor does their sync or history
     messages, _ = await database_sync_to_async(messages_after)(
         participant=Participant(kind="customer", id=customer.id), conversation_id=conversation_id, after_seq=0
@@ -317,12 +326,18 @@ async def test_a_supervisor_transfers_a_chat_to_another_agent_and_to_a_line(line
     state = await expect(socket, "conversation.state", where=lambda f: f.get("ref") == "l")
     assert (state["conversation"]["status"], state["conversation"]["business_line"]) == ("waiting", other.key)
 
-    # A waiting conversation has no agent to take it from
+    # Still waiting, it moves on to a third line's queue; it goes to an agent only of its line, online with room
+    west = await sync_to_async(lambda: BusinessLineFactory(name="West"))()
     await socket.send_json_to(
-        {"type": "conversation.transfer", "conversation_id": conversation_id, "to_agent_id": bob.id, "ref": "w"}
+        {"type": "conversation.transfer", "conversation_id": conversation_id, "to_business_line": west.key, "ref": "w"}
+    )
+    state = await expect(socket, "conversation.state", where=lambda f: f.get("ref") == "w")
+    assert (state["conversation"]["status"], state["conversation"]["business_line"]) == ("waiting", west.key)
+    await socket.send_json_to(
+        {"type": "conversation.transfer", "conversation_id": conversation_id, "to_agent_id": bob.id, "ref": "b"}
     )
     error = await expect(socket, "error")
-    assert (error["code"], error["ref"]) == ("not_assigned", "w")
+    assert (error["code"], error["ref"]) == ("agent_unavailable", "b")
     for ws in (customer_ws, agent_ws, bob_ws, socket):
         await ws.disconnect()
 

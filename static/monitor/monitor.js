@@ -343,7 +343,7 @@ function watch(conversationId) {
 }
 
 function senderName(message) {
-  if (message.event === "whisper") return "Supervisor (whisper)";
+  if (message.event === "whisper") return `${message.author?.name || "Supervisor"} (whisper)`;
   if (message.sender === "system") return "System";
   if (message.sender === "customer") return state.watched?.customer?.name || "Customer";
   const agent = state.watched?.agent;
@@ -376,7 +376,7 @@ function renderWatch() {
   ui.transcript.scrollTop = ui.transcript.scrollHeight;
   const open = conversation.status === "waiting" || conversation.status === "active";
   ui.whisperForm.hidden = !open;
-  ui.transferForm.hidden = conversation.status !== "active";
+  ui.transferForm.hidden = !open; // a waiting conversation too: to an agent with room, or to another line's queue
   renderTransferTargets();
 }
 
@@ -393,6 +393,8 @@ function renderTransferTargets() {
     }
   }
   for (const line of state.snapshot.lines) {
+    // A waiting conversation is already in its own line's queue.
+    if (conversation.status === "waiting" && line.business_line.key === conversation.business_line) continue;
     options.push(el("option", { value: `line:${line.business_line.key}`, text: `Queue of ${line.business_line.name}` }));
   }
   ui.transferTarget.replaceChildren(...options);

@@ -16,6 +16,7 @@
  * @property {string} created_at
  * @property {string} [event]
  * @property {number} [agent_id]
+ * @property {{id: number, name: string}} [author]  who wrote a supervisor's whisper (agents' and supervisors' sockets)
  * @property {boolean} [internal]
  * @property {{url: string, name: string}} [attachment]
  * @property {Attachment[]} [attachments]  the files sent with it (docs/protocol.md, "Attachment")

@@ -682,7 +682,7 @@ function renderTranscript() {
 
 function senderLabel(message, conversation) {
   if (message.sender === "customer") return customerName(conversation);
-  if (message.event === "whisper") return "Supervisor (whisper)";
+  if (message.event === "whisper") return `${message.author?.name || "Supervisor"} (whisper)`;
   if (message.sender === "system") return "System";
   if (message.agent_id === config.agent_id) return "You";
   if (conversation && conversation.agent && conversation.agent.id === message.agent_id) return conversation.agent.name;

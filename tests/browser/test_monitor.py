@@ -23,7 +23,7 @@ from tests.browser.workbench_conftest import (
     workbench_processes,
     workbench_site,
 )
-from tests.factories import UserFactory
+from tests.factories import BusinessLineFactory, UserFactory
 from tests.integration.harness import agent_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -101,6 +101,7 @@ def test_the_monitor_follows_a_chat_live_and_the_supervisor_whispers(agent_page,
     whisper = alice.expect("message.new", lambda f: f["message"]["body"] == "Offer the 10% coupon")["message"]
     assert (whisper["sender"], whisper["event"], whisper["internal"]) == ("system", "whisper", True)
     expect(transcript.locator(".mon-msg--internal")).to_contain_text("Offer the 10% coupon")
+    expect(transcript.locator(".mon-msg--internal .mon-msg-who")).to_have_text("Sam (whisper)")
     synced = customer.request({"type": "sync", "conversation_id": conversation["id"], "after_seq": 0}, "sync.result")
     assert "Offer the 10% coupon" not in [m["body"] for m in synced["messages"]]
     assert [f for f in customer.received() if "Offer the 10% coupon" in str(f)] == []
@@ -151,9 +152,9 @@ def test_the_agent_sees_a_whisper_in_the_workbench_as_a_supervisors_internal_not
             "whisper.ack",
         )
 
-        # Then Alice's transcript shows it, marked as an internal note from a supervisor
+        # Then Alice's transcript shows it, marked as an internal note from the supervisor, by name
         whisper = agent_page.transcript_message("Refund it, I approve")
-        expect(whisper).to_contain_text("Supervisor (whisper)")
+        expect(whisper).to_contain_text("Sam (whisper)")
         expect(whisper).to_contain_text("Internal note")
         screenshot(agent_page.page, "monitor-3-whisper-in-the-workbench")
         # ... and the customer never got it
@@ -164,3 +165,39 @@ def test_the_agent_sees_a_whisper_in_the_workbench_as_a_supervisors_internal_not
         assert [f for f in customer.received() if "Refund it" in str(f)] == []
     finally:
         supervisor.close()
+
+
+def test_the_supervisor_moves_a_waiting_chat_to_another_lines_queue(agent_page, scripted, team):
+    # Given a customer waiting while nobody is online, another line, and a supervisor on the monitor
+    billing = in_thread(lambda: BusinessLineFactory(name="Billing"))
+    customer = scripted(line=team.line, name="Ada Lovelace")
+    conversation = customer.start()
+    username = in_thread(a_supervisor)
+    page = agent_page.page
+    page.goto(f"{agent_page.base_url}/admin/login/?next=/admin/monitor/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-form input[type=submit]")
+    expect(page.locator("#connection-status")).to_have_attribute("data-state", "connected")
+
+    # When the supervisor opens the waiting chat: it offers the transfer, not to the queue it already waits in
+    page.locator(f"#line-{team.line.key} .mon-queue [data-conversation-id='{conversation['id']}']").click()
+    expect(page.locator("#watch-meta")).to_contain_text("waiting")
+    expect(page.locator("#transfer-form")).to_be_visible()
+    targets = page.locator("#transfer-target option")
+    expect(targets).to_have_text(["Queue of Billing"])
+
+    # and transfers it to Billing's queue: it waits there, and its customer is told
+    page.select_option("#transfer-target", f"line:{billing.key}")
+    page.click("#transfer-send")
+    expect(
+        page.locator(f"#line-{billing.key} .mon-queue [data-conversation-id='{conversation['id']}']")
+    ).to_contain_text("Ada Lovelace")
+    expect(
+        page.locator(f"#line-{team.line.key} .mon-queue [data-conversation-id='{conversation['id']}']")
+    ).to_have_count(0)
+    expect(page.locator("#watch-meta")).to_contain_text(billing.key)
+    customer.expect(
+        "conversation.state",
+        lambda f: f["conversation"]["id"] == conversation["id"] and f["conversation"]["business_line"] == billing.key,
+    )

@@ -18,6 +18,7 @@ from routing.services import (
     assignment_pick,
     assignment_run,
     conversation_transfer,
+    conversation_transfer_by_supervisor,
 )
 from tests.factories import AgentFactory, BusinessLineFactory
 from tests.routing.helpers import agent_in, connect, disconnect, load, status_of, system_events, waiting_customer
@@ -329,3 +330,123 @@ def test_the_transfer_targets_cost_the_same_queries_for_any_number_of_lines_and_
 
     # Then the picker reads with as many queries
     assert targets_queries() == few == 4
+
+
+# A supervisor's transfer of a conversation still waiting in the queue
+
+SUPERVISOR = Participant(kind="supervisor", id=1)
+
+
+def test_a_supervisor_moves_a_waiting_conversation_to_another_line_where_it_keeps_its_place_by_age(
+    line, django_capture_on_commit_callbacks
+):
+    # given a conversation waiting 300 s in one line, and another line whose queue has one older and one newer
+    billing = BusinessLineFactory(name="Billing")
+    older = waiting_customer(billing, ago=600)
+    newer = waiting_customer(billing, ago=60)
+    moving = waiting_customer(line, ago=300)
+    queued_at, waiting_since = moving.queued_at, moving.waiting_since
+    # when a supervisor transfers it to that line
+    with django_capture_on_commit_callbacks(execute=True):
+        moved = conversation_transfer_by_supervisor(
+            supervisor=SUPERVISOR, conversation_id=moving.id, to_business_line=billing.key
+        )
+    # then it waits there between the two, by age, its clocks unchanged (the wait timeout too)
+    moving.refresh_from_db()
+    assert (moved.status, moved.business_line_id) == (ConversationStatus.WAITING, billing.id)
+    assert (moving.status, moving.business_line_id, moving.agent_id) == (ConversationStatus.WAITING, billing.id, None)
+    assert (moving.queued_at, moving.waiting_since) == (queued_at, waiting_since)
+    assert [s["conversation"]["id"] for s in queue_states(business_line_id=billing.id)] == [
+        older.id,
+        moving.id,
+        newer.id,
+    ]
+    assert [s["conversation"]["queue_position"] for s in queue_states(business_line_id=billing.id)] == [1, 2, 3]
+    assert queue_states(business_line_id=line.id) == []
+    assert system_events(moving)[-1] == "transferred"
+    assert Message.objects.filter(conversation=moving).order_by("seq").last().body == (
+        "Transferred to Billing; waiting for an agent."
+    )
+
+
+def test_a_waiting_conversation_moved_to_a_line_with_an_agent_free_is_assigned_there(
+    line, django_capture_on_commit_callbacks
+):
+    billing = BusinessLineFactory()
+    billing_agent = agent_in(billing)
+    waiting = waiting_customer(line)
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation_transfer_by_supervisor(
+            supervisor=SUPERVISOR, conversation_id=waiting.id, to_business_line=billing.key
+        )
+    assert status_of(waiting) == (ConversationStatus.ACTIVE, billing_agent.id)
+    assert system_events(waiting)[-2:] == ["transferred", "assigned"]
+
+
+def test_a_supervisor_gives_a_waiting_conversation_to_an_agent_of_its_line_with_room(
+    line, listen, django_capture_on_commit_callbacks
+):
+    # given a waiting conversation (routing has not run yet) and an agent of its line online with room
+    waiting = waiting_customer(line)
+    bob = agent_in(line, capacity=2)
+    watchers = listen(agent_group(bob.id))
+    # when a supervisor gives it to Bob
+    with django_capture_on_commit_callbacks(execute=True):
+        moved = conversation_transfer_by_supervisor(
+            supervisor=SUPERVISOR, conversation_id=waiting.id, to_agent_id=bob.id
+        )
+    # then Bob has it through the assignment path (joined, told to join) and the queue is empty
+    assert (moved.status, moved.agent_id) == (ConversationStatus.ACTIVE, bob.id)
+    assert status_of(waiting) == (ConversationStatus.ACTIVE, bob.id)
+    assert system_events(waiting)[-2:] == ["transferred", "assigned"]
+    assert [m.body for m in Message.objects.filter(conversation=waiting).order_by("seq")][-2:] == [
+        f"A supervisor transferred the conversation to {bob.display_name}.",
+        f"{bob.display_name} joined the conversation.",
+    ]
+    waiting.refresh_from_db()
+    assert waiting.handler_ids == [bob.id]
+    assert queue_states(business_line_id=line.id) == []
+    assert {"type": "chat.join", "conversation_id": waiting.id} in watchers.events_until_marker()
+
+
+@pytest.mark.parametrize("target_kind", ["full", "offline", "other_line", "unknown"])
+def test_a_waiting_conversation_goes_only_to_an_agent_of_its_line_online_with_room(line, target_kind):
+    waiting = waiting_customer(line)
+    other_line = BusinessLineFactory()
+    target_id = {
+        "full": lambda: agent_in(line, capacity=0).id,
+        "offline": lambda: agent_in(line, presence_status=Presence.AWAY).id,
+        "other_line": lambda: agent_in(other_line).id,
+        "unknown": lambda: 10**9,
+    }[target_kind]()
+    with pytest.raises(ChatError) as refusal:
+        conversation_transfer_by_supervisor(supervisor=SUPERVISOR, conversation_id=waiting.id, to_agent_id=target_id)
+    assert refusal.value.code == ErrorCode.AGENT_UNAVAILABLE
+    assert status_of(waiting) == (ConversationStatus.WAITING, None)
+    assert system_events(waiting) == ["greeting"]
+
+
+def test_a_waiting_conversation_sent_to_its_own_line_is_refused_and_unchanged(line):
+    waiting = waiting_customer(line, ago=30)
+    with pytest.raises(ChatError) as refusal:
+        conversation_transfer_by_supervisor(
+            supervisor=SUPERVISOR, conversation_id=waiting.id, to_business_line=line.key
+        )
+    assert refusal.value.code == ErrorCode.INVALID_FIELD
+    before = (waiting.queued_at, waiting.waiting_since)
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.business_line_id, (waiting.queued_at, waiting.waiting_since)) == (
+        ConversationStatus.WAITING,
+        line.id,
+        before,
+    )
+    assert system_events(waiting) == ["greeting"]
+
+
+def test_a_supervisor_cannot_transfer_an_ended_conversation(line, holder, conversation):
+    conversation_close(participant=Participant(kind="agent", id=holder.id), conversation_id=conversation.id)
+    with pytest.raises(ChatError) as refusal:
+        conversation_transfer_by_supervisor(
+            supervisor=SUPERVISOR, conversation_id=conversation.id, to_business_line=line.key
+        )
+    assert refusal.value.code == ErrorCode.CONVERSATION_CLOSED
