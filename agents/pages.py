@@ -14,7 +14,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from agents.selectors import agent_for_user
+from agents.selectors import agent_for_user, every_agent_name
 
 TITLE = "Agent workbench"
 
@@ -38,6 +38,13 @@ def workbench(request: HttpRequest) -> HttpResponse:
         "socket_path": "/ws/agent/",
         "customer_history_url": "/api/customers/{id}/conversations/",
         "messages_url": "/api/conversations/{id}/messages/",
+        "closed_url": "/api/conversations/closed/",
+        "transfer_targets_url": "/api/conversations/{id}/transfer-targets/",
+        # Each of my lines' reply target, seconds by line key: the red line of the "waiting for my reply" timer. It is
+        # the agent reply timeout, as on the supervisors' monitor (reports/floor_selectors.py): one target per line.
+        "reply_targets": dict(agent.business_lines.values_list("key", "agent_reply_timeout")),
+        # Every agent's name by id: a transferred conversation shows earlier agents' messages under their names.
+        "agent_names": every_agent_name(),
         # Uploads go with the session cookie, so they need the CSRF token (docs/protocol.md, "Attachments").
         "csrf_token": get_token(request),
         "login_url": f"/admin/login/?next={request.path}",

@@ -79,3 +79,8 @@ def agent_for_api_token(*, token: str) -> Agent | None:
     if found is None:
         return None
     return agent_for_user(user=found.user)
+
+
+def every_agent_name() -> dict[int, str]:
+    """Every agent's display name by id (the workbench names earlier agents of a transferred conversation)."""
+    return dict(Agent.objects.values_list("id", "display_name"))

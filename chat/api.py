@@ -28,6 +28,8 @@ from chat.models import CloseReason, ConversationStatus, Sender
 from chat.payloads import attachment_payload, conversation_payload, message_payload
 from chat.permissions import Participant
 from chat.selectors import (
+    CLOSED_LIST_LIMIT,
+    agent_closed_conversations,
     attachment_for_download,
     attachment_limits_for,
     history_customer_conversations,
@@ -40,7 +42,7 @@ from cs_platform.rate_limits import rate_limit_hit
 from cs_platform.rest import RATE_LIMITED_RESPONSE, ErrorSerializer, RateLimited
 from customers.models import Channel
 from customers.selectors import customer_from_token
-from routing.selectors import queue_position
+from routing.selectors import queue_position, transfer_targets
 
 
 class IsAgent(BasePermission):
@@ -142,7 +144,16 @@ class CustomerConversationsApi(APIView):
             email = serializers.CharField(allow_blank=True)
             external_id = serializers.CharField(allow_null=True)
             first_channel = serializers.CharField(help_text="The channel of their first session: web, h5 or app.")
-            attributes = serializers.DictField()
+            attributes = serializers.DictField(help_text="Set by the site: `CSWidget.setAttributes({...})`.")
+            # DRF's metaclass takes declared fields out of the class, so this never shadows `Field.context`.
+            context = serializers.DictField(  # type: ignore[assignment]
+                help_text="Where the customer last was, as their page said in `customer.context`: `page_url`, "
+                "`page_title`, `referrer`, `language`, `time_zone`, and `user_agent` (from the socket's "
+                "handshake), `updated_at`. Empty until their page sends one."
+            )
+            conversation_count = serializers.IntegerField(
+                help_text="All their conversations, on every business line (the list below holds only yours)."
+            )
             first_seen_at = serializers.DateTimeField()
             last_seen_at = serializers.DateTimeField()
 
@@ -226,6 +237,87 @@ class ConversationMessagesApi(APIView):
                 "next_after_seq": messages[-1].seq if messages else after_seq,
             }
         )
+
+
+class AgentClosedConversationsApi(APIView):
+    """The workbench's "closed today": what the agent closed (or saw closed) since the start of their day."""
+
+    permission_classes = [IsAgent]
+
+    class ClosedFilterSerializer(serializers.Serializer):
+        since = serializers.DateTimeField(
+            help_text="Closed at or after this time: the workbench sends the start of the agent's day."
+        )
+
+    class ClosedOutputSerializer(serializers.Serializer):
+        conversations = HistoryConversationSerializer(
+            many=True, help_text=f"Newest closed first, at most {CLOSED_LIST_LIMIT}."
+        )
+
+    @extend_schema(
+        operation_id="agent_closed_conversations_list",
+        tags=["history"],
+        summary="The conversations I closed since a time",
+        description="Conversations assigned to the requesting agent when they closed (by the agent, the customer "
+        "or the idle timeout), closed at or after `since`, newest first. Open each with the messages endpoint.",
+        parameters=[ClosedFilterSerializer],
+        responses={
+            200: ClosedOutputSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="`invalid_request`: a missing or bad `since`."),
+            **{code: HISTORY_ERRORS[code] for code in (401, 403)},
+        },
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.ClosedFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        agent = _requesting_agent(request)
+        conversations = agent_closed_conversations(agent_id=agent.pk, since=filters.validated_data["since"])
+        return Response({"conversations": [conversation_payload(c) for c in conversations]})
+
+
+class TransferTargetsApi(APIView):
+    """The workbench's transfer picker: who on the line could take the conversation, and the other lines."""
+
+    permission_classes = [IsAgent]
+
+    class TransferTargetsOutputSerializer(serializers.Serializer):
+        class TransferAgentSerializer(serializers.Serializer):
+            id = serializers.IntegerField(help_text="`to_agent_id` for `conversation.transfer`.")
+            name = serializers.CharField()
+            presence = serializers.ChoiceField(
+                choices=["online", "away", "offline"], help_text="`offline` without a live socket, whatever they chose."
+            )
+            load = serializers.IntegerField(help_text="Their active conversations.")
+            capacity = serializers.IntegerField()
+            available = serializers.BooleanField(help_text="Online with room: a transfer to them can succeed now.")
+
+        class TransferLineSerializer(serializers.Serializer):
+            key = serializers.CharField(help_text="`to_business_line` for `conversation.transfer`.")
+            name = serializers.CharField()
+            waiting = serializers.IntegerField(help_text="Conversations waiting in its queue now.")
+            agents_online = serializers.IntegerField(help_text="Its agents online with a live socket.")
+
+        conversation_id = serializers.IntegerField()
+        agents = TransferAgentSerializer(many=True, help_text="The other agents of its business line, by name.")
+        business_lines = TransferLineSerializer(many=True, help_text="Every other business line, by name.")
+
+    @extend_schema(
+        operation_id="conversation_transfer_targets",
+        tags=["history"],
+        summary="Where a conversation can be transferred",
+        description="For a conversation of your business lines: the other agents of its line with their presence, "
+        "load and capacity, and every other business line with its queue length. Read it, then send "
+        "`conversation.transfer` on the socket.",
+        parameters=[OpenApiParameter("conversation_id", int, OpenApiParameter.PATH)],
+        responses={200: TransferTargetsOutputSerializer, **HISTORY_ERRORS},
+    )
+    def get(self, request: Request, conversation_id: int) -> Response:
+        agent = _requesting_agent(request)
+        try:
+            targets = transfer_targets(agent_id=agent.pk, conversation_id=conversation_id)
+        except ChatError as exc:
+            raise NotFound(exc.message) from exc
+        return Response(targets)
 
 
 def _request_token(request: Request) -> str | None:

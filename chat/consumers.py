@@ -34,6 +34,7 @@ from cs_platform import logcontext, metrics
 from cs_platform.errors import ErrorCode
 from cs_platform.origins import own_site_socket, widget_origin_allowed
 from customers.selectors import SocketCustomer, customer_for_socket
+from customers.services import CONTEXT_FIELDS, customer_context_set
 from routing import services as routing
 from routing.selectors import (
     agent_business_line_ids,
@@ -523,6 +524,7 @@ class CustomerConsumer(ChatConsumer):
             "conversation.start": self.handle_conversation_start,
             "conversation.leave_message": self.handle_leave_message,
             "conversation.rate": self.handle_rate,
+            "customer.context": self.handle_customer_context,
         }
 
     async def on_authenticated(self) -> None:
@@ -581,6 +583,18 @@ class CustomerConsumer(ChatConsumer):
                 "ref": ref,
             }
         )
+
+    async def handle_customer_context(self, frame: dict[str, Any], ref: Any) -> None:
+        """Where the customer is (the page, its title, referrer, language, time zone) and the site's attributes,
+        for the agents' contact panel; the browser's user agent comes from the handshake, not the frame."""
+        context = {name: frame[name] for name in (*CONTEXT_FIELDS, "attributes") if name in frame}
+        await events.call_and_publish(
+            customer_context_set,
+            customer_id=self.customer.id,
+            context=context,
+            user_agent=self._header(b"user-agent") or "",
+        )
+        await self.send_frame({"type": "customer.context.saved", "ref": ref})
 
     async def handle_leave_message(self, frame: dict[str, Any], ref: Any) -> None:
         body = _field_body(frame)
@@ -743,15 +757,19 @@ class AgentConsumer(ChatConsumer):
             conversation_id,
             frame.get("to_agent_id"),
             frame.get("to_business_line"),
+            frame.get("note"),
         )
         await self.send_frame({**state, "ref": ref})
 
-    def _transfer_and_load(self, conversation_id: int, to_agent_id: Any, to_business_line: Any) -> dict[str, Any]:
+    def _transfer_and_load(
+        self, conversation_id: int, to_agent_id: Any, to_business_line: Any, note: Any
+    ) -> dict[str, Any]:
         routing.conversation_transfer(
             agent_id=self.agent.id,
             conversation_id=conversation_id,
             to_agent_id=to_agent_id,
             to_business_line=to_business_line,
+            note=note,
         )
         return self._state_frame(conversation_id)
 
@@ -773,7 +791,12 @@ class AgentConsumer(ChatConsumer):
 
     async def handle_presence_set(self, frame: dict[str, Any], ref: Any) -> None:
         status = frame.get("status")
+        hand_back = _field_bool(frame, "hand_back", default=False)
+        if hand_back and status not in ("away", "offline"):
+            raise ChatError(ErrorCode.INVALID_FIELD, "hand_back goes with status away or offline")
         await events.call_and_publish(agent_presence_set, agent_id=self.agent.id, status=status)
+        if hand_back:
+            await events.call_and_publish(routing.agent_conversations_hand_back, agent_id=self.agent.id)
         await self.send_frame({"type": "presence.state", "agent_id": self.agent.id, "status": status, "ref": ref})
 
 

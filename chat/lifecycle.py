@@ -177,7 +177,8 @@ def conversation_reassign(*, conversation: Conversation, agent: Agent) -> None:
     system_message_append(
         conversation=conversation,
         event="reassigned",
-        body=f"{_agent_of(conversation).display_name} did not answer in time; reassigning.",
+        # The customer reads it: no agent's name, no blame (issue 12, item 9).
+        body="Sorry for the wait: another agent is taking over.",
     )
     conversation_assign(conversation=conversation, agent=agent)
     logger.info("conversation %s reassigned to agent %s after no reply", conversation.id, agent.id)
@@ -226,6 +227,17 @@ def conversation_requeue(*, conversation: Conversation) -> None:
     """
     previous_agent_id = _agent_id_of(conversation)
     _requeue(conversation, event="requeued", body="The agent was disconnected; finding another agent.")
+    hooks.conversation_changed(conversation_id=conversation.id)
+    events.publish_on_commit(events.agent_group(previous_agent_id), events.leave_event(conversation.id))
+
+
+def conversation_hand_back(*, conversation: Conversation) -> None:
+    """Its agent went away or offline and chose to hand their chats back: to the front of the queue, like a
+    disconnected agent's (the customer is not told who left)."""
+    previous_agent_id = _agent_id_of(conversation)
+    _requeue(
+        conversation, event="requeued", body="Your agent had to step away; another agent will be with you shortly."
+    )
     hooks.conversation_changed(conversation_id=conversation.id)
     events.publish_on_commit(events.agent_group(previous_agent_id), events.leave_event(conversation.id))
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from chat.frames import wire_size
 from chat.models import Attachment, Conversation, ConversationStatus, Message
@@ -17,10 +19,21 @@ from customers.models import Customer
 
 def history_customer_for_agent(*, agent_id: int, customer_id: int) -> Customer | None:
     """The customer if they belong to one of the agent's business lines, or have a conversation the agent may see
-    (one transferred to the agent's line); else None, as if they did not exist."""
+    (one transferred to the agent's line); else None, as if they did not exist. With `conversation_count`: all
+    their conversations on every line, the contact panel's figure (the list holds only the agent's)."""
     visible = visible_conversations(Participant(kind="agent", id=agent_id)).filter(customer_id=OuterRef("pk"))
+    count = (
+        Conversation.objects.filter(customer_id=OuterRef("pk"))
+        .order_by()
+        .values("customer_id")
+        .annotate(total=Count("id"))
+        .values("total")
+    )
     return (
-        Customer.objects.filter(id=customer_id).filter(Q(business_line__agents__id=agent_id) | Exists(visible)).first()
+        Customer.objects.filter(id=customer_id)
+        .filter(Q(business_line__agents__id=agent_id) | Exists(visible))
+        .annotate(conversation_count=Coalesce(Subquery(count), 0))
+        .first()
     )
 
 
@@ -102,6 +115,20 @@ def message_payloads_page(
 
 def conversation_with_relations(*, conversation_id: int) -> Conversation:
     return Conversation.objects.select_related("customer", "business_line", "agent").get(id=conversation_id)
+
+
+# Most conversations the workbench's "closed today" list shows: a whole shift's worth.
+CLOSED_LIST_LIMIT = 200
+
+
+def agent_closed_conversations(*, agent_id: int, since: datetime) -> list[Conversation]:
+    """The conversations the agent ended with: closed since `since` while assigned to them, newest first. The
+    workbench lists them after a reload, when the socket no longer carries them (it only carries open ones)."""
+    return list(
+        Conversation.objects.select_related("customer", "business_line", "agent")
+        .filter(agent_id=agent_id, status=ConversationStatus.CLOSED, closed_at__gte=since)
+        .order_by("-closed_at", "-id")[:CLOSED_LIST_LIMIT]
+    )
 
 
 def agent_active_conversations(*, agent_id: int) -> list[Conversation]:

@@ -1,11 +1,13 @@
 from django.urls import path
 
 from chat.api import (
+    AgentClosedConversationsApi,
     AttachmentDownloadApi,
     AttachmentThumbnailApi,
     AttachmentUploadApi,
     ConversationMessagesApi,
     CustomerConversationsApi,
+    TransferTargetsApi,
 )
 
 urlpatterns = [
@@ -14,10 +16,16 @@ urlpatterns = [
         CustomerConversationsApi.as_view(),
         name="customer-conversations",
     ),
+    path("conversations/closed/", AgentClosedConversationsApi.as_view(), name="agent-closed-conversations"),
     path(
         "conversations/<int:conversation_id>/messages/",
         ConversationMessagesApi.as_view(),
         name="conversation-messages",
+    ),
+    path(
+        "conversations/<int:conversation_id>/transfer-targets/",
+        TransferTargetsApi.as_view(),
+        name="conversation-transfer-targets",
     ),
     path(
         "conversations/<int:conversation_id>/attachments/",

@@ -27,7 +27,13 @@ class Customer(models.Model):
         max_length=16, blank=True, default="", help_text="Their widget's language (emails); empty: the line's."
     )
     first_channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
-    attributes = models.JSONField(default=dict, blank=True)
+    attributes = models.JSONField(default=dict, blank=True, help_text="Set by the site: CSWidget.setAttributes({...}).")
+    context = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Where the customer last was, as their page said (customer.context): page_url, page_title, "
+        "referrer, language, time_zone; and the browser's user_agent.",
+    )
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now_add=True)
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import get_supported_language_variant
 
-from chat import locks
+from chat import events, locks
+from chat.errors import ChatError
 from cs_platform.errors import ErrorCode
 from customers.models import Channel, Customer
 from customers.selectors import customer_identity_hash, customer_token_signer
@@ -200,3 +202,67 @@ def customer_language_set(*, customer: Customer, language: str) -> str:
         customer.language = supported
         customer.save(update_fields=["language"])
     return customer.language
+
+
+# What a customer's page may tell about itself (`customer.context`), with the longest value kept for each.
+CONTEXT_FIELDS = {"page_url": 2000, "page_title": 300, "referrer": 2000, "language": 35, "time_zone": 64}
+USER_AGENT_MAX = 500
+ATTRIBUTES_MAX = 50
+ATTRIBUTE_KEY_MAX = 64
+ATTRIBUTE_VALUE_MAX = 500
+
+
+def _context_refused(message: str) -> ChatError:
+    return ChatError(ErrorCode.INVALID_FIELD, message)
+
+
+def _clean_attributes(attributes: object) -> dict[str, str | int | float | bool | None]:
+    """The site's own attributes (`CSWidget.setAttributes`): a flat object of short keys and plain values."""
+    if not isinstance(attributes, dict):
+        raise _context_refused("attributes must be an object")
+    if len(attributes) > ATTRIBUTES_MAX:
+        raise _context_refused(f"attributes may hold at most {ATTRIBUTES_MAX} keys")
+    cleaned: dict[str, str | int | float | bool | None] = {}
+    for key, value in attributes.items():
+        if not isinstance(key, str) or not key.strip() or len(key) > ATTRIBUTE_KEY_MAX:
+            raise _context_refused(f"each attribute name must be text of 1 to {ATTRIBUTE_KEY_MAX} characters")
+        if isinstance(value, str):
+            if len(value) > ATTRIBUTE_VALUE_MAX:
+                raise _context_refused(f"attribute {key}: at most {ATTRIBUTE_VALUE_MAX} characters")
+        elif value is not None and not isinstance(value, bool | int | float):
+            raise _context_refused(f"attribute {key}: text, a number, true, false or null")
+        cleaned[key.strip()] = value
+    return cleaned
+
+
+def customer_context_set(*, customer_id: int, context: dict[str, Any], user_agent: str = "") -> Customer:
+    """Keep what the customer's page says about where they are (the page, its title, the referrer, language, time
+    zone), the browser's user agent from the socket's handshake, and the site's attributes, merged over the
+    earlier ones. Agents see it in the workbench's contact panel; those with the customer's open conversation are
+    told it changed. A bad field is `invalid_field`, and nothing is stored."""
+    page: dict[str, str] = {}
+    for name, longest in CONTEXT_FIELDS.items():
+        value = context.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > longest:
+            raise _context_refused(f"{name} must be text of at most {longest} characters")
+        page[name] = value.strip()
+    attributes = _clean_attributes(context["attributes"]) if context.get("attributes") is not None else {}
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(id=customer_id)
+        customer.context = {
+            **customer.context,
+            **page,
+            "user_agent": user_agent[:USER_AGENT_MAX],
+            "updated_at": timezone.now().isoformat(),
+        }
+        customer.attributes = {**customer.attributes, **attributes}
+        customer.save(update_fields=["context", "attributes"])
+        frame = events.frame_event(
+            {"type": "customer.updated", "customer_id": customer.id}, audience=events.AUDIENCE_AGENTS
+        )
+        open_ids = customer.conversations.filter(status__in=["waiting", "active"]).values_list("id", flat=True)
+        for conversation_id in open_ids:
+            events.publish_on_commit(events.conversation_group(conversation_id), frame)
+    return customer

@@ -17,6 +17,7 @@ from agents import presence
 from agents.models import Agent, Presence
 from chat.models import Conversation, ConversationStatus, Message, Sender
 from chat.payloads import conversation_payload
+from chat.permissions import Participant, conversation_for
 from routing.models import BusinessLine
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -268,3 +269,52 @@ def queue_overview() -> list[LineQueue]:
             )
         )
     return overview
+
+
+def transfer_targets(*, agent_id: int, conversation_id: int) -> dict[str, Any]:
+    """Where the agent may hand a conversation of their lines (`not_found` for any other): the other agents of its
+    business line, each with their presence (`offline` without a live socket, whatever they chose), load and
+    capacity, and every other business line with how many wait there and how many of its agents are online."""
+    conversation = conversation_for(Participant(kind="agent", id=agent_id), conversation_id)
+    line_id = conversation.business_line_id
+    team = list(
+        Agent.objects.filter(business_lines__id=line_id)
+        .exclude(id=agent_id)
+        .annotate(load=Count("conversations", filter=Q(conversations__status=ConversationStatus.ACTIVE), distinct=True))
+        .order_by("display_name", "id")
+    )
+    connected = presence.connected_agent_ids(agent.pk for agent in team)
+    agents = []
+    for agent in team:
+        status = agent.presence if agent.pk in connected else Presence.OFFLINE.value
+        agents.append(
+            {
+                "id": agent.pk,
+                "name": agent.display_name,
+                "presence": status,
+                "load": agent.load,
+                "capacity": agent.capacity,
+                "available": status == Presence.ONLINE and agent.load < agent.capacity,
+            }
+        )
+    lines = list(
+        BusinessLine.objects.exclude(id=line_id)
+        .annotate(waiting=Count("conversations", filter=Q(conversations__status=ConversationStatus.WAITING)))
+        .order_by("name")
+    )
+    # Who is online in the other lines: one query and one Redis call, however many lines there are.
+    online = list(
+        Agent.business_lines.through.objects.filter(
+            businessline_id__in=[line.pk for line in lines], agent__presence=Presence.ONLINE
+        ).values_list("businessline_id", "agent_id")
+    )
+    live = presence.connected_agent_ids({agent_id for _, agent_id in online})
+    online_count = Counter(line_pk for line_pk, agent_id in online if agent_id in live)
+    return {
+        "conversation_id": conversation.pk,
+        "agents": agents,
+        "business_lines": [
+            {"key": line.key, "name": line.name, "waiting": line.waiting, "agents_online": online_count[line.pk]}
+            for line in lines
+        ],
+    }

@@ -29,8 +29,9 @@ from agents import presence
 from agents.models import Agent
 from chat import events, hooks, lifecycle, locks
 from chat.errors import ChatError
-from chat.models import OPEN_STATUSES, Conversation, ConversationStatus
+from chat.models import OPEN_STATUSES, Conversation, ConversationStatus, Sender
 from chat.permissions import Participant, conversation_for, require_writable
+from chat.services import message_append
 from cs_platform.errors import ErrorCode
 from cs_platform.redis_clients import sync_client
 from routing.models import BusinessLine
@@ -177,18 +178,42 @@ def assignment_pick(*, agent_id: int, conversation_id: int) -> Conversation:
     return Conversation.objects.get(id=conversation_id)
 
 
+def agent_conversations_hand_back(*, agent_id: int) -> list[int]:
+    """An agent going away or offline hands their active conversations back: each to the front of its line's
+    queue, for the next agent with room (not them: they are no longer online). Returns the ids handed back."""
+    handed: list[int] = []
+    mine = Q(agent_id=agent_id, status=ConversationStatus.ACTIVE)
+    for conversation_id in Conversation.objects.filter(mine).values_list("id", flat=True):
+        with locks.transaction():
+            conversation = locks.conversation_first(Conversation.objects.filter(mine, id=conversation_id))
+            if conversation is None:
+                continue  # closed or transferred meanwhile
+            lifecycle.conversation_hand_back(conversation=conversation)
+            hooks.queue_changed(business_line_id=conversation.business_line_id)
+            handed.append(conversation.id)
+    logger.info("agent %s handed back conversations %s", agent_id, handed)
+    return handed
+
+
 # Transfer
 
 
 def conversation_transfer(
-    *, agent_id: int, conversation_id: int, to_agent_id: object = None, to_business_line: object = None
+    *,
+    agent_id: int,
+    conversation_id: int,
+    to_agent_id: object = None,
+    to_business_line: object = None,
+    note: object = None,
 ) -> Conversation:
-    """Hand a conversation to another agent with room, or to a business line's queue."""
+    """Hand a conversation to another agent with room, or to a business line's queue, with an optional note for
+    whoever takes it: an internal note (agents only, never the customer) written just before the transfer."""
     return _transfer(
         Participant(kind="agent", id=agent_id),
         conversation_id,
         to_agent_id=to_agent_id,
         to_business_line=to_business_line,
+        note=_transfer_note(note),
     )
 
 
@@ -204,7 +229,12 @@ def conversation_transfer_by_supervisor(
 
 
 def _transfer(
-    participant: Participant, conversation_id: int, *, to_agent_id: object, to_business_line: object
+    participant: Participant,
+    conversation_id: int,
+    *,
+    to_agent_id: object,
+    to_business_line: object,
+    note: str = "",
 ) -> Conversation:
     if (to_agent_id is None) == (to_business_line is None):
         raise ChatError(ErrorCode.INVALID_FIELD, "Give exactly one of to_agent_id and to_business_line")
@@ -216,6 +246,15 @@ def _transfer(
         else:
             require_writable(participant, conversation)
         old_line_id = conversation.business_line_id
+        if note:
+            message_append(
+                conversation=conversation,
+                sender=Sender.AGENT,
+                agent_id=participant.id,
+                body=note,
+                event=TRANSFER_NOTE_EVENT,
+                internal=True,
+            )
         if to_agent_id is not None:
             _transfer_to_agent(
                 conversation, to_agent_id, by="A supervisor" if participant.kind == "supervisor" else None
@@ -227,6 +266,21 @@ def _transfer(
             hooks.queue_changed(business_line_id=conversation.business_line_id)
     logger.info("conversation %s transferred by %s %s", conversation_id, participant.kind, participant.id)
     return conversation
+
+
+# The `event` of a transfer's note: the receiving agent's workbench shows it as the note that came with the chat.
+TRANSFER_NOTE_EVENT = "transfer_note"
+
+
+def _transfer_note(note: object) -> str:
+    """The note's text, trimmed ('' for none); anything but text within the message length is `invalid_field`."""
+    if note is None:
+        return ""
+    if not isinstance(note, str) or len(note) > settings.CHAT_MAX_BODY_CHARS:
+        raise ChatError(
+            ErrorCode.INVALID_FIELD, f"note must be text of at most {settings.CHAT_MAX_BODY_CHARS} characters"
+        )
+    return note.strip()
 
 
 def _transfer_to_agent(conversation: Conversation, to_agent_id: object, *, by: str | None) -> None:

@@ -151,6 +151,32 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
         R403_AGENT,
         R403_AGENT,
     ),
+    # The transfer picker: agents of the conversation's line, like its messages
+    ("GET", "api/conversations/<int:conversation_id>/transfer-targets/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R200,
+        R200,
+        R404,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
+    ),
+    # Every agent reads their own closed conversations (the workbench's "closed today"): nobody else's
+    ("GET", "api/conversations/closed/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R200,
+        R200,
+        R200,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
+    ),
     # Whoever may write to the conversation: its customer, its assigned agent (token, or the workbench's session).
     ("POST", "api/conversations/<int:conversation_id>/attachments/"): (
         R401,
@@ -406,6 +432,7 @@ UNKNOWN_TYPE = "error unknown_type"
 REFUSED = "closed 4401 unauthenticated"
 NOT_SUPERVISOR = "closed 4403 not_a_supervisor"
 HELLO = "hello"
+CONTEXT_SAVED = "customer.context.saved"
 
 FRAME_MATRIX: dict[str, tuple[str, ...]] = {
     #                              anonymous A             B             C
@@ -474,6 +501,18 @@ FRAME_MATRIX: dict[str, tuple[str, ...]] = {
         REFUSED,
         REFUSED,
     ),
+    "customer.context": (
+        REFUSED,
+        CONTEXT_SAVED,
+        CONTEXT_SAVED,
+        CONTEXT_SAVED,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        REFUSED,
+        REFUSED,
+        REFUSED,
+    ),
     "presence.set": (
         REFUSED,
         UNKNOWN_TYPE,
@@ -533,7 +572,7 @@ SOCKET_MATRIX: dict[str, tuple[str, ...]] = {
     ),
 }
 
-ALLOWED_FRAME_ANSWERS = {ACK, SYNC_RESULT, RELAYED, STATE, PONG, RATED, PRESENCE, ASSIGNED}
+ALLOWED_FRAME_ANSWERS = {ACK, SYNC_RESULT, RELAYED, STATE, PONG, RATED, PRESENCE, ASSIGNED, CONTEXT_SAVED}
 OWN_SITE = "http://testserver"
 
 
@@ -859,6 +898,14 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
         f"/api/conversations/{world.conversation.pk}/messages/",
         None,
     ),
+    ("GET", "api/conversations/<int:conversation_id>/transfer-targets/"): lambda world, role: (
+        f"/api/conversations/{world.conversation.pk}/transfer-targets/",
+        None,
+    ),
+    ("GET", "api/conversations/closed/"): lambda world, role: (
+        f"/api/conversations/closed/?{urlencode({'since': (timezone.now() - timedelta(days=1)).isoformat()})}",
+        None,
+    ),
     ("POST", "api/conversations/<int:conversation_id>/attachments/"): lambda world, role: (
         f"/api/conversations/{world.conversation.pk}/attachments/",
         SimpleUploadedFile("a.pdf", PDF),
@@ -1074,6 +1121,7 @@ FRAMES: dict[str, FrameCase] = {
     "conversation.start": FrameCase(ConversationStatus.WAITING, lambda world: {}),
     "conversation.leave_message": FrameCase(ConversationStatus.WAITING, lambda world: {"body": "Call me back"}),
     "conversation.rate": FrameCase(ConversationStatus.CLOSED, _on_target(rating=5)),
+    "customer.context": FrameCase(None, lambda world: {"page_url": "https://shop.example/cart", "language": "en"}),
     "presence.set": FrameCase(None, lambda world: {"status": "away"}),
     "conversation.transfer": FrameCase(
         ConversationStatus.ACTIVE,

@@ -309,3 +309,29 @@ class TestWhoMayRead:
         api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=UserFactory())}")
 
         assert api.get(url).status_code == 403
+
+
+def test_an_agent_lists_the_conversations_they_closed_since_a_time(line, agent):
+    # Given, for Alice, a conversation closed today, one closed two days ago, one still open, and a colleague's
+    customer = CustomerFactory(business_line=line, name="Ada")
+    today = closed_conversation(customer, channel="web", days_ago=0, agent=agent)
+    closed_conversation(CustomerFactory(business_line=line), channel="web", days_ago=2, agent=agent)
+    ConversationFactory(customer=CustomerFactory(business_line=line), status=ConversationStatus.ACTIVE, agent=agent)
+    colleague = AgentFactory(business_lines=[line])
+    closed_conversation(CustomerFactory(business_line=line), channel="app", days_ago=0, agent=colleague)
+
+    # When she asks for what she closed since yesterday
+    since = (timezone.now() - timedelta(days=1)).isoformat()
+    response = token_client(agent).get("/api/conversations/closed/", {"since": since})
+
+    # Then she gets today's own closed one only
+    assert response.status_code == 200
+    assert [(c["id"], c["status"], c["customer"]["name"]) for c in response.json()["conversations"]] == [
+        (today.id, "closed", "Ada")
+    ]
+
+
+def test_the_closed_list_needs_a_valid_since(agent):
+    api = token_client(agent)
+    assert api.get("/api/conversations/closed/").json()["code"] == "invalid_request"
+    assert api.get("/api/conversations/closed/", {"since": "yesterday"}).status_code == 400

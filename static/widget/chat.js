@@ -86,6 +86,8 @@ const store = {
 /* ---------- State of this page (what the server said is in the client) ---------- */
 
 const state = {
+  pageContext: config.embed ? {} : ownContext(),
+  attributes: {},
   identity: {},
   started: false,
   token: null,
@@ -176,6 +178,44 @@ function pickIdentity(raw) {
   return identity;
 }
 
+/* ---------- Where the customer is, for the agents' contact panel (`customer.context`) ---------- */
+
+// Each field with the longest value the server keeps (customers/services.py, CONTEXT_FIELDS).
+const CONTEXT_FIELDS = { page_url: 2000, page_title: 300, referrer: 2000, language: 35, time_zone: 64 };
+
+/** The chat's own page (the H5 page, or the frame until the host page says where it is). */
+function ownContext() {
+  let timeZone = "";
+  try {
+    timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  } catch (error) {
+    timeZone = "";
+  }
+  return { page_url: window.location.href, page_title: document.title, referrer: document.referrer, language: navigator.language || "", time_zone: timeZone };
+}
+
+function takeContext(data) {
+  const context = data && typeof data.context === "object" && data.context ? data.context : {};
+  for (const field of Object.keys(CONTEXT_FIELDS)) {
+    if (typeof context[field] === "string") state.pageContext[field] = context[field];
+  }
+  if (data && data.attributes && typeof data.attributes === "object" && !Array.isArray(data.attributes)) {
+    state.attributes = { ...state.attributes, ...data.attributes };
+  }
+}
+
+function sendContext() {
+  if (!client.ready) return;
+  const frame = { type: "customer.context", ref: "context" };
+  for (const [field, longest] of Object.entries(CONTEXT_FIELDS)) {
+    if (state.pageContext[field]) frame[field] = String(state.pageContext[field]).slice(0, longest);
+  }
+  if (Object.keys(state.attributes).length) frame.attributes = state.attributes;
+  client.send(frame);
+}
+
+client.on("ready", sendContext);
+
 window.addEventListener("message", (event) => {
   if (!parentWindow || event.source !== parentWindow) return;
   const data = event.data;
@@ -183,10 +223,14 @@ window.addEventListener("message", (event) => {
   if (data.type === "init" && state.parentOrigin === null) {
     state.parentOrigin = event.origin;
     state.identity = pickIdentity(data.identity);
+    takeContext(data);
     state.panelOpen = Boolean(data.open);
     if (store.read().visitor_token || state.identity.external_id || state.panelOpen) begin();
     else render();
     reportUnread();
+  } else if (data.type === "context" && state.parentOrigin !== null) {
+    takeContext(data);
+    sendContext();
   } else if (data.type === "visibility" && state.parentOrigin !== null) {
     state.panelOpen = Boolean(data.open);
     if (state.panelOpen) {

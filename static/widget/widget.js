@@ -11,7 +11,9 @@
  * It adds a launcher button and a panel holding an <iframe> of the product's own chat page, so the chat's
  * CSS and JS never meet the host page's. The launcher and panel live in a shadow root for the same reason.
  * The frame and this script talk by postMessage only: identity in, unread count and "close" out.
- * Page API: window.CSWidget.open(), .close(), .toggle().
+ * Page API: window.CSWidget.open(), .close(), .toggle(), and .setAttributes({plan: "pro", cart_total: 42}): facts
+ * about the visitor the agents see in their contact panel (flat; text, numbers, true/false or null), merged over
+ * the ones set before. The page's address, title and referrer, the browser's language and time zone go with them.
  * A page with a Content-Security-Policy allows the chat's origin in script-src, style-src (widget.css) and
  * frame-src; nothing inline is needed.
  */
@@ -86,6 +88,36 @@
   let open = false;
   let frameReady = false;
   let unread = 0;
+  const attributes = {};
+
+  /** Where the visitor is: for the agent's contact panel (the frame only sees its own address). */
+  function pageContext() {
+    let timeZone = "";
+    try {
+      timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (error) {
+      timeZone = "";
+    }
+    return {
+      page_url: window.location.href.slice(0, 2000),
+      page_title: document.title.slice(0, 300),
+      referrer: document.referrer.slice(0, 2000),
+      language: (navigator.language || "").slice(0, 35),
+      time_zone: timeZone.slice(0, 64),
+    };
+  }
+
+  function setAttributes(values) {
+    if (!values || typeof values !== "object" || Array.isArray(values)) {
+      console.error("[cs-widget] setAttributes takes an object, e.g. {plan: \"pro\"}");
+      return;
+    }
+    for (const [key, value] of Object.entries(values)) {
+      if (value === null || ["string", "number", "boolean"].includes(typeof value)) attributes[key] = value;
+      else console.error(`[cs-widget] attribute ${key}: text, a number, true, false or null only`);
+    }
+    tellFrame({ type: "context", context: pageContext(), attributes: { ...attributes } });
+  }
 
   function tellFrame(message) {
     if (frameReady && frame.contentWindow) {
@@ -121,7 +153,7 @@
     if (data.type === "ready") {
       frameReady = true;
       applyAppearance(data.appearance || {});
-      tellFrame({ type: "init", identity, open });
+      tellFrame({ type: "init", identity, open, context: pageContext(), attributes: { ...attributes } });
     } else if (data.type === "unread") {
       unread = Number.isInteger(data.count) && data.count > 0 ? data.count : 0;
       showUnread();
@@ -142,6 +174,10 @@
   }
 
   launcher.addEventListener("click", () => setOpen(!open));
+  // A page that changes its address without loading (a single-page app) tells the frame where it went.
+  for (const name of ["popstate", "hashchange"]) {
+    window.addEventListener(name, () => tellFrame({ type: "context", context: pageContext(), attributes: { ...attributes } }));
+  }
 
   function mount() {
     document.body.append(host);
@@ -161,5 +197,6 @@
     open: () => setOpen(true),
     close: () => setOpen(false),
     toggle: () => setOpen(!open),
+    setAttributes,
   };
 })();

@@ -10,6 +10,15 @@ import "./labels.js";
 import "./notes.js";
 import "./search.js";
 import { ENDED_STATUSES as ENDED, ProtocolClient, uploadAttachment } from "../shared/client.js";
+import { installAlerts } from "./alerts.js";
+import { installClosedToday } from "./closed.js";
+import { installContact } from "./contact.js";
+import { installDrafts } from "./drafts.js";
+import { installKeyboard } from "./keyboard.js";
+import { installPresencePrompt } from "./presence.js";
+import { installReplyTimers } from "./replytimer.js";
+import { installTransfer } from "./transfer.js";
+import { humanError, linkifiedNodes } from "./words.js";
 
 const config = JSON.parse(document.getElementById("workbench-config").textContent);
 const TYPING_REPEAT_MS = 3000;
@@ -33,8 +42,6 @@ const ui = {
   chatTitle: $("chat-title"),
   chatMeta: $("chat-meta"),
   actions: $("chat-actions"),
-  transferAgent: $("transfer-agent-form"),
-  transferLine: $("transfer-line-form"),
   closeButton: $("close-button"),
   transcript: $("transcript"),
   typing: $("typing-indicator"),
@@ -283,13 +290,12 @@ client.on("read", ({ record: held }) => {
 });
 
 client.on("outbox", ({ change, frame }) => {
-  if (change === "failed") notify(`Message not sent: ${frame.message}`, "error");
+  if (change === "failed") notify(`Message not sent: ${humanError(frame)}`, "error");
   renderTranscript();
 });
 
 client.on("error", (frame) => {
-  const ref = typeof frame.ref === "string" ? frame.ref : "";
-  notify(frame.message || frame.code, "error");
+  notify(humanError(frame), "error");
 });
 
 client.on("frame", (frame) => {
@@ -348,7 +354,7 @@ function selected() {
 function select(id) {
   state.selectedId = id;
   const rec = client.records.has(id) ? record(id) : null;
-  ui.input.value = "";
+  ui.input.value = drafts.load(id);
   ui.internal.checked = false;
   ui.composer.classList.remove("is-internal");
   if (rec) {
@@ -367,6 +373,7 @@ function submitMessage() {
   stopTyping(rec);
   client.sendMessage({ conversationId: rec.id, body, internal: ui.internal.checked });
   ui.input.value = "";
+  drafts.clear(rec.id);
   renderTranscript();
   scrollToEnd(true);
 }
@@ -432,6 +439,7 @@ function insertCanned(text) {
   const caret = start + text.length;
   input.setSelectionRange(caret, caret);
   input.focus();
+  drafts.remember();
   typed();
 }
 
@@ -499,8 +507,9 @@ function renderAll() {
 
 function sortedRecords() {
   const rank = (rec) => (isLive(rec) ? 0 : rec.conversation && !ENDED.has(rec.conversation.status) ? 1 : 2);
+  // A conversation handed to someone else leaves my list at once (still readable while it is on screen).
   return records()
-    .filter((rec) => rec.conversation)
+    .filter((rec) => rec.conversation && statusLabel(rec) !== "transferred")
     .sort((a, b) => rank(a) - rank(b) || b.lastActivity - a.lastActivity || b.id - a.id);
 }
 
@@ -677,7 +686,8 @@ function senderLabel(message, conversation) {
   if (message.sender === "system") return "System";
   if (message.agent_id === config.agent_id) return "You";
   if (conversation && conversation.agent && conversation.agent.id === message.agent_id) return conversation.agent.name;
-  return message.agent_id ? `Agent #${message.agent_id}` : "Agent";
+  // An earlier agent of a transferred conversation: by their name, from the page's config.
+  return (message.agent_id && config.agent_names[message.agent_id]) || "Agent";
 }
 
 const INLINE_IMAGES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
@@ -712,10 +722,10 @@ function messageItem(message, { conversation, readSeq }) {
     { class: "wb-msg-meta" },
     el("span", { class: "wb-msg-who", text: senderLabel(message, conversation) }),
     el("time", { dateTime: message.created_at, text: formatTime(message.created_at) }),
-    message.internal ? el("span", { class: "wb-msg-flag", text: "Internal note" }) : null,
+    message.internal ? el("span", { class: "wb-msg-flag", text: message.event === "transfer_note" ? "Transfer note" : "Internal note" }) : null,
     receipt,
   );
-  const body = el("div", { class: "wb-msg-body", text: message.body });
+  const body = el("div", { class: "wb-msg-body" }, ...linkifiedNodes(message.body));
   const attachment = message.attachment && /^(\/|https?:)/.test(message.attachment.url)
     ? el("a", { href: message.attachment.url, text: message.attachment.name || "attachment", target: "_blank", rel: "noopener noreferrer" })
     : null;
@@ -765,6 +775,7 @@ function renderCustomer() {
     ui.customerDetails.hidden = true;
     ui.historyHeading.hidden = true;
     ui.historyList.replaceChildren();
+    contact.render(null, null);
     return;
   }
   const customer = data.customer;
@@ -780,6 +791,7 @@ function renderCustomer() {
   ui.customerDetails.replaceChildren(...rows.flatMap(([term, value]) => [el("dt", { text: term }), el("dd", { text: value })]));
   ui.customerEmpty.hidden = true;
   ui.customerDetails.hidden = false;
+  contact.render(data, rec);
   ui.historyHeading.hidden = false;
   ui.historyList.replaceChildren(
     ...data.conversations.map((conversation) => {
@@ -877,24 +889,6 @@ ui.closeButton.addEventListener("click", () => {
   client.send({ type: "conversation.close", conversation_id: rec.id, ref: `close:${rec.id}` });
 });
 
-ui.transferAgent.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const rec = selected();
-  const agentId = Number.parseInt(ui.transferAgent.elements.agent_id.value, 10);
-  if (!isLive(rec) || !Number.isInteger(agentId)) return;
-  client.send({ type: "conversation.transfer", conversation_id: rec.id, to_agent_id: agentId, ref: `transfer:${rec.id}` });
-  ui.transferAgent.reset();
-});
-
-ui.transferLine.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const rec = selected();
-  const key = ui.transferLine.elements.business_line.value.trim();
-  if (!isLive(rec) || !key) return;
-  client.send({ type: "conversation.transfer", conversation_id: rec.id, to_business_line: key, ref: `transfer:${rec.id}` });
-  ui.transferLine.reset();
-});
-
 // A canned reply's files, copied into the conversation by canned.js: sent like a chosen file.
 document.addEventListener("workbench:send-attachments", (event) => {
   const { conversationId, attachmentIds } = event.detail;
@@ -910,6 +904,20 @@ document.addEventListener("visibilitychange", () => {
   renderList();
   renderTitle();
 });
+
+// What the workbench's own modules (static/workbench/*.js) use of this page.
+const shell = {
+  client, config, el, getJson, notify, messageItem, customerName, formatTime, formatDateTime, formatWait, select, selected, records, isLive,
+  reloadCustomer: (customerId) => loadCustomer(customerId, true),
+};
+installClosedToday(shell);
+installAlerts(shell);
+installReplyTimers(shell);
+installTransfer(shell);
+const contact = installContact(shell);
+const drafts = installDrafts(shell);
+installKeyboard(shell);
+installPresencePrompt(shell);
 
 setInterval(tickWaits, WAIT_TICK_MS);
 client.start();

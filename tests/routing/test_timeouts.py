@@ -3,7 +3,7 @@
 import pytest
 
 from chat.events import agent_group, conversation_group
-from chat.models import CloseReason, ConversationStatus
+from chat.models import CloseReason, ConversationStatus, Message
 from routing.selectors import conversation_state, queue_states
 from routing.services import assignment_run, routing_sweep
 from tests.factories import BusinessLineFactory
@@ -112,6 +112,9 @@ def test_silent_agent_past_reply_timeout_is_replaced_by_another_with_room(
     assert status_of(conversation) == (ConversationStatus.ACTIVE, replacement.id)
     assert (load(silent), load(replacement)) == (0, 1)
     assert system_events(conversation)[-2:] == ["reassigned", "assigned"]
+    # ... in words that never name the agent who did not answer (the customer reads them)
+    notice = Message.objects.get(conversation=conversation, event="reassigned")
+    assert notice.body == "Sorry for the wait: another agent is taking over."
     events = customer_side.events_until_marker()
     assert {"type": "chat.leave", "conversation_id": conversation.id} in events
     assert {"type": "chat.join", "conversation_id": conversation.id} in events

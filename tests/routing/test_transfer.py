@@ -1,22 +1,26 @@
 """Transfer to another agent (load moves at once, within capacity) and to another business line's queue."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from agents.models import Presence
+from agents.services import agent_presence_set
 from chat.errors import ChatError
 from chat.events import agent_group, conversation_group
 from chat.lifecycle import conversation_close
 from chat.models import ConversationStatus, Message
 from chat.permissions import Participant
 from cs_platform.errors import ErrorCode
-from routing.selectors import queue_states
+from routing.selectors import queue_states, transfer_targets
 from routing.services import (
+    agent_conversations_hand_back,
     assignment_pick,
     assignment_run,
     conversation_transfer,
     conversation_transfer_by_supervisor,
 )
-from tests.factories import BusinessLineFactory
+from tests.factories import AgentFactory, BusinessLineFactory
 from tests.routing.helpers import agent_in, connect, disconnect, load, status_of, system_events, waiting_customer
 
 pytestmark = pytest.mark.django_db
@@ -187,6 +191,145 @@ def test_transfer_to_a_line_with_an_agent_free_is_assigned_at_once(
     assert status_of(conversation) == (ConversationStatus.ACTIVE, billing_agent.id)
     assert system_events(conversation)[-2:] == ["transferred", "assigned"]
     assert load(holder) == 0
+
+
+def test_a_transfer_note_goes_to_agents_only_before_the_transfer(
+    line, holder, conversation, listen, django_capture_on_commit_callbacks
+):
+    # Given a colleague with room, and the customer's socket listening
+    target = agent_in(line, capacity=1)
+    watchers = listen(conversation_group(conversation.id))
+
+    # When the holder transfers with a note
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation_transfer(
+            agent_id=holder.id, conversation_id=conversation.id, to_agent_id=target.id, note="  VIP: refund approved  "
+        )
+
+    # Then the note is an internal note of the holder's, stored just before the transfer, sent to agents only
+    note = Message.objects.get(conversation=conversation, event="transfer_note")
+    assert (note.sender, note.agent_id, note.body, note.is_internal_note) == (
+        "agent",
+        holder.id,
+        "VIP: refund approved",
+        True,
+    )
+    assert system_events(conversation)[-2:] == ["transferred", "assigned"]
+    assert note.seq == Message.objects.get(conversation=conversation, event="transferred").seq - 1
+    frames = [e for e in watchers.events_until_marker() if e["type"] == "chat.frame"]
+    [sent] = [e for e in frames if e["frame"].get("message", {}).get("id") == note.id]
+    assert sent["audience"] == "agents"
+
+
+@pytest.mark.parametrize("note", [7, "x" * 4001, ["a"]])
+def test_a_bad_transfer_note_is_refused_and_changes_nothing(line, holder, conversation, note):
+    target = agent_in(line, capacity=1)
+    with pytest.raises(ChatError) as refusal:
+        conversation_transfer(agent_id=holder.id, conversation_id=conversation.id, to_agent_id=target.id, note=note)
+    assert refusal.value.code == ErrorCode.INVALID_FIELD
+    assert status_of(conversation) == (ConversationStatus.ACTIVE, holder.id)
+    assert not Message.objects.filter(conversation=conversation, is_internal_note=True).exists()
+
+
+def test_the_transfer_targets_are_the_lines_agents_with_presence_and_load_and_the_other_lines_queues(
+    line, holder, conversation
+):
+    # Given, in the line, Bob online with one chat of two, Carol away, Dan online but with no live socket;
+    # and two other lines, one with a customer waiting
+    bob = AgentFactory(display_name="Bob", business_lines=[line], capacity=2, presence=Presence.ONLINE)
+    connect(bob)
+    waiting_customer(line)
+    assignment_run(business_line_id=line.id)
+    carol = AgentFactory(display_name="Carol", business_lines=[line], presence=Presence.AWAY)
+    connect(carol)
+    dan = AgentFactory(display_name="Dan", business_lines=[line], presence=Presence.ONLINE)
+    sales = BusinessLineFactory(name="Sales")
+    waiting_customer(sales)
+    billing = BusinessLineFactory(name="Billing")
+
+    # When the holder opens the picker
+    targets = transfer_targets(agent_id=holder.id, conversation_id=conversation.id)
+
+    # Then
+    assert targets == {
+        "conversation_id": conversation.id,
+        "agents": [
+            {"id": bob.id, "name": "Bob", "presence": "online", "load": 1, "capacity": 2, "available": True},
+            {"id": carol.id, "name": "Carol", "presence": "away", "load": 0, "capacity": 3, "available": False},
+            {"id": dan.id, "name": "Dan", "presence": "offline", "load": 0, "capacity": 3, "available": False},
+        ],
+        "business_lines": [
+            {"key": billing.key, "name": "Billing", "waiting": 0, "agents_online": 0},
+            {"key": sales.key, "name": "Sales", "waiting": 1, "agents_online": 0},
+        ],
+    }
+    # ... and an agent of another line gets not_found, as for a conversation that does not exist
+    with pytest.raises(ChatError) as refusal:
+        transfer_targets(agent_id=agent_in(sales).id, conversation_id=conversation.id)
+    assert refusal.value.code == ErrorCode.NOT_FOUND
+
+
+# Handing chats back when going away or offline
+
+
+def test_an_agent_going_away_hands_their_chats_back_to_a_colleague_with_room(
+    line, holder, conversation, django_capture_on_commit_callbacks
+):
+    # Given the holder with two chats, and a colleague with room for both
+    second = waiting_customer(line)
+    assignment_run(business_line_id=line.id)
+    assert load(holder) == 2
+    colleague = agent_in(line, capacity=2)
+
+    # When the holder goes away and hands them back
+    with django_capture_on_commit_callbacks(execute=True):
+        agent_presence_set(agent_id=holder.id, status=Presence.AWAY)
+        handed = agent_conversations_hand_back(agent_id=holder.id)
+
+    # Then both went back to the queue and on to the colleague, the customer told without the holder's name
+    assert sorted(handed) == sorted([conversation.id, second.id])
+    assert (status_of(conversation), status_of(second)) == (
+        (ConversationStatus.ACTIVE, colleague.id),
+        (ConversationStatus.ACTIVE, colleague.id),
+    )
+    assert load(holder) == 0
+    assert system_events(conversation)[-2:] == ["requeued", "assigned"]
+    notice = Message.objects.get(conversation=conversation, event="requeued")
+    assert notice.body == "Your agent had to step away; another agent will be with you shortly."
+    assert holder.display_name not in notice.body
+
+
+def test_with_nobody_free_handed_back_chats_wait_at_the_front_of_the_queue(line, holder, conversation):
+    later = waiting_customer(line)
+    agent_presence_set(agent_id=holder.id, status=Presence.OFFLINE)
+    assert agent_conversations_hand_back(agent_id=holder.id) == [conversation.id]
+    assert status_of(conversation) == (ConversationStatus.WAITING, None)
+    assert [state["conversation"]["id"] for state in queue_states(business_line_id=line.id)] == [
+        conversation.id,
+        later.id,
+    ]
+
+
+def test_the_transfer_targets_cost_the_same_queries_for_any_number_of_lines_and_agents(line, holder, conversation):
+    # Given one other line with one online agent: the queries of the picker's read
+    def targets_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            transfer_targets(agent_id=holder.id, conversation_id=conversation.id)
+        return len(queries)
+
+    agent_in(BusinessLineFactory(), capacity=1)
+    agent_in(line, capacity=1)
+    few = targets_queries()
+
+    # When there are many more lines, each with online agents, and more colleagues
+    for _ in range(5):
+        other = BusinessLineFactory()
+        agent_in(other)
+        agent_in(other)
+        agent_in(line)
+
+    # Then the picker reads with as many queries
+    assert targets_queries() == few == 4
 
 
 # A supervisor's transfer of a conversation still waiting in the queue

@@ -1,0 +1,55 @@
+/*
+ * What the workbench says to the agent in plain words: refusals from the server explained by what happened, not by
+ * a field name or an error code, and links in messages made clickable safely (http and https only, as text nodes
+ * around real anchors: nothing a customer writes is ever parsed as HTML).
+ */
+
+const ERRORS = {
+  not_found: "That conversation is no longer in your business lines (it moved or is gone).",
+  not_assigned: "This conversation is no longer assigned to you, so you cannot act on it.",
+  conversation_closed: "This conversation has ended: nothing more can be sent to it.",
+  rate_limited: "You are sending faster than the server accepts: wait a moment, your messages will follow.",
+  body_too_long: "That message is too long to send: shorten it or split it in two.",
+  frame_too_large: "That was too large to send in one go.",
+  invalid_json: "The workbench sent something the server could not read. Reload the page if it happens again.",
+  invalid_field: "The server could not do that: the request was not complete. Reload the page if it happens again.",
+  unknown_type: "The server does not know that action. Reload the page: the workbench may be out of date.",
+  internal_error: "Something went wrong on the server. Try again in a moment.",
+  reply_too_large: "The server's answer would have been too large. Try again in a moment.",
+};
+
+// Server messages already meant for people, kept as they are for these codes (they name who or what is missing).
+const OWN_WORDS = new Set(["agent_unavailable", "file_too_large", "file_type_not_allowed", "file_rejected"]);
+
+/** A refusal from the server (`error` frame) as a sentence for the agent. */
+export function humanError(frame) {
+  const code = frame && frame.code;
+  if (code && OWN_WORDS.has(code) && frame.message) return sentence(frame.message);
+  if (code && ERRORS[code]) return ERRORS[code];
+  return "That did not work. Try again in a moment, or reload the page.";
+}
+
+function sentence(text) {
+  const trimmed = String(text).trim();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
+
+const LINK = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)]/g;
+
+/** Text and links of a message body: the same rule as the customer's chat (static/widget/chat.js). */
+export function linkifiedNodes(body) {
+  const nodes = [];
+  let last = 0;
+  for (const match of String(body || "").matchAll(LINK)) {
+    nodes.push(document.createTextNode(body.slice(last, match.index)));
+    const link = document.createElement("a");
+    link.href = match[0];
+    link.textContent = match[0];
+    link.target = "_blank";
+    link.rel = "noopener noreferrer nofollow";
+    nodes.push(link);
+    last = match.index + match[0].length;
+  }
+  nodes.push(document.createTextNode(String(body || "").slice(last)));
+  return nodes;
+}
