@@ -91,9 +91,9 @@ REPORTS_SUPERVISOR = "bench-supervisor"
 # answered and closed by one of the line's agents; 40 % rated. random() after setseed() makes every run the same.
 REPORTS_CUSTOMERS_SQL = """
 INSERT INTO customers_customer
-    (business_line_id, visitor_token, external_id, name, email, phone, language, first_channel, attributes,
+    (business_line_id, visitor_token, external_id, name, email, phone, language, first_channel, attributes, context,
      first_seen_at, last_seen_at)
-SELECT %(line)s, 'bench-reports-' || n, NULL, 'Customer ' || n, '', '', '', 'web', '{}', now(), now()
+SELECT %(line)s, 'bench-reports-' || n, NULL, 'Customer ' || n, '', '', '', 'web', '{}', '{}', now(), now()
 FROM generate_series(1, %(customers)s) AS n
 """
 REPORTS_CONVERSATIONS_SQL = """

@@ -886,10 +886,10 @@ def search_data_build(database_url: str, line_id: int, other_line_id: int, agent
         for line, count in ((line_id, sizes.search_conversations), (other_line_id, 100)):
             conn.execute(
                 """INSERT INTO customers_customer (visitor_token, external_id, name, email, phone, language,
-                       first_channel, attributes, first_seen_at, last_seen_at, business_line_id)
+                       first_channel, attributes, context, first_seen_at, last_seen_at, business_line_id)
                    SELECT 'bench-search-' || %(line)s || '-' || g, 'ext-' || g,
                           (ARRAY['Wang Fang', 'Li Lei', 'Ada Lovelace', '张伟', '王芳'])[1 + g %% 5] || ' ' || g,
-                          'customer' || g || '@example.com', '', '', 'web', '{}', now(), now(), %(line)s
+                          'customer' || g || '@example.com', '', '', 'web', '{}', '{}', now(), now(), %(line)s
                    FROM generate_series(1, %(count)s) AS g""",
                 {"line": line, "count": count},
             )

@@ -3,7 +3,8 @@
  * variables filled by the server for the conversation on screen (GET /api/canned-replies/?conversation_id=); also
  * the "Insert a canned reply" list, and the agent's own replies kept in the "Canned replies" panel.
  */
-import { api, csrfToken, el, onSelection, showError } from "./desk.js";
+import { el } from "../shared/dom.js";
+import { api, csrfToken, onSelection, showError } from "./desk.js";
 
 const input = /** @type {HTMLTextAreaElement} */ (document.getElementById("composer-input"));
 const select = /** @type {HTMLSelectElement} */ (document.getElementById("canned-replies"));

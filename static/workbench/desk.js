@@ -1,6 +1,6 @@
 /*
  * What the workbench's tools share (canned.js, labels.js, notes.js, search.js): REST calls with the session cookie
- * (and its CSRF token for writes), a small element builder that only ever sets text, and the conversation on
+ * (and its CSRF token for writes) and the conversation on
  * screen, which workbench.js announces with a `workbench:selection` event on every render.
  */
 
@@ -53,20 +53,6 @@ export async function api(method, url, data) {
   return body;
 }
 
-export function el(tag, props, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props || {})) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else if (key.startsWith("data-") || key.startsWith("aria-")) node.setAttribute(key, value);
-    else node[key] = value;
-  }
-  for (const child of children) {
-    if (child !== null && child !== undefined && child !== false) node.append(child);
-  }
-  return node;
-}
 
 export function formatDateTime(iso) {
   const date = new Date(iso);

@@ -2,7 +2,8 @@
  * A conversation's labels (its business line's, kept by supervisors in the admin): shown under the chat's title,
  * added from a list and removed with ×, over PUT /api/conversations/{id}/labels/.
  */
-import { api, el, onSelection, showError } from "./desk.js";
+import { el } from "../shared/dom.js";
+import { api, onSelection, showError } from "./desk.js";
 
 const box = document.getElementById("conversation-labels");
 const chips = box.querySelector(".wb-label-chips");

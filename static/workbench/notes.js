@@ -2,7 +2,8 @@
  * Notes about the customer on screen: kept on the customer, read and written by every agent of the line
  * (GET/POST /api/customers/{id}/notes/), never shown to the customer.
  */
-import { api, el, formatDateTime, onSelection, showError } from "./desk.js";
+import { el } from "../shared/dom.js";
+import { api, formatDateTime, onSelection, showError } from "./desk.js";
 
 const box = document.getElementById("customer-notes");
 const list = box.querySelector(".wb-note-list");

@@ -2,7 +2,8 @@
  * Search: past and present conversations of my lines by customer name, email, external id or message text
  * (GET /api/search/?q=), each opened as a read-only transcript (the history API) in a dialog.
  */
-import { api, el, formatDateTime, showError } from "./desk.js";
+import { el } from "../shared/dom.js";
+import { api, formatDateTime, showError } from "./desk.js";
 
 const form = /** @type {HTMLFormElement} */ (document.getElementById("search-form"));
 const field = /** @type {HTMLInputElement} */ (form.querySelector("input[type=search]"));

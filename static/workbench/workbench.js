@@ -9,6 +9,7 @@ import "./canned.js";
 import "./labels.js";
 import "./notes.js";
 import "./search.js";
+import { el } from "../shared/dom.js";
 import { ENDED_STATUSES as ENDED, ProtocolClient, uploadAttachment } from "../shared/client.js";
 import { installAlerts } from "./alerts.js";
 import { installClosedToday } from "./closed.js";
@@ -89,21 +90,6 @@ const client = new ProtocolClient({
 });
 
 // ---- Small helpers -------------------------------------------------------------------------------------
-
-function el(tag, props, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props || {})) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else if (key.startsWith("data-") || key.startsWith("aria-")) node.setAttribute(key, value);
-    else node[key] = value;
-  }
-  for (const child of children) {
-    if (child !== null && child !== undefined && child !== false) node.append(child);
-  }
-  return node;
-}
 
 function formatTime(iso) {
   const date = new Date(iso);
