@@ -22,6 +22,7 @@ from audit.models import AuditAction
 from audit.services import audit_record_request
 from chat.models import Conversation, Message, Sender
 from chat.payloads import attachment_payload
+from chat.system_messages import system_message_text
 from cs_platform.spreadsheets import BYTE_ORDER_MARK, csv_safe
 from desk.models import Label
 from reports.selectors import MEASURES, OUTCOMES, business_hours_filter, local_start_fields, report_row
@@ -182,7 +183,11 @@ def transcript_entries(conversation: Conversation) -> list[dict[str, Any]]:
                 "seq": message.seq,
                 "author": _author(message, customer_name=conversation.customer.name) or "System",
                 "at": message.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
-                "body": message.body,
+                "body": system_message_text(
+                    event=message.event, params=message.params or {}, body=message.body, reader="agent"
+                )
+                if kind == "system"
+                else message.body,
                 "event": message.event,
                 "files": [attachment_payload(attachment) for attachment in message.attachments.all()],
             }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import FileResponse
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -358,7 +359,10 @@ class AttachmentUploadApi(APIView):
         limits = attachment_limits_for(participant=participant, conversation_id=conversation_id)
         length = request.META.get("CONTENT_LENGTH") or ""
         if length.isdigit() and int(length) > limits.max_bytes + _MULTIPART_OVERHEAD:
-            raise ChatError(ErrorCode.FILE_TOO_LARGE, f"The file is larger than {limits.max_bytes} bytes")
+            raise ChatError(
+                ErrorCode.FILE_TOO_LARGE,
+                gettext("The file is larger than %(limit)s bytes") % {"limit": limits.max_bytes},
+            )
 
 
 class AttachmentDownloadApi(APIView):

@@ -43,6 +43,7 @@ def message_payload(message: Message) -> dict[str, Any]:
     }
     if message.event:
         payload["event"] = message.event
+        payload["params"] = dict(message.params or {})
     if message.agent_id is not None:
         payload["agent_id"] = message.agent_id
     if message.is_internal_note:

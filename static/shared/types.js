@@ -15,6 +15,7 @@
  * @property {string | null} client_msg_id
  * @property {string} created_at
  * @property {string} [event]
+ * @property {Record<string, string>} [params]  a system message's parameters, for its text in the reader's language
  * @property {number} [agent_id]
  * @property {boolean} [internal]
  * @property {{url: string, name: string}} [attachment]
