@@ -125,6 +125,11 @@ class HistoryMessageSerializer(serializers.Serializer):
     client_msg_id = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
     event = serializers.CharField(required=False, help_text="System messages: what happened (assigned, closed, ...).")
+    params = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="System messages: who and where (agent, by, line), to write the event in the reader's language.",
+    )
     agent_id = serializers.IntegerField(required=False, help_text="Agent messages: who wrote it.")
     internal = serializers.BooleanField(required=False, help_text="Present (true) on internal notes.")
     attachment = HistoryAttachmentSerializer(required=False, help_text="Legacy: a file stored on the message.")

@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from cs_platform.health import healthz
@@ -12,7 +14,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     # The JavaScript strings' translations (docs/i18n.md) and the admin's language switch (Django's set_language).
     path("jsi18n/", LanguageCatalog.as_view(), name="javascript-catalog"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", require_POST(set_language), name="set_language"),
     path("admin/monitor/", monitor_page, name="monitor-page"),  # before the admin's own URLs, in its look
     path("admin/reports/", include("reports.page_urls")),
     path("admin/", admin.site.urls),
