@@ -180,7 +180,9 @@ def conversation_reassign(*, conversation: Conversation, agent: Agent) -> None:
     system_message_append(
         conversation=conversation,
         event="reassigned",
-        body=f"{_agent_of(conversation).display_name} did not answer in time; reassigning.",
+        # No name in the stored text: the customer reads it too (an app showing `body`); agents' clients write the
+        # name from `params`.
+        body="The agent did not answer in time; reassigning.",
         params={"agent": _agent_of(conversation).display_name},
     )
     conversation_assign(conversation=conversation, agent=agent)
