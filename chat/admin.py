@@ -16,6 +16,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from agents.selectors import agent_names
 from audit.models import AuditAction
@@ -181,7 +182,7 @@ def transcript_entries(conversation: Conversation) -> list[dict[str, Any]]:
             {
                 "kind": kind,
                 "seq": message.seq,
-                "author": _author(message, customer_name=conversation.customer.name) or "System",
+                "author": _author(message, customer_name=conversation.customer.name) or gettext("System"),
                 "at": message.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
                 "body": system_message_text(
                     event=message.event, params=message.params or {}, body=message.body, reader="agent"
@@ -200,7 +201,7 @@ def transcript_entries(conversation: Conversation) -> list[dict[str, Any]]:
 
 
 class LocalHourFilter(admin.SimpleListFilter):
-    title = "hour started (business line's time)"
+    title = gettext_lazy("hour started (business line's time)")
     parameter_name = "hour"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -214,7 +215,7 @@ class LocalHourFilter(admin.SimpleListFilter):
 
 
 class LocalWeekdayFilter(admin.SimpleListFilter):
-    title = "weekday started (business line's time)"
+    title = gettext_lazy("weekday started (business line's time)")
     parameter_name = "weekday"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -228,11 +229,11 @@ class LocalWeekdayFilter(admin.SimpleListFilter):
 
 
 class BusinessHoursFilter(admin.SimpleListFilter):
-    title = "started within business hours"
+    title = gettext_lazy("started within business hours")
     parameter_name = "business_hours"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("1", "Yes")]
+        return [("1", gettext("Yes"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
         if _choice(self) is None:
@@ -245,7 +246,7 @@ class BusinessHoursFilter(admin.SimpleListFilter):
 
 
 class OutcomeFilter(admin.SimpleListFilter):
-    title = "outcome (as the reports count it)"
+    title = gettext_lazy("outcome (as the reports count it)")
     parameter_name = "outcome"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -287,10 +288,10 @@ class ConversationAdmin(admin.ModelAdmin):
     actions = ["export_transcripts"]
     readonly_fields = ["transcript", "handled_by", "figures"]
     fieldsets = [
-        ("Transcript", {"fields": ["transcript"]}),
+        (gettext_lazy("Transcript"), {"fields": ["transcript"]}),
         (None, {"fields": ["customer", "business_line", "channel", "status", "agent", "handled_by", "priority"]}),
         (
-            "Timeline",
+            gettext_lazy("Timeline"),
             {
                 "fields": [
                     "started_at",
@@ -304,7 +305,7 @@ class ConversationAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Outcome", {"fields": ["figures", "rating", "rating_comment", "last_seq"]}),
+        (gettext_lazy("Outcome"), {"fields": ["figures", "rating", "rating_comment", "last_seq"]}),
     ]
 
     class Media:
@@ -313,19 +314,19 @@ class ConversationAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         return super().get_queryset(request).annotate(**MEASURES)
 
-    @admin.display(description="Messages")
+    @admin.display(description=gettext_lazy("Messages"))
     def transcript(self, conversation: Conversation) -> str:
         """The messages as a chat, rendered by a template (so escaped); every message once."""
         return render_to_string(
             "admin/chat/conversation/transcript.html", {"entries": transcript_entries(conversation)}
         )
 
-    @admin.display(description="Handled by")
+    @admin.display(description=gettext_lazy("Handled by"))
     def handled_by(self, conversation: Conversation) -> str:
         names = agent_names(agent_ids=handler_ids_of(conversation))
         return ", ".join(names.get(agent_id, f"#{agent_id}") for agent_id in handler_ids_of(conversation)) or "-"
 
-    @admin.display(description="Wait, first response, handling")
+    @admin.display(description=gettext_lazy("Wait, first response, handling"))
     def figures(self, conversation: Conversation) -> str:
         row = report_row(conversation, business_line=conversation.business_line)
         return " / ".join(
@@ -345,7 +346,7 @@ class ConversationAdmin(admin.ModelAdmin):
     def has_export_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(EXPORT_PERMISSION)
 
-    @admin.action(description="Export selected transcripts as CSV", permissions=["export"])
+    @admin.action(description=gettext_lazy("Export selected transcripts as CSV"), permissions=["export"])
     def export_transcripts(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> HttpResponse:
         conversation_ids = sorted(queryset.values_list("pk", flat=True))
         audit_record_request(

@@ -21,7 +21,20 @@ from chat.system_messages import Reader, system_message_text
 from cs_platform import locale
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SOURCES_SKIPPED = {".git", ".venv", "node_modules", ".data", "staticfiles", "locale", ".mypy_cache", ".pytest_cache"}
+SOURCES_SKIPPED = {
+    ".git",
+    ".venv",
+    "node_modules",
+    ".data",
+    "staticfiles",
+    "locale",
+    "artifacts",
+    "media",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".hypothesis",
+    ".ruff_cache",
+}
 
 
 @pytest.fixture(scope="module")
