@@ -101,7 +101,7 @@ def test_the_h5_page_follows_a_chinese_phone(chinese_phone, server, demo_line, a
     assert Customer.objects.get().language == "zh-hans"
 
 
-def test_a_supervisor_switches_the_admin_to_chinese(page, server):
+def test_a_supervisor_switches_the_admin_to_chinese(page, server, screenshot):
     # given: a supervisor signed in to the admin, in English
     group, _ = Group.objects.get_or_create(name="Supervisors")
     UserFactory(username="sam", is_staff=True, is_superuser=True).groups.add(group)
@@ -119,6 +119,9 @@ def test_a_supervisor_switches_the_admin_to_chinese(page, server):
     expect(page.locator("#reports-link")).to_have_text("报表")
     expect(page.locator("#monitor-link")).to_have_text("实时监控")
     expect(page.locator("#site-name")).to_have_text("Django 管理")
+    expect(page.locator("#language-select")).to_have_value("zh-hans")
+    expect(page.locator("#content-main")).to_contain_text("聊天：会话与聊天记录")
+    screenshot(page, "admin-zh")
     page.goto(f"{server.url}/admin/reports/")
     expect(page.locator(".breadcrumbs a").first).to_have_text("首页")
     expect(page.locator("#content")).to_contain_text("还没有任何业务线。")
