@@ -7,7 +7,7 @@ VENV_PYTHON := $(VENV)/bin/python
 TEST_DATA_DIR := $(CURDIR)/.data/test
 PYTEST_ARGS ?=
 
-.PHONY: run test chromium
+.PHONY: run test chromium locale gettext
 
 $(VENV_PYTHON):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -22,11 +22,11 @@ $(VENV)/.installed-test: requirements.txt requirements-dev.txt | $(VENV_PYTHON)
 	$(VENV_PYTHON) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
-run: $(VENV)/.installed-run
+run: $(VENV)/.installed-run locale
 	$(VENV_PYTHON) -m cs_platform.run
 
 # The static checks first, then the browser client's unit tests (node's runner), then everything in pytest.
-test: lint chromium
+test: lint chromium gettext locale
 	node --test tests/client/
 	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
 		exec $(VENV_PYTHON) -m pytest $(PYTEST_ARGS); \
@@ -37,16 +37,36 @@ test: lint chromium
 	$(VENV_PYTHON) -m cs_platform.embedded stop; \
 	exit $$status
 
-# Debian's Chromium, for the browser tests (Playwright drives /usr/bin/chromium; it downloads no browser).
+# The translations (docs/i18n.md): each locale/*/LC_MESSAGES/*.po compiled to its .mo with polib (pinned in
+# requirements.txt), so a machine without GNU gettext runs the project in both languages. Only stale .mo files are
+# written; they are build output, not committed.
+locale: $(VENV)/.installed-run
+	@$(VENV_PYTHON) -m cs_platform.locale
+
+# GNU gettext's xgettext, for the test that extracts every string as `manage.py makemessages` does and fails on one
+# without its Chinese (tests/test_translations.py); installed like Chromium below when missing.
+gettext:
+	@if command -v xgettext >/dev/null 2>&1 && command -v msgmerge >/dev/null 2>&1; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "No xgettext and no apt-get: install GNU gettext for the translation test." >&2; exit 0; \
+	fi; \
+	SUDO=; if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	echo "Installing Debian's gettext for the translation test..."; \
+	$$SUDO apt-get install -y gettext || { $$SUDO apt-get update && $$SUDO apt-get install -y gettext; }
+
+# Debian's Chromium, for the browser tests (Playwright drives /usr/bin/chromium; it downloads no browser), and a
+# Chinese font (WenQuanYi Micro Hei, 5 MB) so the Chinese pages' screenshots show characters, not boxes.
 chromium:
-	@if [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	@if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi "wqy\|cjk"; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null 2>&1; then \
 		echo "No /usr/bin/chromium and no apt-get: install Chromium for the browser tests." >&2; exit 0; \
 	fi; \
 	SUDO=; if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
 	export DEBIAN_FRONTEND=noninteractive; \
-	echo "Installing Debian's chromium for the browser tests..."; \
-	$$SUDO apt-get install -y chromium || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
+	echo "Installing Debian's chromium and a Chinese font for the browser tests..."; \
+	$$SUDO apt-get install -y chromium fonts-wqy-microhei \
+		|| { $$SUDO apt-get update && $$SUDO apt-get install -y chromium fonts-wqy-microhei; }
 
 # The static checks (README.md, "Libraries"): ruff's lint and format, mypy over the code base, import-linter's
 # contracts of who may import whom (pyproject.toml; docs/architecture.md, "Layers") and TypeScript over the browser

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from agents.models import Agent, ApiToken
 from agents.selectors import api_token_expires_at
@@ -45,7 +46,7 @@ class AgentAdmin(AuditedModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("business_lines")
 
-    @admin.display(description="Business lines")
+    @admin.display(description=gettext_lazy("Business lines"))
     def team_names(self, obj: Agent) -> str:
         return ", ".join(line.name for line in obj.business_lines.all())
 
@@ -68,6 +69,6 @@ class ApiTokenAdmin(AuditedModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
         return False
 
-    @admin.display(description="Expires at")
+    @admin.display(description=gettext_lazy("Expires at"))
     def expires_at(self, obj: ApiToken):
         return api_token_expires_at(obj)

@@ -16,6 +16,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from agents.selectors import agent_names
 from audit.models import AuditAction
@@ -23,6 +24,7 @@ from audit.services import audit_record_request
 from chat.models import Conversation, Message, Sender
 from chat.payloads import attachment_payload, user_display_name
 from chat.services import WHISPER_EVENT
+from chat.system_messages import system_message_text
 from cs_platform.spreadsheets import BYTE_ORDER_MARK, csv_safe
 from desk.models import Label
 from reports.selectors import MEASURES, OUTCOMES, business_hours_filter, local_start_fields, report_row
@@ -185,9 +187,13 @@ def transcript_entries(conversation: Conversation) -> list[dict[str, Any]]:
             {
                 "kind": kind,
                 "seq": message.seq,
-                "author": _author(message, customer_name=conversation.customer.name) or "System",
+                "author": _author(message, customer_name=conversation.customer.name) or gettext("System"),
                 "at": message.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
-                "body": message.body,
+                "body": system_message_text(
+                    event=message.event, params=message.params or {}, body=message.body, reader="agent"
+                )
+                if kind == "system"
+                else message.body,
                 "event": message.event,
                 "files": [attachment_payload(attachment) for attachment in message.attachments.all()],
             }
@@ -200,7 +206,7 @@ def transcript_entries(conversation: Conversation) -> list[dict[str, Any]]:
 
 
 class LocalHourFilter(admin.SimpleListFilter):
-    title = "hour started (business line's time)"
+    title = gettext_lazy("hour started (business line's time)")
     parameter_name = "hour"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -214,7 +220,7 @@ class LocalHourFilter(admin.SimpleListFilter):
 
 
 class LocalWeekdayFilter(admin.SimpleListFilter):
-    title = "weekday started (business line's time)"
+    title = gettext_lazy("weekday started (business line's time)")
     parameter_name = "weekday"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -228,11 +234,11 @@ class LocalWeekdayFilter(admin.SimpleListFilter):
 
 
 class BusinessHoursFilter(admin.SimpleListFilter):
-    title = "started within business hours"
+    title = gettext_lazy("started within business hours")
     parameter_name = "business_hours"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("1", "Yes")]
+        return [("1", gettext("Yes"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
         if _choice(self) is None:
@@ -245,7 +251,7 @@ class BusinessHoursFilter(admin.SimpleListFilter):
 
 
 class OutcomeFilter(admin.SimpleListFilter):
-    title = "outcome (as the reports count it)"
+    title = gettext_lazy("outcome (as the reports count it)")
     parameter_name = "outcome"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -287,10 +293,10 @@ class ConversationAdmin(admin.ModelAdmin):
     actions = ["export_transcripts"]
     readonly_fields = ["transcript", "handled_by", "figures"]
     fieldsets = [
-        ("Transcript", {"fields": ["transcript"]}),
+        (gettext_lazy("Transcript"), {"fields": ["transcript"]}),
         (None, {"fields": ["customer", "business_line", "channel", "status", "agent", "handled_by", "priority"]}),
         (
-            "Timeline",
+            gettext_lazy("Timeline"),
             {
                 "fields": [
                     "started_at",
@@ -304,7 +310,7 @@ class ConversationAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Outcome", {"fields": ["figures", "rating", "rating_comment", "last_seq"]}),
+        (gettext_lazy("Outcome"), {"fields": ["figures", "rating", "rating_comment", "last_seq"]}),
     ]
 
     class Media:
@@ -313,19 +319,19 @@ class ConversationAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         return super().get_queryset(request).annotate(**MEASURES)
 
-    @admin.display(description="Messages")
+    @admin.display(description=gettext_lazy("Messages"))
     def transcript(self, conversation: Conversation) -> str:
         """The messages as a chat, rendered by a template (so escaped); every message once."""
         return render_to_string(
             "admin/chat/conversation/transcript.html", {"entries": transcript_entries(conversation)}
         )
 
-    @admin.display(description="Handled by")
+    @admin.display(description=gettext_lazy("Handled by"))
     def handled_by(self, conversation: Conversation) -> str:
         names = agent_names(agent_ids=handler_ids_of(conversation))
         return ", ".join(names.get(agent_id, f"#{agent_id}") for agent_id in handler_ids_of(conversation)) or "-"
 
-    @admin.display(description="Wait, first response, handling")
+    @admin.display(description=gettext_lazy("Wait, first response, handling"))
     def figures(self, conversation: Conversation) -> str:
         row = report_row(conversation, business_line=conversation.business_line)
         return " / ".join(
@@ -345,7 +351,7 @@ class ConversationAdmin(admin.ModelAdmin):
     def has_export_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(EXPORT_PERMISSION)
 
-    @admin.action(description="Export selected transcripts as CSV", permissions=["export"])
+    @admin.action(description=gettext_lazy("Export selected transcripts as CSV"), permissions=["export"])
     def export_transcripts(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> HttpResponse:
         conversation_ids = sorted(queryset.values_list("pk", flat=True))
         audit_record_request(

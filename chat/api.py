@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import FileResponse
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -126,6 +127,11 @@ class HistoryMessageSerializer(serializers.Serializer):
     client_msg_id = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
     event = serializers.CharField(required=False, help_text="System messages: what happened (assigned, closed, ...).")
+    params = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="System messages: who and where (agent, by, line), to write the event in the reader's language.",
+    )
     agent_id = serializers.IntegerField(required=False, help_text="Agent messages: who wrote it.")
     internal = serializers.BooleanField(required=False, help_text="Present (true) on internal notes.")
     attachment = HistoryAttachmentSerializer(required=False, help_text="Legacy: a file stored on the message.")
@@ -450,7 +456,10 @@ class AttachmentUploadApi(APIView):
         limits = attachment_limits_for(participant=participant, conversation_id=conversation_id)
         length = request.META.get("CONTENT_LENGTH") or ""
         if length.isdigit() and int(length) > limits.max_bytes + _MULTIPART_OVERHEAD:
-            raise ChatError(ErrorCode.FILE_TOO_LARGE, f"The file is larger than {limits.max_bytes} bytes")
+            raise ChatError(
+                ErrorCode.FILE_TOO_LARGE,
+                gettext("The file is larger than %(limit)s bytes") % {"limit": limits.max_bytes},
+            )
 
 
 class AttachmentDownloadApi(APIView):

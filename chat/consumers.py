@@ -20,6 +20,7 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils.translation import gettext
 
 from agents import presence
 from agents.selectors import agent_for_api_token, agent_for_user
@@ -125,7 +126,7 @@ def _field_body(frame: dict[str, Any], *, optional: bool = False) -> str:
     if optional and (value is None or value == ""):
         return ""
     if not isinstance(value, str) or not value.strip():
-        raise ChatError(ErrorCode.INVALID_FIELD, "body must be a non-empty string")
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("body must be a non-empty string"))
     if len(value) > settings.CHAT_MAX_BODY_CHARS:
         raise ChatError(ErrorCode.BODY_TOO_LONG, f"body is longer than {settings.CHAT_MAX_BODY_CHARS} characters")
     return value
@@ -550,7 +551,7 @@ class CustomerConsumer(ChatConsumer):
         channel = frame.get("channel", self.customer.first_channel)
         prechat = frame.get("prechat")
         if prechat is not None and not isinstance(prechat, dict):
-            raise ChatError(ErrorCode.INVALID_FIELD, "prechat must be an object")
+            raise ChatError(ErrorCode.INVALID_FIELD, gettext("prechat must be an object"))
         conversation, _created = await events.call_and_publish(
             lifecycle.conversation_start,
             customer=self.customer,

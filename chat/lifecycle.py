@@ -102,9 +102,9 @@ def prechat_answers(*, customer: Customer, prechat: Mapping[str, object]) -> dic
             try:
                 validate_email(value)
             except ValidationError:
-                raise ChatError(ErrorCode.INVALID_FIELD, "prechat.email is not an email address") from None
+                raise ChatError(ErrorCode.INVALID_FIELD, gettext("prechat.email is not an email address")) from None
         if field == "phone" and value and not _PHONE.fullmatch(value):
-            raise ChatError(ErrorCode.INVALID_FIELD, "prechat.phone is not a phone number")
+            raise ChatError(ErrorCode.INVALID_FIELD, gettext("prechat.phone is not a phone number"))
         if mode == "required" and not value and not getattr(customer, field, ""):
             raise ChatError(ErrorCode.INVALID_FIELD, f"prechat.{field} is required")
         if value:
@@ -165,7 +165,10 @@ def conversation_assign(*, conversation: Conversation, agent: Agent) -> None:
         events.publish_on_commit(events.agent_group(previous_agent_id), events.leave_event(conversation.id))
         hooks.agent_free(agent_id=previous_agent_id)
     system_message_append(
-        conversation=conversation, event="assigned", body=f"{agent.display_name} joined the conversation."
+        conversation=conversation,
+        event="assigned",
+        body=f"{agent.display_name} joined the conversation.",
+        params={"agent": agent.display_name},
     )
     hooks.conversation_changed(conversation_id=conversation.id)
     events.publish_on_commit(events.agent_group(agent.id), events.join_event(conversation.id))
@@ -177,8 +180,9 @@ def conversation_reassign(*, conversation: Conversation, agent: Agent) -> None:
     system_message_append(
         conversation=conversation,
         event="reassigned",
-        # The customer reads it: no agent's name, no blame (issue 12, item 9).
+        # The customer reads it: no agent's name, no blame; agents' clients write the name from `params`.
         body="Sorry for the wait: another agent is taking over.",
+        params={"agent": _agent_of(conversation).display_name},
     )
     conversation_assign(conversation=conversation, agent=agent)
     logger.info("conversation %s reassigned to agent %s after no reply", conversation.id, agent.id)
@@ -192,6 +196,7 @@ def conversation_transfer_to_agent(*, conversation: Conversation, agent: Agent, 
         conversation=conversation,
         event="transferred",
         body=f"{who} transferred the conversation to {agent.display_name}.",
+        params={"by": who, "agent": agent.display_name},
     )
     conversation_assign(conversation=conversation, agent=agent)
     hooks.conversation_changed(conversation_id=conversation.id)
@@ -206,12 +211,20 @@ def conversation_transfer_to_line(*, conversation: Conversation, business_line_i
         conversation.business_line_id = business_line_id
         conversation.save(update_fields=["business_line"])
         system_message_append(
-            conversation=conversation, event="transferred", body=f"Transferred to {line_name}; waiting for an agent."
+            conversation=conversation,
+            event="transferred",
+            body=f"Transferred to {line_name}; waiting for an agent.",
+            params={"line": line_name},
         )
         hooks.conversation_changed(conversation_id=conversation.id)
         return
     previous_agent_id = _agent_id_of(conversation)
-    _requeue(conversation, event="transferred", body=f"Transferred to {line_name}; waiting for an agent.")
+    _requeue(
+        conversation,
+        event="transferred",
+        body=f"Transferred to {line_name}; waiting for an agent.",
+        params={"line": line_name},
+    )
     if business_line_id != conversation.business_line_id:
         conversation.business_line_id = business_line_id
         conversation.save(update_fields=["business_line"])
@@ -236,13 +249,16 @@ def conversation_hand_back(*, conversation: Conversation) -> None:
     disconnected agent's (the customer is not told who left)."""
     previous_agent_id = _agent_id_of(conversation)
     _requeue(
-        conversation, event="requeued", body="Your agent had to step away; another agent will be with you shortly."
+        conversation,
+        event="requeued",
+        body="Your agent had to step away; another agent will be with you shortly.",
+        params={"by": "hand_back"},
     )
     hooks.conversation_changed(conversation_id=conversation.id)
     events.publish_on_commit(events.agent_group(previous_agent_id), events.leave_event(conversation.id))
 
 
-def _requeue(conversation: Conversation, *, event: str, body: str) -> None:
+def _requeue(conversation: Conversation, *, event: str, body: str, params: dict[str, str] | None = None) -> None:
     """Back into the waiting queue, ahead of later arrivals: it keeps its original start time."""
     locks.require_held(conversation_id=conversation.id)
     conversation.status = ConversationStatus.WAITING
@@ -251,19 +267,19 @@ def _requeue(conversation: Conversation, *, event: str, body: str) -> None:
     conversation.queued_at = conversation.started_at
     conversation.waiting_since = timezone.now()
     conversation.save(update_fields=["status", "agent", "assigned_at", "queued_at", "waiting_since"])
-    system_message_append(conversation=conversation, event=event, body=body)
+    system_message_append(conversation=conversation, event=event, body=body, params=params)
 
 
 def _agent_of(conversation: Conversation) -> Agent:
     agent = conversation.agent
     if agent is None:
-        raise ChatError(ErrorCode.NOT_ASSIGNED, "This conversation has no agent")
+        raise ChatError(ErrorCode.NOT_ASSIGNED, gettext("This conversation has no agent"))
     return agent
 
 
 def _agent_id_of(conversation: Conversation) -> int:
     if conversation.agent_id is None:
-        raise ChatError(ErrorCode.NOT_ASSIGNED, "This conversation has no agent")
+        raise ChatError(ErrorCode.NOT_ASSIGNED, gettext("This conversation has no agent"))
     return conversation.agent_id
 
 
@@ -285,6 +301,7 @@ def conversation_close(*, participant: Participant, conversation_id: int) -> Con
             reason=CloseReason.AGENT if participant.is_agent else CloseReason.CUSTOMER,
             event="closed",
             body=f"{who} closed the conversation.",
+            params={"by": "agent" if participant.is_agent else "customer"},
         )
     logger.info("conversation %s closed by %s %s", conversation.id, participant.kind, participant.id)
     return conversation
@@ -298,6 +315,7 @@ def conversation_close_idle(*, conversation: Conversation) -> None:
         reason=CloseReason.IDLE,
         event="closed",
         body="The conversation was closed because there was no reply for a while.",
+        params={"by": "idle"},
     )
 
 
@@ -313,7 +331,15 @@ def conversation_miss(*, conversation: Conversation) -> None:
     logger.info("conversation %s missed after waiting %ss", conversation.id, conversation.business_line.wait_timeout)
 
 
-def _end(conversation: Conversation, *, status: ConversationStatus, reason: CloseReason, event: str, body: str) -> None:
+def _end(
+    conversation: Conversation,
+    *,
+    status: ConversationStatus,
+    reason: CloseReason,
+    event: str,
+    body: str,
+    params: dict[str, str] | None = None,
+) -> None:
     """The one way a conversation ends: closed or missed, said in the transcript, told to every socket, and the
     queue and the freed agent slot announced."""
     locks.require_held(conversation_id=conversation.id)
@@ -324,7 +350,7 @@ def _end(conversation: Conversation, *, status: ConversationStatus, reason: Clos
     if reason == CloseReason.WAIT_TIMEOUT:
         conversation.missed_at = conversation.missed_at or conversation.closed_at
     conversation.save(update_fields=["status", "closed_at", "close_reason", "missed_at"])
-    system_message_append(conversation=conversation, event=event, body=body)
+    system_message_append(conversation=conversation, event=event, body=body, params=params)
     if status == ConversationStatus.MISSED:
         # From now on an agent's answers may be emailed: those written before it was missed never are.
         conversation.answers_by_email = True
@@ -413,7 +439,7 @@ def _conversation_for_left_message(customer: Customer) -> tuple[Conversation | N
     open_conversation = locks.customer_conversation(theirs.filter(status__in=OPEN_STATUSES), customer_id=customer.id)
     if open_conversation is not None:
         if open_conversation.status == ConversationStatus.ACTIVE:
-            raise ChatError(ErrorCode.INVALID_FIELD, "An agent is with you: write in the open conversation")
+            raise ChatError(ErrorCode.INVALID_FIELD, gettext("An agent is with you: write in the open conversation"))
         return open_conversation, False
     latest = locks.customer_conversation(theirs.order_by("-started_at", "-id"), customer_id=customer.id)
     if latest is None:

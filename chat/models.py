@@ -157,6 +157,9 @@ class Message(models.Model):
         related_name="+",
         help_text="Who wrote a message no agent and no customer wrote: a supervisor's whisper.",
     )
+    params = models.JSONField(
+        default=dict, blank=True, help_text="For system messages: who and where (agent, by, line), for their text."
+    )
     client_msg_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (null: unique per sender only when given)
     is_internal_note = models.BooleanField(default=False, help_text="Seen by agents only.")
     attachment = models.FileField(upload_to="attachments/%Y/%m/", null=True, blank=True)

@@ -51,6 +51,7 @@ def message_payload(message: Message) -> dict[str, Any]:
     }
     if message.event:
         payload["event"] = message.event
+        payload["params"] = dict(message.params or {})
     if message.agent_id is not None:
         payload["agent_id"] = message.agent_id
     author = message.author_user  # None without a query when there is none (every customer's and agent's message)

@@ -13,6 +13,7 @@ from typing import Literal
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from chat.errors import ChatError
 from chat.models import OPEN_STATUSES, Conversation, ConversationStatus
@@ -67,7 +68,7 @@ _ATTNAMES = [field.attname for field in Conversation._meta.concrete_fields]
 
 def require_conversation_id(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ChatError(ErrorCode.INVALID_FIELD, "conversation_id must be an integer")
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("conversation_id must be an integer"))
     return value
 
 
@@ -82,7 +83,7 @@ def conversation_for(participant: Participant, conversation_id: object, *, for_u
         cursor.execute(sql, {"conversation_id": conversation_id, "participant_id": participant.id})
         row = cursor.fetchone()
     if row is None:
-        raise ChatError(ErrorCode.NOT_FOUND, "No such conversation")
+        raise ChatError(ErrorCode.NOT_FOUND, gettext("No such conversation"))
     return Conversation.from_db(connection.alias, _ATTNAMES, row)
 
 
@@ -92,8 +93,10 @@ def require_writable(participant: Participant, conversation: Conversation) -> No
     if conversation.status not in OPEN_STATUSES:
         raise ChatError(ErrorCode.CONVERSATION_CLOSED, f"Conversation is {conversation.status}")
     if participant.kind == "supervisor":
-        raise ChatError(ErrorCode.NOT_ASSIGNED, "Supervisors whisper to the agent; they do not write to the customer")
+        raise ChatError(
+            ErrorCode.NOT_ASSIGNED, gettext("Supervisors whisper to the agent; they do not write to the customer")
+        )
     if participant.is_agent and (
         conversation.status != ConversationStatus.ACTIVE or conversation.agent_id != participant.id
     ):
-        raise ChatError(ErrorCode.NOT_ASSIGNED, "This conversation is not assigned to you")
+        raise ChatError(ErrorCode.NOT_ASSIGNED, gettext("This conversation is not assigned to you"))

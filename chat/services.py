@@ -7,9 +7,10 @@ agent or line are `chat.lifecycle`'s.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 
 from chat import events, files, hooks, images, locks
 from chat.errors import ChatError
@@ -51,9 +53,10 @@ WITH conversation AS (
     FOR UPDATE
 ), message AS (
     INSERT INTO chat_message
-        (conversation_id, seq, sender, agent_id, author_user_id, body, event, client_msg_id, is_internal_note,
-        created_at)
-    SELECT id, last_seq + 1, %(sender)s, %(agent_id)s, %(author_user_id)s, %(body)s, %(event)s, %(client_msg_id)s,
+        (conversation_id, seq, sender, agent_id, author_user_id, body, event, params, client_msg_id,
+        is_internal_note, created_at)
+    SELECT id, last_seq + 1, %(sender)s, %(agent_id)s, %(author_user_id)s, %(body)s, %(event)s, %(params)s::jsonb,
+        %(client_msg_id)s,
         %(internal)s, %(now)s
     FROM conversation
     WHERE {writable}
@@ -102,6 +105,7 @@ def _append(
     internal: bool,
     attachment_ids: Sequence[int] = (),
     author_user: User | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> _Appended | None:
     """The sequence rule, in one statement: lock the conversation row, store the message with `last_seq + 1`
     and move the conversation's counters, in the caller's transaction or (outside one) its own.
@@ -123,6 +127,7 @@ def _append(
                 "author_user_id": author_user.pk if author_user is not None else None,
                 "body": body,
                 "event": event,
+                "params": json.dumps(dict(params or {})),
                 "client_msg_id": client_msg_id,
                 "internal": internal,
                 "now": now,
@@ -144,6 +149,7 @@ def _append(
             agent_id=agent_id,
             body=body,
             event=event,
+            params=dict(params or {}),
             client_msg_id=client_msg_id,
             is_internal_note=internal,
             created_at=now,
@@ -206,6 +212,7 @@ def message_append(
     client_msg_id: str | None = None,
     internal: bool = False,
     author_user: User | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> Message | None:
     """Append to a conversation the caller has already checked (and usually locked) in this transaction.
 
@@ -223,6 +230,7 @@ def message_append(
         client_msg_id=client_msg_id,
         internal=internal,
         author_user=author_user,
+        params=params,
     )
     if appended is None or appended.message is None:
         return None
@@ -236,9 +244,13 @@ def message_append(
     return message
 
 
-def system_message_append(*, conversation: Conversation, event: str, body: str) -> Message | None:
-    """A system event (assigned, closed, ...) as a message, so the transcript tells the whole story."""
-    return message_append(conversation=conversation, sender=Sender.SYSTEM, body=body, event=event)
+def system_message_append(
+    *, conversation: Conversation, event: str, body: str, params: Mapping[str, str] | None = None
+) -> Message | None:
+    """A system event (assigned, closed, ...) as a message, so the transcript tells the whole story. `body` is its
+    English text, kept as the fallback; readers see it written from `event` and `params` in their own language
+    (chat/system_messages.py, static/shared/i18n.js)."""
+    return message_append(conversation=conversation, sender=Sender.SYSTEM, body=body, event=event, params=params)
 
 
 def message_send(
@@ -260,16 +272,18 @@ def message_send(
         # Supervisors never write to the customer: the rule says why (`not_found`, `conversation_closed`,
         # `not_assigned`), as for anyone who may not write here; a whisper is `whisper_send`.
         require_writable(participant, conversation_for(participant, conversation_id))
-        raise ChatError(ErrorCode.NOT_ASSIGNED, "Supervisors whisper to the agent; they do not write to the customer")
+        raise ChatError(
+            ErrorCode.NOT_ASSIGNED, gettext("Supervisors whisper to the agent; they do not write to the customer")
+        )
     if internal and not participant.is_agent:
-        raise ChatError(ErrorCode.INVALID_FIELD, "Only agents write internal notes")
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("Only agents write internal notes"))
     require_conversation_id(conversation_id)
     if len(attachment_ids) > settings.CHAT_MAX_ATTACHMENTS or len(set(attachment_ids)) != len(attachment_ids):
         raise ChatError(
             ErrorCode.INVALID_FIELD, f"attachment_ids must be at most {settings.CHAT_MAX_ATTACHMENTS} distinct ids"
         )
     if not body and not attachment_ids:
-        raise ChatError(ErrorCode.INVALID_FIELD, "A message needs a body or attachments")
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("A message needs a body or attachments"))
     sender = Sender.AGENT if participant.is_agent else Sender.CUSTOMER
     # Without attachments, the one statement commits on its own: no transaction around it.
     with transaction.atomic() if attachment_ids else nullcontext():
@@ -285,7 +299,7 @@ def message_send(
             attachment_ids=attachment_ids,
         )
     if appended is None:
-        raise ChatError(ErrorCode.NOT_FOUND, "No such conversation")
+        raise ChatError(ErrorCode.NOT_FOUND, gettext("No such conversation"))
     if appended.message is None:
         sent_before = (
             Message.objects.filter(conversation_id=conversation_id, sender=sender, client_msg_id=client_msg_id)
@@ -305,7 +319,7 @@ def message_send(
             Conversation(id=conversation_id, status=appended.status, agent_id=appended.agent_id),
         )
         # Writable, so the insert met an earlier agent's message (before a transfer) under the same id.
-        raise ChatError(ErrorCode.INVALID_FIELD, "client_msg_id was already used in this conversation")
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("client_msg_id was already used in this conversation"))
     if appended.answers_by_email and sender == Sender.AGENT and not internal:
         # An answer to a missed conversation or a left message: emailed if the customer has left (notifications).
         hooks.missed_answered(conversation_id=conversation_id)
@@ -331,7 +345,7 @@ def whisper_send(
     `client_msg_id` stores nothing and returns the original.
     """
     if supervisor.kind != "supervisor":
-        raise ChatError(ErrorCode.NOT_A_SUPERVISOR, "Only supervisors whisper")
+        raise ChatError(ErrorCode.NOT_A_SUPERVISOR, gettext("Only supervisors whisper"))
     author = User.objects.get(pk=supervisor.id)
     with locks.transaction():
         conversation = locks.conversation_for(supervisor, conversation_id)
@@ -366,19 +380,21 @@ def attachment_upload(*, participant: Participant, conversation_id: int, upload:
     limits = attachment_limits_for(participant=participant, conversation_id=conversation_id)
     size = upload.size or 0
     if size > limits.max_bytes:
-        raise ChatError(ErrorCode.FILE_TOO_LARGE, f"The file is larger than {limits.max_bytes} bytes")
+        raise ChatError(
+            ErrorCode.FILE_TOO_LARGE, gettext("The file is larger than %(limit)s bytes") % {"limit": limits.max_bytes}
+        )
     name = files.clean_name(upload.name or "")
     upload.seek(0)
     content_type = files.content_type_of(upload.chunks(), name)
     if content_type is None or content_type not in limits.types:
-        raise ChatError(ErrorCode.FILE_TYPE_NOT_ALLOWED, "Files of this type cannot be sent here")
+        raise ChatError(ErrorCode.FILE_TYPE_NOT_ALLOWED, gettext("Files of this type cannot be sent here"))
     upload.seek(0)
     _scan(upload, content_type)
     image = None
     if content_type in files.INLINE_TYPES:
         image = images.image_prepare(upload, content_type)
         if image is None:
-            raise ChatError(ErrorCode.FILE_TYPE_NOT_ALLOWED, "The image cannot be read, or is too large")
+            raise ChatError(ErrorCode.FILE_TYPE_NOT_ALLOWED, gettext("The image cannot be read, or is too large"))
     attachment = Attachment(
         conversation_id=conversation_id,
         uploader=Sender.AGENT if participant.is_agent else Sender.CUSTOMER,
@@ -419,7 +435,7 @@ def _scan(upload: UploadedFile[bytes], content_type: str) -> None:
     upload.seek(0)
     if reason:
         logger.warning("attachment refused by the scanner: %s", reason)
-        raise ChatError(ErrorCode.FILE_REJECTED, "The file was refused by a security check")
+        raise ChatError(ErrorCode.FILE_REJECTED, gettext("The file was refused by a security check"))
 
 
 # Deletes a batch of uploads never sent, oldest first; rows a send holds locked are left for the next run.
@@ -462,11 +478,11 @@ def _stored_files_delete(storage: Storage, names: list[str]) -> None:
 def conversation_rate(*, customer_id: int, conversation_id: int, rating: int, comment: str = "") -> Conversation:
     """The customer rates a conversation that has ended (1 to 5, with an optional comment); rating again replaces it."""
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
-        raise ChatError(ErrorCode.INVALID_FIELD, "rating must be an integer from 1 to 5")
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("rating must be an integer from 1 to 5"))
     with locks.transaction():
         conversation = locks.conversation_for(Participant(kind="customer", id=customer_id), conversation_id)
         if conversation.status != ConversationStatus.CLOSED:
-            raise ChatError(ErrorCode.INVALID_FIELD, "Only a closed conversation can be rated")
+            raise ChatError(ErrorCode.INVALID_FIELD, gettext("Only a closed conversation can be rated"))
         conversation.rating = rating
         conversation.rating_comment = comment
         conversation.save(update_fields=["rating", "rating_comment"])

@@ -93,6 +93,9 @@ MIDDLEWARE = [
     "cs_platform.content_policy.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The reader's language: the `django_language` cookie (set_language, the admin's switch), else the browser's
+    # Accept-Language. The customers' pages take theirs from the widget's `lang` (customers/pages.py).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -177,10 +180,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
-# The languages of what customers read (emails now; the pages as their translations land): a business line's
-# default, and a customer's own when their widget said it.
+LANGUAGE_CODE = "en"
+# The languages of every page, email and system message (docs/i18n.md): a business line's default, a customer's
+# own when their widget said it, an agent's or supervisor's from the admin's language switch.
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+# The translations: locale/zh_Hans/LC_MESSAGES/django.po and djangojs.po, compiled to .mo by `make`
+# (cs_platform/locale.py).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy
 
 from audit.admin import AuditedModelAdmin
 from audit.services import request_address
@@ -22,7 +23,9 @@ class ErasureForm(forms.Form):
     reason = forms.CharField(
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Why (the customer's request, a ticket number). Kept in the audit log: no personal data here.",
+        help_text=gettext_lazy(
+            "Why (the customer's request, a ticket number). Kept in the audit log: no personal data here."
+        ),
     )
 
 
@@ -57,7 +60,7 @@ class CustomerAdmin(AuditedModelAdmin):
     readonly_fields = ["visitor_token", "first_seen_at", "last_seen_at"]
     actions = ["erase_customers"]
 
-    @admin.display(description="Conversations")
+    @admin.display(description=gettext_lazy("Conversations"))
     def conversations_link(self, obj: Customer) -> str:
         url = reverse("admin:chat_conversation_changelist")
         return format_html('<a href="{}?customer__id__exact={}">Transcripts</a>', url, obj.pk)
@@ -77,7 +80,9 @@ class CustomerAdmin(AuditedModelAdmin):
     def has_erase_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(ERASE_PERMISSION)
 
-    @admin.action(description="Erase selected customers with their transcripts and files", permissions=["erase"])
+    @admin.action(
+        description=gettext_lazy("Erase selected customers with their transcripts and files"), permissions=["erase"]
+    )
     def erase_customers(self, request: HttpRequest, queryset: QuerySet[Customer]) -> TemplateResponse | None:
         """First a confirmation page asking for the reason; once confirmed, each customer erased on their own."""
         form = ErasureForm(request.POST if "post" in request.POST else None)
@@ -87,7 +92,7 @@ class CustomerAdmin(AuditedModelAdmin):
                 "admin/customers/customer/erase_confirmation.html",
                 {
                     **self.admin_site.each_context(request),
-                    "title": "Erase customers",
+                    "title": gettext("Erase customers"),
                     "opts": self.model._meta,
                     "customers": queryset.annotate(conversation_count=Count("conversations")).order_by("id"),
                     "form": form,
@@ -104,9 +109,15 @@ class CustomerAdmin(AuditedModelAdmin):
                     address=request_address(request),
                 )
             except ErasureRefused as refused:
-                self.message_user(request, f"Not erased: {refused.message}", messages.ERROR)
+                self.message_user(
+                    request, gettext("Not erased: %(reason)s") % {"reason": refused.message}, messages.ERROR
+                )
             else:
                 erased += 1
         if erased:
-            self.message_user(request, f"Erased {erased} customer(s) with their transcripts.", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("Erased %(count)s customer(s) with their transcripts.") % {"count": erased},
+                messages.SUCCESS,
+            )
         return None

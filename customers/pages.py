@@ -14,10 +14,13 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
 from cs_platform.content_policy import allow_framing_by
+from cs_platform.languages import supported_language
 from customers.models import Channel
 from customers.payloads import widget_appearance, widget_prechat_form
 from customers.selectors import business_line_for_widget
@@ -27,8 +30,10 @@ from routing.models import BusinessLine
 EMBEDDABLE_CHANNELS = (Channel.WEB, Channel.H5)
 # The link's parameters that name a logged-in user; `name` and `email` may come with them.
 LINK_IDENTITY_FIELDS = ("external_id", "identity_hash", "identity_expires")
-LINK_EXPIRED = "This chat link has expired. Go back and open the chat again for a new link."
-LINK_INVALID = "This chat link is not valid. Go back and open the chat again from the site or app that gave it."
+LINK_EXPIRED = gettext_lazy("This chat link has expired. Go back and open the chat again for a new link.")
+LINK_INVALID = gettext_lazy(
+    "This chat link is not valid. Go back and open the chat again from the site or app that gave it."
+)
 
 
 def _link_identity(request: HttpRequest, business_line: BusinessLine) -> tuple[dict[str, str], str | None]:
@@ -37,7 +42,7 @@ def _link_identity(request: HttpRequest, business_line: BusinessLine) -> tuple[d
     if not any(fields[key] for key in LINK_IDENTITY_FIELDS):
         return {}, None
     if not fields["external_id"]:
-        return {}, LINK_INVALID
+        return {}, str(LINK_INVALID)
     expires = fields["identity_expires"]
     try:
         customer_identity_verify(
@@ -48,18 +53,29 @@ def _link_identity(request: HttpRequest, business_line: BusinessLine) -> tuple[d
             require_expiry=True,
         )
     except IdentityExpired:
-        return {}, LINK_EXPIRED
+        return {}, str(LINK_EXPIRED)
     except IdentityInvalid:
-        return {}, LINK_INVALID
+        return {}, str(LINK_INVALID)
     return {key: value for key, value in fields.items() if value}, None
 
 
 def _chat_page(request: HttpRequest, *, channel: str, embedded: bool, link_identity: bool = False) -> HttpResponse:
+    # The page's language: the widget's `data-lang` (its `lang`), else the browser's (LocaleMiddleware).
+    language = supported_language(request.GET.get("lang", "")) or translation.get_language()
+    with translation.override(language):
+        response = _chat_page_in(request, language=language, channel=channel, embedded=embedded, link=link_identity)
+    response["Content-Language"] = language
+    return response
+
+
+def _chat_page_in(request: HttpRequest, *, language: str, channel: str, embedded: bool, link: bool) -> HttpResponse:
+    """The chat page, its words in the active language (`language`)."""
     business_line = business_line_for_widget(key=request.GET.get("business_line", ""))
     if business_line is None:
         raise Http404("Unknown business line")
-    identity, refusal = _link_identity(request, business_line) if link_identity else ({}, None)
+    identity, refusal = _link_identity(request, business_line) if link else ({}, None)
     config: dict[str, Any] = {
+        "language": language,
         "business_line": business_line.key,
         "business_line_name": business_line.name,
         "greeting": business_line.greeting,
@@ -72,7 +88,9 @@ def _chat_page(request: HttpRequest, *, channel: str, embedded: bool, link_ident
         "identity": identity,
         "identity_refused": refusal,
         # What the page says if the link's identity is refused later (a new session after it expired).
-        "identity_refusals": {"identity_expired": LINK_EXPIRED, "identity_invalid": LINK_INVALID} if identity else {},
+        "identity_refusals": {"identity_expired": str(LINK_EXPIRED), "identity_invalid": str(LINK_INVALID)}
+        if identity
+        else {},
         "appearance": widget_appearance(business_line),
         "prechat_form": widget_prechat_form(business_line),
     }
@@ -90,7 +108,8 @@ def _chat_page(request: HttpRequest, *, channel: str, embedded: bool, link_ident
 @require_GET
 @xframe_options_exempt
 def chat_page(request: HttpRequest) -> HttpResponse:
-    """`/chat/?business_line=KEY[&channel=web|h5][&embed=1]`: the page widget.js frames (or a plain link)."""
+    """`/chat/?business_line=KEY[&channel=web|h5][&embed=1][&lang=zh-hans]`: the page widget.js frames (or a plain
+    link)."""
     channel = request.GET.get("channel", Channel.WEB)
     if channel not in EMBEDDABLE_CHANNELS:
         channel = Channel.WEB
@@ -100,7 +119,18 @@ def chat_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 @xframe_options_exempt
 def h5_page(request: HttpRequest) -> HttpResponse:
-    """`/h5/?business_line=KEY[&external_id=ID&identity_expires=T&identity_hash=H[&name=..&email=..]]`: the
+    """`/h5/?business_line=KEY[&lang=zh-hans][&external_id=ID&identity_expires=T&identity_hash=H[&name=..]]`: the
     full-page chat for mobile browsers and in-app browsers (WeChat, an app's web view), as a logged-in user when
     the link is signed."""
     return _chat_page(request, channel=Channel.H5, embedded=False, link_identity=True)
+
+
+@require_GET
+def demo_site(request: HttpRequest) -> HttpResponse:
+    """`/[?lang=zh-hans]`: the demo company's page, which embeds the widget with its own language as `data-lang`
+    (the browser's when `lang` is not given)."""
+    language = supported_language(request.GET.get("lang", "")) or translation.get_language()
+    with translation.override(language):
+        response = render(request, "demo/site.html")
+    response["Content-Language"] = language
+    return response

@@ -14,6 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agents.selectors import agent_for_user, is_supervisor
 from chat import files
@@ -50,9 +51,13 @@ def _clean(*, shortcut: str, title: str, body: str) -> tuple[str, str, str]:
         )
     title = title.strip()
     if not title or len(title) > TITLE_MAX:
-        raise DeskError(ErrorCode.INVALID_FIELD, f"A title is 1 to {TITLE_MAX} characters.", field="title")
+        raise DeskError(
+            ErrorCode.INVALID_FIELD, gettext("A title is 1 to %(max)s characters.") % {"max": TITLE_MAX}, field="title"
+        )
     if not body.strip() or len(body) > BODY_MAX:
-        raise DeskError(ErrorCode.INVALID_FIELD, f"A body is 1 to {BODY_MAX} characters.", field="body")
+        raise DeskError(
+            ErrorCode.INVALID_FIELD, gettext("A body is 1 to %(max)s characters.") % {"max": BODY_MAX}, field="body"
+        )
     return shortcut, title, body
 
 
@@ -80,12 +85,16 @@ def canned_reply_create(
     shortcut, title, body = _clean(shortcut=shortcut, title=title, body=body)
     if business_line is not None:
         if not is_supervisor(user=user):
-            raise DeskError(ErrorCode.NOT_A_SUPERVISOR, "Only supervisors keep a business line's canned replies.")
+            raise DeskError(
+                ErrorCode.NOT_A_SUPERVISOR, gettext("Only supervisors keep a business line's canned replies.")
+            )
         reply = CannedReply(business_line=business_line, shortcut=shortcut, title=title, body=body)
     else:
         agent = agent_for_user(user=user)
         if agent is None:
-            raise DeskError(ErrorCode.NOT_AN_AGENT, "Personal canned replies are an agent's: name a business line.")
+            raise DeskError(
+                ErrorCode.NOT_AN_AGENT, gettext("Personal canned replies are an agent's: name a business line.")
+            )
         reply = CannedReply(agent=agent, shortcut=shortcut, title=title, body=body)
     _saved(reply)
     logger.info("canned reply %s created (/%s)", reply.pk, reply.shortcut)
@@ -95,9 +104,11 @@ def canned_reply_create(
 def _editable(*, user: AbstractBaseUser | AnonymousUser, reply_id: int) -> CannedReply:
     reply = canned_replies_visible(user=user).filter(pk=reply_id).first()
     if reply is None:
-        raise DeskError(ErrorCode.NOT_FOUND, "No such canned reply.")
+        raise DeskError(ErrorCode.NOT_FOUND, gettext("No such canned reply."))
     if not canned_reply_editable(user=user, reply=reply):
-        raise DeskError(ErrorCode.PERMISSION_DENIED, "Only supervisors change a business line's canned replies.")
+        raise DeskError(
+            ErrorCode.PERMISSION_DENIED, gettext("Only supervisors change a business line's canned replies.")
+        )
     return reply
 
 
@@ -147,12 +158,15 @@ def canned_attachment_add(
         )
     size = upload.size or 0
     if size > settings.ATTACHMENT_MAX_BYTES:
-        raise DeskError(ErrorCode.FILE_TOO_LARGE, f"The file is larger than {settings.ATTACHMENT_MAX_BYTES} bytes")
+        raise DeskError(
+            ErrorCode.FILE_TOO_LARGE,
+            gettext("The file is larger than %(limit)s bytes") % {"limit": settings.ATTACHMENT_MAX_BYTES},
+        )
     name = files.clean_name(upload.name or "")
     upload.seek(0)
     content_type = files.content_type_of(upload.chunks(), name)
     if content_type is None or content_type not in settings.ATTACHMENT_ALLOWED_TYPES:
-        raise DeskError(ErrorCode.FILE_TYPE_NOT_ALLOWED, "Files of this type cannot be sent")
+        raise DeskError(ErrorCode.FILE_TYPE_NOT_ALLOWED, gettext("Files of this type cannot be sent"))
     upload.seek(0)
     attachment = CannedAttachment(canned_reply=reply, name=name, content_type=content_type, size=size)
     attachment.file.save(uuid.uuid4().hex, upload, save=False)
@@ -173,14 +187,14 @@ def canned_reply_use(
     chose: the conversation must be theirs and active, and its line's limits and scanner apply. All or nothing."""
     agent = agent_for_user(user=user)
     if agent is None:
-        raise DeskError(ErrorCode.NOT_AN_AGENT, "Only agents use canned replies in a conversation.")
+        raise DeskError(ErrorCode.NOT_AN_AGENT, gettext("Only agents use canned replies in a conversation."))
     conversation = conversation_for_agent(agent_id=agent.pk, conversation_id=conversation_id)
     if conversation is None:
-        raise DeskError(ErrorCode.NOT_FOUND, "No such conversation.")
+        raise DeskError(ErrorCode.NOT_FOUND, gettext("No such conversation."))
     usable = canned_replies_search(user=user, business_line_id=conversation.business_line_id)
     reply = next((r for r in usable if r.pk == reply_id), None)
     if reply is None:
-        raise DeskError(ErrorCode.NOT_FOUND, "No such canned reply.")
+        raise DeskError(ErrorCode.NOT_FOUND, gettext("No such canned reply."))
     copies: list[Attachment] = []
     try:
         # Refused as a file the agent chose would be, even for a reply without files: not theirs, or ended.
@@ -211,11 +225,13 @@ def conversation_labels_set(*, agent_id: int, conversation_id: int, label_ids: l
     may set them, on an open or an ended conversation."""
     conversation = conversation_for_agent(agent_id=agent_id, conversation_id=conversation_id)
     if conversation is None:
-        raise DeskError(ErrorCode.NOT_FOUND, "No such conversation.")
+        raise DeskError(ErrorCode.NOT_FOUND, gettext("No such conversation."))
     wanted = set(label_ids)
     labels = list(Label.objects.filter(business_line_id=conversation.business_line_id, id__in=wanted))
     if len(labels) != len(wanted):
-        raise DeskError(ErrorCode.INVALID_FIELD, "A label is not one of this business line's.", field="label_ids")
+        raise DeskError(
+            ErrorCode.INVALID_FIELD, gettext("A label is not one of this business line's."), field="label_ids"
+        )
     with transaction.atomic():
         conversation.labels.set(labels)
     logger.info("conversation %s labels set to %s by agent %s", conversation_id, sorted(wanted), agent_id)
@@ -225,10 +241,12 @@ def conversation_labels_set(*, agent_id: int, conversation_id: int, label_ids: l
 def customer_note_add(*, agent_id: int, customer_id: int, body: str) -> CustomerNote:
     """A note on a customer the agent may see, for every agent who may see them."""
     if history_customer_for_agent(agent_id=agent_id, customer_id=customer_id) is None:
-        raise DeskError(ErrorCode.NOT_FOUND, "No such customer.")
+        raise DeskError(ErrorCode.NOT_FOUND, gettext("No such customer."))
     body = body.strip()
     if not body or len(body) > NOTE_MAX:
-        raise DeskError(ErrorCode.INVALID_FIELD, f"A note is 1 to {NOTE_MAX} characters.", field="body")
+        raise DeskError(
+            ErrorCode.INVALID_FIELD, gettext("A note is 1 to %(max)s characters.") % {"max": NOTE_MAX}, field="body"
+        )
     note = CustomerNote.objects.create(customer_id=customer_id, author_id=agent_id, body=body)
     logger.info("note %s on customer %s by agent %s", note.pk, customer_id, agent_id)
     return note

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class NotificationsConfig(AppConfig):
     name = "notifications"
-    verbose_name = "Notifications: emails to customers and teams"
+    verbose_name = gettext_lazy("Notifications: emails to customers and teams")
 
     def ready(self) -> None:
         """Listen to what chat announces after a commit: notifications depends on chat, chat never on it."""

@@ -185,14 +185,14 @@ def transcript_email_address(*, customer: Customer, conversation_id: int, email:
     """
     conversation = Conversation.objects.filter(id=conversation_id, customer_id=customer.id).first()
     if conversation is None:
-        raise ChatError(ErrorCode.NOT_FOUND, "No such conversation")
+        raise ChatError(ErrorCode.NOT_FOUND, gettext("No such conversation"))
     if conversation.status in OPEN_STATUSES:
-        raise ChatError(ErrorCode.CONVERSATION_OPEN, "The transcript is sent once the conversation has ended")
+        raise ChatError(ErrorCode.CONVERSATION_OPEN, gettext("The transcript is sent once the conversation has ended"))
     address = email.strip() or customer.email
     if not address:
-        raise ChatError(ErrorCode.INVALID_FIELD, "Your email address is needed to send the transcript")
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("Your email address is needed to send the transcript"))
     if not address_valid(address):
-        raise ChatError(ErrorCode.INVALID_FIELD, "email is not a valid email address")
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("email is not a valid email address"))
     return address
 
 

@@ -8,11 +8,13 @@ shape (the admin's filtered transcript list), and returns plain dicts: positions
 
 from __future__ import annotations
 
-import calendar
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
+
+from django.utils.dates import WEEKDAYS, WEEKDAYS_ABBR
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from reports.selectors import DayFigures, SecondsFigures
 
@@ -107,7 +109,12 @@ def volume_chart(days: Sequence[DayFigures], channels: Sequence[str], link: Link
                     "width": round(bar, 1),
                     "height": round(height, 1),
                     "css": f"series-{channel}",
-                    "title": f"{day['date']:%Y-%m-%d} {channel}: {count} conversation{'s' if count != 1 else ''}",
+                    "title": ngettext(
+                        "%(day)s %(channel)s: %(count)s conversation",
+                        "%(day)s %(channel)s: %(count)s conversations",
+                        count,
+                    )
+                    % {"day": f"{day['date']:%Y-%m-%d}", "channel": channel, "count": count},
                     "href": link(day=day["date"], channel=channel),
                 }
             )
@@ -125,7 +132,10 @@ def volume_chart(days: Sequence[DayFigures], channels: Sequence[str], link: Link
     }
 
 
-TIMING_SERIES = (("wait_seconds", "Wait", "series-wait"), ("first_response_seconds", "First response", "series-reply"))
+TIMING_SERIES = (
+    ("wait_seconds", gettext_lazy("Wait"), "series-wait"),
+    ("first_response_seconds", gettext_lazy("First response"), "series-reply"),
+)
 
 
 def timing_chart(days: Sequence[DayFigures], link: Link) -> dict[str, Any]:
@@ -154,8 +164,13 @@ def timing_chart(days: Sequence[DayFigures], link: Link) -> dict[str, Any]:
                 {
                     "x": x,
                     "y": y,
-                    "title": f"{day['date']:%Y-%m-%d} {label.lower()}: median {duration_label(median)}, "
-                    f"90th percentile {duration_label(figures['p90'])}",
+                    "title": gettext("%(day)s %(series)s: median %(median)s, 90th percentile %(p90)s")
+                    % {
+                        "day": f"{day['date']:%Y-%m-%d}",
+                        "series": str(label).lower(),
+                        "median": duration_label(median),
+                        "p90": duration_label(figures["p90"]),
+                    },
                     "href": link(day=day["date"]),
                 }
             )
@@ -173,7 +188,9 @@ def timing_chart(days: Sequence[DayFigures], link: Link) -> dict[str, Any]:
         "left": LEFT,
         "right": WIDTH - RIGHT,
         "bottom": HEIGHT - BOTTOM,
-        "legend": [{"css": css, "text": f"{label} (median)"} for _, label, css in TIMING_SERIES],
+        "legend": [
+            {"css": css, "text": gettext("%(series)s (median)") % {"series": label}} for _, label, css in TIMING_SERIES
+        ],
     }
 
 
@@ -192,7 +209,7 @@ def heatmap_chart(cells: Mapping[tuple[int, int], int], link: Link) -> dict[str,
                     "size": HEAT_CELL - 2,
                     # An SVG presentation attribute, not a style: the CSP allows it.
                     "opacity": round(0.12 + 0.88 * count / most, 3) if count else 0,
-                    "title": f"{calendar.day_name[weekday - 1]} {hour:02d}:00-{hour:02d}:59: {count}",
+                    "title": f"{WEEKDAYS[weekday - 1]} {hour:02d}:00-{hour:02d}:59: {count}",
                     "href": link(weekday=weekday, hour=hour) if count else "",
                 }
             )
@@ -201,7 +218,7 @@ def heatmap_chart(cells: Mapping[tuple[int, int], int], link: Link) -> dict[str,
         "height": HEAT_TOP + 7 * HEAT_CELL,
         "cells": rects,
         "rows": [
-            {"y": HEAT_TOP + (weekday - 1) * HEAT_CELL + HEAT_CELL / 2 + 4, "text": calendar.day_abbr[weekday - 1]}
+            {"y": HEAT_TOP + (weekday - 1) * HEAT_CELL + HEAT_CELL / 2 + 4, "text": str(WEEKDAYS_ABBR[weekday - 1])}
             for weekday in range(1, 8)
         ],
         "columns": [
@@ -226,7 +243,7 @@ def ratings_chart(ratings: Mapping[int, int], link: Link) -> dict[str, Any]:
                 "count_x": left + round(width * count / most, 1) + 6,
                 "rating": rating,
                 "css": "series-promoter" if rating >= 4 else "series-detractor",
-                "title": f"Rated {rating}: {count}",
+                "title": gettext("Rated %(rating)s: %(count)s") % {"rating": rating, "count": count},
                 "href": link(rating=rating) if count else "",
             }
         )

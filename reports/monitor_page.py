@@ -14,11 +14,12 @@ from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from agents.selectors import is_supervisor
 
-TITLE = "Live monitor"
+TITLE = gettext_lazy("Live monitor")
 
 
 def _admin_context(request: HttpRequest) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET
 
 from agents.selectors import agent_names, is_supervisor
@@ -35,21 +36,21 @@ from reports.selectors import (
 )
 from routing.models import BusinessLine
 
-TITLE = "Reports"
+TITLE = gettext_lazy("Reports")
 DEFAULT_DAYS = 7
 
 
 class ReportFilterForm(forms.Form):
     business_line = forms.ModelChoiceField(
-        queryset=BusinessLine.objects.none(), to_field_name="key", empty_label=None, label="Business line"
+        queryset=BusinessLine.objects.none(), to_field_name="key", empty_label=None, label=gettext_lazy("Business line")
     )
-    since = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(
-        label="Until (not included)",
+        label=gettext_lazy("Until (not included)"),
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Days in the business line's time zone, like the API's since and until.",
+        help_text=gettext_lazy("Days in the business line's time zone, like the API's since and until."),
     )
-    business_hours_only = forms.BooleanField(required=False, label="Business hours only")
+    business_hours_only = forms.BooleanField(required=False, label=gettext_lazy("Business hours only"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -60,9 +61,9 @@ class ReportFilterForm(forms.Form):
         since, until = cleaned.get("since"), cleaned.get("until")
         if since and until:
             if until <= since:
-                raise forms.ValidationError("Until must be after From.")
+                raise forms.ValidationError(gettext("Until must be after From."))
             if (until - since).days > MAX_CHART_DAYS:
-                raise forms.ValidationError(f"At most {MAX_CHART_DAYS} days at once.")
+                raise forms.ValidationError(gettext("At most %(days)s days at once.") % {"days": MAX_CHART_DAYS})
         return cleaned
 
 
@@ -170,9 +171,9 @@ def _report_context(period: Period) -> dict[str, Any]:
         "timings": [
             (label, figures, charts.durations_label(figures))
             for label, figures in (
-                ("Wait", summary["wait_seconds"]),
-                ("First response", summary["first_response_seconds"]),
-                ("Handling", summary["handling_seconds"]),
+                (gettext("Wait"), summary["wait_seconds"]),
+                (gettext("First response"), summary["first_response_seconds"]),
+                (gettext("Handling"), summary["handling_seconds"]),
             )
         ],
         "all_link": link(),

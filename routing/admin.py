@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_lazy
 from PIL import Image, UnidentifiedImageError
 
 from agents.models import Agent
@@ -28,13 +29,13 @@ def team_picture_data_url(upload: UploadedFile) -> str:
     """An uploaded image as a small PNG `data:` URL (the widget shows it without file storage, and the pages'
     Content-Security-Policy allows `data:` images); refuses anything Pillow cannot decode."""
     if (upload.size or 0) > TEAM_PICTURE_MAX_UPLOAD:
-        raise forms.ValidationError("The picture must be under 2 MB.")
+        raise forms.ValidationError(gettext("The picture must be under 2 MB."))
     try:
         with Image.open(upload) as image:
             image.load()
             picture = image.convert("RGBA")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        raise forms.ValidationError("Not an image: upload a PNG, JPEG, GIF or WebP picture.") from None
+        raise forms.ValidationError(gettext("Not an image: upload a PNG, JPEG, GIF or WebP picture.")) from None
     picture.thumbnail((TEAM_PICTURE_PIXELS, TEAM_PICTURE_PIXELS))
     out = io.BytesIO()
     picture.save(out, format="PNG", optimize=True)
@@ -43,9 +44,11 @@ def team_picture_data_url(upload: UploadedFile) -> str:
 
 class BusinessLineForm(forms.ModelForm):
     team_picture_upload = forms.ImageField(
-        required=False, label="Team picture", help_text="A square picture works best; it is shrunk to 128 pixels."
+        required=False,
+        label=gettext_lazy("Team picture"),
+        help_text=gettext_lazy("A square picture works best; it is shrunk to 128 pixels."),
     )
-    team_picture_clear = forms.BooleanField(required=False, label="Remove the team picture")
+    team_picture_clear = forms.BooleanField(required=False, label=gettext_lazy("Remove the team picture"))
 
     class Meta:
         model = BusinessLine
@@ -90,15 +93,15 @@ class BusinessLineAdmin(AuditedModelAdmin):
             None,
             {"fields": ["name", "key", "identity_secret", "identity_requires_expiry", "greeting", "allowed_origins"]},
         ),
-        ("Business hours", {"fields": ["time_zone", "business_hours"]}),
+        (gettext_lazy("Business hours"), {"fields": ["time_zone", "business_hours"]}),
         (
-            "Timeouts (seconds)",
+            gettext_lazy("Timeouts (seconds)"),
             {"fields": ["wait_timeout", "agent_reply_timeout", "disconnect_grace", "idle_timeout"]},
         ),
-        ("Attachments", {"fields": ["attachment_max_bytes", "attachment_types"]}),
-        ("Email", {"fields": ["inbox_email", "language"]}),
+        (gettext_lazy("Attachments"), {"fields": ["attachment_max_bytes", "attachment_types"]}),
+        (gettext_lazy("Email"), {"fields": ["inbox_email", "language"]}),
         (
-            "Widget",
+            gettext_lazy("Widget"),
             {
                 "fields": [
                     "widget_color",
@@ -111,41 +114,45 @@ class BusinessLineAdmin(AuditedModelAdmin):
                     "launcher_text",
                     "widget_preview",
                 ],
-                "description": "How the chat looks on the line's sites; the greeting is above. Save to see a change "
-                "in the preview.",
+                "description": gettext_lazy(
+                    "How the chat looks on the line's sites; the greeting is above. "
+                    "Save to see a change in the preview."
+                ),
             },
         ),
         (
-            "Pre-chat form",
+            gettext_lazy("Pre-chat form"),
             {
                 "fields": ["prechat_name", "prechat_email", "prechat_phone", "prechat_question"],
-                "description": "Asked before a customer's chat starts; the answers go on the customer and open the "
-                "conversation as its first message.",
+                "description": gettext_lazy(
+                    "Asked before a customer's chat starts; the answers go on the customer and open the conversation "
+                    "as its first message."
+                ),
             },
         ),
-        ("Data protection", {"fields": ["retention_days"]}),
+        (gettext_lazy("Data protection"), {"fields": ["retention_days"]}),
         (None, {"fields": ["created_at"]}),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("agents")
 
-    @admin.display(description="Team")
+    @admin.display(description=gettext_lazy("Team"))
     def team_size(self, obj: BusinessLine) -> int:
         return len(obj.agents.all())
 
-    @admin.display(description="Current team picture")
+    @admin.display(description=gettext_lazy("Current team picture"))
     def team_picture_shown(self, obj: BusinessLine) -> SafeString | str:
         if not obj.team_picture:
             return "-"
         return format_html('<img src="{}" alt="Team picture" width="64" height="64">', obj.team_picture)
 
-    @admin.display(description="Preview")
+    @admin.display(description=gettext_lazy("Preview"))
     def widget_preview(self, obj: BusinessLine) -> SafeString | str:
         """The line's widget as saved, embedded in this page the way a site embeds it, in preview mode: its chat
         page opens no session, so nothing here reaches the agents."""
         if obj.pk is None:
-            return "Save the business line to preview its widget."
+            return gettext("Save the business line to preview its widget.")
         return format_html(
             '<p class="help">The launcher in the corner of this page is the widget as customers see it.</p>'
             '<script src="{}" data-business-line="{}" data-preview="1" defer></script>',
@@ -153,7 +160,7 @@ class BusinessLineAdmin(AuditedModelAdmin):
             obj.key,
         )
 
-    @admin.display(description="Identity secret")
+    @admin.display(description=gettext_lazy("Identity secret"))
     def identity_secret_masked(self, obj: BusinessLine) -> str:
         return SECRET_MASK if obj.identity_secret else "-"
 

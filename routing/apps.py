@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class RoutingConfig(AppConfig):
     name = "routing"
-    verbose_name = "Routing: business lines and the waiting queue"
+    verbose_name = gettext_lazy("Routing: business lines and the waiting queue")
 
     def ready(self) -> None:
         """Listen to what chat announces after a commit: routing depends on chat, chat never on routing."""

@@ -23,6 +23,7 @@ from typing import cast
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 from redis.typing import EncodableT
 
 from agents import presence
@@ -165,15 +166,15 @@ def assignment_pick(*, agent_id: int, conversation_id: int) -> Conversation:
     """An agent with room takes a waiting or missed conversation of their business lines from the queue."""
     conversation = conversation_for(Participant(kind="agent", id=agent_id), conversation_id)
     if conversation.status not in (ConversationStatus.WAITING, ConversationStatus.MISSED):
-        raise ChatError(ErrorCode.NOT_FOUND, "This conversation is not in the queue")
+        raise ChatError(ErrorCode.NOT_FOUND, gettext("This conversation is not in the queue"))
     if (
         conversation.status == ConversationStatus.MISSED
         and Conversation.objects.filter(customer_id=conversation.customer_id, status__in=OPEN_STATUSES).exists()
     ):
-        raise ChatError(ErrorCode.AGENT_UNAVAILABLE, "The customer already has an open conversation")
+        raise ChatError(ErrorCode.AGENT_UNAVAILABLE, gettext("The customer already has an open conversation"))
     assigned = _assign_next(conversation.business_line_id, only_agent_id=agent_id, conversation_id=conversation_id)
     if assigned is None:
-        raise ChatError(ErrorCode.AGENT_UNAVAILABLE, "You must be online, connected and have room to pick it")
+        raise ChatError(ErrorCode.AGENT_UNAVAILABLE, gettext("You must be online, connected and have room to pick it"))
     hooks.queue_changed(business_line_id=conversation.business_line_id)
     return Conversation.objects.get(id=conversation_id)
 
@@ -224,7 +225,7 @@ def conversation_transfer_by_supervisor(
     the same rule and the same lifecycle changes as the agent's own transfer. A conversation still waiting goes to
     the agent through the assignment rule, or to the other line's queue keeping its place by age."""
     if supervisor.kind != "supervisor":
-        raise ChatError(ErrorCode.NOT_A_SUPERVISOR, "Only supervisors transfer other agents' conversations")
+        raise ChatError(ErrorCode.NOT_A_SUPERVISOR, gettext("Only supervisors transfer other agents' conversations"))
     return _transfer(supervisor, conversation_id, to_agent_id=to_agent_id, to_business_line=to_business_line)
 
 
@@ -237,7 +238,7 @@ def _transfer(
     note: str = "",
 ) -> Conversation:
     if (to_agent_id is None) == (to_business_line is None):
-        raise ChatError(ErrorCode.INVALID_FIELD, "Give exactly one of to_agent_id and to_business_line")
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("Give exactly one of to_agent_id and to_business_line"))
     with locks.transaction():
         conversation = locks.conversation_for(participant, conversation_id)
         if participant.kind == "supervisor":
@@ -285,22 +286,22 @@ def _transfer_note(note: object) -> str:
 
 def _transfer_to_agent(conversation: Conversation, to_agent_id: object, *, by: str | None) -> None:
     if not isinstance(to_agent_id, int) or isinstance(to_agent_id, bool) or to_agent_id == conversation.agent_id:
-        raise ChatError(ErrorCode.INVALID_FIELD, "to_agent_id must be another agent's id")
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("to_agent_id must be another agent's id"))
     line_id = conversation.business_line_id
     choice = _assignment_choice(line_id, conversation=conversation, only_agent_id=to_agent_id)
     if choice is None:
         if to_agent_id not in available_agent_ids(business_line_id=line_id):
-            raise ChatError(ErrorCode.AGENT_UNAVAILABLE, "That agent is not online in this business line")
-        raise ChatError(ErrorCode.AGENT_UNAVAILABLE, "That agent has no free capacity")
+            raise ChatError(ErrorCode.AGENT_UNAVAILABLE, gettext("That agent is not online in this business line"))
+        raise ChatError(ErrorCode.AGENT_UNAVAILABLE, gettext("That agent has no free capacity"))
     lifecycle.conversation_transfer_to_agent(conversation=conversation, agent=choice[1], by=by)
 
 
 def _transfer_to_line(conversation: Conversation, line_key: object) -> None:
     target = BusinessLine.objects.filter(key=line_key).first() if isinstance(line_key, str) else None
     if target is None:
-        raise ChatError(ErrorCode.NOT_FOUND, "No such business line")
+        raise ChatError(ErrorCode.NOT_FOUND, gettext("No such business line"))
     if conversation.status == ConversationStatus.WAITING and target.id == conversation.business_line_id:
-        raise ChatError(ErrorCode.INVALID_FIELD, "It already waits in that business line's queue")
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("It already waits in that business line's queue"))
     lifecycle.conversation_transfer_to_line(
         conversation=conversation, business_line_id=target.id, line_name=target.name
     )

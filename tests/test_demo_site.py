@@ -2,7 +2,7 @@
 
 import re
 
-WIDGET_TAG = '<script src="/static/widget/widget.js" data-business-line="demo" defer></script>'
+WIDGET_TAG = '<script src="/static/widget/widget.js" data-business-line="demo" data-lang="en" defer></script>'
 
 
 def test_demo_site_renders_with_the_widget_tag(client):

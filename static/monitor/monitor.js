@@ -8,12 +8,13 @@
  */
 import { reconnectDelay } from "../shared/backoff.js";
 import { newClientMsgId } from "../shared/client.js";
+import { gettext, interpolate, systemMessageText } from "../shared/i18n.js";
 
 const config = JSON.parse(document.getElementById("monitor-config").textContent);
 const TICK_MS = 1000;
 const NOTICE_MS = 10000;
 const STATUS_ORDER = ["online", "away", "offline"];
-const STATUS_NAMES = { online: "Online", away: "Away", offline: "Offline" };
+const STATUS_NAMES = { online: gettext("Online"), away: gettext("Away"), offline: gettext("Offline") };
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -97,18 +98,18 @@ function connect() {
       return;
     }
     if (event.code === 4403) {
-      setConnection("refused", "Refused: supervisors only");
+      setConnection("refused", gettext("Refused: supervisors only"));
       return;
     }
     const delay = reconnectDelay(state.attempt++);
-    setConnection("reconnecting", "Reconnecting…");
+    setConnection("reconnecting", gettext("Reconnecting…"));
     setTimeout(connect, delay);
   });
 }
 
 function send(frame) {
   if (!state.socket || state.socket.readyState !== WebSocket.OPEN) {
-    notice("Not connected; try again in a moment.");
+    notice(gettext("Not connected; try again in a moment."));
     return false;
   }
   state.socket.send(JSON.stringify(frame));
@@ -119,7 +120,7 @@ function onFrame(frame) {
   switch (frame.type) {
     case "hello":
       state.attempt = 0;
-      setConnection("connected", `Live: ${frame.name}`);
+      setConnection("connected", interpolate(gettext("Live: %(name)s"), { name: frame.name }));
       if (state.watchedId !== null) send({ type: "conversation.watch", conversation_id: state.watchedId });
       break;
     case "monitor.snapshot":
@@ -150,7 +151,7 @@ function onFrame(frame) {
       if (frame.conversation.id !== state.watchedId) break;
       state.watched = frame.conversation;
       renderWatch();
-      if (frame.ref === "transfer") notice("Transferred.", "success");
+      if (frame.ref === "transfer") notice(gettext("Transferred."), "success");
       break;
     case "whisper.ack":
       if (state.pendingWhisper?.id === frame.client_msg_id) {
@@ -180,7 +181,7 @@ function syncWatched() {
 function render() {
   const lines = state.snapshot.lines;
   ui.linesEmpty.hidden = lines.length > 0;
-  if (!lines.length) ui.linesEmpty.textContent = "No business lines yet.";
+  if (!lines.length) ui.linesEmpty.textContent = gettext("No business lines yet.");
   for (const node of [...ui.lines.querySelectorAll(".mon-line")]) node.remove();
   for (const line of lines) ui.lines.append(renderLine(line));
   if (state.watched) renderTransferTargets();
@@ -197,13 +198,13 @@ function renderLine(line) {
   const figures = el(
     "div",
     { class: "mon-figures" },
-    figure("Waiting", line.waiting, "mon-waiting"),
-    figure("Longest wait", clock(line.longest_wait_seconds), "mon-longest", { data: line.longest_wait_seconds === null ? {} : { seconds: line.longest_wait_seconds } }),
-    figure("Active chats", line.active, "mon-active"),
-    figure("Missed today", line.missed_today, "mon-missed-today"),
-    figure("Reply target breaches", line.breaches, "mon-breaches"),
+    figure(gettext("Waiting"), line.waiting, "mon-waiting"),
+    figure(gettext("Longest wait"), clock(line.longest_wait_seconds), "mon-longest", { data: line.longest_wait_seconds === null ? {} : { seconds: line.longest_wait_seconds } }),
+    figure(gettext("Active chats"), line.active, "mon-active"),
+    figure(gettext("Missed today"), line.missed_today, "mon-missed-today"),
+    figure(gettext("Reply target breaches"), line.breaches, "mon-breaches"),
   );
-  figures.querySelector(".mon-breaches").append(el("span", { class: "mon-figure-note", text: `target ${clock(line.reply_target_seconds)}` }));
+  figures.querySelector(".mon-breaches").append(el("span", { class: "mon-figure-note", text: interpolate(gettext("target %(time)s"), { time: clock(line.reply_target_seconds) }) }));
   section.append(figures);
   const columns = el("div", { class: "mon-columns" });
   columns.append(renderQueue(line), renderAgents(line), renderMissed(line));
@@ -212,7 +213,7 @@ function renderLine(line) {
 }
 
 function conversationItem(conversation, ...details) {
-  const customer = conversation.customer.name || conversation.customer.email || `Customer #${conversation.customer.id}`;
+  const customer = conversation.customer.name || conversation.customer.email || interpolate(gettext("Customer #%(id)s"), { id: conversation.customer.id });
   const item = el(
     "li",
     { class: "mon-item", data: { conversationId: conversation.id }, tabindex: 0, role: "button" },
@@ -235,17 +236,17 @@ function ticking(seconds, className) {
 
 function renderQueue(line) {
   const column = el("div", { class: "mon-column mon-queue" }, el("h3", { text: `Queue (${line.waiting})` }));
-  const list = el("ol", { class: "mon-list", "aria-label": "Queue" });
+  const list = el("ol", { class: "mon-list", "aria-label": gettext("Queue") });
   for (const conversation of line.queue) {
     list.append(conversationItem(conversation, el("span", { class: "mon-pos", text: `#${conversation.queue_position}` }), ticking(conversation.waited_seconds, "mon-wait")));
   }
   column.append(list);
-  if (!line.queue.length) column.append(el("p", { class: "mon-empty", text: "Nobody is waiting." }));
+  if (!line.queue.length) column.append(el("p", { class: "mon-empty", text: gettext("Nobody is waiting.") }));
   return column;
 }
 
 function renderAgents(line) {
-  const column = el("div", { class: "mon-column mon-agents" }, el("h3", { text: "Agents" }));
+  const column = el("div", { class: "mon-column mon-agents" }, el("h3", { text: gettext("Agents") }));
   for (const status of STATUS_ORDER) {
     const agents = line.agents.filter((agent) => agent.status === status);
     if (!agents.length) continue;
@@ -268,15 +269,15 @@ function renderAgents(line) {
         // The customer's wait for an answer runs from their first unanswered message; their last one is beside it.
         const waiting =
           chat.unanswered_seconds === null
-            ? [el("span", { class: "mon-answered", text: "answered" })]
+            ? [el("span", { class: "mon-answered", text: gettext("answered") })]
             : [
                 ticking(chat.unanswered_seconds, "mon-unanswered"),
                 chat.last_unanswered_seconds < chat.unanswered_seconds
-                  ? el("span", { class: "mon-last" }, el("span", { text: "last " }), ticking(chat.last_unanswered_seconds, "mon-last-clock"))
+                  ? el("span", { class: "mon-last" }, el("span", { text: gettext("last ") }), ticking(chat.last_unanswered_seconds, "mon-last-clock"))
                   : null,
               ];
         const item = conversationItem(chat, ...waiting);
-        item.title = "Time since the customer's first unanswered message (and since their last one)";
+        item.title = gettext("Time since the customer's first unanswered message (and since their last one)");
         item.classList.add("mon-chat");
         item.dataset.target = String(line.reply_target_seconds);
         chats.append(item);
@@ -286,18 +287,18 @@ function renderAgents(line) {
     }
     column.append(list);
   }
-  if (!line.agents.length) column.append(el("p", { class: "mon-empty", text: "No agents in this line's team." }));
+  if (!line.agents.length) column.append(el("p", { class: "mon-empty", text: gettext("No agents in this line's team.") }));
   return column;
 }
 
 function renderMissed(line) {
-  const column = el("div", { class: "mon-column mon-missed" }, el("h3", { text: `Missed and left messages (${line.missed.length})` }));
-  const list = el("ul", { class: "mon-list", "aria-label": "Missed and left messages" });
+  const column = el("div", { class: "mon-column mon-missed" }, el("h3", { text: interpolate(gettext("Missed and left messages (%(count)s)"), { count: line.missed.length }) }));
+  const list = el("ul", { class: "mon-list", "aria-label": gettext("Missed and left messages") });
   for (const conversation of line.missed) {
     list.append(conversationItem(conversation, el("span", { class: "mon-kind", text: conversation.left_message ? "left a message" : "missed" }), ticking(conversation.missed_seconds, "mon-wait")));
   }
   column.append(list);
-  if (!line.missed.length) column.append(el("p", { class: "mon-empty", text: "Nothing waits for an answer." }));
+  if (!line.missed.length) column.append(el("p", { class: "mon-empty", text: gettext("Nothing waits for an answer.") }));
   return column;
 }
 
@@ -334,7 +335,7 @@ function watch(conversationId) {
   state.messages.clear();
   ui.watch.hidden = false;
   ui.watchTitle.textContent = `Conversation #${conversationId}`;
-  ui.watchMeta.textContent = "Loading…";
+  ui.watchMeta.textContent = gettext("Loading…");
   ui.transcript.replaceChildren();
   send({ type: "conversation.watch", conversation_id: conversationId });
   for (const node of ui.lines.querySelectorAll(".mon-item")) {
@@ -343,20 +344,22 @@ function watch(conversationId) {
 }
 
 function senderName(message) {
-  if (message.event === "whisper") return `${message.author?.name || "Supervisor"} (whisper)`;
-  if (message.sender === "system") return "System";
-  if (message.sender === "customer") return state.watched?.customer?.name || "Customer";
+  if (message.event === "whisper") {
+    return interpolate(gettext("%(name)s (whisper)"), { name: message.author?.name || gettext("Supervisor") });
+  }
+  if (message.sender === "system") return gettext("System");
+  if (message.sender === "customer") return state.watched?.customer?.name || gettext("Customer");
   const agent = state.watched?.agent;
   if (agent && agent.id === message.agent_id) return agent.name;
-  return message.agent_id ? `Agent #${message.agent_id}` : "Agent";
+  return message.agent_id ? interpolate(gettext("Agent #%(id)s"), { id: message.agent_id }) : gettext("Agent");
 }
 
 function renderWatch() {
   const conversation = state.watched;
   if (!conversation) return;
-  const customer = conversation.customer.name || `Customer #${conversation.customer.id}`;
-  ui.watchTitle.textContent = `Conversation #${conversation.id}: ${customer}`;
-  const agent = conversation.agent ? conversation.agent.name : "no agent";
+  const customer = conversation.customer.name || interpolate(gettext("Customer #%(id)s"), { id: conversation.customer.id });
+  ui.watchTitle.textContent = interpolate(gettext("Conversation #%(id)s: %(customer)s"), { id: conversation.id, customer });
+  const agent = conversation.agent ? conversation.agent.name : gettext("no agent");
   ui.watchMeta.textContent = `${conversation.status} · ${conversation.channel} · ${conversation.business_line} · ${agent}`;
   ui.watch.dataset.status = conversation.status;
   const items = [...state.messages.values()].sort((a, b) => a.seq - b.seq);
@@ -368,8 +371,8 @@ function renderWatch() {
         "li",
         { class: classes.join(" "), data: { seq: message.seq } },
         el("span", { class: "mon-msg-who", text: senderName(message) }),
-        message.internal ? el("span", { class: "mon-msg-flag", text: "Internal: the customer does not see this" }) : null,
-        el("span", { class: "mon-msg-body", text: message.body || (message.attachments?.length ? `[${message.attachments.map((a) => a.name).join(", ")}]` : "") }),
+        message.internal ? el("span", { class: "mon-msg-flag", text: gettext("Internal: the customer does not see this") }) : null,
+        el("span", { class: "mon-msg-body", text: (message.sender === "system" ? systemMessageText(message, "agent") : message.body) || (message.attachments?.length ? `[${message.attachments.map((a) => a.name).join(", ")}]` : "") }),
       );
     }),
   );
@@ -395,7 +398,7 @@ function renderTransferTargets() {
   for (const line of state.snapshot.lines) {
     // A waiting conversation is already in its own line's queue.
     if (conversation.status === "waiting" && line.business_line.key === conversation.business_line) continue;
-    options.push(el("option", { value: `line:${line.business_line.key}`, text: `Queue of ${line.business_line.name}` }));
+    options.push(el("option", { value: `line:${line.business_line.key}`, text: interpolate(gettext("Queue of %(line)s"), { line: line.business_line.name }) }));
   }
   ui.transferTarget.replaceChildren(...options);
   if ([...ui.transferTarget.options].some((option) => option.value === chosen)) ui.transferTarget.value = chosen;

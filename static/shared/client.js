@@ -47,6 +47,7 @@
 
 import { reconnectDelay } from "./backoff.js";
 import { ConversationRecord } from "./conversation.js";
+import { gettext } from "./i18n.js";
 import { Outbox } from "./outbox.js";
 import { Pacer } from "./pacer.js";
 
@@ -104,7 +105,7 @@ export function uploadAttachment({
   }
   return new Promise((resolve, reject) => {
     request.onerror = () => {
-      reject(new UploadRefused("network", "The file could not be sent. Check your connection and try again."));
+      reject(new UploadRefused("network", gettext("The file could not be sent. Check your connection and try again.")));
     };
     request.onload = () => {
       /** @type {Record<string, any>} */
@@ -115,7 +116,7 @@ export function uploadAttachment({
         // A body that is not JSON (a proxy's error page) leaves the generic refusal below.
       }
       if (request.status === 201) resolve(/** @type {Attachment} */ (answer));
-      else reject(new UploadRefused(answer.code || `http_${request.status}`, answer.message || "The file was refused."));
+      else reject(new UploadRefused(answer.code || `http_${request.status}`, answer.message || gettext("The file was refused.")));
     };
     request.send(form);
   });

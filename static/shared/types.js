@@ -15,6 +15,7 @@
  * @property {string | null} client_msg_id
  * @property {string} created_at
  * @property {string} [event]
+ * @property {Record<string, string>} [params]  a system message's parameters, for its text in the reader's language
  * @property {number} [agent_id]
  * @property {{id: number, name: string}} [author]  who wrote a supervisor's whisper (agents' and supervisors' sockets)
  * @property {boolean} [internal]

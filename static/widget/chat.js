@@ -7,6 +7,7 @@
  * Every piece of text from the network is written with textContent, never as HTML.
  */
 import { ProtocolClient, OPEN_STATUSES as OPEN, uploadAttachment } from "../shared/client.js";
+import { formatTime, gettext, interpolate, ngettext, systemMessageText } from "../shared/i18n.js";
 
 const config = JSON.parse(document.getElementById("cs-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -38,14 +39,14 @@ const TYPING_SHOWN_MS = 6000;
 const EMOJI = ["😀", "😂", "😊", "😍", "🤔", "😅", "😢", "😡", "👍", "👎", "👏", "🙏", "🙌", "👋", "💪", "🎉",
   "❤️", "🔥", "✅", "❌", "⭐", "📦", "🚚", "💳", "📞", "✉️", "⏰", "☕", "🙂", "😉", "😮", "🤝"];
 const ERROR_TEXT = {
-  rate_limited: "You are sending messages a little too fast. Please wait a moment.",
-  body_too_long: "That message is too long. Please shorten it and try again.",
-  frame_too_large: "That message is too long. Please shorten it and try again.",
-  conversation_closed: "This chat has ended. Start a new one to keep talking.",
-  not_found: "We could not find that conversation.",
-  invalid_field: "Something in that request was not quite right. Please check it and try again.",
-  internal_error: "Something went wrong on our side. Please try again.",
-  too_many_connections: "This chat is open in too many windows. Close one of them to chat here.",
+  rate_limited: gettext("You are sending messages a little too fast. Please wait a moment."),
+  body_too_long: gettext("That message is too long. Please shorten it and try again."),
+  frame_too_large: gettext("That message is too long. Please shorten it and try again."),
+  conversation_closed: gettext("This chat has ended. Start a new one to keep talking."),
+  not_found: gettext("We could not find that conversation."),
+  invalid_field: gettext("Something in that request was not quite right. Please check it and try again."),
+  internal_error: gettext("Something went wrong on our side. Please try again."),
+  too_many_connections: gettext("This chat is open in too many windows. Close one of them to chat here."),
 };
 // The system events that end a conversation, as the server writes them in the transcript (docs/protocol.md).
 const ENDING_EVENTS = new Set(["closed", "missed", "left_message"]);
@@ -273,7 +274,7 @@ async function openSession() {
     });
     answer = await response.json().catch(() => ({}));
   } catch (error) {
-    showBanner("We cannot reach the chat right now. Retrying…");
+    showBanner(gettext("We cannot reach the chat right now. Retrying…"));
     retrySession();
     return;
   }
@@ -281,7 +282,7 @@ async function openSession() {
     if (response.status === 429) {
       // Too many sessions from this network: say so, and try again when the server says the window ends.
       const seconds = Math.max(1, Number(response.headers.get("Retry-After")) || 30);
-      showBanner(answer.message || "Too many chats were opened from your network. Please try again in a minute.");
+      showBanner(answer.message || gettext("Too many chats were opened from your network. Please try again in a minute."));
       clearTimeout(state.sessionTimer);
       state.sessionTimer = setTimeout(openSession, seconds * 1000);
       return;
@@ -298,13 +299,13 @@ async function openSession() {
       return;
     }
     if (response.status >= 500) {
-      showBanner("The chat is having trouble. Retrying…");
+      showBanner(gettext("The chat is having trouble. Retrying…"));
       retrySession();
       return;
     }
     fatal(answer.code === "origin_forbidden"
-      ? "This chat cannot be opened from this website."
-      : "The chat is not available right now. Please try again later.");
+      ? gettext("This chat cannot be opened from this website.")
+      : gettext("The chat is not available right now. Please try again later."));
     return;
   }
   store.write({ visitor_token: answer.visitor_token });
@@ -320,12 +321,12 @@ client.on("status", ({ state: connection, code }) => {
   if (connection === "connected") hideBanner();
   else if (connection === "reconnecting" && code === 4429) {
     // Too many sockets on this token (other tabs): one may close, so the client keeps trying, slowly.
-    showBanner("This chat is open in too many windows. Close one of them to chat here.");
-  } else if (connection === "reconnecting" && code !== undefined) showBanner("Connection lost. Reconnecting…");
-  else if (connection === "refused" && code === 4403) fatal("This chat cannot be opened from this website.");
+    showBanner(gettext("This chat is open in too many windows. Close one of them to chat here."));
+  } else if (connection === "reconnecting" && code !== undefined) showBanner(gettext("Connection lost. Reconnecting…"));
+  else if (connection === "refused" && code === 4403) fatal(gettext("This chat cannot be opened from this website."));
   else if (connection === "refused") {
     // The token expired: a fresh one from the session call, for the same customer.
-    showBanner("Reconnecting…");
+    showBanner(gettext("Reconnecting…"));
     retrySession();
   }
   renderStatus();
@@ -452,7 +453,7 @@ function onTyping(frame) {
     return;
   }
   const agent = conversation.agent;
-  el.typingText.textContent = `${agent ? agent.name : "The agent"} is typing…`;
+  el.typingText.textContent = agent ? interpolate(gettext("%(name)s is typing…"), { name: agent.name }) : gettext("The agent is typing…");
   el.typing.hidden = false;
   clearTimeout(state.typingShownTimer);
   state.typingShownTimer = setTimeout(hideTyping, TYPING_SHOWN_MS);
@@ -470,7 +471,7 @@ function onRated(frame) {
 }
 
 function politeError(code) {
-  return ERROR_TEXT[code] || "Sorry, something went wrong. Please try again.";
+  return ERROR_TEXT[code] || gettext("Sorry, something went wrong. Please try again.");
 }
 
 /* ---------- Messages ---------- */
@@ -500,7 +501,7 @@ function renderReceipts() {
   const read = agentReadSeq();
   for (const item of el.messages.querySelectorAll(".msg-customer")) {
     const receipt = item.querySelector(".receipt");
-    if (receipt) receipt.textContent = Number(item.dataset.seq) <= read ? "Seen" : "Sent";
+    if (receipt) receipt.textContent = Number(item.dataset.seq) <= read ? gettext("Seen") : gettext("Sent");
   }
 }
 
@@ -510,7 +511,7 @@ function renderMessage(message) {
   if (message.sender === "system" && message.event !== "greeting") {
     item.className = `msg msg-system event-${message.event || "notice"}`;
     const text = document.createElement("p");
-    text.textContent = message.body;
+    text.textContent = systemMessageText(message, "customer");
     item.append(text);
     return item;
   }
@@ -533,19 +534,19 @@ function messageMeta(message) {
     const who = document.createElement("span");
     who.className = "who";
     who.dataset.agentId = String(message.agent_id);
-    who.textContent = state.agentNames.get(message.agent_id) || "Agent";
+    who.textContent = state.agentNames.get(message.agent_id) || gettext("Agent");
     meta.append(who, " · ");
   } else if (message.event === "greeting") {
     parts.push(config.business_line_name);
   }
   if (message.created_at) {
-    parts.push(new Date(message.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+    parts.push(formatTime(message.created_at));
   }
   meta.append(parts.join(" · "));
   if (message.sender === "customer") {
     const receipt = document.createElement("span");
     receipt.className = "receipt";
-    receipt.textContent = message.seq && message.seq <= agentReadSeq() ? "Seen" : "Sent";
+    receipt.textContent = message.seq && message.seq <= agentReadSeq() ? gettext("Seen") : gettext("Sent");
     meta.append(receipt);
   }
   return meta;
@@ -617,21 +618,21 @@ function readableSize(bytes) {
 }
 
 const UPLOAD_REFUSALS = {
-  file_too_large: "That file is too large to send.",
-  file_type_not_allowed: "Files of that type cannot be sent here.",
-  conversation_closed: "This chat has ended.",
+  file_too_large: gettext("That file is too large to send."),
+  file_type_not_allowed: gettext("Files of that type cannot be sent here."),
+  conversation_closed: gettext("This chat has ended."),
 };
 
 /** Uploads the chosen file, then sends it as a message (the outbox resends it like any other). */
 async function attachFile(file) {
   if (!file) return;
   if (!isOpen() || !state.token) {
-    showToast("Send a message first to start the chat, then attach your file.");
+    showToast(gettext("Send a message first to start the chat, then attach your file."));
     return;
   }
   const conversationId = state.currentId;
   el.attachButton.disabled = true;
-  showToast(`Sending ${file.name || "your file"}…`);
+  showToast(file.name ? interpolate(gettext("Sending %(name)s…"), { name: file.name }) : gettext("Sending your file…"));
   const progress = uploadProgress(file);
   el.composer.insertBefore(progress, el.composerForm);
   try {
@@ -642,7 +643,7 @@ async function attachFile(file) {
     client.sendMessage({ conversationId, body: "", attachmentIds: [attachment.id] });
     el.toast.hidden = true;
   } catch (error) {
-    showToast(UPLOAD_REFUSALS[error.code] || error.message || "The file could not be sent.");
+    showToast(UPLOAD_REFUSALS[error.code] || error.message || gettext("The file could not be sent."));
   } finally {
     progress.remove();
     el.attachButton.disabled = false;
@@ -656,7 +657,7 @@ function uploadProgress(file) {
   progress.className = "upload-progress";
   progress.max = 1;
   progress.value = 0;
-  progress.setAttribute("aria-label", `Sending ${file.name || "your file"}`);
+  progress.setAttribute("aria-label", file.name ? interpolate(gettext("Sending %(name)s…"), { name: file.name }) : gettext("Sending your file…"));
   return progress;
 }
 
@@ -675,17 +676,17 @@ function pendingItem(item) {
   node.className = `msg msg-customer ${failed ? "is-failed" : "is-pending"}`;
   const bubble = document.createElement("div");
   bubble.className = "bubble";
-  bubble.append(linkified(item.body || (item.attachment_ids.length ? "📎 Sending a file…" : "")));
+  bubble.append(linkified(item.body || (item.attachment_ids.length ? gettext("📎 Sending a file…") : "")));
   const meta = document.createElement("div");
   meta.className = "meta";
   const receipt = document.createElement("span");
   receipt.className = "receipt";
-  receipt.textContent = failed ? "Not sent. " : "Sending…";
+  receipt.textContent = failed ? gettext("Not sent. ") : gettext("Sending…");
   if (failed) {
     const retry = document.createElement("button");
     retry.type = "button";
     retry.className = "retry";
-    retry.textContent = "Retry";
+    retry.textContent = gettext("Retry");
     retry.addEventListener("click", () => {
       if (!isOpen()) {
         client.discard(item.client_msg_id);
@@ -728,7 +729,7 @@ function submitComposer() {
   const frameBytes = new TextEncoder().encode(JSON.stringify({ type: "message.send", conversation_id: 1,
     client_msg_id: "x".repeat(36), body, ref: `msg:${"x".repeat(36)}` })).length;
   if ([...body].length > state.maxBodyChars || frameBytes + 32 > state.maxFrameBytes) {
-    showToast("That message is too long. Please shorten it and try again.");
+    showToast(gettext("That message is too long. Please shorten it and try again."));
     return;
   }
   el.input.value = "";
@@ -793,7 +794,7 @@ function unreadCount() {
 function reportUnread() {
   const count = isSeen() ? 0 : unreadCount();
   postParent({ type: "unread", count });
-  if (!config.embed) document.title = `${count ? `(${count}) ` : ""}${config.business_line_name} · Chat`;
+  if (!config.embed) document.title = `${count ? `(${count}) ` : ""}${interpolate(gettext("%(title)s · Chat"), { title: config.business_line_name })}`;
 }
 
 document.addEventListener("visibilitychange", () => {
@@ -853,8 +854,8 @@ function render() {
 function renderLeaveCard(missedConversation, conversation) {
   const missed = Boolean(missedConversation);
   el.leaveText.textContent = missed
-    ? "Sorry, nobody could answer in time. Leave a message and we will get back to you by email."
-    : "Nobody is available to chat right now. Leave a message and we will get back to you by email.";
+    ? gettext("Sorry, nobody could answer in time. Leave a message and we will get back to you by email.")
+    : gettext("Nobody is available to chat right now. Leave a message and we will get back to you by email.");
   const customer = conversation && conversation.customer;
   if (customer && !el.leaveName.value && customer.name) el.leaveName.value = customer.name;
   if (customer && !el.leaveEmail.value && customer.email) el.leaveEmail.value = customer.email;
@@ -864,11 +865,11 @@ function renderLeaveCard(missedConversation, conversation) {
 
 function renderEnded(status, conversation) {
   if (status === "missed") {
-    el.endedText.textContent = "Your message is with our team. Need anything else?";
+    el.endedText.textContent = gettext("Your message is with our team. Need anything else?");
   } else if (conversation && state.rated.has(conversation.id)) {
-    el.endedText.textContent = "Thanks for your feedback!";
+    el.endedText.textContent = gettext("Thanks for your feedback!");
   } else {
-    el.endedText.textContent = "This chat has ended.";
+    el.endedText.textContent = gettext("This chat has ended.");
   }
 }
 
@@ -880,16 +881,16 @@ function knownEmail(conversation) {
 function renderTranscriptCard(conversation) {
   const sentTo = state.transcriptSentTo.get(conversation.id);
   el.transcriptDone.hidden = !sentTo;
-  if (sentTo) el.transcriptDone.textContent = `We are sending the transcript to ${sentTo}.`;
+  if (sentTo) el.transcriptDone.textContent = interpolate(gettext("We are sending the transcript to %(email)s."), { email: sentTo });
   el.transcriptSubmit.hidden = Boolean(sentTo);
   el.transcriptEmailLabel.hidden = Boolean(sentTo) || Boolean(knownEmail(conversation));
 }
 
 const TRANSCRIPT_REFUSALS = {
-  rate_limited: "You asked for several transcripts already. Please try again later.",
-  invalid_request: "Please check your email address.",
-  invalid_field: "Please enter your email address.",
-  conversation_open: "The transcript can be sent once the chat has ended.",
+  rate_limited: gettext("You asked for several transcripts already. Please try again later."),
+  invalid_request: gettext("Please check your email address."),
+  invalid_field: gettext("Please enter your email address."),
+  conversation_open: gettext("The transcript can be sent once the chat has ended."),
 };
 
 /** POST /api/conversations/{id}/transcript/email/ with the customer's token (docs/protocol.md). */
@@ -900,7 +901,7 @@ async function requestTranscript() {
   const asking = !el.transcriptEmailLabel.hidden;
   const email = el.transcriptEmail.value.trim();
   if (asking && (!email || !el.transcriptEmail.checkValidity())) {
-    showFormError(el.transcriptError, email ? "Please check your email address." : "Please enter your email address.");
+    showFormError(el.transcriptError, email ? gettext("Please check your email address.") : gettext("Please enter your email address."));
     el.transcriptEmail.focus();
     return;
   }
@@ -916,7 +917,7 @@ async function requestTranscript() {
     });
     answer = await response.json().catch(() => ({}));
   } catch (error) {
-    showFormError(el.transcriptError, "You are offline. Please try again when the connection is back.");
+    showFormError(el.transcriptError, gettext("You are offline. Please try again when the connection is back."));
     return;
   } finally {
     el.transcriptSubmit.disabled = false;
@@ -935,36 +936,35 @@ function renderStatus() {
   const conversation = record ? record.conversation : null;
   const status = record ? standing(record) : null;
   let text;
-  if (state.fatal) text = "Unavailable";
-  else if (!state.started && config.embed) text = "We usually reply in a few minutes";
-  else if (!client.connected) text = state.token ? "Reconnecting…" : "Connecting…";
+  if (state.fatal) text = gettext("Unavailable");
+  else if (!state.started && config.embed) text = gettext("We usually reply in a few minutes");
+  else if (!client.connected) text = state.token ? gettext("Reconnecting…") : gettext("Connecting…");
   else if (status === "active") {
-    text = conversation.agent ? `Chatting with ${conversation.agent.name}` : "Chatting";
+    text = conversation.agent ? interpolate(gettext("Chatting with %(name)s"), { name: conversation.agent.name }) : gettext("Chatting");
   } else if (status === "waiting") {
     text = waitingText(conversation);
-  } else if (status) text = "Chat ended";
-  else text = state.offline ? "We are away right now" : "We usually reply in a few minutes";
+  } else if (status) text = gettext("Chat ended");
+  else text = state.offline ? gettext("We are away right now") : gettext("We usually reply in a few minutes");
   el.status.textContent = text;
 }
 
 function waitingText(conversation) {
-  if (state.offline && !conversation.queue_position) return "Waiting for an agent";
+  if (state.offline && !conversation.queue_position) return gettext("Waiting for an agent");
   const parts = [];
-  if (conversation.queue_position) parts.push(`You are number ${conversation.queue_position} in the queue`);
-  else parts.push("Waiting for an agent");
-  if (state.offline) parts.push("no agents online yet");
+  if (conversation.queue_position) parts.push(interpolate(gettext("You are number %(position)s in the queue"), { position: conversation.queue_position }));
+  else parts.push(gettext("Waiting for an agent"));
+  if (state.offline) parts.push(gettext("no agents online yet"));
   else if (typeof conversation.estimated_wait_seconds === "number") {
-    parts.push(`about ${formatWait(conversation.estimated_wait_seconds)}`);
+    parts.push(interpolate(gettext("about %(wait)s"), { wait: formatWait(conversation.estimated_wait_seconds) }));
   }
   return parts.join(" · ");
 }
 
 function formatWait(seconds) {
-  if (seconds < 60) return "1 minute";
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes} minute${minutes === 1 ? "" : "s"}`;
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  if (minutes < 60) return interpolate(ngettext("%(count)s minute", "%(count)s minutes", minutes), { count: minutes });
   const hours = Math.round(minutes / 60);
-  return `${hours} hour${hours === 1 ? "" : "s"}`;
+  return interpolate(ngettext("%(count)s hour", "%(count)s hours", hours), { count: hours });
 }
 
 function renderAvatar() {
@@ -1055,10 +1055,10 @@ function applyAppearance() {
 /** The server's refusal of the form's answers, said for people (the message names the field: docs/protocol.md). */
 function prechatRefusal(frame) {
   const message = typeof frame.message === "string" ? frame.message : "";
-  if (message.startsWith("prechat.email")) return "Please check your email address.";
-  if (message.startsWith("prechat.phone")) return "Please check your phone number.";
-  if (message.endsWith("is required")) return "Please fill in the required fields.";
-  return frame.code === "invalid_field" ? "Please check your answers." : politeError(frame.code);
+  if (message.startsWith("prechat.email")) return gettext("Please check your email address.");
+  if (message.startsWith("prechat.phone")) return gettext("Please check your phone number.");
+  if (message.endsWith("is required")) return gettext("Please fill in the required fields.");
+  return frame.code === "invalid_field" ? gettext("Please check your answers.") : politeError(frame.code);
 }
 
 /** Known answers (the site's identity, the customer's last conversation) fill the form's empty fields. */
@@ -1080,12 +1080,12 @@ el.prechatForm.addEventListener("submit", (event) => {
     const input = $(`prechat-${field}`);
     const value = input.value.trim();
     if (!value && mode === "required") {
-      showFormError(el.prechatError, "Please fill in the required fields.");
+      showFormError(el.prechatError, gettext("Please fill in the required fields."));
       input.focus();
       return;
     }
     if (value && !input.checkValidity()) {
-      showFormError(el.prechatError, field === "email" ? "Please check your email address." : "Please check your answers.");
+      showFormError(el.prechatError, field === "email" ? gettext("Please check your email address.") : gettext("Please check your answers."));
       input.focus();
       return;
     }
@@ -1098,7 +1098,7 @@ el.prechatForm.addEventListener("submit", (event) => {
 });
 
 applyAppearance();
-el.greeting.textContent = appearance.greeting || config.greeting || "Hi! Ask us anything: we are happy to help.";
+el.greeting.textContent = appearance.greeting || config.greeting || gettext("Hi! Ask us anything: we are happy to help.");
 
 el.composerForm.addEventListener("submit", (event) => {
   event.preventDefault();
@@ -1169,7 +1169,7 @@ el.confirmEndYes.addEventListener("click", () => {
   if (!conversation) return;
   stopTyping();
   if (!client.send({ type: "conversation.close", conversation_id: conversation.id, ref: "close" })) {
-    showToast("You are offline. Please try again when the connection is back.");
+    showToast(gettext("You are offline. Please try again when the connection is back."));
   }
 });
 if (el.minimize) el.minimize.addEventListener("click", () => postParent({ type: "close" }));
@@ -1181,12 +1181,12 @@ el.leaveForm.addEventListener("submit", (event) => {
   const name = el.leaveName.value.trim();
   const email = el.leaveEmail.value.trim();
   if (!body) {
-    showFormError(el.leaveError, "Please write your message.");
+    showFormError(el.leaveError, gettext("Please write your message."));
     el.leaveBody.focus();
     return;
   }
   if (email && !el.leaveEmail.checkValidity()) {
-    showFormError(el.leaveError, "Please check your email address.");
+    showFormError(el.leaveError, gettext("Please check your email address."));
     el.leaveEmail.focus();
     return;
   }
@@ -1194,7 +1194,7 @@ el.leaveForm.addEventListener("submit", (event) => {
   if (name) frame.name = name;
   if (email) frame.email = email;
   if (client.send(frame)) el.leaveSubmit.disabled = true;
-  else showFormError(el.leaveError, "You are offline. Please try again when the connection is back.");
+  else showFormError(el.leaveError, gettext("You are offline. Please try again when the connection is back."));
 });
 
 let chosenRating = 0;
@@ -1204,7 +1204,7 @@ for (let value = 1; value <= 5; value += 1) {
   star.className = "star";
   star.setAttribute("role", "radio");
   star.setAttribute("aria-checked", "false");
-  star.setAttribute("aria-label", `${value} star${value === 1 ? "" : "s"}`);
+  star.setAttribute("aria-label", interpolate(ngettext("%(count)s star", "%(count)s stars", value), { count: value }));
   star.dataset.value = String(value);
   star.textContent = "★";
   star.addEventListener("click", () => {
@@ -1226,7 +1226,7 @@ el.ratingForm.addEventListener("submit", (event) => {
   const frame = { type: "conversation.rate", conversation_id: conversation.id, rating: chosenRating,
     comment: el.ratingComment.value.trim(), ref: "rate" };
   if (client.send(frame)) el.ratingSubmit.disabled = true;
-  else showFormError(el.ratingError, "You are offline. Please try again when the connection is back.");
+  else showFormError(el.ratingError, gettext("You are offline. Please try again when the connection is back."));
 });
 el.transcriptForm.addEventListener("submit", (event) => {
   event.preventDefault();
@@ -1285,5 +1285,13 @@ render();
 if (parentWindow) {
   // The launcher's look is public (it is on the line's every page): the host script applies it.
   const launcher = { color: appearance.color, position: appearance.position, launcher_text: appearance.launcher_text };
-  parentWindow.postMessage({ source: "cs-chat", type: "ready", appearance: launcher }, "*");
+  // The launcher's words in the page's language (the loader has no catalog of its own: one translation system).
+  const strings = {
+    open: gettext("Open the chat"),
+    close: gettext("Close the chat"),
+    open_unread: gettext("Open the chat (%(count)s unread)"),
+    panel: gettext("Chat"),
+    frame: gettext("Chat with us"),
+  };
+  parentWindow.postMessage({ source: "cs-chat", type: "ready", appearance: launcher, strings }, "*");
 } else if (takeLinkIdentity()) begin();

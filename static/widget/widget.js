@@ -6,7 +6,8 @@
  * Optional attributes for a logged-in user of the site: data-external-id, data-identity-hash (hex
  * HMAC-SHA256 of the external id with the business line's identity secret, computed by the site's backend),
  * data-identity-expires (unix seconds; then the hash is of "external_id:identity_expires"), data-name,
- * data-email.
+ * data-email. data-lang="zh-hans" (or "en", or any BCP 47 tag such as "zh-CN") picks the chat's language; without it,
+ * the browser's.
  *
  * It adds a launcher button and a panel holding an <iframe> of the product's own chat page, so the chat's
  * CSS and JS never meet the host page's. The launcher and panel live in a shadow root for the same reason.
@@ -38,6 +39,9 @@
   const params = { business_line: businessLine, channel: "web", embed: "1" };
   // data-preview="1": the admin's preview of a business line's widget; its chat opens no session.
   if (script.dataset.preview === "1") params.preview = "1";
+  // The chat's language: the embedding page's `data-lang`, else the browser's (docs/i18n.md).
+  const lang = script.dataset.lang || navigator.language || "";
+  if (lang) params.lang = lang;
   chatUrl.search = new URLSearchParams(params).toString();
   const OPEN_KEY = "cs-widget-open";
 
@@ -118,6 +122,14 @@
     }
     tellFrame({ type: "context", context: pageContext(), attributes: { ...attributes } });
   }
+  // The launcher's words until the chat page sends them in its language (its "ready" message).
+  const strings = {
+    open: "Open the chat",
+    close: "Close the chat",
+    open_unread: "Open the chat (%(count)s unread)",
+    panel: "Chat",
+    frame: "Chat with us",
+  };
 
   function tellFrame(message) {
     if (frameReady && frame.contentWindow) {
@@ -141,8 +153,8 @@
   function showUnread() {
     badge.hidden = unread === 0 || open;
     badge.textContent = unread > 9 ? "9+" : String(unread);
-    let label = open ? "Close the chat" : "Open the chat";
-    if (unread && !open) label = `Open the chat (${unread} unread)`;
+    let label = open ? strings.close : strings.open;
+    if (unread && !open) label = strings.open_unread.replace("%(count)s", String(unread));
     launcher.setAttribute("aria-label", label);
   }
 
@@ -152,6 +164,7 @@
     if (!data || data.source !== "cs-chat") return;
     if (data.type === "ready") {
       frameReady = true;
+      applyStrings(data.strings || {});
       applyAppearance(data.appearance || {});
       tellFrame({ type: "init", identity, open, context: pageContext(), attributes: { ...attributes } });
     } else if (data.type === "unread") {
@@ -162,6 +175,16 @@
       launcher.focus({ preventScroll: true });
     }
   });
+
+  /** The launcher's and panel's labels, translated by the chat page. */
+  function applyStrings(given) {
+    for (const key of Object.keys(strings)) {
+      if (typeof given[key] === "string" && given[key]) strings[key] = given[key];
+    }
+    panel.setAttribute("aria-label", strings.panel);
+    frame.title = strings.frame;
+    showUnread();
+  }
 
   /** The business line's launcher (admin): colour, side of the page, text beside the icon. */
   function applyAppearance(appearance) {

@@ -92,11 +92,12 @@ def test_an_agents_answer_to_a_left_message_is_emailed_to_the_customer_who_left_
     # then the customer gets the answer by email, in their language, and never the note
     [received] = smtp_inbox.received
     assert received.rcpt_tos == ["ada@example.com"]
-    assert received.message["Subject"] == "Acme Shop answered your message"
+    assert received.message["Subject"] == "Acme Shop 回复了您的留言"
     assert received.message["Reply-To"] == "team@acme.test"
     text, html = received.part("text/plain"), received.part("text/html")
     assert "It left our warehouse today." in text and "It left our warehouse today." in html
     assert '<html lang="zh-hans">' in html
+    assert "Ada，您好：" in text and "Acme Shop 回复了您的留言：" in text
     for part in (text, html):
         assert "VIP" not in part and "Where is my parcel?" not in part
 
