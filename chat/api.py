@@ -14,7 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, get_authorization_header
-from rest_framework.exceptions import APIException, AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, NotFound, PermissionDenied
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
@@ -40,7 +40,7 @@ from chat.selectors import (
 from chat.services import attachment_upload
 from cs_platform.errors import ErrorCode
 from cs_platform.rate_limits import rate_limit_hit
-from cs_platform.rest import RATE_LIMITED_RESPONSE, ErrorSerializer, RateLimited
+from cs_platform.rest import RATE_LIMITED_RESPONSE, ErrorSerializer, RateLimited, Refused
 from customers.models import Channel
 from customers.selectors import customer_from_token
 from routing.selectors import queue_position, transfer_targets
@@ -345,23 +345,6 @@ def _token_participant(token: str) -> Participant:
     raise AuthenticationFailed("Invalid or expired token.")
 
 
-class AttachmentRefused(APIException):
-    """A refused upload or download, answered with its own status and code."""
-
-    def __init__(self, status_code: int, code: ErrorCode, message: str) -> None:
-        super().__init__(message, code.value)
-        self.status_code = status_code
-
-
-# How a service's refusal answers over REST.
-ATTACHMENT_REFUSALS = {
-    ErrorCode.NOT_FOUND: status.HTTP_404_NOT_FOUND,
-    ErrorCode.NOT_ASSIGNED: status.HTTP_403_FORBIDDEN,
-    ErrorCode.CONVERSATION_CLOSED: status.HTTP_409_CONFLICT,
-    ErrorCode.FILE_TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    ErrorCode.FILE_TYPE_NOT_ALLOWED: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-    ErrorCode.FILE_REJECTED: status.HTTP_422_UNPROCESSABLE_ENTITY,
-}
 # Room in a request for the multipart framing around the file.
 _MULTIPART_OVERHEAD = 64 * 1024
 
@@ -432,9 +415,7 @@ class AttachmentUploadApi(APIView):
                 participant=participant, conversation_id=conversation_id, upload=upload.validated_data["file"]
             )
         except ChatError as refusal:
-            raise AttachmentRefused(
-                ATTACHMENT_REFUSALS.get(refusal.code, status.HTTP_400_BAD_REQUEST), refusal.code, refusal.message
-            ) from refusal
+            raise Refused(refusal.code, refusal.message) from refusal
         return Response(attachment_payload(attachment), status=status.HTTP_201_CREATED)
 
     @staticmethod
@@ -500,9 +481,7 @@ class AttachmentDownloadApi(APIView):
         elif files.link_signature_valid(attachment_id, request.query_params.get("sig", "")):
             participant = None
         else:
-            raise AttachmentRefused(
-                status.HTTP_403_FORBIDDEN, ErrorCode.FORBIDDEN, "The link is invalid or expired: sync for a new one."
-            )
+            raise Refused(ErrorCode.FORBIDDEN, "The link is invalid or expired: sync for a new one.")
         attachment = attachment_for_download(attachment_id=attachment_id, participant=participant)
         if attachment is None or (self.thumbnail and not attachment.thumbnail.name):
             raise NotFound("No such attachment.")

@@ -41,6 +41,27 @@ class RateLimited(Throttled):
     extra_detail_plural = "Please try again in {wait} seconds."
 
 
+# The HTTP status of a service's refusal, the same in every endpoint; a code not named here answers 400.
+REFUSAL_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_ASSIGNED: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONVERSATION_CLOSED: 409,
+    ErrorCode.CONVERSATION_OPEN: 409,
+    ErrorCode.FILE_TOO_LARGE: 413,
+    ErrorCode.FILE_TYPE_NOT_ALLOWED: 415,
+    ErrorCode.FILE_REJECTED: 422,
+}
+
+
+class Refused(APIException):
+    """A service's refusal over REST: its own code and message, with the status `REFUSAL_STATUS` gives the code."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message, code.value)
+        self.status_code = REFUSAL_STATUS.get(code, 400)
+
+
 RATE_LIMITED_RESPONSE = OpenApiResponse(
     ErrorSerializer,
     description="`rate_limited`: too many attempts; the `Retry-After` header says when to retry.",

@@ -21,7 +21,7 @@ from agents.selectors import agent_for_user, is_supervisor
 from chat.api import AttachmentSerializer, HistoryConversationSerializer, IsAgent
 from chat.payloads import attachment_payload, conversation_payload
 from cs_platform.errors import ErrorCode
-from cs_platform.rest import ErrorSerializer
+from cs_platform.rest import REFUSAL_STATUS, ErrorSerializer, Refused
 from desk import selectors, services
 from desk.errors import DeskError
 from desk.models import CannedAttachment, CannedReply, CustomerNote, Label
@@ -42,22 +42,6 @@ def _agent(request: Request) -> Agent:
     return agent
 
 
-class Refused(APIException):
-    def __init__(self, status_code: int, code: ErrorCode, message: str) -> None:
-        super().__init__(message, code.value)
-        self.status_code = status_code
-
-
-# Refusals with a status of their own, as the attachment upload answers them (chat.api.ATTACHMENT_REFUSALS).
-REFUSAL_STATUS = {
-    ErrorCode.NOT_ASSIGNED: status.HTTP_403_FORBIDDEN,
-    ErrorCode.CONVERSATION_CLOSED: status.HTTP_409_CONFLICT,
-    ErrorCode.FILE_TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    ErrorCode.FILE_TYPE_NOT_ALLOWED: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-    ErrorCode.FILE_REJECTED: status.HTTP_422_UNPROCESSABLE_ENTITY,
-}
-
-
 def _refusal(error: DeskError) -> APIException:
     """A service's refusal as REST answers it: a bad field is `400 invalid_request` with the field's message."""
     if error.code == ErrorCode.INVALID_FIELD:
@@ -65,7 +49,7 @@ def _refusal(error: DeskError) -> APIException:
     if error.code == ErrorCode.NOT_FOUND:
         return NotFound(error.message)
     if error.code in REFUSAL_STATUS:
-        return Refused(REFUSAL_STATUS[error.code], error.code, error.message)
+        return Refused(error.code, error.message)
     return PermissionDenied(error.message, error.code.value)
 
 

@@ -8,31 +8,18 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import get_authorization_header
-from rest_framework.exceptions import APIException, AuthenticationFailed, NotAuthenticated
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat.errors import ChatError
-from cs_platform.errors import ErrorCode
 from cs_platform.rate_limits import rate_limit_hit
-from cs_platform.rest import RATE_LIMITED_RESPONSE, ErrorSerializer, RateLimited
+from cs_platform.rest import RATE_LIMITED_RESPONSE, ErrorSerializer, RateLimited, Refused
 from customers.models import Customer
 from customers.selectors import customer_from_token
 from notifications.services import transcript_email_address, transcript_email_request
-
-_REFUSALS = {
-    ErrorCode.NOT_FOUND: status.HTTP_404_NOT_FOUND,
-    ErrorCode.CONVERSATION_OPEN: status.HTTP_409_CONFLICT,
-    ErrorCode.INVALID_FIELD: status.HTTP_400_BAD_REQUEST,
-}
-
-
-class TranscriptRefused(APIException):
-    def __init__(self, refusal: ChatError) -> None:
-        super().__init__(refusal.message, refusal.code.value)
-        self.status_code = _REFUSALS.get(refusal.code, status.HTTP_400_BAD_REQUEST)
 
 
 def _customer(request: Request) -> Customer:
@@ -101,7 +88,7 @@ class TranscriptEmailApi(APIView):
                 customer=customer, conversation_id=conversation_id, email=given.validated_data.get("email") or ""
             )
         except ChatError as refusal:
-            raise TranscriptRefused(refusal) from refusal
+            raise Refused(refusal.code, refusal.message) from refusal
         recipient = hashlib.sha256(address.lower().encode()).hexdigest()[:32]
         wait = rate_limit_hit(
             scope="transcript_email",
