@@ -12,11 +12,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from agents.selectors import agent_for_user, every_agent_name
 
-TITLE = "Agent workbench"
+TITLE = gettext_lazy("Agent workbench")
 
 
 def _admin_context(request: HttpRequest) -> dict:

@@ -3,6 +3,7 @@
  * (GET /api/search/?q=), each opened as a read-only transcript (the history API) in a dialog.
  */
 import { el } from "../shared/dom.js";
+import { gettext, systemMessageText } from "../shared/i18n.js";
 import { api, formatDateTime, showError } from "./desk.js";
 
 const form = /** @type {HTMLFormElement} */ (document.getElementById("search-form"));
@@ -52,9 +53,9 @@ async function open(conversation) {
           { class: "wb-msg-meta" },
           el("span", { class: "wb-msg-who", text: who(message, conversation) }),
           el("time", { dateTime: message.created_at, text: formatDateTime(message.created_at) }),
-          message.internal ? el("span", { class: "wb-msg-flag", text: "Internal note" }) : null,
+          message.internal ? el("span", { class: "wb-msg-flag", text: gettext("Internal note") }) : null,
         ),
-        el("div", { class: "wb-msg-body", text: message.body }),
+        el("div", { class: "wb-msg-body", text: message.sender === "system" ? systemMessageText(message, "agent") : message.body }),
         ...(message.attachments || []).map((file) => el("div", { class: "wb-conv-meta", text: `📎 ${file.name}` })),
       ),
     ),

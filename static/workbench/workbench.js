@@ -10,6 +10,7 @@ import "./labels.js";
 import "./notes.js";
 import "./search.js";
 import { el } from "../shared/dom.js";
+import { gettext, interpolate, systemMessageText } from "../shared/i18n.js";
 import { ENDED_STATUSES as ENDED, ProtocolClient, uploadAttachment } from "../shared/client.js";
 import { installAlerts } from "./alerts.js";
 import { installClosedToday } from "./closed.js";
@@ -668,12 +669,12 @@ function renderTranscript() {
 
 function senderLabel(message, conversation) {
   if (message.sender === "customer") return customerName(conversation);
-  if (message.event === "whisper") return `${message.author?.name || "Supervisor"} (whisper)`;
-  if (message.sender === "system") return "System";
-  if (message.agent_id === config.agent_id) return "You";
+  if (message.event === "whisper") return interpolate(gettext("%(name)s (whisper)"), { name: message.author?.name || gettext("Supervisor") });
+  if (message.sender === "system") return gettext("System");
+  if (message.agent_id === config.agent_id) return gettext("You");
   if (conversation && conversation.agent && conversation.agent.id === message.agent_id) return conversation.agent.name;
   // An earlier agent of a transferred conversation: by their name, from the page's config.
-  return (message.agent_id && config.agent_names[message.agent_id]) || "Agent";
+  return (message.agent_id && config.agent_names[message.agent_id]) || gettext("Agent");
 }
 
 const INLINE_IMAGES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
@@ -701,19 +702,20 @@ function messageItem(message, { conversation, readSeq }) {
   let receipt = null;
   if (own && !message.internal && readSeq !== undefined) {
     const read = readSeq >= message.seq;
-    receipt = el("span", { class: "wb-msg-receipt", "data-receipt": read ? "read" : "sent", text: read ? "Read" : "Sent" });
+    receipt = el("span", { class: "wb-msg-receipt", "data-receipt": read ? "read" : "sent", text: read ? gettext("Read") : gettext("Sent") });
   }
   const meta = el(
     "div",
     { class: "wb-msg-meta" },
     el("span", { class: "wb-msg-who", text: senderLabel(message, conversation) }),
     el("time", { dateTime: message.created_at, text: formatTime(message.created_at) }),
-    message.internal ? el("span", { class: "wb-msg-flag", text: message.event === "transfer_note" ? "Transfer note" : "Internal note" }) : null,
+    message.internal ? el("span", { class: "wb-msg-flag", text: message.event === "transfer_note" ? gettext("Transfer note") : gettext("Internal note") }) : null,
     receipt,
   );
-  const body = el("div", { class: "wb-msg-body" }, ...linkifiedNodes(message.body));
+  const text = message.sender === "system" ? systemMessageText(message, "agent") : message.body;
+  const body = el("div", { class: "wb-msg-body" }, ...linkifiedNodes(text));
   const attachment = message.attachment && /^(\/|https?:)/.test(message.attachment.url)
-    ? el("a", { href: message.attachment.url, text: message.attachment.name || "attachment", target: "_blank", rel: "noopener noreferrer" })
+    ? el("a", { href: message.attachment.url, text: message.attachment.name || gettext("attachment"), target: "_blank", rel: "noopener noreferrer" })
     : null;
   const files = (message.attachments || []).map(attachmentView);
   return el("li", { class: classes.join(" "), "data-seq": String(message.seq), "data-sender": message.sender }, meta, body, attachment, ...files);
@@ -726,7 +728,7 @@ function pendingItem(pending) {
   if (failed) classes.push("wb-msg--failed");
   let retry = null;
   if (failed) {
-    retry = el("button", { type: "button", class: "button wb-retry", text: "Retry" });
+    retry = el("button", { type: "button", class: "button wb-retry", text: gettext("Retry") });
     retry.addEventListener("click", () => {
       client.retry(pending.client_msg_id);
       renderTranscript();
