@@ -4,6 +4,7 @@
  * note for whoever takes the chat. The note travels in `conversation.transfer` and is stored as an internal note
  * (agents only, never the customer); the receiving agent is told of it when the chat arrives.
  */
+import { gettext, interpolate } from "../shared/i18n.js";
 
 /** @param {any} shell what workbench.js shares (client, config, el, getJson, notify, selected, customerName) */
 export function installTransfer(shell) {
@@ -18,7 +19,7 @@ export function installTransfer(shell) {
   const title = document.getElementById("transfer-title");
   let conversationId = null;
 
-  const PRESENCE = { online: "Online", away: "Away", offline: "Offline" };
+  const PRESENCE = { online: gettext("Online"), away: gettext("Away"), offline: gettext("Offline") };
 
   function option(value, label, detail, { disabled = false, presence = null } = {}) {
     const input = el("input", { type: "radio", name: "target", value, disabled });
@@ -47,7 +48,7 @@ export function installTransfer(shell) {
               { disabled: !agent.available, presence: agent.presence },
             ),
           )
-        : [el("li", { class: "wb-empty", text: "Nobody else works on this line." })]),
+        : [el("li", { class: "wb-empty", text: gettext("Nobody else works on this line.") })]),
     );
     lines.replaceChildren(
       ...(targets.business_lines.length
@@ -58,7 +59,7 @@ export function installTransfer(shell) {
               `${line.waiting} waiting · ${line.agents_online} agent${line.agents_online === 1 ? "" : "s"} online`,
             ),
           )
-        : [el("li", { class: "wb-empty", text: "There is no other business line." })]),
+        : [el("li", { class: "wb-empty", text: gettext("There is no other business line.") })]),
     );
     submit.disabled = false;
   }
@@ -67,10 +68,10 @@ export function installTransfer(shell) {
     const rec = shell.selected();
     if (!rec || !shell.isLive(rec)) return;
     conversationId = rec.id;
-    title.textContent = `Transfer ${shell.customerName(rec.conversation)}, conversation #${rec.id}`;
+    title.textContent = interpolate(gettext("Transfer %(customer)s, conversation #%(id)s"), { customer: shell.customerName(rec.conversation), id: rec.id });
     form.reset();
     submit.disabled = true;
-    agents.replaceChildren(el("li", { class: "wb-empty", text: "Loading…" }));
+    agents.replaceChildren(el("li", { class: "wb-empty", text: gettext("Loading…") }));
     lines.replaceChildren();
     dialog.showModal();
     try {
@@ -84,7 +85,7 @@ export function installTransfer(shell) {
     event.preventDefault();
     const chosen = /** @type {HTMLInputElement | null} */ (form.querySelector("input[name=target]:checked"));
     if (!chosen) {
-      shell.notify("Choose an agent or a business line to transfer to.", "warning");
+      shell.notify(gettext("Choose an agent or a business line to transfer to."), "warning");
       return;
     }
     const [kind, value] = [chosen.value.slice(0, chosen.value.indexOf(":")), chosen.value.slice(chosen.value.indexOf(":") + 1)];
@@ -93,7 +94,7 @@ export function installTransfer(shell) {
     else frame.to_business_line = value;
     if (note.value.trim()) frame.note = note.value.trim();
     if (!client.send(frame)) {
-      shell.notify("Not connected: try again in a moment.", "warning");
+      shell.notify(gettext("Not connected: try again in a moment."), "warning");
       return;
     }
     dialog.close();
