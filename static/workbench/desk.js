@@ -3,7 +3,7 @@
  * (and its CSRF token for writes) and the conversation on
  * screen, which workbench.js announces with a `workbench:selection` event on every render.
  */
-import { gettext } from "../shared/i18n.js";
+import { gettext, interpolate } from "../shared/i18n.js";
 
 const config = JSON.parse(document.getElementById("workbench-config").textContent);
 
@@ -31,7 +31,7 @@ function refusalText(status, body) {
     const first = Object.values(body.errors)[0];
     if (Array.isArray(first) && first.length) return String(first[0]);
   }
-  return (body && body.message) || `The server answered ${status}.`;
+  return (body && body.message) || interpolate(gettext("The server answered %(status)s."), { status });
 }
 
 export async function api(method, url, data) {

@@ -4,7 +4,7 @@
  * note for whoever takes the chat. The note travels in `conversation.transfer` and is stored as an internal note
  * (agents only, never the customer); the receiving agent is told of it when the chat arrives.
  */
-import { gettext, interpolate } from "../shared/i18n.js";
+import { gettext, interpolate, ngettext } from "../shared/i18n.js";
 
 /** @param {any} shell what workbench.js shares (client, config, el, getJson, notify, selected, customerName) */
 export function installTransfer(shell) {
@@ -44,7 +44,14 @@ export function installTransfer(shell) {
             option(
               `agent:${agent.id}`,
               agent.name,
-              `${agent.load} of ${agent.capacity} chats${agent.available ? "" : agent.presence === "online" ? " · full" : " · not available"}`,
+              interpolate(
+                agent.available
+                  ? gettext("%(load)s of %(capacity)s chats")
+                  : agent.presence === "online"
+                    ? gettext("%(load)s of %(capacity)s chats · full")
+                    : gettext("%(load)s of %(capacity)s chats · not available"),
+                { load: agent.load, capacity: agent.capacity },
+              ),
               { disabled: !agent.available, presence: agent.presence },
             ),
           )
@@ -56,7 +63,10 @@ export function installTransfer(shell) {
             option(
               `line:${line.key}`,
               line.name,
-              `${line.waiting} waiting · ${line.agents_online} agent${line.agents_online === 1 ? "" : "s"} online`,
+              interpolate(ngettext("%(waiting)s waiting · %(online)s agent online", "%(waiting)s waiting · %(online)s agents online", line.agents_online), {
+                waiting: line.waiting,
+                online: line.agents_online,
+              }),
             ),
           )
         : [el("li", { class: "wb-empty", text: gettext("There is no other business line.") })]),
@@ -77,7 +87,7 @@ export function installTransfer(shell) {
     try {
       render(await shell.getJson(config.transfer_targets_url.replace("{id}", encodeURIComponent(rec.id))));
     } catch (error) {
-      agents.replaceChildren(el("li", { class: "wb-empty", text: `Could not load who can take it: ${error.message}` }));
+      agents.replaceChildren(el("li", { class: "wb-empty", text: interpolate(gettext("Could not load who can take it: %(reason)s"), { reason: error.message }) }));
     }
   }
 
@@ -108,6 +118,6 @@ export function installTransfer(shell) {
     if (previous && previous.agent && previous.agent.id === config.agent_id && previous.status === "active") return;
     const notes = (frame.messages || []).filter((message) => message.event === "transfer_note" && message.agent_id !== config.agent_id);
     const last = notes[notes.length - 1];
-    if (last) shell.notify(`Transferred to you with a note: “${last.body}”`, "info");
+    if (last) shell.notify(interpolate(gettext("Transferred to you with a note: “%(note)s”"), { note: last.body }), "info");
   });
 }

@@ -818,12 +818,12 @@ function renderCustomer() {
         el(
           "span",
           { class: "wb-conv-top" },
-          el("span", { class: "wb-conv-name", text: `#${conversation.id}${current ? " (this one)" : ""}` }),
+          el("span", { class: "wb-conv-name", text: current ? interpolate(gettext("#%(id)s (this one)"), { id: conversation.id }) : `#${conversation.id}` }),
           el("span", { class: "wb-badge", "data-status": conversation.status, text: statusText(conversation.status) }),
         ),
         el("span", {
           class: "wb-conv-meta",
-          text: `${formatDateTime(conversation.started_at)} · ${conversation.channel} · ${conversation.agent ? conversation.agent.name : "no agent"}`,
+          text: `${formatDateTime(conversation.started_at)} · ${conversation.channel} · ${conversation.agent ? conversation.agent.name : gettext("no agent")}`,
         }),
       );
       button.addEventListener("click", () => openHistory(conversation));
