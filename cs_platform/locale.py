@@ -17,9 +17,7 @@ logger = logging.getLogger(__name__)
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 LANGUAGES_TRANSLATED = ("zh_Hans",)
-# Not yet translated (issue 14, item 1): the agents' workbench, rewritten in parallel; its pass adds it.
-NOT_YET_TRANSLATED = ("static/workbench",)
-# What makemessages leaves out besides those: vendored and generated files, tests, the bench, the examples.
+# What makemessages leaves out: vendored and generated files, tests, the bench, the examples.
 EXTRACT_IGNORE = (
     "node_modules",
     ".venv",
@@ -31,7 +29,6 @@ EXTRACT_IGNORE = (
     "docs",
     "static/api_docs",
     "static/admin",
-    *NOT_YET_TRANSLATED,
 )
 
 

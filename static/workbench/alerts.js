@@ -5,6 +5,7 @@
  * (workbench.js). Optionally, the agent goes `away` by themself after a chosen idle time, so routing stops giving
  * chats to a desk nobody sits at. The switch and the idle time are kept in localStorage, per browser.
  */
+import { gettext, interpolate, ngettext } from "../shared/i18n.js";
 
 const SOUND_KEY = "cs-workbench:sound";
 const AUTO_AWAY_KEY = "cs-workbench:auto-away";
@@ -81,9 +82,9 @@ export function installAlerts(shell) {
     prompt.hidden = true;
     try {
       const answer = await Notification.requestPermission();
-      if (answer !== "granted") shell.notify("Notifications stay off. You can allow them later in the browser's site settings.", "info");
+      if (answer !== "granted") shell.notify(gettext("Notifications stay off. You can allow them later in the browser's site settings."), "info");
     } catch (error) {
-      shell.notify("This browser did not let the workbench ask for notifications.", "warning");
+      shell.notify(gettext("This browser did not let the workbench ask for notifications."), "warning");
     }
   });
   document.getElementById("notify-dismiss").addEventListener("click", () => {
@@ -120,7 +121,11 @@ export function installAlerts(shell) {
     // Its messages (what the customer wrote while waiting) come with it: one alert for both.
     justAssigned = conversation.id;
     queueMicrotask(() => (justAssigned = null));
-    alert(`New conversation: ${shell.customerName(conversation)}`, "A customer is waiting for your answer.", conversation.id);
+    alert(
+      interpolate(gettext("New conversation: %(customer)s"), { customer: shell.customerName(conversation) }),
+      gettext("A customer is waiting for your answer."),
+      conversation.id,
+    );
   });
 
   client.on("messages", ({ record, messages }) => {
@@ -128,8 +133,8 @@ export function installAlerts(shell) {
     const fresh = messages.filter((message) => message.sender === "customer");
     if (!fresh.length) return;
     const last = fresh[fresh.length - 1];
-    const text = last.body || (last.attachments && last.attachments.length ? "sent a file" : "");
-    alert(`${shell.customerName(record.conversation)} wrote`, text, record.id);
+    const text = last.body || (last.attachments && last.attachments.length ? gettext("sent a file") : "");
+    alert(interpolate(gettext("%(customer)s wrote"), { customer: shell.customerName(record.conversation) }), text, record.id);
   });
 
   // ---- Auto-away ----
@@ -137,7 +142,7 @@ export function installAlerts(shell) {
   if (autoAway.value === "") {
     // A stored idle time of a test or an older page that the menu does not list: keep it, as a choice of its own.
     const seconds = Number(storage.getItem(AUTO_AWAY_KEY)) || 0;
-    autoAway.append(el("option", { value: String(seconds), text: `after ${seconds} s` }));
+    autoAway.append(el("option", { value: String(seconds), text: interpolate(gettext("after %(seconds)s s"), { seconds }) }));
     autoAway.value = String(seconds);
   }
   autoAway.addEventListener("change", () => storage.setItem(AUTO_AWAY_KEY, autoAway.value));
@@ -163,7 +168,19 @@ export function installAlerts(shell) {
       presence = "away";
       const minutes = Math.round(seconds / 60);
       shell.notify(
-        `You were set to Away after ${minutes >= 1 ? `${minutes} minute${minutes === 1 ? "" : "s"}` : `${seconds} seconds`} without activity: no new chats come to you. Go Online when you are back.`,
+        minutes >= 1
+          ? interpolate(
+              ngettext(
+                "You were set to Away after %(count)s minute without activity: no new chats come to you. Go Online when you are back.",
+                "You were set to Away after %(count)s minutes without activity: no new chats come to you. Go Online when you are back.",
+                minutes,
+              ),
+              { count: minutes },
+            )
+          : interpolate(
+              gettext("You were set to Away after %(count)s seconds without activity: no new chats come to you. Go Online when you are back."),
+              { count: seconds },
+            ),
         "warning",
       );
     }

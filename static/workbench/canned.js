@@ -3,6 +3,7 @@
  * variables filled by the server for the conversation on screen (GET /api/canned-replies/?conversation_id=); also
  * the "Insert a canned reply" list, and the agent's own replies kept in the "Canned replies" panel.
  */
+import { gettext, interpolate } from "../shared/i18n.js";
 import { el } from "../shared/dom.js";
 import { api, csrfToken, onSelection, showError } from "./desk.js";
 
@@ -49,7 +50,7 @@ function closePicker() {
 
 function renderPicker() {
   if (!state.matches.length) {
-    picker.replaceChildren(el("li", { class: "wb-empty", text: "No canned reply matches." }));
+    picker.replaceChildren(el("li", { class: "wb-empty", text: gettext("No canned reply matches.") }));
   } else {
     picker.replaceChildren(
       ...state.matches.map((reply, index) => {
@@ -118,8 +119,8 @@ function offerFiles(reply) {
     return;
   }
   const conversationId = state.conversationId;
-  const send = el("button", { type: "button", class: "button wb-small", text: "Send the files" });
-  const dismiss = el("button", { type: "button", class: "button wb-small", text: "Not now" });
+  const send = el("button", { type: "button", class: "button wb-small", text: gettext("Send the files") });
+  const dismiss = el("button", { type: "button", class: "button wb-small", text: gettext("Not now") });
   const error = el("span", { class: "wb-tool-error", hidden: true });
   send.addEventListener("click", async () => {
     send.disabled = true;
@@ -140,7 +141,12 @@ function offerFiles(reply) {
     filesBar.hidden = true;
   });
   filesBar.replaceChildren(
-    el("span", { text: `📎 Files of /${reply.shortcut}: ${reply.attachments.map((file) => file.name).join(", ")}` }),
+    el("span", {
+      text: interpolate(gettext("📎 Files of /%(shortcut)s: %(files)s"), {
+        shortcut: reply.shortcut,
+        files: reply.attachments.map((file) => file.name).join(", "),
+      }),
+    }),
     send,
     dismiss,
     error,
@@ -200,17 +206,17 @@ async function renderManager() {
     ...replies.map((reply) => {
       const actions = [];
       if (reply.editable) {
-        const edit = el("button", { type: "button", class: "button wb-small", text: "Edit" });
+        const edit = el("button", { type: "button", class: "button wb-small", text: gettext("Edit") });
         edit.addEventListener("click", () => {
           editing = reply.id;
           form.elements.namedItem("shortcut").value = reply.shortcut;
           form.elements.namedItem("title").value = reply.title;
           form.elements.namedItem("body").value = reply.body;
-          form.querySelector("[type=submit]").value = "Save";
+          form.querySelector("[type=submit]").value = gettext("Save");
         });
-        const remove = el("button", { type: "button", class: "button wb-small", text: "Delete" });
+        const remove = el("button", { type: "button", class: "button wb-small", text: gettext("Delete") });
         remove.addEventListener("click", async () => {
-          if (!window.confirm(`Delete the canned reply /${reply.shortcut}?`)) return;
+          if (!window.confirm(interpolate(gettext("Delete the canned reply /%(shortcut)s?"), { shortcut: reply.shortcut }))) return;
           try {
             await api("DELETE", `/api/canned-replies/${reply.id}/`);
             showError(error, null);
@@ -226,7 +232,7 @@ async function renderManager() {
         { "data-canned-id": String(reply.id) },
         el("span", { class: "wb-canned-shortcut", text: `/${reply.shortcut}` }),
         el("span", { class: "wb-canned-title", text: reply.title }),
-        el("span", { class: "wb-conv-meta", text: reply.personal ? "Mine" : `Line ${reply.business_line}` }),
+        el("span", { class: "wb-conv-meta", text: reply.personal ? gettext("Mine") : interpolate(gettext("Line %(line)s"), { line: reply.business_line }) }),
         ...reply.attachments.map((file) => el("span", { class: "wb-conv-meta", text: `📎 ${file.name}` })),
         ...actions,
       );
@@ -251,7 +257,8 @@ async function uploadFile(replyId, file) {
     } catch (error) {
       answer = null;
     }
-    throw new Error(`${file.name}: ${(answer && answer.message) || `the server answered ${response.status}`}`);
+    const reason = (answer && answer.message) || interpolate(gettext("the server answered %(status)s"), { status: response.status });
+    throw new Error(interpolate(gettext("%(file)s: %(reason)s"), { file: file.name, reason }));
   }
 }
 
@@ -276,7 +283,7 @@ form.addEventListener("submit", async (event) => {
     showError(error, null);
     editing = null;
     form.reset();
-    form.querySelector("[type=submit]").value = "Add";
+    form.querySelector("[type=submit]").value = gettext("Add");
   } catch (failure) {
     showError(error, failure);
   }

@@ -3,10 +3,15 @@
  * `GET /api/conversations/closed/`, so they are still there after a reload. Each opens read-only, as a transcript
  * in a dialog. The list is read again when the socket is ready and whenever one of mine closes.
  */
+import { gettext, interpolate } from "../shared/i18n.js";
 import { fetchTranscript } from "./transcripts.js";
 
 const REFRESH_DELAY_MS = 300;
-const REASONS = { agent: "closed by you", customer: "closed by the customer", idle: "the customer went quiet" };
+const REASONS = {
+  agent: gettext("closed by you"),
+  customer: gettext("closed by the customer"),
+  idle: gettext("the customer went quiet"),
+};
 
 /** @param {any} shell what workbench.js shares: client, config, el, getJson, notify, messageItem, customerName... */
 export function installClosedToday(shell) {
@@ -31,7 +36,7 @@ export function installClosedToday(shell) {
       const url = `${config.closed_url}?since=${encodeURIComponent(startOfToday().toISOString())}`;
       render((await shell.getJson(url)).conversations);
     } catch (error) {
-      shell.notify(`Closed conversations could not be loaded: ${error.message}`, "error");
+      shell.notify(interpolate(gettext("Closed conversations could not be loaded: %(reason)s"), { reason: error.message }), "error");
     }
   }
 
@@ -52,7 +57,7 @@ export function installClosedToday(shell) {
             el("span", { class: "wb-conv-name", text: shell.customerName(conversation) }),
             el("time", { class: "wb-conv-time", dateTime: conversation.closed_at, text: shell.formatTime(conversation.closed_at) }),
           ),
-          el("span", { class: "wb-conv-meta", text: `#${conversation.id} · ${conversation.channel} · ${conversation.business_line} · ${REASONS[conversation.close_reason] || "closed"}` }),
+          el("span", { class: "wb-conv-meta", text: `#${conversation.id} · ${conversation.channel} · ${conversation.business_line} · ${REASONS[conversation.close_reason] || gettext("closed")}` }),
         );
         button.addEventListener("click", () => open(conversation));
         return el("li", {}, button);
@@ -62,8 +67,12 @@ export function installClosedToday(shell) {
 
   async function open(conversation) {
     openId = conversation.id;
-    title.textContent = `${shell.customerName(conversation)}, conversation #${conversation.id} (closed ${shell.formatDateTime(conversation.closed_at)})`;
-    transcript.replaceChildren(el("li", { class: "wb-empty", text: "Loading…" }));
+    title.textContent = interpolate(gettext("%(customer)s, conversation #%(id)s (closed %(closed)s)"), {
+      customer: shell.customerName(conversation),
+      id: conversation.id,
+      closed: shell.formatDateTime(conversation.closed_at),
+    });
+    transcript.replaceChildren(el("li", { class: "wb-empty", text: gettext("Loading…") }));
     if (!dialog.open) dialog.showModal();
     try {
       const messages = await fetchTranscript({ messagesUrl: config.messages_url, getJson: shell.getJson }, conversation.id);

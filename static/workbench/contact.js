@@ -4,6 +4,7 @@
  * page address and referrer as links that open safely (http and https only, in a new tab, no referrer, no
  * opener). A `customer.updated` push (their page moved, the site set attributes) reloads it.
  */
+import { gettext, interpolate } from "../shared/i18n.js";
 
 const CONTEXT_FIELDS = ["page_url", "page_title", "referrer", "language", "time_zone", "user_agent"];
 
@@ -37,7 +38,8 @@ export function describeBrowser(userAgent) {
   }
   const system = (systems.find(([, pattern]) => pattern.test(userAgent)) || [""])[0];
   if (!browser && !system) return userAgent.slice(0, 80);
-  return [browser || "A browser", system].filter(Boolean).join(" on ");
+  if (!system) return browser;
+  return interpolate(gettext("%(browser)s on %(system)s"), { browser: browser || gettext("A browser"), system });
 }
 
 /** A link for an address of the customer's page, or plain text when it is not http(s) (never `javascript:`). */
@@ -76,17 +78,20 @@ export function installContact(shell) {
     const customer = data.customer;
     const context = customer.context || {};
     const rows = [];
-    if (context.page_url) rows.push(["Page", safeLink(el, context.page_url, context.page_title || context.page_url)]);
-    if (context.referrer) rows.push(["Came from", safeLink(el, context.referrer)]);
+    if (context.page_url) rows.push([gettext("Page"), safeLink(el, context.page_url, context.page_title || context.page_url)]);
+    if (context.referrer) rows.push([gettext("Came from"), safeLink(el, context.referrer)]);
     const browser = describeBrowser(context.user_agent || "");
-    if (browser) rows.push(["Browser", el("span", { text: browser, title: context.user_agent })]);
-    if (context.language) rows.push(["Language", el("span", { text: context.language })]);
+    if (browser) rows.push([gettext("Browser"), el("span", { text: browser, title: context.user_agent })]);
+    if (context.language) rows.push([gettext("Language"), el("span", { text: context.language })]);
     if (context.time_zone) {
       const now = localTime(context.time_zone);
-      rows.push(["Time zone", el("span", { text: now ? `${context.time_zone} (${now} there)` : context.time_zone })]);
+      rows.push([
+        gettext("Time zone"),
+        el("span", { text: now ? interpolate(gettext("%(zone)s (%(time)s there)"), { zone: context.time_zone, time: now }) : context.time_zone }),
+      ]);
     }
     const earlier = Math.max(0, (Number(customer.conversation_count) || 0) - 1);
-    rows.push(["Earlier chats", el("span", { text: String(earlier), "data-earlier": String(earlier) })]);
+    rows.push([gettext("Earlier chats"), el("span", { text: String(earlier), "data-earlier": String(earlier) })]);
     for (const [key, value] of Object.entries(customer.attributes || {})) {
       rows.push([key, el("span", { class: "wb-attribute", text: value === null ? "—" : String(value) })]);
     }

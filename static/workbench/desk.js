@@ -3,6 +3,7 @@
  * (and its CSRF token for writes) and the conversation on
  * screen, which workbench.js announces with a `workbench:selection` event on every render.
  */
+import { gettext, interpolate } from "../shared/i18n.js";
 
 const config = JSON.parse(document.getElementById("workbench-config").textContent);
 
@@ -23,14 +24,14 @@ function refusalText(status, body) {
   if (status === 401 || status === 403) {
     if (body && body.code === "permission_denied" && body.message) return body.message;
     if (!body || ["not_authenticated", "authentication_failed"].includes(body.code)) {
-      return "Your session has expired: reload the page to log in again.";
+      return gettext("Your session has expired: reload the page to log in again.");
     }
   }
   if (body && body.errors) {
     const first = Object.values(body.errors)[0];
     if (Array.isArray(first) && first.length) return String(first[0]);
   }
-  return (body && body.message) || `The server answered ${status}.`;
+  return (body && body.message) || interpolate(gettext("The server answered %(status)s."), { status });
 }
 
 export async function api(method, url, data) {

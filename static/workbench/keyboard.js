@@ -3,17 +3,18 @@
  * localStorage): a screen reader's or a browser extension's keys then pass untouched. Letters act only outside
  * text fields; Alt+arrows work in the composer too.
  */
+import { gettext } from "../shared/i18n.js";
 import { settingsStorage } from "./alerts.js";
 
 const SWITCH_KEY = "cs-workbench:shortcuts";
 
 export const SHORTCUTS = [
-  ["?", "Show this list"],
-  ["j  or  Alt+↓", "Next conversation"],
-  ["k  or  Alt+↑", "Previous conversation"],
-  ["r", "Write a reply (focus the composer)"],
-  ["Esc", "Leave the composer"],
-  ["Shift+C", "Close the conversation (asks first)"],
+  ["?", gettext("Show this list")],
+  [gettext("j  or  Alt+↓"), gettext("Next conversation")],
+  [gettext("k  or  Alt+↑"), gettext("Previous conversation")],
+  ["r", gettext("Write a reply (focus the composer)")],
+  ["Esc", gettext("Leave the composer")],
+  ["Shift+C", gettext("Close the conversation (asks first)")],
 ];
 
 /** @param {any} shell what workbench.js shares (el, notify) */

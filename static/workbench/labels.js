@@ -2,6 +2,7 @@
  * A conversation's labels (its business line's, kept by supervisors in the admin): shown under the chat's title,
  * added from a list and removed with ×, over PUT /api/conversations/{id}/labels/.
  */
+import { gettext, interpolate } from "../shared/i18n.js";
 import { el } from "../shared/dom.js";
 import { api, onSelection, showError } from "./desk.js";
 
@@ -19,7 +20,7 @@ function render() {
   box.hidden = state.conversationId === null;
   chips.replaceChildren(
     ...state.labels.map((label) => {
-      const remove = el("button", { type: "button", class: "wb-label-remove", text: "×", "aria-label": `Remove the label ${label.name}` });
+      const remove = el("button", { type: "button", class: "wb-label-remove", text: "×", "aria-label": interpolate(gettext("Remove the label %(label)s"), { label: label.name }) });
       remove.addEventListener("click", () => save(state.labels.filter((x) => x.id !== label.id)));
       return el("span", { class: "wb-label", "data-label": label.name }, el("span", { text: label.name }), remove);
     }),
@@ -27,7 +28,7 @@ function render() {
   const set = new Set(state.labels.map((label) => label.id));
   const free = state.available.filter((label) => !set.has(label.id));
   add.replaceChildren(
-    el("option", { value: "", text: state.available.length ? "Add a label…" : "No labels in this line" }),
+    el("option", { value: "", text: state.available.length ? gettext("Add a label…") : gettext("No labels in this line") }),
     ...free.map((label) => el("option", { value: String(label.id), text: label.name })),
   );
   add.disabled = !free.length;

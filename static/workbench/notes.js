@@ -2,6 +2,7 @@
  * Notes about the customer on screen: kept on the customer, read and written by every agent of the line
  * (GET/POST /api/customers/{id}/notes/), never shown to the customer.
  */
+import { gettext } from "../shared/i18n.js";
 import { el } from "../shared/dom.js";
 import { api, formatDateTime, onSelection, showError } from "./desk.js";
 
@@ -27,7 +28,7 @@ function render(notes) {
             el("div", { class: "wb-conv-meta", text: `${note.author.name} · ${formatDateTime(note.created_at)}` }),
           ),
         )
-      : [el("li", { class: "wb-empty", text: "No notes about this customer yet." })]),
+      : [el("li", { class: "wb-empty", text: gettext("No notes about this customer yet.") })]),
   );
 }
 

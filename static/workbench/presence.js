@@ -4,6 +4,7 @@
  * (`presence.set` with `hand_back`). The question comes before workbench.js sends anything: its change listener
  * on the radio buttons is stopped in the capture phase, and the chosen frame is sent from here.
  */
+import { gettext, interpolate, ngettext } from "../shared/i18n.js";
 
 /** @param {any} shell what workbench.js shares (client, records, isLive, notify) */
 export function installPresencePrompt(shell) {
@@ -34,8 +35,19 @@ export function installPresencePrompt(shell) {
       event.stopPropagation();
       wanted = input.value;
       showPresence();
-      const label = wanted === "away" ? "Away" : "Offline";
-      question.textContent = `You have ${open} open chat${open === 1 ? "" : "s"}. Going ${label}, what should become of ${open === 1 ? "it" : "them"}?`;
+      const asking =
+        wanted === "away"
+          ? ngettext(
+              "You have %(count)s open chat. Going Away, what should become of it?",
+              "You have %(count)s open chats. Going Away, what should become of them?",
+              open,
+            )
+          : ngettext(
+              "You have %(count)s open chat. Going Offline, what should become of it?",
+              "You have %(count)s open chats. Going Offline, what should become of them?",
+              open,
+            );
+      question.textContent = interpolate(asking, { count: open });
       dialog.showModal();
     },
     { capture: true },
@@ -45,7 +57,7 @@ export function installPresencePrompt(shell) {
     dialog.close();
     const frame = { type: "presence.set", status: wanted, ref: "presence" };
     if (handBack) frame.hand_back = true;
-    if (!client.send(frame)) shell.notify("Not connected: try again in a moment.", "warning");
+    if (!client.send(frame)) shell.notify(gettext("Not connected: try again in a moment."), "warning");
   }
 
   document.getElementById("presence-keep").addEventListener("click", () => choose(false));

@@ -4,6 +4,7 @@
  * target the supervisors' monitor uses too (the page's config holds them as `reply_targets`, seconds by line key).
  * It decorates the list workbench.js renders, and follows it as it is redrawn.
  */
+import { gettext, interpolate } from "../shared/i18n.js";
 
 const TICK_MS = 1000;
 
@@ -44,8 +45,8 @@ export function installReplyTimers(shell) {
       timer.classList.toggle("is-late", late);
       timer.dataset.late = late ? "true" : "false";
       timer.title = late
-        ? `Waiting for your reply longer than the line's target (${target} s)`
-        : `Waiting for your reply (target ${target} s)`;
+        ? interpolate(gettext("Waiting for your reply longer than the line's target (%(target)s s)"), { target })
+        : interpolate(gettext("Waiting for your reply (target %(target)s s)"), { target });
     }
   }
 

@@ -3,7 +3,7 @@
  * (GET /api/search/?q=), each opened as a read-only transcript (the history API) in a dialog.
  */
 import { el } from "../shared/dom.js";
-import { gettext, systemMessageText } from "../shared/i18n.js";
+import { gettext, interpolate, systemMessageText } from "../shared/i18n.js";
 import { api, formatDateTime, showError } from "./desk.js";
 
 const form = /** @type {HTMLFormElement} */ (document.getElementById("search-form"));
@@ -19,16 +19,21 @@ function customerName(customer) {
 
 function who(message, conversation) {
   if (message.sender === "customer") return customerName(conversation.customer);
-  if (message.sender === "system") return "System";
+  if (message.sender === "system") return gettext("System");
   if (conversation.agent && conversation.agent.id === message.agent_id) return conversation.agent.name;
-  return message.agent_id ? `Agent #${message.agent_id}` : "Agent";
+  return message.agent_id ? interpolate(gettext("Agent #%(id)s"), { id: message.agent_id }) : gettext("Agent");
 }
 
 async function open(conversation) {
   const title = dialog.querySelector("h2");
   const transcript = dialog.querySelector("ol");
-  title.textContent = `${customerName(conversation.customer)}, conversation #${conversation.id} (${conversation.status}, ${formatDateTime(conversation.started_at)})`;
-  transcript.replaceChildren(el("li", { class: "wb-empty", text: "Loading…" }));
+  title.textContent = interpolate(gettext("%(customer)s, conversation #%(id)s (%(status)s, %(started)s)"), {
+    customer: customerName(conversation.customer),
+    id: conversation.id,
+    status: conversation.status,
+    started: formatDateTime(conversation.started_at),
+  });
+  transcript.replaceChildren(el("li", { class: "wb-empty", text: gettext("Loading…") }));
   if (!dialog.open) dialog.showModal();
   const messages = [];
   try {
@@ -66,7 +71,7 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const query = field.value.trim();
   if (!query) return;
-  results.replaceChildren(el("li", { class: "wb-empty", text: "Searching…" }));
+  results.replaceChildren(el("li", { class: "wb-empty", text: gettext("Searching…") }));
   let hits;
   try {
     hits = (await api("GET", `/api/search/?q=${encodeURIComponent(query)}`)).results;
@@ -77,7 +82,7 @@ form.addEventListener("submit", async (event) => {
     return;
   }
   if (!hits.length) {
-    results.replaceChildren(el("li", { class: "wb-empty", text: "No conversation of your lines matches." }));
+    results.replaceChildren(el("li", { class: "wb-empty", text: gettext("No conversation of your lines matches.") }));
     return;
   }
   results.replaceChildren(

@@ -4,6 +4,7 @@
  * note for whoever takes the chat. The note travels in `conversation.transfer` and is stored as an internal note
  * (agents only, never the customer); the receiving agent is told of it when the chat arrives.
  */
+import { gettext, interpolate, ngettext } from "../shared/i18n.js";
 
 /** @param {any} shell what workbench.js shares (client, config, el, getJson, notify, selected, customerName) */
 export function installTransfer(shell) {
@@ -18,7 +19,7 @@ export function installTransfer(shell) {
   const title = document.getElementById("transfer-title");
   let conversationId = null;
 
-  const PRESENCE = { online: "Online", away: "Away", offline: "Offline" };
+  const PRESENCE = { online: gettext("Online"), away: gettext("Away"), offline: gettext("Offline") };
 
   function option(value, label, detail, { disabled = false, presence = null } = {}) {
     const input = el("input", { type: "radio", name: "target", value, disabled });
@@ -43,11 +44,18 @@ export function installTransfer(shell) {
             option(
               `agent:${agent.id}`,
               agent.name,
-              `${agent.load} of ${agent.capacity} chats${agent.available ? "" : agent.presence === "online" ? " · full" : " · not available"}`,
+              interpolate(
+                agent.available
+                  ? gettext("%(load)s of %(capacity)s chats")
+                  : agent.presence === "online"
+                    ? gettext("%(load)s of %(capacity)s chats · full")
+                    : gettext("%(load)s of %(capacity)s chats · not available"),
+                { load: agent.load, capacity: agent.capacity },
+              ),
               { disabled: !agent.available, presence: agent.presence },
             ),
           )
-        : [el("li", { class: "wb-empty", text: "Nobody else works on this line." })]),
+        : [el("li", { class: "wb-empty", text: gettext("Nobody else works on this line.") })]),
     );
     lines.replaceChildren(
       ...(targets.business_lines.length
@@ -55,10 +63,13 @@ export function installTransfer(shell) {
             option(
               `line:${line.key}`,
               line.name,
-              `${line.waiting} waiting · ${line.agents_online} agent${line.agents_online === 1 ? "" : "s"} online`,
+              interpolate(ngettext("%(waiting)s waiting · %(online)s agent online", "%(waiting)s waiting · %(online)s agents online", line.agents_online), {
+                waiting: line.waiting,
+                online: line.agents_online,
+              }),
             ),
           )
-        : [el("li", { class: "wb-empty", text: "There is no other business line." })]),
+        : [el("li", { class: "wb-empty", text: gettext("There is no other business line.") })]),
     );
     submit.disabled = false;
   }
@@ -67,16 +78,16 @@ export function installTransfer(shell) {
     const rec = shell.selected();
     if (!rec || !shell.isLive(rec)) return;
     conversationId = rec.id;
-    title.textContent = `Transfer ${shell.customerName(rec.conversation)}, conversation #${rec.id}`;
+    title.textContent = interpolate(gettext("Transfer %(customer)s, conversation #%(id)s"), { customer: shell.customerName(rec.conversation), id: rec.id });
     form.reset();
     submit.disabled = true;
-    agents.replaceChildren(el("li", { class: "wb-empty", text: "Loading…" }));
+    agents.replaceChildren(el("li", { class: "wb-empty", text: gettext("Loading…") }));
     lines.replaceChildren();
     dialog.showModal();
     try {
       render(await shell.getJson(config.transfer_targets_url.replace("{id}", encodeURIComponent(rec.id))));
     } catch (error) {
-      agents.replaceChildren(el("li", { class: "wb-empty", text: `Could not load who can take it: ${error.message}` }));
+      agents.replaceChildren(el("li", { class: "wb-empty", text: interpolate(gettext("Could not load who can take it: %(reason)s"), { reason: error.message }) }));
     }
   }
 
@@ -84,7 +95,7 @@ export function installTransfer(shell) {
     event.preventDefault();
     const chosen = /** @type {HTMLInputElement | null} */ (form.querySelector("input[name=target]:checked"));
     if (!chosen) {
-      shell.notify("Choose an agent or a business line to transfer to.", "warning");
+      shell.notify(gettext("Choose an agent or a business line to transfer to."), "warning");
       return;
     }
     const [kind, value] = [chosen.value.slice(0, chosen.value.indexOf(":")), chosen.value.slice(chosen.value.indexOf(":") + 1)];
@@ -93,7 +104,7 @@ export function installTransfer(shell) {
     else frame.to_business_line = value;
     if (note.value.trim()) frame.note = note.value.trim();
     if (!client.send(frame)) {
-      shell.notify("Not connected: try again in a moment.", "warning");
+      shell.notify(gettext("Not connected: try again in a moment."), "warning");
       return;
     }
     dialog.close();
@@ -107,6 +118,6 @@ export function installTransfer(shell) {
     if (previous && previous.agent && previous.agent.id === config.agent_id && previous.status === "active") return;
     const notes = (frame.messages || []).filter((message) => message.event === "transfer_note" && message.agent_id !== config.agent_id);
     const last = notes[notes.length - 1];
-    if (last) shell.notify(`Transferred to you with a note: “${last.body}”`, "info");
+    if (last) shell.notify(interpolate(gettext("Transferred to you with a note: “%(note)s”"), { note: last.body }), "info");
   });
 }

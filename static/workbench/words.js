@@ -3,19 +3,20 @@
  * a field name or an error code, and links in messages made clickable safely (http and https only, as text nodes
  * around real anchors: nothing a customer writes is ever parsed as HTML).
  */
+import { gettext } from "../shared/i18n.js";
 
 const ERRORS = {
-  not_found: "That conversation is no longer in your business lines (it moved or is gone).",
-  not_assigned: "This conversation is no longer assigned to you, so you cannot act on it.",
-  conversation_closed: "This conversation has ended: nothing more can be sent to it.",
-  rate_limited: "You are sending faster than the server accepts: wait a moment, your messages will follow.",
-  body_too_long: "That message is too long to send: shorten it or split it in two.",
-  frame_too_large: "That was too large to send in one go.",
-  invalid_json: "The workbench sent something the server could not read. Reload the page if it happens again.",
-  invalid_field: "The server could not do that: the request was not complete. Reload the page if it happens again.",
-  unknown_type: "The server does not know that action. Reload the page: the workbench may be out of date.",
-  internal_error: "Something went wrong on the server. Try again in a moment.",
-  reply_too_large: "The server's answer would have been too large. Try again in a moment.",
+  not_found: gettext("That conversation is no longer in your business lines (it moved or is gone)."),
+  not_assigned: gettext("This conversation is no longer assigned to you, so you cannot act on it."),
+  conversation_closed: gettext("This conversation has ended: nothing more can be sent to it."),
+  rate_limited: gettext("You are sending faster than the server accepts: wait a moment, your messages will follow."),
+  body_too_long: gettext("That message is too long to send: shorten it or split it in two."),
+  frame_too_large: gettext("That was too large to send in one go."),
+  invalid_json: gettext("The workbench sent something the server could not read. Reload the page if it happens again."),
+  invalid_field: gettext("The server could not do that: the request was not complete. Reload the page if it happens again."),
+  unknown_type: gettext("The server does not know that action. Reload the page: the workbench may be out of date."),
+  internal_error: gettext("Something went wrong on the server. Try again in a moment."),
+  reply_too_large: gettext("The server's answer would have been too large. Try again in a moment."),
 };
 
 // Server messages already meant for people, kept as they are for these codes (they name who or what is missing).
@@ -26,7 +27,7 @@ export function humanError(frame) {
   const code = frame && frame.code;
   if (code && OWN_WORDS.has(code) && frame.message) return sentence(frame.message);
   if (code && ERRORS[code]) return ERRORS[code];
-  return "That did not work. Try again in a moment, or reload the page.";
+  return gettext("That did not work. Try again in a moment, or reload the page.");
 }
 
 function sentence(text) {

@@ -104,8 +104,8 @@ function formatDateTime(iso) {
 
 function customerName(conversation) {
   const customer = conversation && conversation.customer;
-  if (!customer) return "Customer";
-  return customer.name || customer.email || `Visitor #${customer.id}`;
+  if (!customer) return gettext("Customer");
+  return customer.name || customer.email || interpolate(gettext("Visitor #%(id)s"), { id: customer.id });
 }
 
 function notify(text, level) {
@@ -168,6 +168,19 @@ function isLive(rec) {
   return Boolean(rec && rec.held && client.isOpen(rec.held));
 }
 
+/** A conversation status (or statusLabel's own words) as the agent reads it; data-status keeps the protocol value. */
+function statusText(status) {
+  const words = {
+    waiting: gettext("waiting"),
+    active: gettext("active"),
+    closed: gettext("closed"),
+    missed: gettext("missed"),
+    transferred: gettext("transferred"),
+    loading: gettext("loading"),
+  };
+  return words[status] || status;
+}
+
 function statusLabel(rec) {
   const conversation = rec.conversation;
   if (!conversation) return "loading";
@@ -214,11 +227,11 @@ function tickWaits() {
 // ---- What the protocol client reports ------------------------------------------------------------------
 
 client.on("status", ({ state: connection, code }) => {
-  if (connection === "connecting") setConnection("connecting", "Connecting…");
-  else if (connection === "connected") setConnection("connected", "Connected");
-  else if (connection === "refused") setConnection("refused", "Signed out: reload the page to log in again");
-  else if (code === 4429) setConnection("reconnecting", "Open in too many tabs: close one; retrying…");
-  else if (code !== undefined) setConnection("reconnecting", "Disconnected: reconnecting…");
+  if (connection === "connecting") setConnection("connecting", gettext("Connecting…"));
+  else if (connection === "connected") setConnection("connected", gettext("Connected"));
+  else if (connection === "refused") setConnection("refused", gettext("Signed out: reload the page to log in again"));
+  else if (code === 4429) setConnection("reconnecting", gettext("Open in too many tabs: close one; retrying…"));
+  else if (code !== undefined) setConnection("reconnecting", gettext("Disconnected: reconnecting…"));
   renderAll();
 });
 
@@ -247,13 +260,16 @@ client.on("conversation", ({ record: held, frame, previous }) => {
     dropFromQueue(conversation.id);
     if (isNew && state.selectedId === null) select(conversation.id);
     if (isNew && state.selectedId !== conversation.id) {
-      notify(`New conversation with ${customerName(conversation)}`, "info");
+      notify(interpolate(gettext("New conversation with %(customer)s"), { customer: customerName(conversation) }), "info");
     }
   } else {
     const wasMine = Boolean(previous && previous.agent && previous.agent.id === config.agent_id);
     if (wasMine && !isMine(rec) && !ENDED.has(conversation.status)) {
-      const to = conversation.agent ? conversation.agent.name : `the ${conversation.business_line} queue`;
-      notify(`Conversation with ${customerName(conversation)} transferred to ${to}.`, "success");
+      const customer = customerName(conversation);
+      const text = conversation.agent
+        ? interpolate(gettext("Conversation with %(customer)s transferred to %(agent)s."), { customer, agent: conversation.agent.name })
+        : interpolate(gettext("Conversation with %(customer)s transferred to the %(line)s queue."), { customer, line: conversation.business_line });
+      notify(text, "success");
     }
     if (rec.id === state.selectedId && ENDED.has(conversation.status)) loadCustomer(conversation.customer.id, true);
   }
@@ -277,7 +293,7 @@ client.on("read", ({ record: held }) => {
 });
 
 client.on("outbox", ({ change, frame }) => {
-  if (change === "failed") notify(`Message not sent: ${humanError(frame)}`, "error");
+  if (change === "failed") notify(interpolate(gettext("Message not sent: %(reason)s"), { reason: humanError(frame) }), "error");
   renderTranscript();
 });
 
@@ -327,7 +343,7 @@ async function refreshState(conversation) {
     if (now) client.replaceConversation(now);
     renderAll();
   } catch (error) {
-    notify(`Customer history: ${error.message}`, "error");
+    notify(interpolate(gettext("Customer history: %(reason)s"), { reason: error.message }), "error");
   }
 }
 
@@ -374,7 +390,7 @@ async function attachFile(file) {
   progress.className = "wb-upload-progress";
   progress.max = 1;
   progress.value = 0;
-  progress.setAttribute("aria-label", `Sending ${file.name || "the file"}`);
+  progress.setAttribute("aria-label", file.name ? interpolate(gettext("Sending %(name)s"), { name: file.name }) : gettext("Sending the file"));
   ui.attach.closest("label").after(progress);
   try {
     const attachment = await uploadAttachment({
@@ -385,7 +401,7 @@ async function attachFile(file) {
     renderTranscript();
     scrollToEnd(true);
   } catch (error) {
-    notify(`File not sent: ${error.message}`, "error");
+    notify(interpolate(gettext("File not sent: %(reason)s"), { reason: error.message }), "error");
   } finally {
     progress.remove();
     ui.attach.disabled = false;
@@ -435,9 +451,9 @@ function insertCanned(text) {
 async function getJson(url) {
   const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
   if (response.status === 401 || response.status === 403) {
-    throw new Error("Your session has expired: reload the page to log in again.");
+    throw new Error(gettext("Your session has expired: reload the page to log in again."));
   }
-  if (!response.ok) throw new Error(`The server answered ${response.status}.`);
+  if (!response.ok) throw new Error(interpolate(gettext("The server answered %(status)s."), { status: response.status }));
   return response.json();
 }
 
@@ -453,14 +469,18 @@ async function loadCustomer(customerId, keepView) {
     state.customer = data;
     renderCustomer();
   } catch (error) {
-    notify(`Customer history: ${error.message}`, "error");
+    notify(interpolate(gettext("Customer history: %(reason)s"), { reason: error.message }), "error");
   }
 }
 
 async function openHistory(conversation) {
   state.historyConversationId = conversation.id;
-  ui.historyTitle.textContent = `Conversation #${conversation.id} (${conversation.channel}, ${formatDateTime(conversation.started_at)})`;
-  ui.historyTranscript.replaceChildren(el("li", { class: "wb-empty", text: "Loading…" }));
+  ui.historyTitle.textContent = interpolate(gettext("Conversation #%(id)s (%(channel)s, %(started)s)"), {
+    id: conversation.id,
+    channel: conversation.channel,
+    started: formatDateTime(conversation.started_at),
+  });
+  ui.historyTranscript.replaceChildren(el("li", { class: "wb-empty", text: gettext("Loading…") }));
   ui.historyView.hidden = false;
   renderCustomer();
   const messages = [];
@@ -528,8 +548,8 @@ function renderList() {
           "span",
           { class: "wb-conv-top" },
           el("span", { class: "wb-conv-name", text: customerName(conversation) }),
-          rec.unread ? el("span", { class: "wb-unread", text: String(rec.unread), title: "Unread messages" }) : null,
-          el("span", { class: "wb-badge", "data-status": status, text: status }),
+          rec.unread ? el("span", { class: "wb-unread", text: String(rec.unread), title: gettext("Unread messages") }) : null,
+          el("span", { class: "wb-badge", "data-status": status, text: statusText(status) }),
         ),
         el("span", { class: "wb-conv-preview", text: lastText(rec) || " " }),
         el("span", { class: "wb-conv-meta", text: `#${rec.id} · ${conversation.channel} · ${conversation.business_line}` }),
@@ -542,7 +562,7 @@ function renderList() {
 
 function take(id) {
   if (!client.send({ type: "conversation.pick", conversation_id: id, ref: `pick:${id}` })) {
-    notify("Not connected: try again in a moment.", "warning");
+    notify(gettext("Not connected: try again in a moment."), "warning");
   }
 }
 
@@ -556,7 +576,7 @@ function queueItem(conversation, { idAttribute, action, detail }) {
       class: "button wb-take",
       text: action,
       disabled: !room,
-      title: room ? null : "Go online, with room for one more conversation, to take it",
+      title: room ? null : gettext("Go online, with room for one more conversation, to take it"),
       "data-pick": String(conversation.id),
     });
     button.addEventListener("click", () => take(conversation.id));
@@ -576,12 +596,12 @@ function queueItem(conversation, { idAttribute, action, detail }) {
           el("span", { class: "wb-conv-name", text: customerName(conversation) }),
           el("span", {
             class: "wb-wait",
-            title: "Waiting for",
+            title: gettext("Waiting for"),
             "data-since": String(conversation.since),
             text: formatWait(Date.now() - conversation.since),
           }),
         ),
-        el("span", { class: "wb-conv-preview", text: conversation.preview || "(no message yet)" }),
+        el("span", { class: "wb-conv-preview", text: conversation.preview || gettext("(no message yet)") }),
         el("span", { class: "wb-conv-meta", text: `#${conversation.id} · ${conversation.business_line} · ${detail}` }),
       ),
       button,
@@ -597,8 +617,8 @@ function renderQueue() {
     ...items.map((conversation) =>
       queueItem(conversation, {
         idAttribute: "data-queue-id",
-        action: room ? "Take" : null,
-        detail: `position ${conversation.queue_position}`,
+        action: room ? gettext("Take") : null,
+        detail: interpolate(gettext("position %(position)s"), { position: conversation.queue_position }),
       }),
     ),
   );
@@ -612,8 +632,8 @@ function renderMissed() {
       const left = conversation.close_reason === "offline";
       return queueItem(conversation, {
         idAttribute: "data-missed-id",
-        action: left ? "Answer" : "Take",
-        detail: left ? "left a message" : "nobody was free in time",
+        action: left ? gettext("Answer") : gettext("Take"),
+        detail: left ? gettext("left a message") : gettext("nobody was free in time"),
       });
     }),
   );
@@ -629,22 +649,26 @@ function renderChat() {
   const rec = selected();
   announceSelection(rec);
   if (!rec || !rec.conversation) {
-    ui.chatTitle.textContent = "No conversation selected";
+    ui.chatTitle.textContent = gettext("No conversation selected");
     ui.chatMeta.textContent = "";
     ui.actions.hidden = true;
     ui.composer.hidden = true;
     ui.transcript.replaceChildren(
-      el("li", { class: "wb-empty", text: "Select one of your conversations on the left, or go online to receive one." }),
+      el("li", { class: "wb-empty", text: gettext("Select one of your conversations on the left, or go online to receive one.") }),
     );
     ui.typing.hidden = true;
     return;
   }
   const conversation = rec.conversation;
   const live = isLive(rec);
-  ui.chatTitle.textContent = `${customerName(conversation)}, conversation #${conversation.id}`;
-  const parts = [`Status: ${statusLabel(rec)}`, `Channel: ${conversation.channel}`, `Business line: ${conversation.business_line}`];
-  if (conversation.started_at) parts.push(`Started ${formatDateTime(conversation.started_at)}`);
-  if (conversation.close_reason) parts.push(`Ended by: ${conversation.close_reason}`);
+  ui.chatTitle.textContent = interpolate(gettext("%(customer)s, conversation #%(id)s"), { customer: customerName(conversation), id: conversation.id });
+  const parts = [
+    interpolate(gettext("Status: %(status)s"), { status: statusText(statusLabel(rec)) }),
+    interpolate(gettext("Channel: %(channel)s"), { channel: conversation.channel }),
+    interpolate(gettext("Business line: %(line)s"), { line: conversation.business_line }),
+  ];
+  if (conversation.started_at) parts.push(interpolate(gettext("Started %(when)s"), { when: formatDateTime(conversation.started_at) }));
+  if (conversation.close_reason) parts.push(interpolate(gettext("Ended by: %(reason)s"), { reason: conversation.close_reason }));
   ui.chatMeta.textContent = parts.join(" · ");
   ui.actions.hidden = !live;
   ui.composer.hidden = !live;
@@ -737,12 +761,12 @@ function pendingItem(pending) {
   const meta = el(
     "div",
     { class: "wb-msg-meta" },
-    el("span", { class: "wb-msg-who", text: "You" }),
-    pending.internal ? el("span", { class: "wb-msg-flag", text: "Internal note" }) : null,
+    el("span", { class: "wb-msg-who", text: gettext("You") }),
+    pending.internal ? el("span", { class: "wb-msg-flag", text: gettext("Internal note") }) : null,
     el("span", {
       class: "wb-msg-receipt",
       "data-receipt": failed ? "failed" : "pending",
-      text: failed ? "Not sent" : "Sending…",
+      text: failed ? gettext("Not sent") : gettext("Sending…"),
     }),
     retry,
   );
@@ -752,7 +776,7 @@ function pendingItem(pending) {
 function renderTyping() {
   const rec = selected();
   ui.typing.hidden = !(rec && isLive(rec) && rec.customerTypingUntil > Date.now());
-  if (rec) ui.typing.textContent = `${customerName(rec.conversation)} is typing…`;
+  if (rec) ui.typing.textContent = interpolate(gettext("%(customer)s is typing…"), { customer: customerName(rec.conversation) });
 }
 
 function renderCustomer() {
@@ -768,13 +792,13 @@ function renderCustomer() {
   }
   const customer = data.customer;
   const rows = [
-    ["Name", customer.name || "(not given)"],
-    ["Email", customer.email || "(not given)"],
-    ["Channel", rec.conversation.channel],
-    ["First channel", customer.first_channel],
-    ["External id", customer.external_id || "(anonymous visitor)"],
-    ["First seen", formatDateTime(customer.first_seen_at)],
-    ["Last seen", formatDateTime(customer.last_seen_at)],
+    [gettext("Name"), customer.name || gettext("(not given)")],
+    [gettext("Email"), customer.email || gettext("(not given)")],
+    [gettext("Channel"), rec.conversation.channel],
+    [gettext("First channel"), customer.first_channel],
+    [gettext("External id"), customer.external_id || gettext("(anonymous visitor)")],
+    [gettext("First seen"), formatDateTime(customer.first_seen_at)],
+    [gettext("Last seen"), formatDateTime(customer.last_seen_at)],
   ];
   ui.customerDetails.replaceChildren(...rows.flatMap(([term, value]) => [el("dt", { text: term }), el("dd", { text: value })]));
   ui.customerEmpty.hidden = true;
@@ -794,12 +818,12 @@ function renderCustomer() {
         el(
           "span",
           { class: "wb-conv-top" },
-          el("span", { class: "wb-conv-name", text: `#${conversation.id}${current ? " (this one)" : ""}` }),
-          el("span", { class: "wb-badge", "data-status": conversation.status, text: conversation.status }),
+          el("span", { class: "wb-conv-name", text: current ? interpolate(gettext("#%(id)s (this one)"), { id: conversation.id }) : `#${conversation.id}` }),
+          el("span", { class: "wb-badge", "data-status": conversation.status, text: statusText(conversation.status) }),
         ),
         el("span", {
           class: "wb-conv-meta",
-          text: `${formatDateTime(conversation.started_at)} · ${conversation.channel} · ${conversation.agent ? conversation.agent.name : "no agent"}`,
+          text: `${formatDateTime(conversation.started_at)} · ${conversation.channel} · ${conversation.agent ? conversation.agent.name : gettext("no agent")}`,
         }),
       );
       button.addEventListener("click", () => openHistory(conversation));
@@ -824,7 +848,7 @@ for (const input of ui.presence) {
   input.addEventListener("change", () => {
     const wanted = input.value;
     setPresence(state.presence);
-    if (!client.send({ type: "presence.set", status: wanted, ref: "presence" })) notify("Not connected: try again in a moment.", "warning");
+    if (!client.send({ type: "presence.set", status: wanted, ref: "presence" })) notify(gettext("Not connected: try again in a moment."), "warning");
   });
 }
 
@@ -872,7 +896,7 @@ ui.canned.addEventListener("change", () => {
 
 ui.closeButton.addEventListener("click", () => {
   const rec = selected();
-  if (!isLive(rec) || !window.confirm(`Close the conversation with ${customerName(rec.conversation)}?`)) return;
+  if (!isLive(rec) || !window.confirm(interpolate(gettext("Close the conversation with %(customer)s?"), { customer: customerName(rec.conversation) }))) return;
   stopTyping(rec);
   client.send({ type: "conversation.close", conversation_id: rec.id, ref: `close:${rec.id}` });
 });

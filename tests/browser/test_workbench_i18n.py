@@ -36,6 +36,10 @@ def test_the_workbench_speaks_chinese_when_the_agent_chose_it(agent_page, script
     expect(agent_page.conversation(conversation["id"])).to_contain_text("Ada Lovelace")
     expect(page.locator("#customer-panel h2")).to_have_text("客户")
     expect(page.locator("#language-select")).to_have_value("zh-hans")
+    # ... and so are the words its scripts write: the connection line and the conversation's status badge
+    expect(page.locator("#connection-status")).to_have_text("已连接")
+    expect(agent_page.conversation(conversation["id"]).locator(".wb-badge")).to_have_text("进行中")
+    expect(agent_page.conversation(conversation["id"]).locator(".wb-badge")).to_have_attribute("data-status", "active")
     expect(page.locator("#composer-input")).to_have_attribute(
         "placeholder", "输入回复。按 Enter 发送，Shift+Enter 换行。"
     )
