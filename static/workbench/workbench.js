@@ -20,7 +20,7 @@ import { installKeyboard } from "./keyboard.js";
 import { installPresencePrompt } from "./presence.js";
 import { installReplyTimers } from "./replytimer.js";
 import { installTransfer } from "./transfer.js";
-import { humanError, linkifiedNodes } from "./words.js";
+import { humanError, linkifiedNodes, protocolTag, protocolText } from "./words.js";
 
 const config = JSON.parse(document.getElementById("workbench-config").textContent);
 const TYPING_REPEAT_MS = 3000;
@@ -170,15 +170,7 @@ function isLive(rec) {
 
 /** A conversation status (or statusLabel's own words) as the agent reads it; data-status keeps the protocol value. */
 function statusText(status) {
-  const words = {
-    waiting: gettext("waiting"),
-    active: gettext("active"),
-    closed: gettext("closed"),
-    missed: gettext("missed"),
-    transferred: gettext("transferred"),
-    loading: gettext("loading"),
-  };
-  return words[status] || status;
+  return protocolText("status", status);
 }
 
 function statusLabel(rec) {
@@ -477,7 +469,7 @@ async function openHistory(conversation) {
   state.historyConversationId = conversation.id;
   ui.historyTitle.textContent = interpolate(gettext("Conversation #%(id)s (%(channel)s, %(started)s)"), {
     id: conversation.id,
-    channel: conversation.channel,
+    channel: protocolText("channel", conversation.channel),
     started: formatDateTime(conversation.started_at),
   });
   ui.historyTranscript.replaceChildren(el("li", { class: "wb-empty", text: gettext("Loading…") }));
@@ -552,7 +544,7 @@ function renderList() {
           el("span", { class: "wb-badge", "data-status": status, text: statusText(status) }),
         ),
         el("span", { class: "wb-conv-preview", text: lastText(rec) || " " }),
-        el("span", { class: "wb-conv-meta", text: `#${rec.id} · ${conversation.channel} · ${conversation.business_line}` }),
+        el("span", { class: "wb-conv-meta" }, `#${rec.id} · `, protocolTag("channel", conversation.channel), ` · ${conversation.business_line}`),
       );
       button.addEventListener("click", () => select(rec.id));
       return el("li", {}, button);
@@ -664,11 +656,11 @@ function renderChat() {
   ui.chatTitle.textContent = interpolate(gettext("%(customer)s, conversation #%(id)s"), { customer: customerName(conversation), id: conversation.id });
   const parts = [
     interpolate(gettext("Status: %(status)s"), { status: statusText(statusLabel(rec)) }),
-    interpolate(gettext("Channel: %(channel)s"), { channel: conversation.channel }),
+    interpolate(gettext("Channel: %(channel)s"), { channel: protocolText("channel", conversation.channel) }),
     interpolate(gettext("Business line: %(line)s"), { line: conversation.business_line }),
   ];
   if (conversation.started_at) parts.push(interpolate(gettext("Started %(when)s"), { when: formatDateTime(conversation.started_at) }));
-  if (conversation.close_reason) parts.push(interpolate(gettext("Ended by: %(reason)s"), { reason: conversation.close_reason }));
+  if (conversation.close_reason) parts.push(protocolText("close-reason", conversation.close_reason));
   ui.chatMeta.textContent = parts.join(" · ");
   ui.actions.hidden = !live;
   ui.composer.hidden = !live;
@@ -794,8 +786,8 @@ function renderCustomer() {
   const rows = [
     [gettext("Name"), customer.name || gettext("(not given)")],
     [gettext("Email"), customer.email || gettext("(not given)")],
-    [gettext("Channel"), rec.conversation.channel],
-    [gettext("First channel"), customer.first_channel],
+    [gettext("Channel"), protocolText("channel", rec.conversation.channel)],
+    [gettext("First channel"), protocolText("channel", customer.first_channel)],
     [gettext("External id"), customer.external_id || gettext("(anonymous visitor)")],
     [gettext("First seen"), formatDateTime(customer.first_seen_at)],
     [gettext("Last seen"), formatDateTime(customer.last_seen_at)],
@@ -821,10 +813,13 @@ function renderCustomer() {
           el("span", { class: "wb-conv-name", text: current ? interpolate(gettext("#%(id)s (this one)"), { id: conversation.id }) : `#${conversation.id}` }),
           el("span", { class: "wb-badge", "data-status": conversation.status, text: statusText(conversation.status) }),
         ),
-        el("span", {
-          class: "wb-conv-meta",
-          text: `${formatDateTime(conversation.started_at)} · ${conversation.channel} · ${conversation.agent ? conversation.agent.name : gettext("no agent")}`,
-        }),
+        el(
+          "span",
+          { class: "wb-conv-meta" },
+          `${formatDateTime(conversation.started_at)} · `,
+          protocolTag("channel", conversation.channel),
+          ` · ${conversation.agent ? conversation.agent.name : gettext("no agent")}`,
+        ),
       );
       button.addEventListener("click", () => openHistory(conversation));
       return el("li", {}, button);
