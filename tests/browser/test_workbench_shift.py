@@ -643,6 +643,7 @@ def test_a_busy_workbench(agent_page, scripted, team, screenshot):
     expect(page.locator("#conversation-list .wb-reply-wait.is-late")).to_have_count(2)
     expect(page.locator("#contact-details")).to_contain_text("Order #1234 · Acme Shop")
     expect(page.locator("#notices li")).to_have_count(0)  # the "new conversation" notices cleared themselves
+    page.set_viewport_size({"width": 1920, "height": 1200})  # the README's: a common monitor, every list on one screen
     screenshot(page, "workbench-busy")
     # ... on a laptop's screen and on a large monitor too
     for width, height in ((1366, 768), (2560, 1440)):
