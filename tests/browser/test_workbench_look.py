@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from desk.models import CannedReply
-from tests.browser.axe import accessibility_violations
+from desk.models import CannedReply, Label
+from tests.browser.axe import accessibility_violations, assert_accessible
 from tests.browser.workbench_conftest import (
     AgentPage,
     Team,
@@ -59,12 +59,13 @@ def speak(agent_page: AgentPage, language: str) -> None:
 
 def a_busy_shift(agent_page: AgentPage, scripted: Any, team: Team) -> dict[str, Any]:
     """Alice online with room for one: a chat on screen with messages and the customer's page, one customer
-    waiting, one left message, a canned reply of the line and a past conversation to search for."""
+    waiting, one left message, a canned reply and a label of the line, and a past conversation to search for."""
     team.agent.capacity = 1
     team.agent.save(update_fields=["capacity"])
     CannedReply.objects.create(
         business_line=team.line, shortcut="thanks", title="Thanks", body="Thanks {customer.name}!"
     )
+    Label.objects.create(business_line=team.line, name="VIP")
     ConversationFactory(
         customer=CustomerFactory(business_line=team.line, name="Grace Hopper"),
         status="closed",
@@ -118,7 +119,7 @@ def test_every_state_of_the_workbench_passes_axe_and_dialogs_return_focus(
     axe.check("empty")
 
     # Chats, the queue and the missed list, a chat open with messages and the contact panel
-    a_busy_shift(agent_page, scripted, team)
+    shift = a_busy_shift(agent_page, scripted, team)
     axe.check("busy, a chat open")
 
     # The transfer picker, from the keyboard
@@ -152,12 +153,35 @@ def test_every_state_of_the_workbench_passes_axe_and_dialogs_return_focus(
     page.keyboard.press("Escape")
     expect(page.locator("#search-results [data-search-id]")).to_be_focused()
 
-    # The presence prompt (going offline with a chat open)
-    page.locator("#presence-switch label.wb-offline").click()
+    # The presence prompt, from the keyboard: the arrow moves from Online to Away, with a chat open
+    page.locator("#presence-switch input[value=online]").focus()
+    page.keyboard.press("ArrowRight")
     expect(page.locator("#presence-dialog")).to_be_visible()
     axe.check("presence prompt")
     page.keyboard.press("Escape")
+    expect(page.locator("#presence-dialog")).to_be_hidden()
     expect(page.locator("#presence-switch input[value=online]")).to_be_checked()
+    expect(page.locator("#presence-switch input[value=away]")).to_be_focused()
+
+    # A label and a note on the open chat, from the keyboard
+    page.locator("#label-add").focus()
+    page.keyboard.press("ArrowDown")  # a closed select changes at once: the first label is added
+    expect(page.locator("#conversation-labels .wb-label")).to_have_count(1)
+    page.locator("#customer-note-input").fill("Prefers email")
+    page.locator("#customer-note-input").press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("#customer-notes .wb-note")).to_have_count(1)
+    axe.check("a label and a note")
+
+    # Closed today: the customer ends the chat; its transcript opens from the list and gives the focus back
+    shift["customer"].close_conversation(shift["conversation"]["id"])
+    closed = f"#closed-list [data-closed-id='{shift['conversation']['id']}']"
+    expect(page.locator(closed)).to_be_visible()
+    expect_dialog_returns_focus(page, closed, "#transcript-dialog")
+    page.locator(closed).click()
+    expect(page.locator("#transcript-dialog .wb-msg").first).to_be_visible()
+    axe.check("closed transcript")
+    page.keyboard.press("Escape")
 
     screenshot(page, f"workbench-look-{language}-{scheme}")
     axe.assert_clean()
@@ -223,3 +247,25 @@ def test_protocol_values_read_in_chinese_and_stay_in_data_attributes(agent_page,
     expect(closed).to_contain_text("由客户结束")
     expect(closed.locator("[data-close-reason]")).to_have_attribute("data-close-reason", "customer")
     expect(closed.locator("[data-channel]")).to_have_text("应用")
+
+
+PAINTED = """() => [".wb-msg--agent", "#chat", ".wb-switch-option.wb-online", ".wb-badge[data-status=active]", ".wb-conv"]
+  .map((selector) => getComputedStyle(document.querySelector(selector)).backgroundColor)"""
+
+
+def test_the_admins_theme_toggle_turns_the_whole_workbench_dark(agent_page, scripted, team):
+    # Given a busy workbench in a light system theme
+    agent_page.page.emulate_media(color_scheme="light")
+    agent_page.open_workbench(team.username)
+    page = agent_page.page
+    a_busy_shift(agent_page, scripted, team)
+    light = page.evaluate(PAINTED)
+
+    # When the agent chooses dark with the admin's toggle in the header (auto, then dark)
+    page.locator("#header .theme-toggle").click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+
+    # Then the workbench's own panels follow the admin's dark variables, and still pass axe-core
+    dark = page.evaluate(PAINTED)
+    assert all(before != after for before, after in zip(light, dark, strict=True)), (light, dark)
+    assert_accessible(page)
