@@ -249,8 +249,9 @@ def test_protocol_values_read_in_chinese_and_stay_in_data_attributes(agent_page,
     expect(closed.locator("[data-channel]")).to_have_text("应用")
 
 
-PAINTED = """() => [".wb-msg--agent", "#chat", ".wb-switch-option.wb-online", ".wb-badge[data-status=active]", ".wb-conv"]
-  .map((selector) => getComputedStyle(document.querySelector(selector)).backgroundColor)"""
+PAINTED = """() => [
+  ".wb-msg--agent", "#chat", ".wb-switch-option.wb-online", ".wb-badge[data-status=active]", ".wb-conv",
+].map((selector) => getComputedStyle(document.querySelector(selector)).backgroundColor)"""
 
 
 def test_the_admins_theme_toggle_turns_the_whole_workbench_dark(agent_page, scripted, team):
