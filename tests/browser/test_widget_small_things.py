@@ -40,6 +40,10 @@ TEXT = {
         "send_message": "Send message",
         "left": "Your message is with our team. Need anything else?",
         "new_chat": "Start a new chat",
+        "wait_anyway": "Wait for an agent instead",
+        "queue_nobody_online": "You are number 1 in the queue · no agents online yet",
+        "missed_text": "Sorry, nobody could answer in time. Leave a message and we will get back to you by email.",
+        "missed_event": "Sorry, nobody is free right now. Leave us a message and we will get back to you.",
         "lost": "Connection lost. Reconnecting…",
         "queue": "You are number 1 in the queue · about 5 minutes",
         "typing": "Alice is typing…",
@@ -72,6 +76,10 @@ TEXT = {
         "send_message": "提交留言",
         "left": "您的留言已转交给我们的团队。还有其他需要帮助的吗？",
         "new_chat": "发起新会话",
+        "wait_anyway": "继续等待客服",
+        "queue_nobody_online": "您目前排在第 1 位 · 暂时没有客服在线",
+        "missed_text": "抱歉，暂时没有客服能及时接待。请留言，我们会通过邮件回复您。",
+        "missed_event": "抱歉，目前没有空闲的客服。请给我们留言，我们会尽快回复您。",
         "lost": "连接已断开，正在重新连接…",
         "queue": "您目前排在第 1 位 · 预计约 5 分钟",
         "typing": "Alice 正在输入…",
@@ -276,6 +284,35 @@ def test_with_nobody_online_the_widget_offers_the_form_and_says_when_it_reconnec
     expect(chat.get_by_role("button", name=text["new_chat"])).to_be_visible()
     left = Message.objects.select_related("conversation").get(sender=Sender.CUSTOMER)
     assert (left.body, left.conversation.status) == ("Please call me back.", ConversationStatus.MISSED)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_chat_nobody_answers_in_time_offers_the_form(page, server, demo_line, other_site, routing_sweeps, lang):
+    # given: a line that gives up after a second, and a customer who chose to wait anyway
+    text = TEXT[lang]
+    demo_line.wait_timeout = 1
+    page.goto(site_with_widget(other_site, server, demo_line, lang))
+    page.get_by_role("button", name=text["open"], exact=True).click()
+    chat = page.frame_locator(f"iframe[title='{text['frame']}']")
+    chat.get_by_role("button", name=text["wait_anyway"]).click()
+    chat.get_by_role("button", name=text["start"]).click()
+    expect(chat.locator("#status")).to_have_text(text["queue_nobody_online"])
+
+    # when: the timeouts run
+    routing_sweeps()
+
+    # then: the transcript and the form say nobody could answer, in the page's language
+    expect(chat.locator("#messages .msg-system.event-missed")).to_have_text(text["missed_event"])
+    expect(chat.get_by_role("heading", name=text["leave"])).to_be_visible()
+    expect(chat.locator("#leave-text")).to_have_text(text["missed_text"])
+
+    # when
+    chat.get_by_role("textbox", name=text["your_message"]).fill("Call me, please.")
+    chat.get_by_role("button", name=text["send_message"]).click()
+
+    # then
+    expect(chat.locator("#ended-text")).to_have_text(text["left"])
+    assert Message.objects.get(sender=Sender.CUSTOMER).body == "Call me, please."
 
 
 def noon(day: date) -> datetime:
