@@ -4,7 +4,7 @@
  * page address and referrer as links that open safely (http and https only, in a new tab, no referrer, no
  * opener). A `customer.updated` push (their page moved, the site set attributes) reloads it.
  */
-import { gettext, interpolate } from "../shared/i18n.js";
+import { gettext, interpolate, pageLanguage } from "../shared/i18n.js";
 
 const CONTEXT_FIELDS = ["page_url", "page_title", "referrer", "language", "time_zone", "user_agent"];
 
@@ -56,7 +56,7 @@ function safeLink(el, address, text) {
 
 function localTime(timeZone) {
   try {
-    return new Date().toLocaleTimeString([], { timeZone, hour: "2-digit", minute: "2-digit" });
+    return new Date().toLocaleTimeString(pageLanguage(), { timeZone, hour: "2-digit", minute: "2-digit" });
   } catch (error) {
     return "";
   }

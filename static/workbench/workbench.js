@@ -10,7 +10,7 @@ import "./labels.js";
 import "./notes.js";
 import "./search.js";
 import { el } from "../shared/dom.js";
-import { gettext, interpolate, systemMessageText } from "../shared/i18n.js";
+import { gettext, interpolate, pageLanguage, systemMessageText } from "../shared/i18n.js";
 import { ENDED_STATUSES as ENDED, ProtocolClient, uploadAttachment } from "../shared/client.js";
 import { installAlerts } from "./alerts.js";
 import { installClosedToday } from "./closed.js";
@@ -94,12 +94,12 @@ const client = new ProtocolClient({
 
 function formatTime(iso) {
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? "" : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return Number.isNaN(date.getTime()) ? "" : date.toLocaleTimeString(pageLanguage(), { hour: "2-digit", minute: "2-digit" });
 }
 
 function formatDateTime(iso) {
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? "" : date.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  return Number.isNaN(date.getTime()) ? "" : date.toLocaleString(pageLanguage(), { dateStyle: "medium", timeStyle: "short" });
 }
 
 function customerName(conversation) {

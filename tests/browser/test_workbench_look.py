@@ -187,7 +187,9 @@ def test_every_state_of_the_workbench_passes_axe_and_dialogs_return_focus(
     axe.assert_clean()
 
 
-def test_the_workbench_fits_a_laptop_and_a_large_monitor(agent_page, scripted, team, screenshot):
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_workbench_fits_a_laptop_and_a_large_monitor(agent_page, scripted, team, screenshot, language):
+    speak(agent_page, language)
     agent_page.open_workbench(team.username)
     page = agent_page.page
     a_busy_shift(agent_page, scripted, team)
@@ -207,7 +209,7 @@ def test_the_workbench_fits_a_laptop_and_a_large_monitor(agent_page, scripted, t
         assert middle["width"] >= width * 0.4
         composer = page.locator("#composer-input").bounding_box()
         assert composer["y"] + composer["height"] <= height
-        screenshot(page, f"workbench-{width}x{height}")
+        screenshot(page, f"workbench-{width}x{height}-{language}")
 
 
 def test_protocol_values_read_in_chinese_and_stay_in_data_attributes(agent_page, scripted, team):
@@ -230,6 +232,7 @@ def test_protocol_values_read_in_chinese_and_stay_in_data_attributes(agent_page,
     # The chat's line and the customer panel
     item.click()
     expect(page.locator("#chat-meta")).to_contain_text("渠道：应用")
+    expect(page.locator("#chat-meta")).to_contain_text("年")  # the date as Chinese writes it (2026年11月30日)
     expect(page.locator("#customer-details")).to_contain_text("应用")
     expect(page.locator("#customer-details")).not_to_contain_text("app")
 
