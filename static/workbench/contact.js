@@ -62,6 +62,15 @@ function localTime(timeZone) {
   }
 }
 
+/** A browser's language tag (`en-GB`) named in the reader's language; the tag itself where Intl cannot name it. */
+function languageName(tag) {
+  try {
+    return new Intl.DisplayNames([pageLanguage()], { type: "language" }).of(tag) || tag;
+  } catch (error) {
+    return tag;
+  }
+}
+
 /** @param {any} shell what workbench.js shares (client, el, selected, reloadCustomer, formatTime) */
 export function installContact(shell) {
   const { el } = shell;
@@ -82,7 +91,9 @@ export function installContact(shell) {
     if (context.referrer) rows.push([gettext("Came from"), safeLink(el, context.referrer)]);
     const browser = describeBrowser(context.user_agent || "");
     if (browser) rows.push([gettext("Browser"), el("span", { text: browser, title: context.user_agent })]);
-    if (context.language) rows.push([gettext("Language"), el("span", { text: context.language })]);
+    if (context.language) {
+      rows.push([gettext("Language"), el("span", { text: languageName(context.language), title: context.language, "data-language": context.language })]);
+    }
     if (context.time_zone) {
       const now = localTime(context.time_zone);
       rows.push([

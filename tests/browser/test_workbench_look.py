@@ -221,6 +221,7 @@ def test_protocol_values_read_in_chinese_and_stay_in_data_attributes(agent_page,
     agent_page.set_presence("online")
     customer = scripted(line=team.line, name="Ada Lovelace")  # a native app's customer: channel "app"
     conversation = customer.start_with_agent()
+    customer.send({"type": "customer.context", "language": "en-GB"})
     item = agent_page.conversation(conversation["id"])
 
     # The list: status and channel in words, their values kept
@@ -235,6 +236,9 @@ def test_protocol_values_read_in_chinese_and_stay_in_data_attributes(agent_page,
     expect(page.locator("#chat-meta")).to_contain_text("年")  # the date as Chinese writes it (2026年11月30日)
     expect(page.locator("#customer-details")).to_contain_text("应用")
     expect(page.locator("#customer-details")).not_to_contain_text("app")
+    language = page.locator("#contact-details [data-language]")
+    expect(language).to_have_attribute("data-language", "en-GB")
+    expect(language).to_contain_text("英语")  # the browser's language named in Chinese
 
     # The transfer picker's presence
     page.locator("#transfer-button").click()

@@ -406,7 +406,8 @@ def test_the_contact_panel_after_a_transfer_from_another_line_shows_where_the_cu
     expect(page_link).to_have_attribute("href", site_url)
     expect(page_link).to_have_attribute("rel", "noopener noreferrer nofollow")
     expect(contact).to_contain_text(re.compile(r"Chrome \d+ on Linux"))
-    expect(contact).to_contain_text("de-DE")
+    expect(contact.locator("[data-language]")).to_have_attribute("data-language", "de-DE")
+    expect(contact.locator("[data-language]")).to_have_text("German (Germany)")  # named in the agent's language
     expect(contact).to_contain_text("Europe/Berlin")
     expect(contact.locator("[data-earlier]")).to_have_text("1")
     expect(contact).to_contain_text("plan")
