@@ -258,7 +258,7 @@ def test_the_h5_page_passes_axe_on_a_phone(handset, server, demo_line, alice, sc
     assert_accessible(page)
 
 
-def test_the_widget_works_from_the_keyboard_alone(desk, server, demo_line, alice, scripted_agent, language):
+def test_the_widget_works_from_the_keyboard_alone(desk, server, demo_line, alice, scripted_agent, screenshot, language):
     page = desk
     agent = scripted_agent(alice)
     agent.go_online()
@@ -314,6 +314,7 @@ def test_the_widget_works_from_the_keyboard_alone(desk, server, demo_line, alice
     page.keyboard.press("Enter")
     dialog = chat.get_by_role("alertdialog", name=said(language, "End this chat?"))
     expect(dialog.get_by_role("button", name=said(language, "End chat"))).to_be_focused()
+    screenshot(page, f"41-keyboard-end-chat-question-{language}")
     for _ in range(3):
         page.keyboard.press("Tab")
         assert focused_in(frame) in {"confirm-end-yes", "confirm-end-cancel"}
@@ -428,7 +429,7 @@ def rgb_hex(css_color: str) -> str:
 
 
 @pytest.mark.parametrize("color", ["#ffeb3b", "#1e3a8a"])
-def test_text_on_the_lines_own_colour_stays_readable(page, server, demo_line, alice, scripted_agent, color):
+def test_text_on_the_lines_own_colour_stays_readable(page, server, demo_line, alice, scripted_agent, screenshot, color):
     # given: a line whose admin picked a light (or a dark) colour, and an agent online
     demo_line.widget_color = color
     demo_line.launcher_text = "Chat with us"
@@ -462,3 +463,4 @@ def test_text_on_the_lines_own_colour_stays_readable(page, server, demo_line, al
     chat.get_by_role("radio", name="3 stars").click()
     expect(chat.get_by_role("button", name="Email me the transcript")).to_be_visible()
     assert_accessible(page)
+    screenshot(page, f"40-widget-colour-{color[1:]}")
