@@ -150,6 +150,7 @@
       /* storage blocked: the panel just starts closed on the next page */
     }
     tellFrame({ type: "visibility", open });
+    tellLayout();
     showUnread();
   }
 
@@ -158,7 +159,8 @@
     badge.textContent = unread > 9 ? "9+" : String(unread);
     let label = open ? strings.close : strings.open;
     if (unread && !open) label = strings.open_unread.replace("%(count)s", String(unread));
-    launcher.setAttribute("aria-label", label);
+    // The line's launcher text, when shown, starts the name: what a voice-control user reads is what they can say.
+    launcher.setAttribute("aria-label", launcherText.textContent && !open ? `${launcherText.textContent}, ${label}` : label);
   }
 
   window.addEventListener("message", (event) => {
@@ -170,6 +172,7 @@
       applyStrings(data.strings || {});
       applyAppearance(data.appearance || {});
       tellFrame({ type: "init", identity, open, sound: soundOn, context: pageContext(), attributes: { ...attributes } });
+      tellLayout();
     } else if (data.type === "unread") {
       unread = Number.isInteger(data.count) && data.count > 0 ? data.count : 0;
       showUnread();
@@ -205,14 +208,36 @@
   /** The business line's launcher (admin): colour, side of the page, text beside the icon. */
   function applyAppearance(appearance) {
     if (/^#[0-9a-fA-F]{6}$/.test(appearance.color || "")) host.style.setProperty("--cs-brand", appearance.color);
+    // Black or white, whichever reads on the colour (chosen by the server: customers/contrast.py).
+    if (/^#[0-9a-fA-F]{6}$/.test(appearance.text_color || "")) host.style.setProperty("--cs-on-brand", appearance.text_color);
     host.dataset.position = appearance.position === "left" ? "left" : "right";
     const text = typeof appearance.launcher_text === "string" ? appearance.launcher_text.trim() : "";
     launcherText.textContent = text;
     launcherText.hidden = !text;
     launcher.classList.toggle("has-text", Boolean(text));
+    showUnread();
   }
 
-  launcher.addEventListener("click", () => setOpen(!open));
+  launcher.addEventListener("click", () => {
+    setOpen(!open);
+    // Opened by the customer: the keyboard goes into the chat (the chat page then focuses its first control).
+    if (open) frame.focus();
+  });
+
+  /*
+   * Keyboard and screen readers (docs/accessibility.md): on a phone-sized page the open panel fills the screen and
+   * is modal (the chat page keeps Tab inside it); Escape on the launcher closes the panel.
+   */
+  const fullScreen = window.matchMedia("(max-width: 480px)");
+  function tellLayout() {
+    const modal = open && fullScreen.matches;
+    panel.setAttribute("aria-modal", String(modal));
+    tellFrame({ type: "layout", modal });
+  }
+  fullScreen.addEventListener("change", tellLayout);
+  launcher.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && open) setOpen(false);
+  });
   // A page that changes its address without loading (a single-page app) tells the frame where it went.
   for (const name of ["popstate", "hashchange"]) {
     window.addEventListener(name, () => tellFrame({ type: "context", context: pageContext(), attributes: { ...attributes } }));
