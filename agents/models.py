@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -71,4 +72,7 @@ class ApiToken(models.Model):
         indexes = [models.Index(fields=["user", "created_at"], name="apitoken_user_created_idx")]
 
     def __str__(self) -> str:
-        return f"API token of {self.user} from {self.created_at:%Y-%m-%d %H:%M}"
+        return gettext("API token of %(user)s from %(created)s") % {
+            "user": self.user,
+            "created": f"{self.created_at:%Y-%m-%d %H:%M}",
+        }

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -63,5 +64,12 @@ class AuditEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        target = f" {self.target_type} #{self.target_id}" if self.target_id else ""
-        return f"{self.get_action_display()}{target} by {self.actor_label or 'the system'}"
+        actor = self.actor_label or gettext("the system")
+        if not self.target_id:
+            return gettext("%(action)s by %(actor)s") % {"action": self.get_action_display(), "actor": actor}
+        return gettext("%(action)s %(type)s #%(id)s by %(actor)s") % {
+            "action": self.get_action_display(),
+            "type": self.target_type,
+            "id": self.target_id,
+            "actor": actor,
+        }

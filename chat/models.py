@@ -6,6 +6,7 @@ from django.core.files.storage import Storage, storages
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Channel
@@ -170,7 +171,7 @@ class Conversation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Conversation #{self.pk}"
+        return gettext("Conversation #%(id)s") % {"id": self.pk}
 
 
 class Sender(models.TextChoices):

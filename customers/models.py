@@ -4,6 +4,7 @@ import secrets
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -75,4 +76,4 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name or self.email or self.external_id or f"Visitor #{self.pk}"
+        return self.name or self.email or self.external_id or gettext("Visitor #%(id)s") % {"id": self.pk}

@@ -8,6 +8,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from chat.models import attachment_storage
@@ -149,4 +150,7 @@ class CustomerNote(models.Model):
         indexes = [models.Index(fields=["customer", "-created_at"], name="customernote_customer_idx")]
 
     def __str__(self) -> str:
-        return f"Note on customer #{self.customer_id} by {self.author_id}"
+        return gettext("Note on customer #%(customer)s by agent #%(author)s") % {
+            "customer": self.customer_id,
+            "author": self.author_id,
+        }

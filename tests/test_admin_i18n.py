@@ -220,6 +220,8 @@ def test_the_conversation_list_shows_its_columns_filters_and_statuses_in_chinese
     assert "网站聊天窗口" in nodes  # its channel
     assert "星期一" in nodes  # the weekday filter's choices, in Django's own catalog
     assert "将所选聊天记录导出为 CSV" in nodes
+    transcript = visible_text(client.get(reverse("admin:chat_conversation_change", args=[world.pk])).content.decode())
+    assert f"会话 #{world.pk}" in transcript  # the record's name, in the breadcrumbs
 
 
 def test_the_wire_values_stay_english_under_chinese_labels(world):
@@ -228,3 +230,21 @@ def test_the_wire_values_stay_english_under_chinese_labels(world):
         assert world.get_status_display() == "排队中"
         assert world.channel == "web"
         assert capfirst(world._meta.get_field("close_reason").verbose_name) == "结束原因"
+
+
+def test_the_admins_messages_and_the_rest_errors_are_in_the_readers_language(client, superuser, world):
+    customer = world.customer
+    response = client.post(
+        reverse("admin:customers_customer_changelist"),
+        {"action": "erase_customers", "_selected_action": [customer.pk], "post": "yes", "reason": "工单 42"},
+        follow=True,
+    )
+
+    notices = [str(message) for message in response.context["messages"]]
+    assert notices == [
+        f"未删除：客户 {customer.pk} 有进行中的会话（#{world.pk}）："
+        "请在会话结束后（由客服或客户结束，或超时结束）再删除。"
+    ]
+    refused = client.get("/api/reports/summary/?business_line=nope", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert refused.status_code == 404
+    assert refused.json() == {"code": "business_line_not_found", "message": "未知的业务线。"}
