@@ -4,7 +4,7 @@ import secrets
 
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 
@@ -26,7 +26,7 @@ class Customer(models.Model):
         max_length=64, unique=True, default=new_visitor_token, verbose_name=_("visitor token")
     )
     external_id = models.CharField(max_length=128, null=True, blank=True, verbose_name=_("external id"))  # noqa: DJ001 (null: unique only when given)
-    name = models.CharField(max_length=200, blank=True, verbose_name=_("name"))
+    name = models.CharField(max_length=200, blank=True, verbose_name=pgettext_lazy("a person's", "name"))
     email = models.EmailField(blank=True, verbose_name=_("email"))
     phone = models.CharField(
         max_length=32, blank=True, default="", help_text=_("From the pre-chat form."), verbose_name=_("phone")

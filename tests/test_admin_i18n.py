@@ -222,6 +222,8 @@ def test_the_conversation_list_shows_its_columns_filters_and_statuses_in_chinese
     assert "将所选聊天记录导出为 CSV" in nodes
     transcript = visible_text(client.get(reverse("admin:chat_conversation_change", args=[world.pk])).content.decode())
     assert f"会话 #{world.pk}" in transcript  # the record's name, in the breadcrumbs
+    customers = visible_text(client.get(reverse("admin:customers_customer_changelist")).content.decode())
+    assert {"姓名", "邮箱", "外部 ID", "首次渠道", "以 首次渠道"} <= set(customers)  # a person's name, not a thing's
 
 
 def test_the_wire_values_stay_english_under_chinese_labels(world):
