@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
@@ -29,7 +30,7 @@ from reports.selectors import business_line_by_key
 
 
 class IsAgentOrSupervisor(BasePermission):
-    message = "Only agents and supervisors keep canned replies."
+    message = gettext_lazy("Only agents and supervisors keep canned replies.")
     code = ErrorCode.NOT_AN_AGENT
 
     def has_permission(self, request: Request, view: APIView) -> bool:
@@ -153,7 +154,7 @@ class CannedRepliesApi(APIView):
                 selectors.conversation_for_agent(agent_id=agent.pk, conversation_id=conversation_id) if agent else None
             )
             if agent is None or conversation is None:
-                raise NotFound("No such conversation.")
+                raise NotFound(gettext("No such conversation."))
             variables = selectors.canned_reply_variables(conversation=conversation, agent=agent)
         replies = selectors.canned_replies_search(
             user=request.user,
@@ -189,7 +190,7 @@ class CannedRepliesApi(APIView):
         if key:
             line = business_line_by_key(key=key)
             if line is None:
-                raise ValidationError({"business_line": ["No business line has this key."]})
+                raise ValidationError({"business_line": [gettext("No business line has this key.")]})
         try:
             reply = services.canned_reply_create(
                 user=request.user,
@@ -375,7 +376,7 @@ class ConversationLabelsApi(APIView):
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = selectors.conversation_for_agent(agent_id=_agent(request).pk, conversation_id=conversation_id)
         if conversation is None:
-            raise NotFound("No such conversation.")
+            raise NotFound(gettext("No such conversation."))
         return self._answer(conversation.pk, conversation.business_line_id)
 
     @extend_schema(
@@ -447,7 +448,7 @@ class CustomerNotesApi(APIView):
     def get(self, request: Request, customer_id: int) -> Response:
         notes = selectors.customer_notes(agent_id=_agent(request).pk, customer_id=customer_id)
         if notes is None:
-            raise NotFound("No such customer.")
+            raise NotFound(gettext("No such customer."))
         return Response({"notes": [note_payload(note) for note in notes]})
 
     @extend_schema(
@@ -508,7 +509,7 @@ class SearchApi(APIView):
         data.is_valid(raise_exception=True)
         query = selectors.search_query_parse(data.validated_data["q"])
         if query is None:
-            raise ValidationError({"q": ["Nothing to search for."]})
+            raise ValidationError({"q": [gettext("Nothing to search for.")]})
         hits = selectors.conversations_search(agent_id=_agent(request).pk, query=query)
         return Response(
             {"results": [{"conversation": conversation_payload(h.conversation), "snippet": h.snippet} for h in hits]}
