@@ -24,7 +24,8 @@ from cs_platform.errors import ErrorCode
 from cs_platform.rest import REFUSAL_STATUS, ErrorSerializer, Refused
 from desk import selectors, services
 from desk.errors import DeskError
-from desk.models import CannedAttachment, CannedReply, CustomerNote, Label
+from desk.models import CannedAttachment, CannedReply
+from desk.payloads import label_payload, note_payload
 from reports.selectors import business_line_by_key
 
 
@@ -341,10 +342,6 @@ class LabelSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
-def label_payload(label: Label) -> dict[str, Any]:
-    return {"id": label.pk, "name": label.name}
-
-
 class ConversationLabelsApi(APIView):
     """A conversation's labels, and those its business line offers (kept by supervisors in the admin)."""
 
@@ -415,15 +412,6 @@ class NoteSerializer(serializers.Serializer):
     body = serializers.CharField()
     author = NoteAuthorSerializer()
     created_at = serializers.DateTimeField()
-
-
-def note_payload(note: CustomerNote) -> dict[str, Any]:
-    return {
-        "id": note.pk,
-        "body": note.body,
-        "author": {"id": note.author_id, "name": note.author.display_name},
-        "created_at": note.created_at.isoformat(),
-    }
 
 
 class CustomerNotesApi(APIView):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -17,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from agents.selectors import agent_for_user, is_supervisor
-from chat import files
+from chat import events, files
 from chat.errors import ChatError
 from chat.models import Attachment
 from chat.permissions import Participant
@@ -31,6 +32,8 @@ from desk.selectors import (
     canned_replies_visible,
     canned_reply_editable,
     conversation_for_agent,
+    conversation_labels_frame,
+    customer_notes_frame,
 )
 from routing.models import BusinessLine
 
@@ -234,6 +237,7 @@ def conversation_labels_set(*, agent_id: int, conversation_id: int, label_ids: l
         )
     with transaction.atomic():
         conversation.labels.set(labels)
+        transaction.on_commit(partial(_labels_publish, conversation.pk))
     logger.info("conversation %s labels set to %s by agent %s", conversation_id, sorted(wanted), agent_id)
     return sorted(labels, key=lambda label: (label.name, label.pk))
 
@@ -247,6 +251,26 @@ def customer_note_add(*, agent_id: int, customer_id: int, body: str) -> Customer
         raise DeskError(
             ErrorCode.INVALID_FIELD, gettext("A note is 1 to %(max)s characters.") % {"max": NOTE_MAX}, field="body"
         )
-    note = CustomerNote.objects.create(customer_id=customer_id, author_id=agent_id, body=body)
+    with transaction.atomic():
+        note = CustomerNote.objects.create(customer_id=customer_id, author_id=agent_id, body=body)
+        transaction.on_commit(partial(_notes_publish, customer_id))
     logger.info("note %s on customer %s by agent %s", note.pk, customer_id, agent_id)
     return note
+
+
+# What the line's agents see live. Each frame is read once committed, so the last one any socket gets holds the
+# latest state even when two agents change the same labels or notes at once.
+
+
+def _labels_publish(conversation_id: int) -> None:
+    """Every socket of the agents of the conversation's (current) business line hears its labels."""
+    found = conversation_labels_frame(conversation_id=conversation_id)
+    if found is not None:
+        business_line_id, frame = found
+        events.publish(events.line_agents_group(business_line_id), events.frame_event(frame))
+
+
+def _notes_publish(customer_id: int) -> None:
+    """Every socket of the agents who may see the customer hears the notes on them."""
+    line_ids, frame = customer_notes_frame(customer_id=customer_id)
+    events.publish_many([(events.line_agents_group(line_id), events.frame_event(frame)) for line_id in line_ids])

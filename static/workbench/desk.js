@@ -80,3 +80,10 @@ export function onSelection(listener) {
     listener(detail);
   });
 }
+
+/** Calls `listener(frame)` for every server frame of this type the workbench's socket receives. */
+export function onServerFrame(type, listener) {
+  document.addEventListener("workbench:frame", (event) => {
+    if (event.detail && event.detail.type === type) listener(event.detail);
+  });
+}

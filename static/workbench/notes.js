@@ -1,10 +1,11 @@
 /*
  * Notes about the customer on screen: kept on the customer, read and written by every agent of the line
- * (GET/POST /api/customers/{id}/notes/), never shown to the customer.
+ * (GET/POST /api/customers/{id}/notes/), never shown to the customer; a colleague's note arrives live
+ * (`customer.notes`).
  */
 import { gettext } from "../shared/i18n.js";
 import { el } from "../shared/dom.js";
-import { api, formatDateTime, onSelection, showError } from "./desk.js";
+import { api, formatDateTime, onSelection, onServerFrame, showError } from "./desk.js";
 
 const box = document.getElementById("customer-notes");
 const list = box.querySelector(".wb-note-list");
@@ -63,4 +64,8 @@ onSelection((selection) => {
   list.replaceChildren();
   showError(error, null);
   if (id !== null) refresh(id);
+});
+
+onServerFrame("customer.notes", (frame) => {
+  if (frame.customer_id === state.customerId) render(frame.notes);
 });

@@ -305,6 +305,8 @@ client.on("frame", (frame) => {
   if (frame.type === "presence.state") setPresence(frame.status);
   else if (frame.type === "typing") onTyping(frame);
   else if (frame.type === "queue.snapshot") onQueueSnapshot(frame);
+  // The tools (desk.js) hear the rest: labels and notes changed by a colleague.
+  document.dispatchEvent(new CustomEvent("workbench:frame", { detail: frame }));
 });
 
 function onTyping(frame) {
