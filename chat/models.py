@@ -26,6 +26,7 @@ class CloseReason(models.TextChoices):
     IDLE = "idle", "Customer silent too long"
     WAIT_TIMEOUT = "wait_timeout", "Nobody free in time"
     OFFLINE = "offline", "Left a message outside business hours"
+    ANSWERED = "answered", "Answered from the missed list"
 
 
 class Conversation(models.Model):

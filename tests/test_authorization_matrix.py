@@ -441,6 +441,7 @@ PONG = "pong"
 RATED = "conversation.rated"
 PRESENCE = "presence.state"
 ASSIGNED = "conversation.assigned"
+ANSWERED = "conversation.answered"
 NOT_FOUND = "error not_found"
 NOT_ASSIGNED = "error not_assigned"
 UNKNOWN_TYPE = "error unknown_type"
@@ -565,6 +566,19 @@ FRAME_MATRIX: dict[str, tuple[str, ...]] = {
         REFUSED,
         REFUSED,
     ),
+    # ... or answer it from the missed list, whatever their load.
+    "conversation.answer": (
+        REFUSED,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        ANSWERED,
+        ANSWERED,
+        NOT_FOUND,
+        REFUSED,
+        REFUSED,
+        REFUSED,
+    ),
 }
 
 # Opening a socket with the role's credential: customers `?token=` with their widget token, agents `?token=` with
@@ -587,7 +601,7 @@ SOCKET_MATRIX: dict[str, tuple[str, ...]] = {
     ),
 }
 
-ALLOWED_FRAME_ANSWERS = {ACK, SYNC_RESULT, RELAYED, STATE, PONG, RATED, PRESENCE, ASSIGNED, CONTEXT_SAVED}
+ALLOWED_FRAME_ANSWERS = {ACK, SYNC_RESULT, RELAYED, STATE, PONG, RATED, PRESENCE, ASSIGNED, ANSWERED, CONTEXT_SAVED}
 OWN_SITE = "http://testserver"
 
 
@@ -1145,6 +1159,7 @@ FRAMES: dict[str, FrameCase] = {
         lambda world: {"conversation_id": world.conversation.pk, "to_business_line": world.line.key},
     ),
     "conversation.pick": FrameCase(ConversationStatus.MISSED, _on_target(), agents_online=True),
+    "conversation.answer": FrameCase(ConversationStatus.MISSED, _on_target(client_msg_id="matrix", body="Answered")),
 }
 RELAYS = ("typing", "read")
 AGENT_ONLY_FRAMES = set(AgentConsumer().handlers()) - set(CustomerConsumer().handlers())
