@@ -4,6 +4,7 @@
                  │  ▲               │
                  │  └──requeue, transfer to a line──┘   (active -> active: transfer to an agent, reassign)
                  └──wait timeout, leave a message──> missed ──pick (assign)──> active
+                                                         └──answer──> closed (answered, never active)
 
 Each function applies one change to a conversation whose row the caller has locked (`chat.locks`; the agent's
 too when one is given), says it in the transcript (a system message), and tells the sockets on commit
