@@ -458,6 +458,56 @@ class CustomerNotesApi(APIView):
         return Response(note_payload(note), status=status.HTTP_201_CREATED)
 
 
+class CustomerNoteApi(APIView):
+    """One note about a customer: its author changes or removes it."""
+
+    permission_classes = [IsAgent]
+
+    class NoteUpdateSerializer(serializers.Serializer):
+        body = serializers.CharField(max_length=4000)
+
+    @extend_schema(
+        operation_id="customer_note_update",
+        tags=["workbench"],
+        summary="Change a note about a customer",
+        description="Your own notes only (`403 permission_denied` for a colleague's).",
+        parameters=[
+            OpenApiParameter("customer_id", int, OpenApiParameter.PATH),
+            OpenApiParameter("note_id", int, OpenApiParameter.PATH),
+        ],
+        request=NoteUpdateSerializer,
+        responses={200: NoteSerializer, **ERRORS},
+    )
+    def patch(self, request: Request, customer_id: int, note_id: int) -> Response:
+        data = self.NoteUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            note = services.customer_note_update(
+                agent_id=_agent(request).pk, customer_id=customer_id, note_id=note_id, body=data.validated_data["body"]
+            )
+        except DeskError as error:
+            raise _refusal(error) from error
+        return Response(note_payload(note))
+
+    @extend_schema(
+        operation_id="customer_note_delete",
+        tags=["workbench"],
+        summary="Remove a note about a customer",
+        description="Your own notes only (`403 permission_denied` for a colleague's).",
+        parameters=[
+            OpenApiParameter("customer_id", int, OpenApiParameter.PATH),
+            OpenApiParameter("note_id", int, OpenApiParameter.PATH),
+        ],
+        responses={204: None, **ERRORS},
+    )
+    def delete(self, request: Request, customer_id: int, note_id: int) -> Response:
+        try:
+            services.customer_note_delete(agent_id=_agent(request).pk, customer_id=customer_id, note_id=note_id)
+        except DeskError as error:
+            raise _refusal(error) from error
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 # Search
 
 

@@ -242,20 +242,57 @@ def conversation_labels_set(*, agent_id: int, conversation_id: int, label_ids: l
     return sorted(labels, key=lambda label: (label.name, label.pk))
 
 
-def customer_note_add(*, agent_id: int, customer_id: int, body: str) -> CustomerNote:
-    """A note on a customer the agent may see, for every agent who may see them."""
-    if history_customer_for_agent(agent_id=agent_id, customer_id=customer_id) is None:
-        raise DeskError(ErrorCode.NOT_FOUND, gettext("No such customer."))
+def _note_body(body: str) -> str:
     body = body.strip()
     if not body or len(body) > NOTE_MAX:
         raise DeskError(
             ErrorCode.INVALID_FIELD, gettext("A note is 1 to %(max)s characters.") % {"max": NOTE_MAX}, field="body"
         )
+    return body
+
+
+def customer_note_add(*, agent_id: int, customer_id: int, body: str) -> CustomerNote:
+    """A note on a customer the agent may see, for every agent who may see them."""
+    if history_customer_for_agent(agent_id=agent_id, customer_id=customer_id) is None:
+        raise DeskError(ErrorCode.NOT_FOUND, gettext("No such customer."))
+    body = _note_body(body)
     with transaction.atomic():
         note = CustomerNote.objects.create(customer_id=customer_id, author_id=agent_id, body=body)
         transaction.on_commit(partial(_notes_publish, customer_id))
     logger.info("note %s on customer %s by agent %s", note.pk, customer_id, agent_id)
     return note
+
+
+def _own_note(*, agent_id: int, customer_id: int, note_id: int) -> CustomerNote:
+    """A note on a customer the agent may see (`not_found` otherwise), written by them: every agent of the line
+    reads a note, only its author changes or removes it (`permission_denied`)."""
+    if history_customer_for_agent(agent_id=agent_id, customer_id=customer_id) is None:
+        raise DeskError(ErrorCode.NOT_FOUND, gettext("No such note."))
+    note = CustomerNote.objects.select_related("author").filter(pk=note_id, customer_id=customer_id).first()
+    if note is None:
+        raise DeskError(ErrorCode.NOT_FOUND, gettext("No such note."))
+    if note.author_id != agent_id:
+        raise DeskError(ErrorCode.PERMISSION_DENIED, gettext("Only its author changes or removes a note."))
+    return note
+
+
+def customer_note_update(*, agent_id: int, customer_id: int, note_id: int, body: str) -> CustomerNote:
+    """The author rewrites their note; it keeps its place (`created_at`)."""
+    note = _own_note(agent_id=agent_id, customer_id=customer_id, note_id=note_id)
+    note.body = _note_body(body)
+    with transaction.atomic():
+        note.save(update_fields=["body"])
+        transaction.on_commit(partial(_notes_publish, customer_id))
+    logger.info("note %s on customer %s changed by agent %s", note.pk, customer_id, agent_id)
+    return note
+
+
+def customer_note_delete(*, agent_id: int, customer_id: int, note_id: int) -> None:
+    note = _own_note(agent_id=agent_id, customer_id=customer_id, note_id=note_id)
+    with transaction.atomic():
+        note.delete()
+        transaction.on_commit(partial(_notes_publish, customer_id))
+    logger.info("note %s on customer %s removed by agent %s", note_id, customer_id, agent_id)
 
 
 # What the line's agents see live. Each frame is read once committed, so the last one any socket gets holds the

@@ -11,6 +11,11 @@ export function csrfToken() {
   return config.csrf_token;
 }
 
+/** The id of the agent at this workbench. */
+export function ownAgentId() {
+  return config.agent_id;
+}
+
 export class ApiError extends Error {
   constructor(message, status, body) {
     super(message);

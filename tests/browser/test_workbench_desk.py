@@ -257,9 +257,22 @@ def test_a_label_and_a_note_added_by_one_agent_appear_in_the_colleagues_workbenc
     expect(bob_notes.locator(".wb-note .wb-conv-meta")).to_contain_text("Alice")
     screenshot(bob_page.page, "workbench-label-and-note-live")
 
-    # When Alice removes the label, it goes from Bob's screen too
+    # ... where only its author may change it
+    expect(bob_notes.locator(".wb-note").get_by_role("button")).to_have_count(0)
+
+    # When Alice removes the label and rewrites her note, Bob's screen follows
     page.locator("#conversation-labels .wb-label-remove").click()
     expect(bob_labels.locator(".wb-label")).to_have_count(0)
+    alice_note = page.locator("#customer-notes .wb-note")
+    alice_note.get_by_role("button", name="Edit").click()
+    alice_note.get_by_role("textbox").fill("Call after 3 pm.")
+    alice_note.get_by_role("button", name="Save").click()
+    expect(bob_notes.locator(".wb-note-body")).to_have_text(["Call after 3 pm."])
+
+    # When she removes the note, it goes from Bob's screen too
+    page.locator("#customer-notes .wb-note").get_by_role("button", name="Remove").click()
+    expect(bob_notes.locator(".wb-note")).to_have_count(0)
+    expect(bob_notes.locator(".wb-empty")).to_be_visible()
     assert bob_page.problems == [] and bob_page.console_errors == []
     bob_context.close()
     assert all("afternoon" not in str(frame) for frame in customer.received())
