@@ -7,13 +7,14 @@
  * Every piece of text from the network is written with textContent, never as HTML.
  */
 import { ProtocolClient, OPEN_STATUSES as OPEN, uploadAttachment } from "../shared/client.js";
-import { formatTime, gettext, interpolate, ngettext, systemMessageText } from "../shared/i18n.js";
+import { formatDate, formatTime, gettext, interpolate, ngettext, systemMessageText } from "../shared/i18n.js";
+import { playTone } from "../shared/tone.js";
 
 const config = JSON.parse(document.getElementById("cs-config").textContent);
 const $ = (id) => document.getElementById(id);
 const el = {
   chat: $("chat"), title: $("title"), status: $("status"), avatar: $("avatar"), endChat: $("end-chat"),
-  minimize: $("minimize"), confirmEnd: $("confirm-end"), confirmEndYes: $("confirm-end-yes"),
+  minimize: $("minimize"), sound: $("sound"), confirmEnd: $("confirm-end"), confirmEndYes: $("confirm-end-yes"),
   confirmEndCancel: $("confirm-end-cancel"), banner: $("banner"), body: $("body"), intro: $("intro"),
   greeting: $("greeting"), start: $("start"), messages: $("messages"), pending: $("pending"),
   leaveCard: $("leave-card"), leaveTitle: $("leave-title"), leaveText: $("leave-text"), leaveForm: $("leave-form"),
@@ -114,6 +115,7 @@ const state = {
   parentOrigin: null,
   view: null,
   fatal: false,
+  siteSound: true, // the embedding site's `data-sound` (widget.js): "off" turns the tone and its switch off
 };
 
 const client = new ProtocolClient({
@@ -224,6 +226,7 @@ window.addEventListener("message", (event) => {
   if (data.type === "init" && state.parentOrigin === null) {
     state.parentOrigin = event.origin;
     state.identity = pickIdentity(data.identity);
+    state.siteSound = data.sound !== false;
     takeContext(data);
     state.panelOpen = Boolean(data.open);
     if (store.read().visitor_token || state.identity.external_id || state.panelOpen) begin();
@@ -237,7 +240,7 @@ window.addEventListener("message", (event) => {
     if (state.panelOpen) {
       begin();
       markRead();
-      if (!matchMedia("(pointer: coarse)").matches) el.input.focus();
+      if (!matchMedia("(pointer: coarse)").matches) focusView();
     }
     reportUnread();
   }
@@ -373,10 +376,12 @@ client.on("conversation", ({ record, frame }) => {
 
 client.on("messages", ({ record, messages }) => {
   if (record.id !== state.currentId) return;
+  chime(record, messages);
   for (const message of messages) {
     addMessage(message);
     if (message.sender === "agent") hideTyping();
   }
+  renderDays();
   markRead();
   render();
 });
@@ -416,7 +421,7 @@ client.on("error", (frame) => {
       // The form's answers were refused (a required one missing, a malformed email): say so beside the form.
       state.prechat = null;
       el.prechatSubmit.disabled = false;
-      showFormError(el.prechatError, prechatRefusal(frame));
+      showFormError(el.prechatError, prechatRefusal(frame), refusedPrechatField(frame));
       render();
       return;
     }
@@ -434,6 +439,7 @@ function showConversation(record) {
   el.messages.replaceChildren();
   hideTyping();
   for (const message of record.sorted()) addMessage(message);
+  renderDays();
   renderPending();
 }
 
@@ -501,13 +507,14 @@ function renderReceipts() {
   const read = agentReadSeq();
   for (const item of el.messages.querySelectorAll(".msg-customer")) {
     const receipt = item.querySelector(".receipt");
-    if (receipt) receipt.textContent = Number(item.dataset.seq) <= read ? gettext("Seen") : gettext("Sent");
+    if (receipt) setReceipt(receipt, Number(item.dataset.seq) <= read);
   }
 }
 
 function renderMessage(message) {
   const item = document.createElement("li");
   item.dataset.seq = String(message.seq);
+  if (message.created_at) item.dataset.at = message.created_at;
   if (message.sender === "system" && message.event !== "greeting") {
     item.className = `msg msg-system event-${message.event || "notice"}`;
     const text = document.createElement("p");
@@ -546,7 +553,7 @@ function messageMeta(message) {
   if (message.sender === "customer") {
     const receipt = document.createElement("span");
     receipt.className = "receipt";
-    receipt.textContent = message.seq && message.seq <= agentReadSeq() ? gettext("Seen") : gettext("Sent");
+    setReceipt(receipt, Boolean(message.seq && message.seq <= agentReadSeq()));
     meta.append(receipt);
   }
   return meta;
@@ -802,6 +809,81 @@ document.addEventListener("visibilitychange", () => {
   reportUnread();
 });
 
+/* ---------- Small things customers notice (issue 14): ticks, days, a tone ---------- */
+
+/** A customer message's receipt: ✓ sent, ✓✓ seen (drawn by chat.css); the word stays for screen readers. */
+function setReceipt(receipt, seen) {
+  receipt.dataset.receipt = seen ? "seen" : "sent";
+  receipt.textContent = seen ? gettext("Seen") : gettext("Sent");
+  receipt.title = receipt.textContent;
+}
+
+function dayKey(date) {
+  return `${date.getFullYear()}-${date.getMonth()}-${date.getDate()}`;
+}
+
+/** "Today", "Yesterday", else the date as the page's language writes it; days in the customer's own time zone. */
+function dayLabel(date) {
+  const now = new Date();
+  if (dayKey(date) === dayKey(now)) return gettext("Today");
+  if (dayKey(date) === dayKey(new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1))) return gettext("Yesterday");
+  return formatDate(date);
+}
+
+/**
+ * The day above the first message of each day. It lives inside that message's item (chat.css draws it across the
+ * transcript), so the list holds messages only; redrawn after each batch, as synced messages may land in between.
+ */
+function renderDays() {
+  let previous = null;
+  for (const item of el.messages.children) {
+    const when = item.dataset.at ? new Date(item.dataset.at) : null;
+    const key = when ? dayKey(when) : previous;
+    let divider = item.querySelector(":scope > .day");
+    if (when && key !== previous) {
+      if (!divider) {
+        divider = document.createElement("div");
+        divider.className = "day";
+        item.prepend(divider);
+      }
+      divider.textContent = dayLabel(when);
+    } else if (divider) divider.remove();
+    item.classList.toggle("starts-day", Boolean(when && key !== previous));
+    previous = key;
+  }
+}
+
+function soundOn() {
+  return state.siteSound && !store.read().sound_off;
+}
+
+/**
+ * One short tone for new agent messages the customer is not looking at (the panel closed, or the tab hidden), each
+ * message once, even across reloads. The embedding page plays it (widget.js: its launcher is what the customer
+ * clicked, so the browser lets it); the H5 page plays it itself. Browsers allow sound only after the customer has
+ * used the page, so nothing plays before.
+ */
+function chime(record, messages) {
+  if (isSeen() || !soundOn()) return;
+  const stored = store.read();
+  const heard = Math.max(stored[`chimed:${record.id}`] || 0, stored[`seen:${record.id}`] || 0);
+  const fresh = messages.filter((message) => message.sender === "agent" && !message.internal && message.seq > heard);
+  if (!fresh.length) return;
+  store.write({ [`chimed:${record.id}`]: Math.max(...fresh.map((message) => message.seq)) });
+  if (parentWindow) postParent({ type: "chime" });
+  else playTone();
+}
+
+function renderSound() {
+  el.sound.hidden = !state.siteSound;
+  el.sound.setAttribute("aria-pressed", String(soundOn()));
+}
+
+el.sound.addEventListener("click", () => {
+  store.write({ sound_off: soundOn() });
+  renderSound();
+});
+
 /* ---------- Rendering ---------- */
 
 function render() {
@@ -845,10 +927,12 @@ function render() {
   if (!el.transcriptCard.hidden) renderTranscriptCard(conversation);
   renderStatus();
   renderAvatar();
+  renderSound();
   if (view !== state.view) {
     state.view = view;
     scrollToBottom(false);
   }
+  keepFocus();
 }
 
 function renderLeaveCard(missedConversation, conversation) {
@@ -901,7 +985,7 @@ async function requestTranscript() {
   const asking = !el.transcriptEmailLabel.hidden;
   const email = el.transcriptEmail.value.trim();
   if (asking && (!email || !el.transcriptEmail.checkValidity())) {
-    showFormError(el.transcriptError, email ? gettext("Please check your email address.") : gettext("Please enter your email address."));
+    showFormError(el.transcriptError, email ? gettext("Please check your email address.") : gettext("Please enter your email address."), el.transcriptEmail);
     el.transcriptEmail.focus();
     return;
   }
@@ -1001,9 +1085,11 @@ function showToast(text) {
   state.toastTimer = setTimeout(() => { el.toast.hidden = true; }, 6000);
 }
 
-function showFormError(node, text) {
+/** Shows a form's error; `field`, when one is at fault, is marked invalid and described by it (screen readers). */
+function showFormError(node, text, field) {
   node.textContent = text;
   node.hidden = false;
+  if (field) markInvalid(field, node);
 }
 
 function fatal(text) {
@@ -1080,12 +1166,12 @@ el.prechatForm.addEventListener("submit", (event) => {
     const input = $(`prechat-${field}`);
     const value = input.value.trim();
     if (!value && mode === "required") {
-      showFormError(el.prechatError, gettext("Please fill in the required fields."));
+      showFormError(el.prechatError, gettext("Please fill in the required fields."), input);
       input.focus();
       return;
     }
     if (value && !input.checkValidity()) {
-      showFormError(el.prechatError, field === "email" ? gettext("Please check your email address.") : gettext("Please check your answers."));
+      showFormError(el.prechatError, field === "email" ? gettext("Please check your email address.") : gettext("Please check your answers."), input);
       input.focus();
       return;
     }
@@ -1098,6 +1184,7 @@ el.prechatForm.addEventListener("submit", (event) => {
 });
 
 applyAppearance();
+applyReadableColors();
 el.greeting.textContent = appearance.greeting || config.greeting || gettext("Hi! Ask us anything: we are happy to help.");
 
 el.composerForm.addEventListener("submit", (event) => {
@@ -1108,8 +1195,6 @@ el.input.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
     event.preventDefault();
     submitComposer();
-  } else if (event.key === "Escape" && config.embed) {
-    postParent({ type: "close" });
   }
 });
 el.input.addEventListener("input", onInput);
@@ -1162,7 +1247,10 @@ el.endChat.addEventListener("click", () => {
   el.confirmEnd.hidden = false;
   el.confirmEndYes.focus();
 });
-el.confirmEndCancel.addEventListener("click", () => { el.confirmEnd.hidden = true; });
+el.confirmEndCancel.addEventListener("click", () => {
+  el.confirmEnd.hidden = true;
+  el.endChat.focus();
+});
 el.confirmEndYes.addEventListener("click", () => {
   el.confirmEnd.hidden = true;
   const conversation = currentConversation();
@@ -1181,12 +1269,12 @@ el.leaveForm.addEventListener("submit", (event) => {
   const name = el.leaveName.value.trim();
   const email = el.leaveEmail.value.trim();
   if (!body) {
-    showFormError(el.leaveError, gettext("Please write your message."));
+    showFormError(el.leaveError, gettext("Please write your message."), el.leaveBody);
     el.leaveBody.focus();
     return;
   }
   if (email && !el.leaveEmail.checkValidity()) {
-    showFormError(el.leaveError, gettext("Please check your email address."));
+    showFormError(el.leaveError, gettext("Please check your email address."), el.leaveEmail);
     el.leaveEmail.focus();
     return;
   }
@@ -1262,9 +1350,174 @@ document.addEventListener("click", (event) => {
     toggleEmoji(false);
   }
 });
-document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape") toggleEmoji(false);
+
+/* ---------- Accessibility (issue 14; docs/accessibility.md): focus, keys, what screen readers hear, contrast ---------- */
+
+const FOCUSABLE = ["a[href]", "button", "input", "textarea", "select", "[tabindex]"]
+  .map((selector) => `${selector}:not([disabled]):not([tabindex="-1"])`).join(", ");
+const announcer = $("announcer");
+let lastFocused = null;
+// The host page shows the panel full-screen (a phone-sized page): the panel is modal, Tab goes round inside it.
+let modalPanel = false;
+
+function isShown(element) {
+  return element.isConnected && element.getClientRects().length > 0;
+}
+
+function focusables(scope) {
+  return [...scope.querySelectorAll(FOCUSABLE)].filter(isShown);
+}
+
+/** Where a keyboard user starts in each view: the message box, the form's first field, the rating, the button. */
+function focusView() {
+  const view = el.chat.dataset.view;
+  let target = null;
+  if (view === "rating") target = el.stars.querySelector('[tabindex="0"]');
+  else if (view === "ended") target = el.newChat;
+  else if (view === "leave") target = el.leaveName;
+  else if (isShown(el.input)) target = el.input;
+  else if (isShown(el.prechatForm)) target = focusables(el.prechatForm)[0];
+  if (!target || !isShown(target)) target = focusables(el.body)[0] || focusables(document)[0];
+  if (target) target.focus();
+}
+
+document.addEventListener("focusin", (event) => { lastFocused = event.target; });
+
+/**
+ * The control the customer was on went away with its view (a sent form, an ended chat): carry on from the new
+ * view's first control, not from nowhere. Only while this page has the focus, so it never takes it from the host page.
+ */
+function keepFocus() {
+  if (!lastFocused || isShown(lastFocused) || !document.hasFocus()) return;
+  const active = document.activeElement;
+  if (active && active !== document.body && isShown(active)) return;
+  lastFocused = null;
+  focusView();
+}
+
+/** Tab and Shift+Tab go round inside the end-chat question while it is asked, and inside the full-screen panel. */
+function trapTab(event) {
+  if (event.key !== "Tab") return;
+  let scope = null;
+  if (!el.confirmEnd.hidden) scope = el.confirmEnd;
+  else if (modalPanel) scope = document;
+  if (!scope) return;
+  const controls = focusables(scope);
+  if (!controls.length) return;
+  const first = controls[0];
+  const last = controls[controls.length - 1];
+  const active = document.activeElement;
+  let next = null;
+  if (!controls.includes(active)) next = event.shiftKey ? last : first;
+  else if (event.shiftKey && active === first) next = last;
+  else if (!event.shiftKey && active === last) next = first;
+  if (next) {
+    event.preventDefault();
+    next.focus();
+  }
+}
+
+/** Escape closes what is open, innermost first: the emoji picker, the end-chat question, then the widget. */
+function onEscape(event) {
+  if (event.key !== "Escape") return;
+  if (!el.emojiPanel.hidden) {
+    toggleEmoji(false);
+    el.emojiButton.focus();
+  } else if (!el.confirmEnd.hidden) el.confirmEndCancel.click();
+  else if (config.embed) postParent({ type: "close" });
+  else return;
+  event.preventDefault();
+  event.stopPropagation();
+}
+
+window.addEventListener("keydown", onEscape, true);
+window.addEventListener("keydown", trapTab);
+window.addEventListener("message", (event) => {
+  if (!parentWindow || event.source !== parentWindow || event.origin !== state.parentOrigin) return;
+  const data = event.data;
+  if (data && data.source === "cs-widget" && data.type === "layout") modalPanel = Boolean(data.modal);
 });
+
+/** A field at fault says so and points at the error that explains it; a new try clears the marks. */
+function markInvalid(field, error) {
+  field.setAttribute("aria-invalid", "true");
+  field.setAttribute("aria-describedby", error.id);
+}
+
+document.addEventListener("submit", (event) => {
+  for (const field of event.target.querySelectorAll("[aria-invalid]")) {
+    field.removeAttribute("aria-invalid");
+    field.removeAttribute("aria-describedby");
+  }
+}, true);
+
+/** The pre-chat field the server refused (its message names it: docs/protocol.md), if one. */
+function refusedPrechatField(frame) {
+  const match = /^prechat\.(name|email|phone|question)\b/.exec(typeof frame.message === "string" ? frame.message : "");
+  return match ? $(`prechat-${match[1]}`) : null;
+}
+
+/** What a screen reader says for a message that arrives: who wrote it and what, or the system's words. */
+function spokenText(message) {
+  if (message.sender === "system" && message.event !== "greeting") return systemMessageText(message, "customer");
+  const who = message.sender === "agent"
+    ? state.agentNames.get(message.agent_id) || gettext("Agent")
+    : appearance.title || config.business_line_name;
+  const files = [message.attachment, ...(message.attachments || [])].filter(Boolean)
+    .map((attachment) => interpolate(gettext("file %(name)s"), { name: attachment.name }));
+  return interpolate(gettext("%(name)s: %(text)s"), { name: who, text: [message.body, ...files].filter(Boolean).join(" ") });
+}
+
+// New messages from the other side, read out politely (the log keeps the last few; the transcript is the list).
+client.on("messages", ({ record, messages }) => {
+  if (record.id !== state.currentId) return;
+  for (const message of messages.filter((one) => one.sender !== "customer" && !one.internal).slice(-3)) {
+    const line = document.createElement("p");
+    line.textContent = spokenText(message);
+    announcer.append(line);
+  }
+  while (announcer.children.length > 5) announcer.firstElementChild.remove();
+});
+
+/** The rating's stars are one radio group: one Tab stop, arrow keys move and choose. */
+function rovingStars() {
+  for (const star of el.stars.children) star.tabIndex = Number(star.dataset.value) === (chosenRating || 1) ? 0 : -1;
+}
+
+el.stars.addEventListener("click", rovingStars);
+el.stars.addEventListener("keydown", (event) => {
+  const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+  if (!step) return;
+  event.preventDefault();
+  let next = ((chosenRating - 1 + step + 5) % 5) + 1;
+  if (!chosenRating) next = step > 0 ? 1 : 5;
+  const star = el.stars.children[next - 1];
+  star.click();
+  star.focus();
+});
+rovingStars();
+
+/** The emoji picker: opened, it takes the focus; arrow keys move in its grid of eight columns. */
+const EMOJI_COLUMNS = 8;
+el.emojiButton.addEventListener("click", () => {
+  if (!el.emojiPanel.hidden) el.emojiPanel.firstElementChild.focus();
+});
+el.emojiPanel.addEventListener("keydown", (event) => {
+  const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: EMOJI_COLUMNS, ArrowUp: -EMOJI_COLUMNS }[event.key];
+  const options = [...el.emojiPanel.children];
+  const index = options.indexOf(document.activeElement);
+  if (!step || index < 0) return;
+  event.preventDefault();
+  options[(index + step + options.length) % options.length].focus();
+});
+for (const option of [...el.emojiPanel.children].slice(1)) option.tabIndex = -1;
+
+/** Text on the line's colour in black or white, and its colour as text on white, as the server chose them (readable). */
+function applyReadableColors() {
+  const root = document.documentElement.style;
+  if (/^#[0-9a-fA-F]{6}$/.test(appearance.text_color || "")) root.setProperty("--on-brand", appearance.text_color);
+  if (/^#[0-9a-fA-F]{6}$/.test(appearance.accent_color || "")) root.setProperty("--brand-ink", appearance.accent_color);
+}
 
 /* ---------- Start ---------- */
 
@@ -1284,7 +1537,8 @@ function takeLinkIdentity() {
 render();
 if (parentWindow) {
   // The launcher's look is public (it is on the line's every page): the host script applies it.
-  const launcher = { color: appearance.color, position: appearance.position, launcher_text: appearance.launcher_text };
+  const launcher = { color: appearance.color, text_color: appearance.text_color, position: appearance.position,
+    launcher_text: appearance.launcher_text };
   // The launcher's words in the page's language (the loader has no catalog of its own: one translation system).
   const strings = {
     open: gettext("Open the chat"),

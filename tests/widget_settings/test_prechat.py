@@ -111,6 +111,8 @@ def test_the_widget_session_carries_the_appearance_and_the_form():
     assert (body["appearance"], body["prechat_form"]) == (
         {
             "color": "#0f766e",
+            "text_color": "#ffffff",
+            "accent_color": "#0f766e",
             "position": "left",
             "title": "Acme help",
             "greeting": "Hi!",
