@@ -28,6 +28,7 @@ class CloseReason(models.TextChoices):
     IDLE = "idle", _("Customer silent too long")
     WAIT_TIMEOUT = "wait_timeout", _("Nobody free in time")
     OFFLINE = "offline", _("Left a message outside business hours")
+    ANSWERED = "answered", _("Answered from the missed list")
 
 
 class Conversation(models.Model):

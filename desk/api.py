@@ -25,7 +25,8 @@ from cs_platform.errors import ErrorCode
 from cs_platform.rest import REFUSAL_STATUS, ErrorSerializer, Refused
 from desk import selectors, services
 from desk.errors import DeskError
-from desk.models import CannedAttachment, CannedReply, CustomerNote, Label
+from desk.models import CannedAttachment, CannedReply
+from desk.payloads import label_payload, note_payload
 from reports.selectors import business_line_by_key
 
 
@@ -342,10 +343,6 @@ class LabelSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
-def label_payload(label: Label) -> dict[str, Any]:
-    return {"id": label.pk, "name": label.name}
-
-
 class ConversationLabelsApi(APIView):
     """A conversation's labels, and those its business line offers (kept by supervisors in the admin)."""
 
@@ -418,15 +415,6 @@ class NoteSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-def note_payload(note: CustomerNote) -> dict[str, Any]:
-    return {
-        "id": note.pk,
-        "body": note.body,
-        "author": {"id": note.author_id, "name": note.author.display_name},
-        "created_at": note.created_at.isoformat(),
-    }
-
-
 class CustomerNotesApi(APIView):
     """Notes about a customer, for every agent who may see them; never shown to the customer."""
 
@@ -469,6 +457,56 @@ class CustomerNotesApi(APIView):
         except DeskError as error:
             raise _refusal(error) from error
         return Response(note_payload(note), status=status.HTTP_201_CREATED)
+
+
+class CustomerNoteApi(APIView):
+    """One note about a customer: its author changes or removes it."""
+
+    permission_classes = [IsAgent]
+
+    class NoteUpdateSerializer(serializers.Serializer):
+        body = serializers.CharField(max_length=4000)
+
+    @extend_schema(
+        operation_id="customer_note_update",
+        tags=["workbench"],
+        summary="Change a note about a customer",
+        description="Your own notes only (`403 permission_denied` for a colleague's).",
+        parameters=[
+            OpenApiParameter("customer_id", int, OpenApiParameter.PATH),
+            OpenApiParameter("note_id", int, OpenApiParameter.PATH),
+        ],
+        request=NoteUpdateSerializer,
+        responses={200: NoteSerializer, **ERRORS},
+    )
+    def patch(self, request: Request, customer_id: int, note_id: int) -> Response:
+        data = self.NoteUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            note = services.customer_note_update(
+                agent_id=_agent(request).pk, customer_id=customer_id, note_id=note_id, body=data.validated_data["body"]
+            )
+        except DeskError as error:
+            raise _refusal(error) from error
+        return Response(note_payload(note))
+
+    @extend_schema(
+        operation_id="customer_note_delete",
+        tags=["workbench"],
+        summary="Remove a note about a customer",
+        description="Your own notes only (`403 permission_denied` for a colleague's).",
+        parameters=[
+            OpenApiParameter("customer_id", int, OpenApiParameter.PATH),
+            OpenApiParameter("note_id", int, OpenApiParameter.PATH),
+        ],
+        responses={204: None, **ERRORS},
+    )
+    def delete(self, request: Request, customer_id: int, note_id: int) -> Response:
+        try:
+            services.customer_note_delete(agent_id=_agent(request).pk, customer_id=customer_id, note_id=note_id)
+        except DeskError as error:
+            raise _refusal(error) from error
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # Search

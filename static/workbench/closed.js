@@ -11,6 +11,7 @@ const REASONS = {
   agent: gettext("closed by you"),
   customer: gettext("closed by the customer"),
   idle: gettext("the customer went quiet"),
+  answered: gettext("answered from the missed list"),
 };
 
 /** @param {any} shell what workbench.js shares: client, config, el, getJson, notify, messageItem, customerName... */

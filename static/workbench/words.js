@@ -7,6 +7,7 @@ import { gettext } from "../shared/i18n.js";
 
 const ERRORS = {
   not_found: gettext("That conversation is no longer in your business lines (it moved or is gone)."),
+  already_answered: gettext("Another agent has already answered or taken it."),
   not_assigned: gettext("This conversation is no longer assigned to you, so you cannot act on it."),
   conversation_closed: gettext("This conversation has ended: nothing more can be sent to it."),
   rate_limited: gettext("You are sending faster than the server accepts: wait a moment, your messages will follow."),
