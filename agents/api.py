@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -39,7 +40,7 @@ class QueryOrHeaderTokenScheme(OpenApiAuthenticationExtension):
 class InvalidCredentials(APIException):
     status_code = 400
     default_code = ErrorCode.INVALID_CREDENTIALS
-    default_detail = "Wrong username or password."
+    default_detail = gettext_lazy("Wrong username or password.")
 
 
 class AuthTokenApi(APIView):
@@ -89,13 +90,15 @@ class AuthTokenApi(APIView):
         try:
             login_attempt_record(username=username, address=client_address(request))
         except LoginThrottled as exc:
-            raise RateLimited(exc.retry_after, "Too many login attempts.") from exc
+            raise RateLimited(exc.retry_after, gettext("Too many login attempts.")) from exc
         user = authenticate(request, username=username, password=serializer.validated_data["password"])
         if user is None:
             raise InvalidCredentials()
         agent = agent_for_user(user=user)
         if agent is None and not is_supervisor(user=user):
-            raise PermissionDenied("This user is neither an agent nor a supervisor.", code=ErrorCode.NOT_AN_AGENT)
+            raise PermissionDenied(
+                gettext("This user is neither an agent nor a supervisor."), code=ErrorCode.NOT_AN_AGENT
+            )
         token = api_token_issue(user=user)
         agent_id = agent.pk if agent is not None else None
         return Response(self.AuthTokenOutputSerializer({"token": token, "agent_id": agent_id}).data)

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agents.models import Agent, ApiToken, Presence
 from agents.selectors import api_token_digest, api_token_password_fingerprint
@@ -25,7 +26,9 @@ class LoginThrottled(Exception):
     """Too many password logins for this username or from this address: refused, right password or not."""
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many login attempts. Please try again in {retry_after} seconds.")
+        super().__init__(
+            gettext("Too many login attempts. Please try again in %(seconds)s seconds.") % {"seconds": retry_after}
+        )
         self.retry_after = retry_after
 
 

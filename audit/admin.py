@@ -14,6 +14,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from audit.models import AuditAction, AuditEntry
 from audit.services import audit_record_request
@@ -25,7 +26,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_display = ["at", "actor_label", "action", "target_type", "target_id", "address"]
     list_filter = ["action", "target_type", "at"]
     search_fields = ["actor_label", "target_id", "address"]
-    search_help_text = "Username, target id or address."
+    search_help_text = gettext_lazy("Username, target id or address.")
     date_hierarchy = "at"
     fields = ("at", "actor", "actor_label", "action", "target_type", "target_id", "address", "details")
     readonly_fields = fields

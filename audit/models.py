@@ -8,41 +8,50 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditAction(models.TextChoices):
-    TRANSCRIPT_EXPORT = "transcript.export", "Exported transcripts"
-    CUSTOMER_ERASE = "customer.erase", "Erased a customer"
-    RETENTION_PURGE = "retention.purge", "Deleted transcripts past retention"
-    ADMIN_ADD = "admin.add", "Added in the admin"
-    ADMIN_CHANGE = "admin.change", "Changed in the admin"
-    ADMIN_DELETE = "admin.delete", "Deleted in the admin"
+    TRANSCRIPT_EXPORT = "transcript.export", _("Exported transcripts")
+    CUSTOMER_ERASE = "customer.erase", _("Erased a customer")
+    RETENTION_PURGE = "retention.purge", _("Deleted transcripts past retention")
+    ADMIN_ADD = "admin.add", _("Added in the admin")
+    ADMIN_CHANGE = "admin.change", _("Changed in the admin")
+    ADMIN_DELETE = "admin.delete", _("Deleted in the admin")
 
 
 class AuditEntry(models.Model):
-    at = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="Empty for the system (retention) and the command line.",
+        help_text=_("Empty for the system (retention) and the command line."),
+        verbose_name=_("actor"),
     )
     actor_label = models.CharField(
         max_length=150,
         blank=True,
-        help_text="The username at the time, or who ran a command: kept when the user is deleted.",
+        help_text=_("The username at the time, or who ran a command: kept when the user is deleted."),
+        verbose_name=_("actor label"),
     )
-    action = models.CharField(max_length=32, choices=AuditAction.choices)
-    target_type = models.CharField(max_length=100, blank=True, help_text="app_label.model")
-    target_id = models.CharField(max_length=64, blank=True)
-    address = models.GenericIPAddressField(null=True, blank=True, help_text="The client address of the request.")
-    details = models.JSONField(default=dict, blank=True)
+    action = models.CharField(max_length=32, choices=AuditAction.choices, verbose_name=_("action"))
+    target_type = models.CharField(
+        max_length=100, blank=True, help_text=_("app_label.model"), verbose_name=_("target type")
+    )
+    target_id = models.CharField(max_length=64, blank=True, verbose_name=_("target id"))
+    address = models.GenericIPAddressField(
+        null=True, blank=True, help_text=_("The client address of the request."), verbose_name=_("address")
+    )
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
 
     class Meta:
+        verbose_name = _("audit entry")
         ordering = ["-at", "-id"]
-        verbose_name_plural = "audit entries"
+        verbose_name_plural = _("audit entries")
         # Nobody may add, change or delete an entry, not even through a granted permission.
         default_permissions = ("view",)
         constraints = [
@@ -55,5 +64,12 @@ class AuditEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        target = f" {self.target_type} #{self.target_id}" if self.target_id else ""
-        return f"{self.get_action_display()}{target} by {self.actor_label or 'the system'}"
+        actor = self.actor_label or gettext("the system")
+        if not self.target_id:
+            return gettext("%(action)s by %(actor)s") % {"action": self.get_action_display(), "actor": actor}
+        return gettext("%(action)s %(type)s #%(id)s by %(actor)s") % {
+            "action": self.get_action_display(),
+            "type": self.target_type,
+            "id": self.target_id,
+            "actor": actor,
+        }

@@ -4,7 +4,6 @@ Nothing here changes a conversation: state changes belong to the chat services, 
 Message text is only ever rendered through Django's escaping (the transcript's template), never mark_safe.
 """
 
-import calendar
 import csv
 import zoneinfo
 from collections.abc import Iterable, Iterator
@@ -16,6 +15,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext, gettext_lazy
 
 from agents.selectors import agent_names
@@ -147,13 +147,19 @@ def _message_cells(message: Message, *, customer_name: str) -> list[Any]:
     ]
 
 
-def _author(message: Message, *, customer_name: str) -> str:
+def _author(message: Message, *, customer_name: str, translated: bool = False) -> str:
+    """Who wrote the message; a whisper's author in the reader's language when `translated` (the admin's
+    transcript), in English otherwise (the CSV export, read by programs as well as people)."""
     if message.sender == Sender.AGENT and message.agent is not None:
         return message.agent.display_name
     if message.sender == Sender.CUSTOMER:
         return customer_name
     if message.event == WHISPER_EVENT:
-        return f"{user_display_name(message.author_user) if message.author_user else 'Supervisor'} (whisper)"
+        if not translated:
+            name = user_display_name(message.author_user) if message.author_user else "Supervisor"
+            return f"{name} (whisper)"
+        name = user_display_name(message.author_user) if message.author_user else gettext("Supervisor")
+        return gettext("%(name)s (whisper)") % {"name": name}
     return ""
 
 
@@ -187,7 +193,8 @@ def transcript_entries(conversation: Conversation) -> list[dict[str, Any]]:
             {
                 "kind": kind,
                 "seq": message.seq,
-                "author": _author(message, customer_name=conversation.customer.name) or gettext("System"),
+                "author": _author(message, customer_name=conversation.customer.name, translated=True)
+                or gettext("System"),
                 "at": message.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
                 "body": system_message_text(
                     event=message.event, params=message.params or {}, body=message.body, reader="agent"
@@ -203,6 +210,14 @@ def transcript_entries(conversation: Conversation) -> list[dict[str, Any]]:
 
 # The list's filters the reports page links to: a conversation's start hour and weekday in its business line's time
 # zone, and whether it started within the line's business hours (reports.selectors holds each definition).
+
+
+# The reports' outcomes (reports.selectors.OUTCOMES), named for the list filter.
+OUTCOME_LABELS = {
+    "assigned": gettext_lazy("Assigned"),
+    "missed": gettext_lazy("Missed"),
+    "abandoned": gettext_lazy("Abandoned"),
+}
 
 
 class LocalHourFilter(admin.SimpleListFilter):
@@ -224,7 +239,7 @@ class LocalWeekdayFilter(admin.SimpleListFilter):
     parameter_name = "weekday"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(str(number), name) for number, name in enumerate(calendar.day_name, start=1)]
+        return [(str(number), WEEKDAYS[number - 1]) for number in range(1, 8)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
         value = _choice(self)
@@ -255,7 +270,7 @@ class OutcomeFilter(admin.SimpleListFilter):
     parameter_name = "outcome"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(name, name.capitalize()) for name in OUTCOMES]
+        return [(name, str(OUTCOME_LABELS[name])) for name in OUTCOMES]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
         value = _choice(self)
@@ -288,7 +303,7 @@ class ConversationAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["customer", "business_line", "agent"]
     search_fields = ["customer__name", "customer__email", "customer__external_id", "messages__body"]
-    search_help_text = "Customer name, email or external id, or any text said in the conversation."
+    search_help_text = gettext_lazy("Customer name, email or external id, or any text said in the conversation.")
     date_hierarchy = "started_at"
     actions = ["export_transcripts"]
     readonly_fields = ["transcript", "handled_by", "figures"]

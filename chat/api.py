@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import FileResponse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -49,7 +49,7 @@ from routing.selectors import queue_position, transfer_targets
 class IsAgent(BasePermission):
     """Agents only: supervisors and admins read transcripts in the admin, customers through their socket."""
 
-    message = "Only agents may read the history API."
+    message = gettext_lazy("Only agents may read the history API.")
     code = ErrorCode.NOT_AN_AGENT
 
     def has_permission(self, request: Request, view: APIView) -> bool:
@@ -178,7 +178,7 @@ class CustomerConversationsApi(APIView):
         agent = _requesting_agent(request)
         customer = history_customer_for_agent(agent_id=agent.pk, customer_id=customer_id)
         if customer is None:
-            raise NotFound("No such customer.")
+            raise NotFound(gettext("No such customer."))
         conversations = history_customer_conversations(agent_id=agent.pk, customer_id=customer.pk)
         customer_data = self.CustomerConversationsOutputSerializer.HistoryCustomerSerializer(customer).data
         return Response(
@@ -481,10 +481,10 @@ class AttachmentDownloadApi(APIView):
         elif files.link_signature_valid(attachment_id, request.query_params.get("sig", "")):
             participant = None
         else:
-            raise Refused(ErrorCode.FORBIDDEN, "The link is invalid or expired: sync for a new one.")
+            raise Refused(ErrorCode.FORBIDDEN, gettext("The link is invalid or expired: sync for a new one."))
         attachment = attachment_for_download(attachment_id=attachment_id, participant=participant)
         if attachment is None or (self.thumbnail and not attachment.thumbnail.name):
-            raise NotFound("No such attachment.")
+            raise NotFound(gettext("No such attachment."))
         if self.thumbnail:
             response = FileResponse(
                 attachment.thumbnail.open("rb"), filename=attachment.name, content_type=images.THUMBNAIL_CONTENT_TYPE

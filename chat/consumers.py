@@ -646,6 +646,7 @@ class AgentConsumer(ChatConsumer):
             "presence.set": self.handle_presence_set,
             "conversation.transfer": self.handle_transfer,
             "conversation.pick": self.handle_pick,
+            "conversation.answer": self.handle_answer,
         }
 
     async def on_authenticated(self) -> None:
@@ -781,6 +782,22 @@ class AgentConsumer(ChatConsumer):
         assigned = await database_sync_to_async(self._assigned_frame)(conversation_id, ref=ref)
         if assigned is not None:
             await self.send_frame(assigned)
+
+    async def handle_answer(self, frame: dict[str, Any], ref: Any) -> None:
+        """An answer to a missed conversation or a left message, from the missed list: no slot taken, nothing to
+        join (the conversation is closed once answered)."""
+        conversation_id = _field_int(frame, "conversation_id", minimum=1)
+        client_msg_id = _field_str(frame, "client_msg_id", max_length=64)
+        body = _field_body(frame)
+        answered = await events.call_and_publish(self._answer_and_load, conversation_id, client_msg_id, body)
+        await self.send_frame({**answered, "ref": ref})
+
+    def _answer_and_load(self, conversation_id: int, client_msg_id: str, body: str) -> dict[str, Any]:
+        answer = lifecycle.conversation_answer(
+            agent_id=self.agent.id, conversation_id=conversation_id, client_msg_id=client_msg_id, body=body
+        )
+        conversation = self._state_frame(conversation_id)["conversation"]
+        return {"type": "conversation.answered", "conversation": conversation, "message": message_payload(answer)}
 
     async def chat_leave(self, event: dict[str, Any]) -> None:
         """Transferred or requeued away from this agent: say so, then stop listening to it."""

@@ -4,6 +4,7 @@
                  │  ▲               │
                  │  └──requeue, transfer to a line──┘   (active -> active: transfer to an agent, reassign)
                  └──wait timeout, leave a message──> missed ──pick (assign)──> active
+                                                         └──answer──> closed (answered, never active)
 
 Each function applies one change to a conversation whose row the caller has locked (`chat.locks`; the agent's
 too when one is given), says it in the transcript (a system message), and tells the sockets on commit
@@ -369,6 +370,63 @@ def _missed_notify_on_commit(conversation: Conversation) -> None:
     frame = events.frame_event({"type": "conversation.missed", "conversation_id": conversation.id})
     for agent_id in Agent.objects.filter(business_lines__id=conversation.business_line_id).values_list("id", flat=True):
         events.publish_on_commit(events.agent_group(agent_id), frame)
+
+
+# Answer from the missed list
+
+
+def conversation_answer(*, agent_id: int, conversation_id: int, client_msg_id: str, body: str) -> Message:
+    """An agent of the line answers a missed conversation or a left message from the missed list, without taking it.
+
+    The answer is stored in the conversation, which closes as `answered` (a system event after it) and so leaves
+    every agent's missed list at once. It is never active, so it never counts toward anyone's load: an agent with
+    no room answers too. The customer reads the answer when they come back (their socket brings their latest
+    conversation when an agent answered it), or live when connected; a customer who has left and whose email is
+    known gets it by email (`hooks.missed_answered`). One answer per conversation: after another agent's answer or
+    a pick it is `already_answered`; the same `client_msg_id` again returns the stored answer.
+    """
+    if not body.strip():
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("body must be a non-empty string"))
+    if len(body) > settings.CHAT_MAX_BODY_CHARS:
+        raise ChatError(ErrorCode.BODY_TOO_LONG, f"body is longer than {settings.CHAT_MAX_BODY_CHARS} characters")
+    participant = Participant(kind="agent", id=agent_id)
+    with locks.transaction():
+        conversation = locks.conversation_for(participant, conversation_id)
+        sent_before = Message.objects.filter(
+            conversation_id=conversation.id, sender=Sender.AGENT, agent_id=agent_id, client_msg_id=client_msg_id
+        ).first()
+        if sent_before is not None:
+            return sent_before
+        if conversation.status != ConversationStatus.MISSED:
+            if conversation.answers_by_email:
+                raise ChatError(ErrorCode.ALREADY_ANSWERED, gettext("Another agent has already answered or taken it"))
+            raise ChatError(ErrorCode.NOT_FOUND, gettext("This conversation is not in the missed list"))
+        if Conversation.objects.filter(customer_id=conversation.customer_id, status__in=OPEN_STATUSES).exists():
+            raise ChatError(
+                ErrorCode.AGENT_UNAVAILABLE, gettext("The customer is in a conversation now: answer them there")
+            )
+        answer = message_append(
+            conversation=conversation, sender=Sender.AGENT, body=body, agent_id=agent_id, client_msg_id=client_msg_id
+        )
+        if answer is None:
+            raise ChatError(ErrorCode.INVALID_FIELD, gettext("client_msg_id was already used in this conversation"))
+        conversation.agent_id = agent_id
+        if agent_id not in conversation.handler_ids:
+            conversation.handler_ids = [*conversation.handler_ids, agent_id]
+        conversation.save(update_fields=["agent", "handler_ids"])
+        _end(
+            conversation,
+            status=ConversationStatus.CLOSED,
+            reason=CloseReason.ANSWERED,
+            event="closed",
+            body="An agent answered your message.",
+            params={"by": "answer"},
+        )
+        # Emailed to a customer who has left; a connected one reads it in the widget, which loads the conversation.
+        hooks.missed_answered(conversation_id=conversation.id)
+        events.publish_on_commit(events.customer_group(conversation.customer_id), events.join_event(conversation.id))
+    logger.info("conversation %s answered from the missed list by agent %s", conversation.id, agent_id)
+    return answer
 
 
 # Leave a message

@@ -6,76 +6,117 @@ from django.core.files.storage import Storage, storages
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from customers.models import Channel
 
 
 class ConversationStatus(models.TextChoices):
-    WAITING = "waiting", "Waiting"
-    ACTIVE = "active", "Active"
-    CLOSED = "closed", "Closed"
-    MISSED = "missed", "Missed"
+    WAITING = "waiting", _("Waiting")
+    ACTIVE = "active", _("Active")
+    CLOSED = "closed", _("Closed")
+    MISSED = "missed", _("Missed")
 
 
 OPEN_STATUSES = (ConversationStatus.WAITING, ConversationStatus.ACTIVE)
 
 
 class CloseReason(models.TextChoices):
-    CUSTOMER = "customer", "Closed by the customer"
-    AGENT = "agent", "Closed by the agent"
-    IDLE = "idle", "Customer silent too long"
-    WAIT_TIMEOUT = "wait_timeout", "Nobody free in time"
-    OFFLINE = "offline", "Left a message outside business hours"
+    CUSTOMER = "customer", _("Closed by the customer")
+    AGENT = "agent", _("Closed by the agent")
+    IDLE = "idle", _("Customer silent too long")
+    WAIT_TIMEOUT = "wait_timeout", _("Nobody free in time")
+    OFFLINE = "offline", _("Left a message outside business hours")
+    ANSWERED = "answered", _("Answered from the missed list")
 
 
 class Conversation(models.Model):
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="conversations")
-    business_line = models.ForeignKey("routing.BusinessLine", on_delete=models.PROTECT, related_name="conversations")
-    channel = models.CharField(max_length=8, choices=Channel.choices)
-    status = models.CharField(max_length=8, choices=ConversationStatus.choices, default=ConversationStatus.WAITING)
-    agent = models.ForeignKey(
-        "agents.Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="conversations"
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="conversations", verbose_name=_("customer")
     )
-    priority = models.SmallIntegerField(default=0, help_text="Higher is served first; then oldest first.")
-    started_at = models.DateTimeField(default=timezone.now)
+    business_line = models.ForeignKey(
+        "routing.BusinessLine", on_delete=models.PROTECT, related_name="conversations", verbose_name=_("business line")
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices, verbose_name=_("channel"))
+    status = models.CharField(
+        max_length=8, choices=ConversationStatus.choices, default=ConversationStatus.WAITING, verbose_name=_("status")
+    )
+    agent = models.ForeignKey(
+        "agents.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="conversations",
+        verbose_name=_("agent"),
+    )
+    priority = models.SmallIntegerField(
+        default=0, help_text=_("Higher is served first; then oldest first."), verbose_name=_("priority")
+    )
+    started_at = models.DateTimeField(default=timezone.now, verbose_name=_("started at"))
     queued_at = models.DateTimeField(
-        default=timezone.now, help_text="Its place in the waiting queue; a requeued conversation keeps its start time."
+        default=timezone.now,
+        help_text=_("Its place in the waiting queue; a requeued conversation keeps its start time."),
+        verbose_name=_("queued at"),
     )
     waiting_since = models.DateTimeField(
-        default=timezone.now, help_text="When it last entered the waiting queue: the wait timeout counts from here."
+        default=timezone.now,
+        help_text=_("When it last entered the waiting queue: the wait timeout counts from here."),
+        verbose_name=_("waiting since"),
     )
-    assigned_at = models.DateTimeField(null=True, blank=True, help_text="Its current agent's assignment.")
+    assigned_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Its current agent's assignment."), verbose_name=_("assigned at")
+    )
     first_assigned_at = models.DateTimeField(
-        null=True, blank=True, help_text="Its first assignment, kept through transfers and requeues (reports' wait)."
+        null=True,
+        blank=True,
+        help_text=_("Its first assignment, kept through transfers and requeues (reports' wait)."),
+        verbose_name=_("first assigned at"),
     )
     first_agent_reply_at = models.DateTimeField(
-        null=True, blank=True, help_text="An agent's first message, no system event nor internal note (first response)."
+        null=True,
+        blank=True,
+        help_text=_("An agent's first message, no system event nor internal note (first response)."),
+        verbose_name=_("first agent reply at"),
     )
     missed_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the wait timeout ended it, kept when an agent picks it later (missed)."
+        null=True,
+        blank=True,
+        help_text=_("When the wait timeout ended it, kept when an agent picks it later (missed)."),
+        verbose_name=_("missed at"),
     )
     handler_ids = ArrayField(
         models.IntegerField(),
         default=list,
         blank=True,
-        help_text="Every agent it was assigned to, in the order they got it (exports credit each of them).",
+        help_text=_("Every agent it was assigned to, in the order they got it (exports credit each of them)."),
+        verbose_name=_("handler ids"),
     )
-    last_customer_message_at = models.DateTimeField(null=True, blank=True)
-    last_agent_message_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    close_reason = models.CharField(max_length=16, choices=CloseReason.choices, blank=True)
-    rating = models.PositiveSmallIntegerField(null=True, blank=True)
-    rating_comment = models.TextField(blank=True)
-    last_seq = models.PositiveIntegerField(default=0, help_text="Sequence number of the newest message.")
+    last_customer_message_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last customer message at"))
+    last_agent_message_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last agent message at"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
+    close_reason = models.CharField(
+        max_length=16, choices=CloseReason.choices, blank=True, verbose_name=_("close reason")
+    )
+    rating = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("rating"))
+    rating_comment = models.TextField(blank=True, verbose_name=_("rating comment"))
+    last_seq = models.PositiveIntegerField(
+        default=0, help_text=_("Sequence number of the newest message."), verbose_name=_("last seq")
+    )
     answers_by_email = models.BooleanField(
         default=False,
-        help_text="It was missed or is a left message: agents' later answers are emailed to a customer who left.",
+        help_text=_("It was missed or is a left message: agents' later answers are emailed to a customer who left."),
+        verbose_name=_("answers by email"),
     )
     answers_emailed_seq = models.PositiveIntegerField(
-        default=0, help_text="Agents' answers up to this seq were emailed to the customer (or seen live)."
+        default=0,
+        help_text=_("Agents' answers up to this seq were emailed to the customer (or seen live)."),
+        verbose_name=_("answers emailed seq"),
     )
 
     class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
         ordering = ["-started_at", "-id"]
         permissions = [("export_transcript", "Can export transcripts as CSV")]
         constraints = [
@@ -131,23 +172,37 @@ class Conversation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Conversation #{self.pk}"
+        return gettext("Conversation #%(id)s") % {"id": self.pk}
 
 
 class Sender(models.TextChoices):
-    CUSTOMER = "customer", "Customer"
-    AGENT = "agent", "Agent"
-    SYSTEM = "system", "System"
+    CUSTOMER = "customer", _("Customer")
+    AGENT = "agent", _("Agent")
+    SYSTEM = "system", _("System")
 
 
 class Message(models.Model):
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
-    seq = models.PositiveIntegerField(help_text="Gap-free position within the conversation, from 1.")
-    sender = models.CharField(max_length=8, choices=Sender.choices)
-    agent = models.ForeignKey("agents.Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="messages")
-    body = models.TextField(blank=True)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages", verbose_name=_("conversation")
+    )
+    seq = models.PositiveIntegerField(
+        help_text=_("Gap-free position within the conversation, from 1."), verbose_name=_("seq")
+    )
+    sender = models.CharField(max_length=8, choices=Sender.choices, verbose_name=_("sender"))
+    agent = models.ForeignKey(
+        "agents.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("agent"),
+    )
+    body = models.TextField(blank=True, verbose_name=_("body"))
     event = models.CharField(
-        max_length=32, blank=True, help_text="For system messages: what happened (assigned, closed, ...)."
+        max_length=32,
+        blank=True,
+        help_text=_("For system messages: what happened (assigned, closed, ...)."),
+        verbose_name=_("event"),
     )
     author_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -155,17 +210,25 @@ class Message(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="Who wrote a message no agent and no customer wrote: a supervisor's whisper.",
+        help_text=_("Who wrote a message no agent and no customer wrote: a supervisor's whisper."),
+        verbose_name=_("author user"),
     )
     params = models.JSONField(
-        default=dict, blank=True, help_text="For system messages: who and where (agent, by, line), for their text."
+        default=dict,
+        blank=True,
+        help_text=_("For system messages: who and where (agent, by, line), for their text."),
+        verbose_name=_("params"),
     )
-    client_msg_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (null: unique per sender only when given)
-    is_internal_note = models.BooleanField(default=False, help_text="Seen by agents only.")
-    attachment = models.FileField(upload_to="attachments/%Y/%m/", null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True, verbose_name=_("client msg id"))  # noqa: DJ001 (null: unique per sender only when given)
+    is_internal_note = models.BooleanField(
+        default=False, help_text=_("Seen by agents only."), verbose_name=_("is internal note")
+    )
+    attachment = models.FileField(upload_to="attachments/%Y/%m/", null=True, blank=True, verbose_name=_("attachment"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["conversation_id", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique_per_conversation"),
@@ -193,24 +256,52 @@ def attachment_storage() -> Storage:
 class Attachment(models.Model):
     """A file uploaded into a conversation; sent once, with one message of its uploader (null until then)."""
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="attachments")
-    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
-    uploader = models.CharField(max_length=8, choices=[(Sender.CUSTOMER, "Customer"), (Sender.AGENT, "Agent")])
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("conversation")
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("message")
+    )
+    uploader = models.CharField(
+        max_length=8, choices=[(Sender.CUSTOMER, _("Customer")), (Sender.AGENT, _("Agent"))], verbose_name=_("uploader")
+    )
     agent = models.ForeignKey(
-        "agents.Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="attachments"
+        "agents.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="attachments",
+        verbose_name=_("agent"),
     )
-    name = models.CharField(max_length=255, help_text="The uploaded file's name, cleaned: shown and offered.")
-    content_type = models.CharField(max_length=100, help_text="Decided from the content, never from the name.")
-    size = models.PositiveBigIntegerField()
-    file = models.FileField(storage=attachment_storage, upload_to="attachments/%Y/%m/", max_length=255)
-    width = models.PositiveIntegerField(null=True, blank=True, help_text="Images: pixels, upright.")
-    height = models.PositiveIntegerField(null=True, blank=True, help_text="Images: pixels, upright.")
+    name = models.CharField(
+        max_length=255, help_text=_("The uploaded file's name, cleaned: shown and offered."), verbose_name=_("name")
+    )
+    content_type = models.CharField(
+        max_length=100, help_text=_("Decided from the content, never from the name."), verbose_name=_("content type")
+    )
+    size = models.PositiveBigIntegerField(verbose_name=_("size"))
+    file = models.FileField(
+        storage=attachment_storage, upload_to="attachments/%Y/%m/", max_length=255, verbose_name=_("file")
+    )
+    width = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Images: pixels, upright."), verbose_name=_("width")
+    )
+    height = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Images: pixels, upright."), verbose_name=_("height")
+    )
     thumbnail = models.FileField(
-        storage=attachment_storage, upload_to="attachments/%Y/%m/", max_length=255, blank=True, default=""
+        storage=attachment_storage,
+        upload_to="attachments/%Y/%m/",
+        max_length=255,
+        blank=True,
+        default="",
+        verbose_name=_("thumbnail"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(

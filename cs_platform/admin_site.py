@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import conditional_escape
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 
 from agents.selectors import agent_for_user, is_supervisor
@@ -32,7 +33,11 @@ class AdminSite(admin.AdminSite):
             try:
                 login_attempt_record(username=request.POST.get("username", ""), address=client_address(request))
             except LoginThrottled as exc:
-                context = {**self.each_context(request), "title": "Too many login attempts", "message": str(exc)}
+                context = {
+                    **self.each_context(request),
+                    "title": gettext("Too many login attempts"),
+                    "message": str(exc),
+                }
                 response = TemplateResponse(request, "admin/login_throttled.html", context, status=429)
                 response["Retry-After"] = str(exc.retry_after)
                 return response
@@ -54,10 +59,15 @@ class AdminSite(admin.AdminSite):
         app_list = super().get_app_list(request, app_label)
         if app_label is None and is_supervisor(user=request.user):
             monitor_url = reverse("monitor-page")
-            page = {"name": "Live monitor", "object_name": "LiveMonitor", "admin_url": monitor_url, "add_url": None}
+            page = {
+                "name": gettext("Live monitor"),
+                "object_name": "LiveMonitor",
+                "admin_url": monitor_url,
+                "add_url": None,
+            }
             app_list.append(
                 {
-                    "name": "Supervision",
+                    "name": gettext("Supervision"),
                     "app_label": "supervision",
                     "app_url": monitor_url,
                     "has_module_perms": True,

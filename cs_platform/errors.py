@@ -22,6 +22,7 @@ class ErrorCode(StrEnum):
     CONVERSATION_OPEN = "conversation_open"
     NOT_ASSIGNED = "not_assigned"
     AGENT_UNAVAILABLE = "agent_unavailable"
+    ALREADY_ANSWERED = "already_answered"
     UNAUTHENTICATED = "unauthenticated"
     ORIGIN_FORBIDDEN = "origin_forbidden"
     TOO_MANY_CONNECTIONS = "too_many_connections"

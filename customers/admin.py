@@ -63,7 +63,7 @@ class CustomerAdmin(AuditedModelAdmin):
     @admin.display(description=gettext_lazy("Conversations"))
     def conversations_link(self, obj: Customer) -> str:
         url = reverse("admin:chat_conversation_changelist")
-        return format_html('<a href="{}?customer__id__exact={}">Transcripts</a>', url, obj.pk)
+        return format_html('<a href="{}?customer__id__exact={}">{}</a>', url, obj.pk, gettext("Transcripts"))
 
     def get_fields(self, request: HttpRequest, obj: Customer | None = None):
         """The visitor token is an anonymous customer's credential: only superusers see it."""

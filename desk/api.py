@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
@@ -24,12 +25,13 @@ from cs_platform.errors import ErrorCode
 from cs_platform.rest import REFUSAL_STATUS, ErrorSerializer, Refused
 from desk import selectors, services
 from desk.errors import DeskError
-from desk.models import CannedAttachment, CannedReply, CustomerNote, Label
+from desk.models import CannedAttachment, CannedReply
+from desk.payloads import label_payload, note_payload
 from reports.selectors import business_line_by_key
 
 
 class IsAgentOrSupervisor(BasePermission):
-    message = "Only agents and supervisors keep canned replies."
+    message = gettext_lazy("Only agents and supervisors keep canned replies.")
     code = ErrorCode.NOT_AN_AGENT
 
     def has_permission(self, request: Request, view: APIView) -> bool:
@@ -153,7 +155,7 @@ class CannedRepliesApi(APIView):
                 selectors.conversation_for_agent(agent_id=agent.pk, conversation_id=conversation_id) if agent else None
             )
             if agent is None or conversation is None:
-                raise NotFound("No such conversation.")
+                raise NotFound(gettext("No such conversation."))
             variables = selectors.canned_reply_variables(conversation=conversation, agent=agent)
         replies = selectors.canned_replies_search(
             user=request.user,
@@ -189,7 +191,7 @@ class CannedRepliesApi(APIView):
         if key:
             line = business_line_by_key(key=key)
             if line is None:
-                raise ValidationError({"business_line": ["No business line has this key."]})
+                raise ValidationError({"business_line": [gettext("No business line has this key.")]})
         try:
             reply = services.canned_reply_create(
                 user=request.user,
@@ -341,10 +343,6 @@ class LabelSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
-def label_payload(label: Label) -> dict[str, Any]:
-    return {"id": label.pk, "name": label.name}
-
-
 class ConversationLabelsApi(APIView):
     """A conversation's labels, and those its business line offers (kept by supervisors in the admin)."""
 
@@ -375,7 +373,7 @@ class ConversationLabelsApi(APIView):
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = selectors.conversation_for_agent(agent_id=_agent(request).pk, conversation_id=conversation_id)
         if conversation is None:
-            raise NotFound("No such conversation.")
+            raise NotFound(gettext("No such conversation."))
         return self._answer(conversation.pk, conversation.business_line_id)
 
     @extend_schema(
@@ -417,15 +415,6 @@ class NoteSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-def note_payload(note: CustomerNote) -> dict[str, Any]:
-    return {
-        "id": note.pk,
-        "body": note.body,
-        "author": {"id": note.author_id, "name": note.author.display_name},
-        "created_at": note.created_at.isoformat(),
-    }
-
-
 class CustomerNotesApi(APIView):
     """Notes about a customer, for every agent who may see them; never shown to the customer."""
 
@@ -447,7 +436,7 @@ class CustomerNotesApi(APIView):
     def get(self, request: Request, customer_id: int) -> Response:
         notes = selectors.customer_notes(agent_id=_agent(request).pk, customer_id=customer_id)
         if notes is None:
-            raise NotFound("No such customer.")
+            raise NotFound(gettext("No such customer."))
         return Response({"notes": [note_payload(note) for note in notes]})
 
     @extend_schema(
@@ -468,6 +457,56 @@ class CustomerNotesApi(APIView):
         except DeskError as error:
             raise _refusal(error) from error
         return Response(note_payload(note), status=status.HTTP_201_CREATED)
+
+
+class CustomerNoteApi(APIView):
+    """One note about a customer: its author changes or removes it."""
+
+    permission_classes = [IsAgent]
+
+    class NoteUpdateSerializer(serializers.Serializer):
+        body = serializers.CharField(max_length=4000)
+
+    @extend_schema(
+        operation_id="customer_note_update",
+        tags=["workbench"],
+        summary="Change a note about a customer",
+        description="Your own notes only (`403 permission_denied` for a colleague's).",
+        parameters=[
+            OpenApiParameter("customer_id", int, OpenApiParameter.PATH),
+            OpenApiParameter("note_id", int, OpenApiParameter.PATH),
+        ],
+        request=NoteUpdateSerializer,
+        responses={200: NoteSerializer, **ERRORS},
+    )
+    def patch(self, request: Request, customer_id: int, note_id: int) -> Response:
+        data = self.NoteUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            note = services.customer_note_update(
+                agent_id=_agent(request).pk, customer_id=customer_id, note_id=note_id, body=data.validated_data["body"]
+            )
+        except DeskError as error:
+            raise _refusal(error) from error
+        return Response(note_payload(note))
+
+    @extend_schema(
+        operation_id="customer_note_delete",
+        tags=["workbench"],
+        summary="Remove a note about a customer",
+        description="Your own notes only (`403 permission_denied` for a colleague's).",
+        parameters=[
+            OpenApiParameter("customer_id", int, OpenApiParameter.PATH),
+            OpenApiParameter("note_id", int, OpenApiParameter.PATH),
+        ],
+        responses={204: None, **ERRORS},
+    )
+    def delete(self, request: Request, customer_id: int, note_id: int) -> Response:
+        try:
+            services.customer_note_delete(agent_id=_agent(request).pk, customer_id=customer_id, note_id=note_id)
+        except DeskError as error:
+            raise _refusal(error) from error
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # Search
@@ -508,7 +547,7 @@ class SearchApi(APIView):
         data.is_valid(raise_exception=True)
         query = selectors.search_query_parse(data.validated_data["q"])
         if query is None:
-            raise ValidationError({"q": ["Nothing to search for."]})
+            raise ValidationError({"q": [gettext("Nothing to search for.")]})
         hits = selectors.conversations_search(agent_id=_agent(request).pk, query=query)
         return Response(
             {"results": [{"conversation": conversation_payload(h.conversation), "snippet": h.snippet} for h in hits]}

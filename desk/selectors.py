@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
@@ -19,7 +20,9 @@ from agents.selectors import agent_for_user, is_supervisor
 from chat.models import Conversation
 from chat.permissions import Participant, visible_conversations
 from chat.selectors import history_customer_for_agent
+from customers.models import Customer
 from desk.models import CannedReply, CustomerNote, Label
+from desk.payloads import label_payload, note_payload
 
 # Canned replies
 
@@ -93,6 +96,18 @@ def labels_of_conversation(*, conversation_id: int) -> list[Label]:
     return list(Label.objects.filter(conversations__id=conversation_id).order_by("name", "id"))
 
 
+def conversation_labels_frame(*, conversation_id: int) -> tuple[int, dict[str, Any]] | None:
+    """The `conversation.labels` frame as committed, and the business line whose agents see the conversation now
+    (after a transfer, the new line's); None when the conversation is gone."""
+    business_line_id = (
+        Conversation.objects.filter(id=conversation_id).values_list("business_line_id", flat=True).first()
+    )
+    if business_line_id is None:
+        return None
+    labels = [label_payload(label) for label in labels_of_conversation(conversation_id=conversation_id)]
+    return business_line_id, {"type": "conversation.labels", "conversation_id": conversation_id, "labels": labels}
+
+
 def conversation_for_agent(*, agent_id: int, conversation_id: int) -> Conversation | None:
     """A conversation of the agent's business lines, with its customer and line; None for any other."""
     return (
@@ -113,6 +128,16 @@ def customer_notes(*, agent_id: int, customer_id: int) -> list[CustomerNote] | N
     return list(
         CustomerNote.objects.filter(customer_id=customer_id).select_related("author").order_by("-created_at", "-id")
     )
+
+
+def customer_notes_frame(*, customer_id: int) -> tuple[list[int], dict[str, Any]]:
+    """The `customer.notes` frame as committed (newest first), and the business lines whose agents may see the
+    customer: theirs, and every line one of their conversations is in (transferred there)."""
+    line_ids = set(Customer.objects.filter(id=customer_id).values_list("business_line_id", flat=True))
+    line_ids.update(Conversation.objects.filter(customer_id=customer_id).values_list("business_line_id", flat=True))
+    notes = CustomerNote.objects.filter(customer_id=customer_id).select_related("author").order_by("-created_at", "-id")
+    frame = {"type": "customer.notes", "customer_id": customer_id, "notes": [note_payload(note) for note in notes]}
+    return sorted(line_ids), frame
 
 
 # Search

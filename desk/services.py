@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -17,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from agents.selectors import agent_for_user, is_supervisor
-from chat import files
+from chat import events, files
 from chat.errors import ChatError
 from chat.models import Attachment
 from chat.permissions import Participant
@@ -31,6 +32,8 @@ from desk.selectors import (
     canned_replies_visible,
     canned_reply_editable,
     conversation_for_agent,
+    conversation_labels_frame,
+    customer_notes_frame,
 )
 from routing.models import BusinessLine
 
@@ -234,19 +237,77 @@ def conversation_labels_set(*, agent_id: int, conversation_id: int, label_ids: l
         )
     with transaction.atomic():
         conversation.labels.set(labels)
+        transaction.on_commit(partial(_labels_publish, conversation.pk))
     logger.info("conversation %s labels set to %s by agent %s", conversation_id, sorted(wanted), agent_id)
     return sorted(labels, key=lambda label: (label.name, label.pk))
+
+
+def _note_body(body: str) -> str:
+    body = body.strip()
+    if not body or len(body) > NOTE_MAX:
+        raise DeskError(
+            ErrorCode.INVALID_FIELD, gettext("A note is 1 to %(max)s characters.") % {"max": NOTE_MAX}, field="body"
+        )
+    return body
 
 
 def customer_note_add(*, agent_id: int, customer_id: int, body: str) -> CustomerNote:
     """A note on a customer the agent may see, for every agent who may see them."""
     if history_customer_for_agent(agent_id=agent_id, customer_id=customer_id) is None:
         raise DeskError(ErrorCode.NOT_FOUND, gettext("No such customer."))
-    body = body.strip()
-    if not body or len(body) > NOTE_MAX:
-        raise DeskError(
-            ErrorCode.INVALID_FIELD, gettext("A note is 1 to %(max)s characters.") % {"max": NOTE_MAX}, field="body"
-        )
-    note = CustomerNote.objects.create(customer_id=customer_id, author_id=agent_id, body=body)
+    body = _note_body(body)
+    with transaction.atomic():
+        note = CustomerNote.objects.create(customer_id=customer_id, author_id=agent_id, body=body)
+        transaction.on_commit(partial(_notes_publish, customer_id))
     logger.info("note %s on customer %s by agent %s", note.pk, customer_id, agent_id)
     return note
+
+
+def _own_note(*, agent_id: int, customer_id: int, note_id: int) -> CustomerNote:
+    """A note on a customer the agent may see (`not_found` otherwise), written by them: every agent of the line
+    reads a note, only its author changes or removes it (`permission_denied`)."""
+    if history_customer_for_agent(agent_id=agent_id, customer_id=customer_id) is None:
+        raise DeskError(ErrorCode.NOT_FOUND, gettext("No such note."))
+    note = CustomerNote.objects.select_related("author").filter(pk=note_id, customer_id=customer_id).first()
+    if note is None:
+        raise DeskError(ErrorCode.NOT_FOUND, gettext("No such note."))
+    if note.author_id != agent_id:
+        raise DeskError(ErrorCode.PERMISSION_DENIED, gettext("Only its author changes or removes a note."))
+    return note
+
+
+def customer_note_update(*, agent_id: int, customer_id: int, note_id: int, body: str) -> CustomerNote:
+    """The author rewrites their note; it keeps its place (`created_at`)."""
+    note = _own_note(agent_id=agent_id, customer_id=customer_id, note_id=note_id)
+    note.body = _note_body(body)
+    with transaction.atomic():
+        note.save(update_fields=["body"])
+        transaction.on_commit(partial(_notes_publish, customer_id))
+    logger.info("note %s on customer %s changed by agent %s", note.pk, customer_id, agent_id)
+    return note
+
+
+def customer_note_delete(*, agent_id: int, customer_id: int, note_id: int) -> None:
+    note = _own_note(agent_id=agent_id, customer_id=customer_id, note_id=note_id)
+    with transaction.atomic():
+        note.delete()
+        transaction.on_commit(partial(_notes_publish, customer_id))
+    logger.info("note %s on customer %s removed by agent %s", note_id, customer_id, agent_id)
+
+
+# What the line's agents see live. Each frame is read once committed, so the last one any socket gets holds the
+# latest state even when two agents change the same labels or notes at once.
+
+
+def _labels_publish(conversation_id: int) -> None:
+    """Every socket of the agents of the conversation's (current) business line hears its labels."""
+    found = conversation_labels_frame(conversation_id=conversation_id)
+    if found is not None:
+        business_line_id, frame = found
+        events.publish(events.line_agents_group(business_line_id), events.frame_event(frame))
+
+
+def _notes_publish(customer_id: int) -> None:
+    """Every socket of the agents who may see the customer hears the notes on them."""
+    line_ids, frame = customer_notes_frame(customer_id=customer_id)
+    events.publish_many([(events.line_agents_group(line_id), events.frame_event(frame)) for line_id in line_ids])

@@ -6,6 +6,7 @@ from desk.api import (
     CannedReplyApi,
     CannedReplyUseApi,
     ConversationLabelsApi,
+    CustomerNoteApi,
     CustomerNotesApi,
     SearchApi,
 )
@@ -17,5 +18,6 @@ urlpatterns = [
     path("canned-replies/<int:reply_id>/use/", CannedReplyUseApi.as_view(), name="canned-reply-use"),
     path("conversations/<int:conversation_id>/labels/", ConversationLabelsApi.as_view(), name="conversation-labels"),
     path("customers/<int:customer_id>/notes/", CustomerNotesApi.as_view(), name="customer-notes"),
+    path("customers/<int:customer_id>/notes/<int:note_id>/", CustomerNoteApi.as_view(), name="customer-note"),
     path("search/", SearchApi.as_view(), name="conversations-search"),
 ]

@@ -22,6 +22,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.files.storage import Storage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -81,12 +82,14 @@ def customer_erase(
     if not reason:
         raise ErasureRefused(
             ErrorCode.REASON_REQUIRED,
-            "Say why the customer is erased (their request, a ticket number): it is kept in the audit log.",
+            gettext("Say why the customer is erased (their request, a ticket number): it is kept in the audit log."),
         )
     with locks.transaction():
         customer = locks.customer(customer_id=customer_id)
         if customer is None:
-            raise ErasureRefused(ErrorCode.CUSTOMER_NOT_FOUND, f"There is no customer {customer_id}.")
+            raise ErasureRefused(
+                ErrorCode.CUSTOMER_NOT_FOUND, gettext("There is no customer %(id)s.") % {"id": customer_id}
+            )
         conversations = [
             (conversation.id, conversation.status)
             for conversation in locks.customer_conversations(customer_id=customer_id)
@@ -95,8 +98,11 @@ def customer_erase(
         if still_open:
             raise ErasureRefused(
                 ErrorCode.CUSTOMER_HAS_OPEN_CONVERSATION,
-                f"Customer {customer_id} is in an open conversation (#{still_open[0]}): erase them once it has "
-                "ended (closed by the agent or the customer, or by a timeout).",
+                gettext(
+                    "Customer %(id)s is in an open conversation (#%(conversation)s): erase them once it has ended "
+                    "(closed by the agent or the customer, or by a timeout)."
+                )
+                % {"id": customer_id, "conversation": still_open[0]},
             )
         deleted = _transcripts_delete(conversation_ids=[conversation_id for conversation_id, _ in conversations])
         deleted += _customers_delete(customer_ids=[customer_id])

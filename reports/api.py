@@ -15,6 +15,7 @@ from typing import Any
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
@@ -48,7 +49,7 @@ from routing.models import BusinessLine
 
 
 class IsSupervisor(BasePermission):
-    message = "Only supervisors may read reports and the monitor."
+    message = gettext_lazy("Only supervisors may read reports and the monitor.")
     code = ErrorCode.NOT_A_SUPERVISOR
 
     def has_permission(self, request: Request, view: APIView) -> bool:
@@ -97,10 +98,10 @@ class SupervisorApi(APIView):
     def business_line(self, request: Request) -> BusinessLine:
         key = request.query_params.get("business_line", "")
         if not key:
-            raise ValidationError({"business_line": ["This parameter is required."]})
+            raise ValidationError({"business_line": [gettext("This parameter is required.")]})
         line = business_line_by_key(key=key)
         if line is None:
-            raise NotFound("Unknown business line.", code=ErrorCode.BUSINESS_LINE_NOT_FOUND)
+            raise NotFound(gettext("Unknown business line."), code=ErrorCode.BUSINESS_LINE_NOT_FOUND)
         return line
 
     def period(self, request: Request) -> Period:
@@ -109,7 +110,7 @@ class SupervisorApi(APIView):
         since = _moment(request, "since", zone)
         until = _moment(request, "until", zone)
         if until <= since:
-            raise ValidationError({"until": ["Must be after since."]})
+            raise ValidationError({"until": [gettext("Must be after since.")]})
         return Period(
             business_line=line, since=since, until=until, business_hours_only=_flag(request, "business_hours_only")
         )
@@ -121,7 +122,7 @@ FLAG_VALUES = {"": False, "0": False, "false": False, "1": True, "true": True}
 def _flag(request: Request, name: str) -> bool:
     text = request.query_params.get(name, "").lower()
     if text not in FLAG_VALUES:
-        raise ValidationError({name: ["Must be true or false."]})
+        raise ValidationError({name: [gettext("Must be true or false.")]})
     return FLAG_VALUES[text]
 
 
@@ -135,7 +136,7 @@ def _moment(request: Request, name: str, zone: zoneinfo.ZoneInfo) -> datetime:
     """A date (its midnight) or a date-time; without an offset it is the business line's local time."""
     text = request.query_params.get(name, "")
     if not text:
-        raise ValidationError({name: ["This parameter is required."]})
+        raise ValidationError({name: [gettext("This parameter is required.")]})
     try:
         moment = parse_datetime(text)
         day: date | None = None if moment is not None else parse_date(text)
@@ -144,7 +145,7 @@ def _moment(request: Request, name: str, zone: zoneinfo.ZoneInfo) -> datetime:
     if day is not None:
         moment = datetime.combine(day, time())
     if moment is None:
-        raise ValidationError({name: ["Not an ISO 8601 date or date-time."]})
+        raise ValidationError({name: [gettext("Not an ISO 8601 date or date-time.")]})
     return timezone.make_aware(moment, zone) if timezone.is_naive(moment) else moment
 
 

@@ -1,8 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class ReportsConfig(AppConfig):
     name = "reports"
+    verbose_name = gettext_lazy("Reports: figures and the live monitor")
 
     def ready(self) -> None:
         """The live monitor hears what chat announces after a commit (reports/floor.py)."""

@@ -3,15 +3,17 @@
 import base64
 import io
 from collections.abc import Sequence
+from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import QuerySet
+from django.db.models import ForeignKey, QuerySet
 from django.http import HttpRequest
 from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_lazy
 from PIL import Image, UnidentifiedImageError
 
@@ -74,11 +76,18 @@ class TeamMemberInline(admin.TabularInline):
     model = Agent.business_lines.through
     extra = 0
     autocomplete_fields = ["agent"]
-    verbose_name = "team member"
-    verbose_name_plural = "team"
+    verbose_name = gettext_lazy("team member")
+    verbose_name_plural = gettext_lazy("team")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("agent")
+
+    def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
+        """Django's own model for the relation names its column after the field ("agent"), in no language: the
+        column is labelled with the agent model's name, translated."""
+        if db_field.name == "agent":
+            kwargs["label"] = capfirst(Agent._meta.verbose_name)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(BusinessLine)
@@ -145,7 +154,7 @@ class BusinessLineAdmin(AuditedModelAdmin):
     def team_picture_shown(self, obj: BusinessLine) -> SafeString | str:
         if not obj.team_picture:
             return "-"
-        return format_html('<img src="{}" alt="Team picture" width="64" height="64">', obj.team_picture)
+        return format_html('<img src="{}" alt="{}" width="64" height="64">', obj.team_picture, gettext("Team picture"))
 
     @admin.display(description=gettext_lazy("Preview"))
     def widget_preview(self, obj: BusinessLine) -> SafeString | str:
@@ -154,8 +163,8 @@ class BusinessLineAdmin(AuditedModelAdmin):
         if obj.pk is None:
             return gettext("Save the business line to preview its widget.")
         return format_html(
-            '<p class="help">The launcher in the corner of this page is the widget as customers see it.</p>'
-            '<script src="{}" data-business-line="{}" data-preview="1" defer></script>',
+            '<p class="help">{}</p><script src="{}" data-business-line="{}" data-preview="1" defer></script>',
+            gettext("The launcher in the corner of this page is the widget as customers see it."),
             static("widget/widget.js"),
             obj.key,
         )

@@ -53,7 +53,7 @@ from chat.services import attachment_upload
 from cs_platform.asgi import application
 from customers.models import Customer
 from customers.services import customer_token_issue
-from desk.models import CannedAttachment, CannedReply, Label
+from desk.models import CannedAttachment, CannedReply, CustomerNote, Label
 from routing.models import BusinessLine
 from routing.services import conversation_transfer
 from tests.attachment_storage import attachment_storage, tiny_png
@@ -379,6 +379,31 @@ REST_MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
         R403_AGENT,
         R403_AGENT,
     ),
+    # A note of the assigned agent's: its author changes or removes it; a colleague of the line may not.
+    ("PATCH", "api/customers/<int:customer_id>/notes/<int:note_id>/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R200,
+        R403_DENIED,
+        R404,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
+    ),
+    ("DELETE", "api/customers/<int:customer_id>/notes/<int:note_id>/"): (
+        R401,
+        R401_BAD,
+        R401_BAD,
+        R401_BAD,
+        R204,
+        R403_DENIED,
+        R404,
+        R403_AGENT,
+        R403_AGENT,
+        R403_AGENT,
+    ),
     ("GET", "api/search/"): (R401, R401_BAD, R401_BAD, R401_BAD, R200, R200, R200, R403_AGENT, R403_AGENT, R403_AGENT),
     ("GET", "workbench/"): (R302, R302, R302, R302, R200, R200, R200, R403, R403, R403),
     ("GET", "admin/monitor/"): (R302, R302, R302, R302, R403, R403, R403, R403, R200, R200),
@@ -441,6 +466,7 @@ PONG = "pong"
 RATED = "conversation.rated"
 PRESENCE = "presence.state"
 ASSIGNED = "conversation.assigned"
+ANSWERED = "conversation.answered"
 NOT_FOUND = "error not_found"
 NOT_ASSIGNED = "error not_assigned"
 UNKNOWN_TYPE = "error unknown_type"
@@ -565,6 +591,19 @@ FRAME_MATRIX: dict[str, tuple[str, ...]] = {
         REFUSED,
         REFUSED,
     ),
+    # ... or answer it from the missed list, whatever their load.
+    "conversation.answer": (
+        REFUSED,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        UNKNOWN_TYPE,
+        ANSWERED,
+        ANSWERED,
+        NOT_FOUND,
+        REFUSED,
+        REFUSED,
+        REFUSED,
+    ),
 }
 
 # Opening a socket with the role's credential: customers `?token=` with their widget token, agents `?token=` with
@@ -587,7 +626,7 @@ SOCKET_MATRIX: dict[str, tuple[str, ...]] = {
     ),
 }
 
-ALLOWED_FRAME_ANSWERS = {ACK, SYNC_RESULT, RELAYED, STATE, PONG, RATED, PRESENCE, ASSIGNED, CONTEXT_SAVED}
+ALLOWED_FRAME_ANSWERS = {ACK, SYNC_RESULT, RELAYED, STATE, PONG, RATED, PRESENCE, ASSIGNED, ANSWERED, CONTEXT_SAVED}
 OWN_SITE = "http://testserver"
 
 
@@ -896,6 +935,13 @@ def line_reply(world: World) -> CannedReply:
     return CannedReply.objects.create(business_line=world.line, shortcut="hi", title="Hello", body="Hello!")
 
 
+def assigned_agents_note(world: World) -> CustomerNote:
+    """A note of the assigned agent's about A (in the cell's transaction, rolled back after it)."""
+    return CustomerNote.objects.create(
+        customer=world.customers[CUSTOMER], author=world.agents[AGENT_ASSIGNED], body="Prefers email."
+    )
+
+
 # (method, route): how the cell's request is made, (path, JSON body or None), given the world and the role.
 REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any] | None]]] = {
     ("GET", "metrics"): lambda world, role: ("/metrics", None),
@@ -979,6 +1025,14 @@ REQUESTS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict[str, Any]
     ("POST", "api/customers/<int:customer_id>/notes/"): lambda world, role: (
         f"/api/customers/{world.customers[CUSTOMER].pk}/notes/",
         {"body": "Prefers email."},
+    ),
+    ("PATCH", "api/customers/<int:customer_id>/notes/<int:note_id>/"): lambda world, role: (
+        f"/api/customers/{world.customers[CUSTOMER].pk}/notes/{assigned_agents_note(world).pk}/",
+        {"body": "Prefers the phone."},
+    ),
+    ("DELETE", "api/customers/<int:customer_id>/notes/<int:note_id>/"): lambda world, role: (
+        f"/api/customers/{world.customers[CUSTOMER].pk}/notes/{assigned_agents_note(world).pk}/",
+        None,
     ),
     ("GET", "api/search/"): lambda world, role: ("/api/search/?q=parcel", None),
     ("GET", "workbench/"): lambda world, role: ("/workbench/", None),
@@ -1145,6 +1199,7 @@ FRAMES: dict[str, FrameCase] = {
         lambda world: {"conversation_id": world.conversation.pk, "to_business_line": world.line.key},
     ),
     "conversation.pick": FrameCase(ConversationStatus.MISSED, _on_target(), agents_online=True),
+    "conversation.answer": FrameCase(ConversationStatus.MISSED, _on_target(client_msg_id="matrix", body="Answered")),
 }
 RELAYS = ("typing", "read")
 AGENT_ONLY_FRAMES = set(AgentConsumer().handlers()) - set(CustomerConsumer().handlers())

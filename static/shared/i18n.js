@@ -90,6 +90,7 @@ export function systemMessageText(message, reader) {
       if (params.by === "agent") return gettext("The agent closed the conversation.");
       if (params.by === "customer") return gettext("The customer closed the conversation.");
       if (params.by === "idle") return gettext("The conversation was closed because there was no reply for a while.");
+      if (params.by === "answer") return gettext("An agent answered your message.");
       return message.body;
     case "missed":
       return gettext("Sorry, nobody is free right now. Leave us a message and we will get back to you.");

@@ -11,6 +11,11 @@ export function csrfToken() {
   return config.csrf_token;
 }
 
+/** The id of the agent at this workbench. */
+export function ownAgentId() {
+  return config.agent_id;
+}
+
 export class ApiError extends Error {
   constructor(message, status, body) {
     super(message);
@@ -78,5 +83,12 @@ export function onSelection(listener) {
     if (key === last) return;
     last = key;
     listener(detail);
+  });
+}
+
+/** Calls `listener(frame)` for every server frame of this type the workbench's socket receives. */
+export function onServerFrame(type, listener) {
+  document.addEventListener("workbench:frame", (event) => {
+    if (event.detail && event.detail.type === type) listener(event.detail);
   });
 }

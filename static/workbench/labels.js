@@ -1,10 +1,11 @@
 /*
  * A conversation's labels (its business line's, kept by supervisors in the admin): shown under the chat's title,
- * added from a list and removed with ×, over PUT /api/conversations/{id}/labels/.
+ * added from a list and removed with ×, over PUT /api/conversations/{id}/labels/; a colleague's change arrives
+ * live (`conversation.labels`).
  */
 import { gettext, interpolate } from "../shared/i18n.js";
 import { el } from "../shared/dom.js";
-import { api, onSelection, showError } from "./desk.js";
+import { api, onSelection, onServerFrame, showError } from "./desk.js";
 
 const box = document.getElementById("conversation-labels");
 const chips = box.querySelector(".wb-label-chips");
@@ -70,4 +71,10 @@ onSelection(async (selection) => {
   } catch (failure) {
     showError(error, failure);
   }
+});
+
+onServerFrame("conversation.labels", (frame) => {
+  if (frame.conversation_id !== state.conversationId) return;
+  state.labels = frame.labels;
+  render();
 });

@@ -29,6 +29,7 @@ const WORDS = {
     idle: gettext("the customer went quiet"),
     wait_timeout: gettext("nobody was free in time"),
     offline: gettext("a message left while nobody could answer"),
+    answered: gettext("answered from the missed list"),
   },
   presence: {
     online: gettext("Online"),
@@ -60,6 +61,7 @@ export function protocolTag(kind, value, props = {}) {
 
 const ERRORS = {
   not_found: gettext("That conversation is no longer in your business lines (it moved or is gone)."),
+  already_answered: gettext("Another agent has already answered or taken it."),
   not_assigned: gettext("This conversation is no longer assigned to you, so you cannot act on it."),
   conversation_closed: gettext("This conversation has ended: nothing more can be sent to it."),
   rate_limited: gettext("You are sending faster than the server accepts: wait a moment, your messages will follow."),

@@ -13,6 +13,7 @@ import { el } from "../shared/dom.js";
 import { gettext, interpolate, pageLanguage, systemMessageText } from "../shared/i18n.js";
 import { ENDED_STATUSES as ENDED, ProtocolClient, uploadAttachment } from "../shared/client.js";
 import { installAlerts } from "./alerts.js";
+import { installMissedAnswer } from "./answer.js";
 import { installClosedToday } from "./closed.js";
 import { installContact } from "./contact.js";
 import { installDrafts } from "./drafts.js";
@@ -297,6 +298,8 @@ client.on("frame", (frame) => {
   if (frame.type === "presence.state") setPresence(frame.status);
   else if (frame.type === "typing") onTyping(frame);
   else if (frame.type === "queue.snapshot") onQueueSnapshot(frame);
+  // The tools (desk.js) hear the rest: labels and notes changed by a colleague.
+  document.dispatchEvent(new CustomEvent("workbench:frame", { detail: frame }));
 });
 
 function onTyping(frame) {
@@ -559,7 +562,7 @@ function take(id) {
 }
 
 /** One conversation waiting for an agent: who, what they wrote, how long they have waited, and the action. */
-function queueItem(conversation, { idAttribute, action, detail }) {
+function queueItem(conversation, { idAttribute, action, detail, extra }) {
   let button = null;
   if (action) {
     const room = hasRoom();
@@ -597,6 +600,7 @@ function queueItem(conversation, { idAttribute, action, detail }) {
         el("span", { class: "wb-conv-meta", text: `#${conversation.id} · ${conversation.business_line} · ${detail}` }),
       ),
       button,
+      extra,
     ),
   );
 }
@@ -622,10 +626,14 @@ function renderMissed() {
   ui.missed.replaceChildren(
     ...items.map((conversation) => {
       const left = conversation.close_reason === "offline";
+      // Answering takes no slot (answer.js); taking it to chat on does.
+      const answer = el("button", { type: "button", class: "button wb-take", text: gettext("Answer"), "data-answer": String(conversation.id) });
+      answer.addEventListener("click", () => missedAnswer.open(conversation));
       return queueItem(conversation, {
         idAttribute: "data-missed-id",
-        action: left ? gettext("Answer") : gettext("Take"),
+        action: gettext("Take"),
         detail: left ? gettext("left a message") : gettext("nobody was free in time"),
+        extra: answer,
       });
     }),
   );
@@ -916,6 +924,10 @@ document.addEventListener("visibilitychange", () => {
 const shell = {
   client, config, el, getJson, notify, messageItem, customerName, formatTime, formatDateTime, formatWait, select, selected, records, isLive,
   reloadCustomer: (customerId) => loadCustomer(customerId, true),
+  dropFromMissed: (id) => {
+    dropFromQueue(id);
+    renderMissed();
+  },
 };
 installClosedToday(shell);
 installAlerts(shell);
@@ -925,6 +937,7 @@ const contact = installContact(shell);
 const drafts = installDrafts(shell);
 installKeyboard(shell);
 installPresencePrompt(shell);
+const missedAnswer = installMissedAnswer(shell);
 
 setInterval(tickWaits, WAIT_TICK_MS);
 client.start();

@@ -121,6 +121,8 @@ def test_a_supervisor_switches_the_admin_to_chinese(page, server, screenshot):
     expect(page.locator("#site-name")).to_have_text("Django 管理")
     expect(page.locator("#language-select")).to_have_value("zh-hans")
     expect(page.locator("#content-main")).to_contain_text("聊天：会话与聊天记录")
+    expect(page.locator("#content-main")).to_contain_text("业务线")  # the models' names too
+    expect(page.locator("#content-main")).not_to_contain_text("Business lines")
     screenshot(page, "admin-zh")
     page.goto(f"{server.url}/admin/reports/")
     expect(page.locator(".breadcrumbs a").first).to_have_text("首页")

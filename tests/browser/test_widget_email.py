@@ -12,12 +12,16 @@ from collections.abc import Iterator
 import pytest
 import redis
 from django.conf import settings
-from playwright.sync_api import FrameLocator, Page, expect
+from playwright.sync_api import Browser, FrameLocator, Page, expect
 
+from agents.models import Agent
 from cs_platform.stack import Stack
 from customers.models import Customer
 from tests.browser.conftest import REDIS_PREFIX
-from tests.integration.harness import stack_on_test_database
+from tests.browser.content_policy import watch_content_security_policy
+from tests.browser.workbench_conftest import AgentPage, ScriptedCustomer
+from tests.factories import AgentFactory
+from tests.integration.harness import customer_session, stack_on_test_database
 from tests.smtp_server import SmtpInbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -161,3 +165,79 @@ def test_on_the_h5_page_the_transcript_asks_for_an_email_when_none_is_known(
     transcript = smtp_inbox.wait_for("the transcript", lambda r: r.rcpt_tos == ["bob@example.com"])
     assert "Yes, from 10 to 16." in transcript.part("text/plain")
     assert Customer.objects.get().email == "bob@example.com"
+
+
+def agent_workbench(browser: Browser, server_url: str, agent: Agent) -> tuple[AgentPage, list[str]]:
+    """The agent's workbench in a browser profile of its own; the list collects its script errors and
+    Content-Security-Policy violations."""
+    agent_page = AgentPage(
+        page=browser.new_context(viewport={"width": 1440, "height": 900}).new_page(), base_url=server_url
+    )
+    problems: list[str] = []
+    agent_page.page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    watch_content_security_policy(agent_page.page, problems)
+    agent_page.open_workbench(agent.user.username)
+    return agent_page, problems
+
+
+def test_a_full_agent_answers_a_left_message_from_the_missed_list_and_it_reaches_the_customer(
+    page, browser, server, demo_line, smtp_inbox, screenshot
+):
+    # Given a customer who left a message with their email in the widget while nobody was online, and left the site
+    chat = open_widget(page, server.url)
+    chat.get_by_role("textbox", name="Name").fill("Ada")
+    chat.get_by_role("textbox", name="Email").fill("ada@example.com")
+    chat.get_by_role("textbox", name="Your message").fill("Can I still change my delivery address?")
+    chat.get_by_role("button", name="Send message").click()
+    expect(chat.locator("#ended-text")).to_have_text("Your message is with our team. Need anything else?")
+    page.goto("about:blank")
+    ada = Customer.objects.get()
+    until_no_live_socket(ada.id)
+    left_id = ada.conversations.get().id
+    # ... Alice at the workbench with no room left (capacity 1, one chat), and Bob at his, offline
+    alice = AgentFactory(display_name="Alice", business_lines=[demo_line], capacity=1, user__is_staff=True)
+    bob = AgentFactory(display_name="Bob", business_lines=[demo_line], user__is_staff=True)
+    alice_page, alice_problems = agent_workbench(browser, server.url, alice)
+    alice_page.set_presence("online")
+    session = customer_session(server, demo_line.key, channel="app", name="Busy Bee")
+    busy = ScriptedCustomer(url=server.ws_url(f"/ws/customer/?token={session['token']}"), name="Busy Bee")
+    try:
+        chatting = busy.start_with_agent()
+    finally:
+        busy.close()
+    expect(alice_page.conversation(chatting["id"]).locator(".wb-badge")).to_have_text("active")
+    bob_page, bob_problems = agent_workbench(browser, server.url, bob)
+    alice_missed = alice_page.page.locator(f"#missed-list [data-missed-id='{left_id}']")
+    bob_missed = bob_page.page.locator(f"#missed-list [data-missed-id='{left_id}']")
+    expect(bob_missed).to_contain_text("Can I still change my delivery address?")
+    expect(alice_missed.get_by_role("button", name="Take")).to_be_disabled()
+
+    # When Alice answers it from the missed list
+    alice_missed.get_by_role("button", name="Answer").click()
+    composer = alice_page.page.locator("#missed-answer")
+    expect(composer).to_contain_text("Your answer to Ada")
+    composer.get_by_role("textbox").fill("Yes: reply with the new address and we will change it.")
+    screenshot(alice_page.page, "workbench-missed-answer")
+    composer.get_by_role("button", name="Send the answer").click()
+
+    # Then it leaves her missed list and Bob's at once, and her chat stays hers alone
+    expect(alice_page.page.locator("#notices")).to_contain_text("Answer sent to Ada.")
+    expect(alice_missed).to_have_count(0)
+    expect(bob_missed).to_have_count(0)
+    expect(composer).to_be_hidden()
+    expect(alice_page.page.locator("#conversation-list .wb-badge[data-status=active]")).to_have_count(1)
+    # ... the customer, gone, gets the answer by email
+    answer_mail = smtp_inbox.wait_for("the answer", lambda r: r.rcpt_tos == ["ada@example.com"])
+    assert answer_mail.message["Subject"] == "Acme Shop answered your message"
+    assert "Yes: reply with the new address and we will change it." in answer_mail.part("text/plain")
+
+    # When the customer comes back to the site, the answer waits for them in the widget
+    page.goto(f"{server.url}/")
+    expect(page.get_by_role("button", name="Close the chat")).to_be_visible()  # the panel opens as they left it
+    chat = page.frame_locator("iframe[title='Chat with us']")
+    expect(chat.locator("#messages > li").filter(has_text="Yes: reply with the new address")).to_have_count(1)
+    expect(chat.locator("#messages")).to_contain_text("An agent answered your message.")
+    screenshot(page, "21-missed-answer-on-return")
+    for agent_page in (alice_page, bob_page):
+        agent_page.page.context.close()
+    assert alice_problems == bob_problems == []

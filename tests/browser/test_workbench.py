@@ -349,14 +349,15 @@ def test_after_a_reload_the_queue_and_the_missed_list_are_there_and_a_take_leave
     missed = page.locator(f"#missed-list [data-missed-id='{left['id']}']")
     expect(missed).to_contain_text("Linus")
     expect(missed).to_contain_text("left a message")
-    expect(missed.get_by_role("button", name="Answer")).to_be_disabled()
+    expect(missed.get_by_role("button", name="Take")).to_be_disabled()  # offline: no room to take it
+    expect(missed.get_by_role("button", name="Answer")).to_be_enabled()  # answering takes no slot
     screenshot(page, "workbench-queue")
 
-    # When she goes online (routing gives her the waiting one) and answers the left message
+    # When she goes online (routing gives her the waiting one) and takes the left message
     agent_page.set_presence("online")
     expect(agent_page.conversation(queued["id"]).locator(".wb-badge")).to_have_text("active")
     expect(in_queue).to_have_count(0)
-    missed.get_by_role("button", name="Answer").click()
+    missed.get_by_role("button", name="Take").click()
 
     # Then it is hers, and it leaves her list and Bob's
     expect(agent_page.conversation(left["id"]).locator(".wb-badge")).to_have_text("active")

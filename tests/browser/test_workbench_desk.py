@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from desk.models import CannedReply, CustomerNote, Label
 from tests.browser.workbench_conftest import (
+    AgentPage,
     agent_page,
     screenshot,
     scripted,
@@ -215,3 +216,63 @@ def test_a_canned_reply_with_a_file_sends_a_copy_in_the_conversation(agent_page,
     assert text["body"] == "Here is our return guide, Ada Lovelace."
     expect(page.locator("#transcript .wb-attachment")).to_contain_text("return guide.pdf")
     assert agent_page.console_errors == []
+
+
+def test_a_label_and_a_note_added_by_one_agent_appear_in_the_colleagues_workbench(
+    agent_page, scripted, team, workbench_browser, workbench_site, screenshot
+):
+    # Given Bob in his own browser chatting with a customer, who hands the chat over to Alice; the conversation
+    # stays on Bob's screen (read-only, as a transferred one does)
+    Label.objects.create(business_line=team.line, name="vip")
+    bob = AgentFactory(display_name="Bob", business_lines=[team.line], user__is_staff=True)
+    bob_context = workbench_browser.new_context(viewport={"width": 1440, "height": 900})
+    bob_page = AgentPage(page=bob_context.new_page(), base_url=workbench_site.web.url)
+    bob_page.page.on("pageerror", lambda error: bob_page.problems.append(f"page error: {error}"))
+    bob_page.open_workbench(bob.user.username)
+    bob_page.set_presence("online")
+    customer = scripted(line=team.line, name="Grace Hopper")
+    conversation = customer.start_with_agent()
+    bob_page.conversation(conversation["id"]).click()
+    bob_labels, bob_notes = bob_page.page.locator("#conversation-labels"), bob_page.page.locator("#customer-notes")
+    expect(bob_notes.locator(".wb-empty")).to_be_visible()
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+    scripted(agent=bob).request(
+        {"type": "conversation.transfer", "conversation_id": conversation["id"], "to_agent_id": team.agent.id},
+        "conversation.state",
+    )
+    expect(agent_page.conversation(conversation["id"]).locator(".wb-badge")).to_have_text("active")
+    agent_page.conversation(conversation["id"]).click()
+
+    # When Alice adds a label and writes a note about the customer
+    page = agent_page.page
+    page.locator("#conversation-labels select").select_option(label="vip")
+    page.locator("#customer-notes textarea").fill("Prefers to be called in the afternoon.")
+    page.locator("#customer-notes [type=submit]").click()
+
+    # Then both appear on Bob's screen without a reload
+    expect(bob_labels.locator(".wb-label")).to_have_text(["vip×"])
+    expect(bob_notes.locator(".wb-note")).to_have_count(1)
+    expect(bob_notes.locator(".wb-note")).to_contain_text("Prefers to be called in the afternoon.")
+    expect(bob_notes.locator(".wb-note .wb-conv-meta")).to_contain_text("Alice")
+    screenshot(bob_page.page, "workbench-label-and-note-live")
+
+    # ... where only its author may change it
+    expect(bob_notes.locator(".wb-note").get_by_role("button")).to_have_count(0)
+
+    # When Alice removes the label and rewrites her note, Bob's screen follows
+    page.locator("#conversation-labels .wb-label-remove").click()
+    expect(bob_labels.locator(".wb-label")).to_have_count(0)
+    alice_note = page.locator("#customer-notes .wb-note")
+    alice_note.get_by_role("button", name="Edit").click()
+    alice_note.get_by_role("textbox").fill("Call after 3 pm.")
+    alice_note.get_by_role("button", name="Save").click()
+    expect(bob_notes.locator(".wb-note-body")).to_have_text(["Call after 3 pm."])
+
+    # When she removes the note, it goes from Bob's screen too
+    page.locator("#customer-notes .wb-note").get_by_role("button", name="Remove").click()
+    expect(bob_notes.locator(".wb-note")).to_have_count(0)
+    expect(bob_notes.locator(".wb-empty")).to_be_visible()
+    assert bob_page.problems == [] and bob_page.console_errors == []
+    bob_context.close()
+    assert all("afternoon" not in str(frame) for frame in customer.received())

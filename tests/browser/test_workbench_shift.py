@@ -95,11 +95,11 @@ def test_an_answer_to_a_left_message_reaches_the_customer_when_they_return(
     )["conversation"]
     leaving.close()
 
-    # When Alice answers it from the missed list and writes to them
+    # When Alice takes it from the missed list and writes to them
     agent_page.open_workbench(team.username)
     agent_page.set_presence("online")
     page = agent_page.page
-    page.locator(f"#missed-list [data-missed-id='{left['id']}']").get_by_role("button", name="Answer").click()
+    page.locator(f"#missed-list [data-missed-id='{left['id']}']").get_by_role("button", name="Take").click()
     expect(agent_page.conversation(left["id"]).locator(".wb-badge")).to_have_text("active")
     agent_page.write("We will call you tomorrow at nine.")
     expect(agent_page.transcript_message("We will call you tomorrow at nine.").locator(".wb-msg-receipt")).to_have_text(

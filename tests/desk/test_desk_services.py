@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
+from chat.events import line_agents_group
 from chat.models import Sender
 from cs_platform.errors import ErrorCode
 from desk import selectors, services
@@ -17,6 +18,7 @@ from tests.factories import (
     MessageFactory,
     UserFactory,
 )
+from tests.routing.helpers import GroupListener
 
 pytestmark = pytest.mark.django_db
 
@@ -263,3 +265,61 @@ def test_erasing_a_customer_erases_the_notes_about_them(line, agent):
     customer_erase(customer_id=customer.pk, reason="Request #7")
 
     assert not CustomerNote.objects.exists()
+
+
+def test_a_note_is_changed_or_removed_by_its_author_only_and_the_line_hears_each_change(
+    line, agent, django_capture_on_commit_callbacks
+):
+    colleague = AgentFactory(display_name="Bob", business_lines=[line])
+    stranger = AgentFactory(business_lines=[BusinessLineFactory()])
+    customer = CustomerFactory(business_line=line)
+    note = services.customer_note_add(agent_id=agent.pk, customer_id=customer.pk, body="Prefers email.")
+    listener = GroupListener([line_agents_group(line.pk)])
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.customer_note_update(
+                agent_id=agent.pk, customer_id=customer.pk, note_id=note.pk, body=" Prefers phone. "
+            )
+        changed = listener.frames_until_marker()
+        for who, expected in ((colleague, ErrorCode.PERMISSION_DENIED), (stranger, ErrorCode.NOT_FOUND)):
+            with pytest.raises(DeskError) as refused:
+                services.customer_note_delete(agent_id=who.pk, customer_id=customer.pk, note_id=note.pk)
+            assert refused.value.code == expected
+        with pytest.raises(DeskError) as blank:
+            services.customer_note_update(agent_id=agent.pk, customer_id=customer.pk, note_id=note.pk, body=" ")
+        assert CustomerNote.objects.get().body == "Prefers phone."
+        with django_capture_on_commit_callbacks(execute=True):
+            services.customer_note_delete(agent_id=agent.pk, customer_id=customer.pk, note_id=note.pk)
+        removed = listener.frames_until_marker()
+    finally:
+        listener.close()
+
+    assert blank.value.code == ErrorCode.INVALID_FIELD
+    assert [(f["type"], f["customer_id"], [n["body"] for n in f["notes"]]) for f in changed] == [
+        ("customer.notes", customer.pk, ["Prefers phone."])
+    ]
+    assert removed == [{"type": "customer.notes", "customer_id": customer.pk, "notes": []}]
+    assert not CustomerNote.objects.exists()
+
+
+def test_labels_are_heard_by_the_line_the_conversation_is_in_now(line, agent, django_capture_on_commit_callbacks):
+    billing = BusinessLineFactory()
+    moved = ConversationFactory(customer=CustomerFactory(business_line=line), business_line=billing)
+    disputed = Label.objects.create(business_line=billing, name="disputed")
+    colleague = AgentFactory(business_lines=[billing])
+    listener = GroupListener([line_agents_group(line.pk), line_agents_group(billing.pk)])
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.conversation_labels_set(agent_id=colleague.pk, conversation_id=moved.pk, label_ids=[disputed.pk])
+        events = listener.events_until_marker()
+    finally:
+        listener.close()
+
+    frames = [event["frame"] for event in events if event["type"] == "chat.frame"]
+    assert frames == [
+        {
+            "type": "conversation.labels",
+            "conversation_id": moved.pk,
+            "labels": [{"id": disputed.pk, "name": "disputed"}],
+        }
+    ]
