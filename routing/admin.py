@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.templatetags.static import static
+from django.utils import translation
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext, gettext_lazy
@@ -145,7 +146,7 @@ class BusinessLineAdmin(AuditedModelAdmin):
     def team_picture_shown(self, obj: BusinessLine) -> SafeString | str:
         if not obj.team_picture:
             return "-"
-        return format_html('<img src="{}" alt="Team picture" width="64" height="64">', obj.team_picture)
+        return format_html('<img src="{}" alt="{}" width="64" height="64">', obj.team_picture, gettext("Team picture"))
 
     @admin.display(description=gettext_lazy("Preview"))
     def widget_preview(self, obj: BusinessLine) -> SafeString | str:
@@ -154,10 +155,12 @@ class BusinessLineAdmin(AuditedModelAdmin):
         if obj.pk is None:
             return gettext("Save the business line to preview its widget.")
         return format_html(
-            '<p class="help">The launcher in the corner of this page is the widget as customers see it.</p>'
-            '<script src="{}" data-business-line="{}" data-preview="1" defer></script>',
+            '<p class="help">{}</p><script src="{}" data-business-line="{}" data-lang="{}" data-preview="1" defer>'
+            "</script>",
+            gettext("The launcher in the corner of this page is the widget as customers see it."),
             static("widget/widget.js"),
             obj.key,
+            translation.get_language(),  # the admin reader's language (the switch), not only the browser's
         )
 
     @admin.display(description=gettext_lazy("Identity secret"))
