@@ -171,34 +171,41 @@ def test_a_left_message_is_emailed_answered_by_email_and_shown_when_the_customer
     screenshot(page, f"22-email-answer{SUFFIX[language]}")
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_on_the_h5_page_the_transcript_asks_for_an_email_when_none_is_known(
-    phone, server, alice, scripted_agent, smtp_inbox, screenshot
+    phone, server, alice, scripted_agent, smtp_inbox, screenshot, language
 ):
-    # given: a chat on the H5 page, ended by the agent; the customer gave no email
+    # given: a chat on the H5 page in the customer's language, ended by the agent; the customer gave no email
     agent = scripted_agent(alice)
     agent.go_online()
-    phone.goto(f"{server.url}/h5/?business_line=demo")
-    phone.get_by_role("textbox", name="Type your message").fill("Is the shop open on Sunday?")
-    phone.get_by_role("button", name="Send").click()
+    phone.goto(f"{server.url}/h5/?business_line=demo&lang={language}")
+    phone.get_by_role("textbox", name=page_words(language, "Type your message")).fill("Is the shop open on Sunday?")
+    phone.get_by_role("button", name=page_words(language, "Send"), exact=True).click()
     conversation_id = agent.expect("conversation.assigned")["conversation"]["id"]
     agent.say(conversation_id, "Yes, from 10 to 16.")
     agent.request({"type": "conversation.close", "conversation_id": conversation_id}, "conversation.state")
-    expect(phone.get_by_role("heading", name="How was your chat?")).to_be_visible()
+    expect(phone.get_by_role("heading", name=page_words(language, "How was your chat?"))).to_be_visible()
+    send = phone.get_by_role("button", name=page_words(language, "Email me the transcript"))
+    address = phone.get_by_role("textbox", name=page_words(language, "Your email"))
 
     # when: they ask for the transcript without an address, then with a wrong one
-    phone.get_by_role("button", name="Email me the transcript").click()
-    expect(phone.locator("#transcript-error")).to_have_text("Please enter your email address.")
-    phone.get_by_role("textbox", name="Your email").fill("bob@example")
-    phone.get_by_role("button", name="Email me the transcript").click()
-    expect(phone.locator("#transcript-error")).to_have_text("Please check your email address.")
+    send.click()
+    expect(phone.locator("#transcript-error")).to_have_text(words(language, "Please enter your email address."))
+    address.fill("bob@example")
+    send.click()
+    expect(phone.locator("#transcript-error")).to_have_text(words(language, "Please check your email address."))
 
     # when: with their address
-    phone.get_by_role("textbox", name="Your email").fill("bob@example.com")
-    screenshot(phone, "21-h5-transcript-by-email")
-    phone.get_by_role("button", name="Email me the transcript").click()
+    address.fill("bob@example.com")
+    screenshot(phone, f"21-h5-transcript-by-email{SUFFIX[language]}")
+    send.click()
 
-    # then: it is sent there, and the address is now the customer's
-    expect(phone.locator("#transcript-done")).to_have_text("We are sending the transcript to bob@example.com.")
+    # then: it is sent there, in their language, and the address is now the customer's
+    expect(phone.locator("#transcript-done")).to_have_text(
+        words(language, "We are sending the transcript to %(email)s.", email="bob@example.com")
+    )
     transcript = smtp_inbox.wait_for("the transcript", lambda r: r.rcpt_tos == ["bob@example.com"])
+    assert transcript.message["Subject"] == page_words(language, "Your conversation with %(line)s", line="Acme Shop")
     assert "Yes, from 10 to 16." in transcript.part("text/plain")
+    assert page_words(language, "Thank you for contacting us.") in transcript.part("text/plain")
     assert Customer.objects.get().email == "bob@example.com"
