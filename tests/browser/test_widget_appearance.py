@@ -112,15 +112,19 @@ def test_the_h5_page_asks_the_pre_chat_questions_on_a_phone(
     box = submit.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
 
-    # when: a wrong email, then a right one
+    # when: a wrong email (the page sees it), then a wrong phone number (the server refuses it), then right ones
+    phone_box = phone.get_by_role("textbox", name=page_words(language, "Phone"))
     phone.get_by_role("textbox", name=page_words(language, "Name")).fill(name_given)
     phone.get_by_role("textbox", name=page_words(language, "Email")).fill("bob@example")
-    phone.get_by_role("textbox", name=page_words(language, "Phone")).fill("+86 138 0013 8000")
+    phone_box.fill("call me")
     phone.get_by_role("textbox", name=page_words(language, "Your question")).fill(question)
     submit.click()
     expect(phone.locator("#prechat-error")).to_have_text(words(language, "Please check your email address."))
     screenshot(phone, f"33-h5-prechat-form{SUFFIX[language]}")
     phone.get_by_role("textbox", name=page_words(language, "Email")).fill("bob@example.com")
+    submit.click()
+    expect(phone.locator("#prechat-error")).to_have_text(words(language, "Please check your phone number."))
+    phone_box.fill("+86 138 0013 8000")
     submit.click()
 
     # then: the answers are the agent's first message, labelled in the customer's language, and the customer's own
