@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -89,7 +90,7 @@ class AuthTokenApi(APIView):
         try:
             login_attempt_record(username=username, address=client_address(request))
         except LoginThrottled as exc:
-            raise RateLimited(exc.retry_after, "Too many login attempts.") from exc
+            raise RateLimited(exc.retry_after, gettext("Too many login attempts.")) from exc
         user = authenticate(request, username=username, password=serializer.validated_data["password"])
         if user is None:
             raise InvalidCredentials()

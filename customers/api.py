@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -156,7 +157,7 @@ class WidgetSessionApi(APIView):
             rate=settings.WIDGET_SESSION_RATE,
         )
         if wait is not None:
-            raise RateLimited(wait, "Too many chat sessions were opened from your network.")
+            raise RateLimited(wait, gettext("Too many chat sessions were opened from your network."))
         business_line = business_line_for_widget(key=data["business_line"])
         if business_line is None:
             raise NotFound("Unknown business line.", code=ErrorCode.BUSINESS_LINE_NOT_FOUND)

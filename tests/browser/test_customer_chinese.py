@@ -1,7 +1,8 @@
 """A customer's system messages in their own language (issue 14, item 1), on a phone whose browser speaks Chinese, and
 one that speaks English: an agent joins, transfers the chat, the next agent does not answer in time so another takes
 over, and the chat is closed for silence. Each notice is written by the customer's page from its event, in the words
-of the catalog (tests/browser/catalog.py); the times of the messages as the language writes them (Intl)."""
+of the catalog (tests/browser/catalog.py); the times of the messages as the language writes them (Intl). And a
+Chinese widget in an English browser asks the server for its words in Chinese."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
@@ -110,3 +112,44 @@ def test_the_customer_reads_every_system_message_in_their_language(
     for message in Message.objects.filter(conversation_id=conversation_id, sender__in=[Sender.CUSTOMER, Sender.AGENT]):
         shown = timezone.localtime(message.created_at, ZoneInfo(TIME_ZONE)).strftime(TIME_OF_DAY[language])
         expect(phone.locator(f"#messages > li[data-seq='{message.seq}'] .meta")).to_contain_text(shown)
+
+
+def test_a_chinese_widget_in_an_english_browser_hears_the_servers_refusals_in_chinese(
+    page, server, demo_line, settings
+):
+    # given: the session call answered, once, by the product's own API refusing it as over WIDGET_SESSION_RATE,
+    # in whatever language the request asks for (the worker of these tests has no limit)
+    settings.WIDGET_SESSION_RATE = "0/m"
+    answers: list[dict] = []
+
+    def refuse_once(route):
+        if answers:
+            route.continue_()
+            return
+        request = route.request
+        refused = Client().post(
+            "/api/widget/session/",
+            data=request.post_data,
+            content_type="application/json",
+            headers={"Accept-Language": request.headers.get("accept-language", "")},
+        )
+        answers.append(refused.json())
+        route.fulfill(
+            status=refused.status_code,
+            headers={"Retry-After": refused["Retry-After"]},
+            content_type="application/json",
+            body=refused.content,
+        )
+
+    page.route("**/api/widget/session/", refuse_once)
+
+    # when: a site whose script tag says data-lang="zh-hans" is opened in a browser that speaks English
+    page.goto(f"{server.url}/?lang=zh-hans")
+
+    # then: the widget asked in its own language, and shows the server's words in it
+    chat = page.frame_locator(f"iframe[title='{words('zh-hans', 'Chat with us')}']")
+    page.get_by_role("button", name=words("zh-hans", "Open the chat")).click()
+    expect(chat.locator("#banner")).to_contain_text(
+        page_words("zh-hans", "Too many chat sessions were opened from your network.")
+    )
+    assert chat.locator("#banner").inner_text() == answers[0]["message"]
