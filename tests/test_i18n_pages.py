@@ -65,6 +65,27 @@ def test_the_javascript_catalog_is_an_external_script_in_the_asked_language(clie
     assert "django.gettext" in chinese and "django.gettext" in english
 
 
+def test_the_javascript_catalog_is_kept_by_the_browser_and_revalidated_by_its_etag(client):
+    first = client.get("/jsi18n/?lang=zh-hans")
+    again = client.get("/jsi18n/?lang=zh-hans", HTTP_IF_NONE_MATCH=first["ETag"])
+    english = client.get("/jsi18n/?lang=en")
+
+    assert first.status_code == 200
+    assert "max-age=3600" in first["Cache-Control"]
+    assert "Vary" not in first or "Cookie" not in first["Vary"]
+    assert again.status_code == 304
+    assert again.content == b""
+    assert english["ETag"] != first["ETag"]
+
+
+def test_the_javascript_catalog_without_a_language_varies_with_the_readers(client):
+    response = client.get("/jsi18n/", HTTP_ACCEPT_LANGUAGE="zh-CN")
+
+    assert response.status_code == 200
+    assert "Accept-Language" in response["Vary"]
+    assert "\\u6253\\u5f00\\u5728\\u7ebf\\u5ba2\\u670d" in response.content.decode()
+
+
 def test_the_demo_site_passes_its_language_to_the_widget(client):
     html = client.get("/?lang=zh-hans").content.decode()
 

@@ -7,13 +7,14 @@
  * Every piece of text from the network is written with textContent, never as HTML.
  */
 import { ProtocolClient, OPEN_STATUSES as OPEN, uploadAttachment } from "../shared/client.js";
-import { formatTime, gettext, interpolate, ngettext, pageLanguage, systemMessageText } from "../shared/i18n.js";
+import { formatDate, formatTime, gettext, interpolate, ngettext, pageLanguage, systemMessageText } from "../shared/i18n.js";
+import { playTone } from "../shared/tone.js";
 
 const config = JSON.parse(document.getElementById("cs-config").textContent);
 const $ = (id) => document.getElementById(id);
 const el = {
   chat: $("chat"), title: $("title"), status: $("status"), avatar: $("avatar"), endChat: $("end-chat"),
-  minimize: $("minimize"), confirmEnd: $("confirm-end"), confirmEndYes: $("confirm-end-yes"),
+  minimize: $("minimize"), sound: $("sound"), confirmEnd: $("confirm-end"), confirmEndYes: $("confirm-end-yes"),
   confirmEndCancel: $("confirm-end-cancel"), banner: $("banner"), body: $("body"), intro: $("intro"),
   greeting: $("greeting"), start: $("start"), messages: $("messages"), pending: $("pending"),
   leaveCard: $("leave-card"), leaveTitle: $("leave-title"), leaveText: $("leave-text"), leaveForm: $("leave-form"),
@@ -114,6 +115,7 @@ const state = {
   parentOrigin: null,
   view: null,
   fatal: false,
+  siteSound: true, // the embedding site's `data-sound` (widget.js): "off" turns the tone and its switch off
 };
 
 const client = new ProtocolClient({
@@ -224,6 +226,7 @@ window.addEventListener("message", (event) => {
   if (data.type === "init" && state.parentOrigin === null) {
     state.parentOrigin = event.origin;
     state.identity = pickIdentity(data.identity);
+    state.siteSound = data.sound !== false;
     takeContext(data);
     state.panelOpen = Boolean(data.open);
     if (store.read().visitor_token || state.identity.external_id || state.panelOpen) begin();
@@ -374,10 +377,12 @@ client.on("conversation", ({ record, frame }) => {
 
 client.on("messages", ({ record, messages }) => {
   if (record.id !== state.currentId) return;
+  chime(record, messages);
   for (const message of messages) {
     addMessage(message);
     if (message.sender === "agent") hideTyping();
   }
+  renderDays();
   markRead();
   render();
 });
@@ -435,6 +440,7 @@ function showConversation(record) {
   el.messages.replaceChildren();
   hideTyping();
   for (const message of record.sorted()) addMessage(message);
+  renderDays();
   renderPending();
 }
 
@@ -502,13 +508,14 @@ function renderReceipts() {
   const read = agentReadSeq();
   for (const item of el.messages.querySelectorAll(".msg-customer")) {
     const receipt = item.querySelector(".receipt");
-    if (receipt) receipt.textContent = Number(item.dataset.seq) <= read ? gettext("Seen") : gettext("Sent");
+    if (receipt) setReceipt(receipt, Number(item.dataset.seq) <= read);
   }
 }
 
 function renderMessage(message) {
   const item = document.createElement("li");
   item.dataset.seq = String(message.seq);
+  if (message.created_at) item.dataset.at = message.created_at;
   if (message.sender === "system" && message.event !== "greeting") {
     item.className = `msg msg-system event-${message.event || "notice"}`;
     const text = document.createElement("p");
@@ -547,7 +554,7 @@ function messageMeta(message) {
   if (message.sender === "customer") {
     const receipt = document.createElement("span");
     receipt.className = "receipt";
-    receipt.textContent = message.seq && message.seq <= agentReadSeq() ? gettext("Seen") : gettext("Sent");
+    setReceipt(receipt, Boolean(message.seq && message.seq <= agentReadSeq()));
     meta.append(receipt);
   }
   return meta;
@@ -803,6 +810,81 @@ document.addEventListener("visibilitychange", () => {
   reportUnread();
 });
 
+/* ---------- Small things customers notice (issue 14): ticks, days, a tone ---------- */
+
+/** A customer message's receipt: ✓ sent, ✓✓ seen (drawn by chat.css); the word stays for screen readers. */
+function setReceipt(receipt, seen) {
+  receipt.dataset.receipt = seen ? "seen" : "sent";
+  receipt.textContent = seen ? gettext("Seen") : gettext("Sent");
+  receipt.title = receipt.textContent;
+}
+
+function dayKey(date) {
+  return `${date.getFullYear()}-${date.getMonth()}-${date.getDate()}`;
+}
+
+/** "Today", "Yesterday", else the date as the page's language writes it; days in the customer's own time zone. */
+function dayLabel(date) {
+  const now = new Date();
+  if (dayKey(date) === dayKey(now)) return gettext("Today");
+  if (dayKey(date) === dayKey(new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1))) return gettext("Yesterday");
+  return formatDate(date);
+}
+
+/**
+ * The day above the first message of each day. It lives inside that message's item (chat.css draws it across the
+ * transcript), so the list holds messages only; redrawn after each batch, as synced messages may land in between.
+ */
+function renderDays() {
+  let previous = null;
+  for (const item of el.messages.children) {
+    const when = item.dataset.at ? new Date(item.dataset.at) : null;
+    const key = when ? dayKey(when) : previous;
+    let divider = item.querySelector(":scope > .day");
+    if (when && key !== previous) {
+      if (!divider) {
+        divider = document.createElement("div");
+        divider.className = "day";
+        item.prepend(divider);
+      }
+      divider.textContent = dayLabel(when);
+    } else if (divider) divider.remove();
+    item.classList.toggle("starts-day", Boolean(when && key !== previous));
+    previous = key;
+  }
+}
+
+function soundOn() {
+  return state.siteSound && !store.read().sound_off;
+}
+
+/**
+ * One short tone for new agent messages the customer is not looking at (the panel closed, or the tab hidden), each
+ * message once, even across reloads. The embedding page plays it (widget.js: its launcher is what the customer
+ * clicked, so the browser lets it); the H5 page plays it itself. Browsers allow sound only after the customer has
+ * used the page, so nothing plays before.
+ */
+function chime(record, messages) {
+  if (isSeen() || !soundOn()) return;
+  const stored = store.read();
+  const heard = Math.max(stored[`chimed:${record.id}`] || 0, stored[`seen:${record.id}`] || 0);
+  const fresh = messages.filter((message) => message.sender === "agent" && !message.internal && message.seq > heard);
+  if (!fresh.length) return;
+  store.write({ [`chimed:${record.id}`]: Math.max(...fresh.map((message) => message.seq)) });
+  if (parentWindow) postParent({ type: "chime" });
+  else playTone();
+}
+
+function renderSound() {
+  el.sound.hidden = !state.siteSound;
+  el.sound.setAttribute("aria-pressed", String(soundOn()));
+}
+
+el.sound.addEventListener("click", () => {
+  store.write({ sound_off: soundOn() });
+  renderSound();
+});
+
 /* ---------- Rendering ---------- */
 
 function render() {
@@ -846,6 +928,7 @@ function render() {
   if (!el.transcriptCard.hidden) renderTranscriptCard(conversation);
   renderStatus();
   renderAvatar();
+  renderSound();
   if (view !== state.view) {
     state.view = view;
     scrollToBottom(false);

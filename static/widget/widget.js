@@ -7,11 +7,13 @@
  * HMAC-SHA256 of the external id with the business line's identity secret, computed by the site's backend),
  * data-identity-expires (unix seconds; then the hash is of "external_id:identity_expires"), data-name,
  * data-email. data-lang="zh-hans" (or "en", or any BCP 47 tag such as "zh-CN") picks the chat's language; without it,
- * the browser's.
+ * the browser's. data-sound="off" turns off the short tone a new message makes while the chat is closed or the page
+ * hidden (the customer can also mute it in the panel; remembered).
  *
  * It adds a launcher button and a panel holding an <iframe> of the product's own chat page, so the chat's
  * CSS and JS never meet the host page's. The launcher and panel live in a shadow root for the same reason.
- * The frame and this script talk by postMessage only: identity in, unread count and "close" out.
+ * The frame and this script talk by postMessage only: identity (and data-sound) in; unread count, "chime" and
+ * "close" out.
  * Page API: window.CSWidget.open(), .close(), .toggle(), and .setAttributes({plan: "pro", cart_total: 42}): facts
  * about the visitor the agents see in their contact panel (flat; text, numbers, true/false or null), merged over
  * the ones set before. The page's address, title and referrer, the browser's language and time zone go with them.
@@ -44,6 +46,7 @@
   if (lang) params.lang = lang;
   chatUrl.search = new URLSearchParams(params).toString();
   const OPEN_KEY = "cs-widget-open";
+  const soundOn = script.dataset.sound !== "off";
 
   const CHAT_ICON = '<svg class="icon-chat" viewBox="0 0 24 24" aria-hidden="true"><path fill="currentColor" d="M12 3C6.9 3 3 6.5 3 10.9c0 2.4 1.2 4.6 3.1 6L5.4 20.4a.6.6 0 00.9.6l3.6-2.1c.7.1 1.4.2 2.1.2 5.1 0 9-3.5 9-8.1S17.1 3 12 3zm-4 9.2a1.2 1.2 0 110-2.4 1.2 1.2 0 010 2.4zm4 0a1.2 1.2 0 110-2.4 1.2 1.2 0 010 2.4zm4 0a1.2 1.2 0 110-2.4 1.2 1.2 0 010 2.4z"/></svg>';
   const CLOSE_ICON = '<svg class="icon-close" viewBox="0 0 24 24" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18" stroke="currentColor" stroke-width="2.4" stroke-linecap="round"/></svg>';
@@ -166,15 +169,28 @@
       frameReady = true;
       applyStrings(data.strings || {});
       applyAppearance(data.appearance || {});
-      tellFrame({ type: "init", identity, open, context: pageContext(), attributes: { ...attributes } });
+      tellFrame({ type: "init", identity, open, sound: soundOn, context: pageContext(), attributes: { ...attributes } });
     } else if (data.type === "unread") {
       unread = Number.isInteger(data.count) && data.count > 0 ? data.count : 0;
       showUnread();
+    } else if (data.type === "chime") {
+      chime();
     } else if (data.type === "close") {
       setOpen(false);
       launcher.focus({ preventScroll: true });
     }
   });
+
+  // The tone for a new message (the frame asks; static/shared/tone.js, loaded when first needed): played by this page,
+  // because the browser allows sound where the customer clicked, and the launcher is here.
+  let tone = null;
+  function chime() {
+    if (!soundOn) return;
+    tone = tone || import(new URL("../shared/tone.js", script.src).href);
+    tone.then((module) => module.playTone()).catch(() => {
+      tone = null;
+    });
+  }
 
   /** The launcher's and panel's labels, translated by the chat page. */
   function applyStrings(given) {
