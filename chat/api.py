@@ -406,7 +406,7 @@ class AttachmentUploadApi(APIView):
             rate=settings.ATTACHMENT_UPLOAD_RATE,
         )
         if wait is not None:
-            raise RateLimited(wait, "Too many files were sent; wait a moment.")
+            raise RateLimited(wait, gettext("Too many files were sent; wait a moment."))
         try:
             self._refuse_oversized_body(request, participant, conversation_id)
             upload = self.AttachmentUploadInputSerializer(data=request.data)

@@ -25,7 +25,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError
 from django.db.models import OuterRef, Subquery
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from agents.models import Agent
@@ -115,13 +115,15 @@ def prechat_answers(*, customer: Customer, prechat: Mapping[str, object]) -> dic
 
 def _prechat_keep(customer: Customer, conversation: Conversation, answers: dict[str, str]) -> None:
     """The answers land on the customer (what they just told us replaces what was known) and, as the customer's
-    first message, in the transcript, where the agent reads them."""
+    first message, in the transcript, where the agent reads them. The labels are in the customer's language: the
+    message is theirs, shown in their chat as they wrote it."""
     contact = {field: answers[field] for field in ("name", "email", "phone") if field in answers}
     if contact:
         Customer.objects.filter(id=customer.id).update(**contact)
         for field, value in contact.items():
             setattr(customer, field, value)
-    labels = {"name": gettext("Name"), "email": gettext("Email"), "phone": gettext("Phone")}
+    with translation.override(customer.language or translation.get_language()):
+        labels = {"name": gettext("Name"), "email": gettext("Email"), "phone": gettext("Phone")}
     lines = [f"{labels[field]}: {value}" for field, value in contact.items()]
     if "question" in answers:
         lines += ["", answers["question"]] if lines else [answers["question"]]

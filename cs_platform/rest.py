@@ -5,10 +5,12 @@ protocol's error frames, with codes from the one enum (`cs_platform.errors`). `c
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import ngettext
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, Throttled, ValidationError
@@ -33,12 +35,18 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class RateLimited(Throttled):
-    """Over a rate limit: `429` with `Retry-After` and `{"code": "rate_limited", "message"}` saying when to retry."""
+    """Over a rate limit: `429` with `Retry-After` and `{"code": "rate_limited", "message"}` saying when to retry, in
+    the request's language (DRF's own `Throttled` formats its sentence before looking it up, so it stays English)."""
 
     default_code = ErrorCode.RATE_LIMITED
-    default_detail = "Too many requests."
-    extra_detail_singular = "Please try again in {wait} second."
-    extra_detail_plural = "Please try again in {wait} seconds."
+
+    def __init__(self, wait: float, detail: str) -> None:
+        seconds = math.ceil(wait)
+        retry = ngettext("Please try again in %(count)s second.", "Please try again in %(count)s seconds.", seconds) % {
+            "count": seconds
+        }
+        super().__init__(detail=f"{detail} {retry}")
+        self.wait = seconds  # Retry-After
 
 
 # The HTTP status of a service's refusal, the same in every endpoint; a code not named here answers 400.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from django.conf import settings
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import get_authorization_header
@@ -96,6 +97,6 @@ class TranscriptEmailApi(APIView):
             rate=settings.TRANSCRIPT_EMAIL_RATE,
         )
         if wait is not None:
-            raise RateLimited(wait, "Too many transcripts were asked for; try again later.")
+            raise RateLimited(wait, gettext("Too many transcripts were asked for."))
         transcript_email_request(customer=customer, conversation_id=conversation_id, address=address)
         return Response({"email": address}, status=status.HTTP_202_ACCEPTED)

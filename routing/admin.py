@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import ForeignKey, QuerySet
 from django.http import HttpRequest
 from django.templatetags.static import static
+from django.utils import translation
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
@@ -163,10 +164,12 @@ class BusinessLineAdmin(AuditedModelAdmin):
         if obj.pk is None:
             return gettext("Save the business line to preview its widget.")
         return format_html(
-            '<p class="help">{}</p><script src="{}" data-business-line="{}" data-preview="1" defer></script>',
+            '<p class="help">{}</p><script src="{}" data-business-line="{}" data-lang="{}" data-preview="1" defer>'
+            "</script>",
             gettext("The launcher in the corner of this page is the widget as customers see it."),
             static("widget/widget.js"),
             obj.key,
+            translation.get_language(),  # the admin reader's language (the switch), not only the browser's
         )
 
     @admin.display(description=gettext_lazy("Identity secret"))

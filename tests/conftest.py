@@ -151,6 +151,16 @@ def rate_limit_counters_of_this_test() -> Iterator[None]:
         client.close()
 
 
+@pytest.fixture(autouse=True)
+def default_language_after_this_test() -> Iterator[None]:
+    """A request in Chinese through Django's test client leaves Chinese active in this thread (LocaleMiddleware
+    activates the request's language and nothing deactivates it): the next test starts in the default language."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     """A failed test with real processes (`item.process_log_offsets`, set by its fixtures) shows what each

@@ -8,6 +8,8 @@ import time
 import pytest
 from django.core import signing
 from django.db import connection
+from django.utils import translation
+from django.utils.translation import gettext, ngettext
 from rest_framework.test import APIClient
 
 from agents.models import Presence
@@ -456,6 +458,24 @@ class TestRateLimit:
         assert refused.json()["code"] == "rate_limited"
         assert "try again in" in refused.json()["message"]
         assert Customer.objects.count() == 30
+
+    def test_the_refusal_is_in_the_requests_language(self, api, line, settings):
+        settings.WIDGET_SESSION_RATE = "0/m"
+
+        refused = post(api, {"business_line": "shop", "channel": "web"}, **{"Accept-Language": "zh-hans"})
+
+        seconds = int(refused.headers["Retry-After"])
+        with translation.override("zh-hans"):
+            expected = " ".join(
+                (
+                    gettext("Too many chat sessions were opened from your network."),
+                    ngettext("Please try again in %(count)s second.", "Please try again in %(count)s seconds.", seconds)
+                    % {"count": seconds},
+                )
+            )
+        assert (refused.status_code, refused.json()["code"]) == (429, "rate_limited")
+        assert refused.json()["message"] == expected
+        assert not expected.startswith("Too many")
 
     def test_a_returning_visitor_counts_too_and_is_refused_without_a_new_customer(self, api, line, settings):
         settings.WIDGET_SESSION_RATE = "2/m"

@@ -47,7 +47,7 @@
 
 import { reconnectDelay } from "./backoff.js";
 import { ConversationRecord } from "./conversation.js";
-import { gettext } from "./i18n.js";
+import { gettext, pageLanguage } from "./i18n.js";
 import { Outbox } from "./outbox.js";
 import { Pacer } from "./pacer.js";
 
@@ -98,6 +98,7 @@ export function uploadAttachment({
   const request = new XMLHttpRequestImpl();
   request.open("POST", `/api/conversations/${conversationId}/attachments/`);
   request.withCredentials = true;
+  request.setRequestHeader("Accept-Language", pageLanguage()); // the server's refusal in the page's language
   if (token) request.setRequestHeader("Authorization", `Token ${token}`);
   else request.setRequestHeader("X-CSRFToken", csrfToken || "");
   if (onProgress) {

@@ -7,7 +7,7 @@
  * Every piece of text from the network is written with textContent, never as HTML.
  */
 import { ProtocolClient, OPEN_STATUSES as OPEN, uploadAttachment } from "../shared/client.js";
-import { formatDate, formatTime, gettext, interpolate, ngettext, systemMessageText } from "../shared/i18n.js";
+import { formatDate, formatTime, gettext, interpolate, ngettext, pageLanguage, systemMessageText } from "../shared/i18n.js";
 import { playTone } from "../shared/tone.js";
 
 const config = JSON.parse(document.getElementById("cs-config").textContent);
@@ -271,7 +271,8 @@ async function openSession() {
   try {
     response = await fetch(config.session_url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      // The server's refusals in the page's language, which may not be the browser's (the widget's data-lang).
+      headers: { "Content-Type": "application/json", Accept: "application/json", "Accept-Language": pageLanguage() },
       body: JSON.stringify(body),
       credentials: "omit",
     });
@@ -995,7 +996,12 @@ async function requestTranscript() {
   try {
     response = await fetch(`/api/conversations/${conversation.id}/transcript/email/`, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: `Token ${state.token}` },
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "Accept-Language": pageLanguage(),
+        Authorization: `Token ${state.token}`,
+      },
       body: JSON.stringify(asking ? { email } : {}),
       credentials: "omit",
     });

@@ -553,6 +553,24 @@ describe("attachments", () => {
     ]);
   });
 
+  test("an upload asks for the server's words in the page's language, which may not be the browser's", async () => {
+    const seen = [];
+    const recording = class extends fakeRequests([], 201, {}) {
+      send(form) {
+        seen.push(this.headers["Accept-Language"]);
+        super.send(form);
+      }
+    };
+    globalThis.document = /** @type {any} */ ({ documentElement: { lang: "zh-hans" } });
+    try {
+      await uploadAttachment({ conversationId: 5, token: "t", file: new Blob(["x"]), name: "c.txt", XMLHttpRequestImpl: recording });
+    } finally {
+      delete globalThis.document;
+    }
+
+    assert.deepEqual(seen, ["zh-hans"]);
+  });
+
   test("an upload reports its progress in bytes sent of the total", async () => {
     const calls = [];
     const reported = [];

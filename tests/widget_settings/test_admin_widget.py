@@ -1,5 +1,5 @@
 """The business line's widget in the admin: the team picture becomes a small PNG data URL, and the change page
-embeds the widget in preview mode."""
+embeds the widget in preview mode, in the admin reader's language."""
 
 import base64
 import io
@@ -7,6 +7,8 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 from PIL import Image
 
 from routing.admin import BusinessLineForm
@@ -51,11 +53,19 @@ def test_a_file_that_is_not_an_image_is_refused_and_changes_nothing():
     assert line.team_picture == "data:image/png;base64,AAAA"
 
 
-def test_the_change_page_previews_the_widget_in_preview_mode(client):
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_change_page_previews_the_widget_in_preview_mode_in_the_readers_language(client, language):
+    with translation.override(language):
+        help_text = gettext("The launcher in the corner of this page is the widget as customers see it.")
+        alt = gettext("Team picture")
     line = BusinessLineFactory(team_picture="data:image/png;base64,AAAA")
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    client.cookies["django_language"] = language  # the admin's language switch
 
     html = client.get(reverse("admin:routing_businessline_change", args=[line.pk])).content.decode()
 
-    assert f'<script src="/static/widget/widget.js" data-business-line="{line.key}" data-preview="1" defer>' in html
-    assert '<img src="data:image/png;base64,AAAA" alt="Team picture" width="64" height="64">' in html
+    assert (
+        f'<p class="help">{help_text}</p><script src="/static/widget/widget.js" data-business-line="{line.key}" '
+        f'data-lang="{language}" data-preview="1" defer></script>'
+    ) in html
+    assert f'<img src="data:image/png;base64,AAAA" alt="{alt}" width="64" height="64">' in html

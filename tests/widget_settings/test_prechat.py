@@ -3,6 +3,8 @@ and become the conversation's first customer message; the widget session carries
 
 import pytest
 from django.test import Client
+from django.utils import translation
+from django.utils.translation import gettext
 
 from chat.errors import ChatError
 from chat.lifecycle import conversation_start
@@ -43,6 +45,22 @@ def test_answers_land_on_the_customer_and_as_the_first_message(line):
         ("system", "greeting"),
         ("customer", ""),
     ]
+
+
+def test_the_first_messages_labels_are_in_the_customers_language(line):
+    # given: a customer whose widget speaks Chinese, starting from a request in English
+    customer = CustomerFactory(business_line=line, name="", email="", language="zh-hans")
+
+    # when
+    conversation, _ = conversation_start(
+        customer=customer, channel="h5", prechat={"name": "阿达", "email": "ada@example.com", "question": "能退款吗？"}
+    )
+
+    # then: the message is theirs, labelled as their chat reads
+    with translation.override("zh-hans"):
+        name, email = gettext("Name"), gettext("Email")
+    assert name != "Name"
+    assert customer_messages(conversation) == [f"{name}: 阿达\n{email}: ada@example.com\n\n能退款吗？"]
 
 
 def test_only_the_question_asked_becomes_the_first_message_as_is():
