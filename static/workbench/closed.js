@@ -3,16 +3,18 @@
  * `GET /api/conversations/closed/`, so they are still there after a reload. Each opens read-only, as a transcript
  * in a dialog. The list is read again when the socket is ready and whenever one of mine closes.
  */
+import { el } from "../shared/dom.js";
 import { gettext, interpolate } from "../shared/i18n.js";
 import { fetchTranscript } from "./transcripts.js";
+import { protocolTag } from "./words.js";
 
 const REFRESH_DELAY_MS = 300;
-const REASONS = {
-  agent: gettext("closed by you"),
-  customer: gettext("closed by the customer"),
-  idle: gettext("the customer went quiet"),
-  answered: gettext("answered from the missed list"),
-};
+
+/** Who ended it: every conversation listed here was this agent's, so "agent" is the agent reading. */
+function closeReason(reason) {
+  if (reason === "agent") return el("span", { "data-close-reason": reason, text: gettext("closed by you") });
+  return reason ? protocolTag("close-reason", reason) : protocolTag("status", "closed");
+}
 
 /** @param {any} shell what workbench.js shares: client, config, el, getJson, notify, messageItem, customerName... */
 export function installClosedToday(shell) {
@@ -58,7 +60,14 @@ export function installClosedToday(shell) {
             el("span", { class: "wb-conv-name", text: shell.customerName(conversation) }),
             el("time", { class: "wb-conv-time", dateTime: conversation.closed_at, text: shell.formatTime(conversation.closed_at) }),
           ),
-          el("span", { class: "wb-conv-meta", text: `#${conversation.id} · ${conversation.channel} · ${conversation.business_line} · ${REASONS[conversation.close_reason] || gettext("closed")}` }),
+          el(
+            "span",
+            { class: "wb-conv-meta" },
+            `#${conversation.id} · `,
+            protocolTag("channel", conversation.channel),
+            ` · ${conversation.business_line} · `,
+            closeReason(conversation.close_reason),
+          ),
         );
         button.addEventListener("click", () => open(conversation));
         return el("li", {}, button);

@@ -4,7 +4,7 @@
  * page address and referrer as links that open safely (http and https only, in a new tab, no referrer, no
  * opener). A `customer.updated` push (their page moved, the site set attributes) reloads it.
  */
-import { gettext, interpolate } from "../shared/i18n.js";
+import { gettext, interpolate, pageLanguage } from "../shared/i18n.js";
 
 const CONTEXT_FIELDS = ["page_url", "page_title", "referrer", "language", "time_zone", "user_agent"];
 
@@ -56,9 +56,18 @@ function safeLink(el, address, text) {
 
 function localTime(timeZone) {
   try {
-    return new Date().toLocaleTimeString([], { timeZone, hour: "2-digit", minute: "2-digit" });
+    return new Date().toLocaleTimeString(pageLanguage(), { timeZone, hour: "2-digit", minute: "2-digit" });
   } catch (error) {
     return "";
+  }
+}
+
+/** A browser's language tag (`en-GB`) named in the reader's language; the tag itself where Intl cannot name it. */
+function languageName(tag) {
+  try {
+    return new Intl.DisplayNames([pageLanguage()], { type: "language" }).of(tag) || tag;
+  } catch (error) {
+    return tag;
   }
 }
 
@@ -82,7 +91,9 @@ export function installContact(shell) {
     if (context.referrer) rows.push([gettext("Came from"), safeLink(el, context.referrer)]);
     const browser = describeBrowser(context.user_agent || "");
     if (browser) rows.push([gettext("Browser"), el("span", { text: browser, title: context.user_agent })]);
-    if (context.language) rows.push([gettext("Language"), el("span", { text: context.language })]);
+    if (context.language) {
+      rows.push([gettext("Language"), el("span", { text: languageName(context.language), title: context.language, "data-language": context.language })]);
+    }
     if (context.time_zone) {
       const now = localTime(context.time_zone);
       rows.push([

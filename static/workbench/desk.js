@@ -3,7 +3,7 @@
  * (and its CSRF token for writes) and the conversation on
  * screen, which workbench.js announces with a `workbench:selection` event on every render.
  */
-import { gettext, interpolate } from "../shared/i18n.js";
+import { gettext, interpolate, pageLanguage } from "../shared/i18n.js";
 
 const config = JSON.parse(document.getElementById("workbench-config").textContent);
 
@@ -62,7 +62,7 @@ export async function api(method, url, data) {
 
 export function formatDateTime(iso) {
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? "" : date.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  return Number.isNaN(date.getTime()) ? "" : date.toLocaleString(pageLanguage(), { dateStyle: "medium", timeStyle: "short" });
 }
 
 /** Shows a refusal or failure beside a tool, cleared by the next success. */

@@ -5,6 +5,7 @@
 import { el } from "../shared/dom.js";
 import { gettext, interpolate, systemMessageText } from "../shared/i18n.js";
 import { api, formatDateTime, showError } from "./desk.js";
+import { protocolTag } from "./words.js";
 
 const form = /** @type {HTMLFormElement} */ (document.getElementById("search-form"));
 const field = /** @type {HTMLInputElement} */ (form.querySelector("input[type=search]"));
@@ -94,7 +95,7 @@ form.addEventListener("submit", async (event) => {
           "span",
           { class: "wb-conv-top" },
           el("span", { class: "wb-conv-name", text: customerName(conversation.customer) }),
-          el("span", { class: "wb-badge", "data-status": conversation.status, text: conversation.status }),
+          protocolTag("status", conversation.status, { class: "wb-badge" }),
         ),
         snippet ? el("span", { class: "wb-conv-preview", text: snippet }) : null,
         el("span", { class: "wb-conv-meta", text: `#${conversation.id} · ${formatDateTime(conversation.started_at)} · ${conversation.business_line}` }),

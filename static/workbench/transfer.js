@@ -5,6 +5,7 @@
  * (agents only, never the customer); the receiving agent is told of it when the chat arrives.
  */
 import { gettext, interpolate, ngettext } from "../shared/i18n.js";
+import { protocolTag } from "./words.js";
 
 /** @param {any} shell what workbench.js shares (client, config, el, getJson, notify, selected, customerName) */
 export function installTransfer(shell) {
@@ -19,8 +20,6 @@ export function installTransfer(shell) {
   const title = document.getElementById("transfer-title");
   let conversationId = null;
 
-  const PRESENCE = { online: gettext("Online"), away: gettext("Away"), offline: gettext("Offline") };
-
   function option(value, label, detail, { disabled = false, presence = null } = {}) {
     const input = el("input", { type: "radio", name: "target", value, disabled });
     return el(
@@ -31,7 +30,7 @@ export function installTransfer(shell) {
         {},
         input,
         el("span", { class: "wb-pick-name", text: label }),
-        presence ? el("span", { class: "wb-presence-dot", "data-presence": presence, text: PRESENCE[presence] || presence }) : null,
+        presence ? protocolTag("presence", presence, { class: "wb-presence-dot" }) : null,
         el("span", { class: "wb-pick-detail", text: detail }),
       ),
     );

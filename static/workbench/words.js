@@ -3,7 +3,61 @@
  * a field name or an error code, and links in messages made clickable safely (http and https only, as text nodes
  * around real anchors: nothing a customer writes is ever parsed as HTML).
  */
+import { el } from "../shared/dom.js";
 import { gettext } from "../shared/i18n.js";
+
+// Protocol values (docs/protocol.md) as the agent reads them, in one place: the page shows these words and keeps
+// the value itself in a data attribute (`data-channel`, `data-status`, ...) for styles, scripts and tests.
+const WORDS = {
+  channel: {
+    web: gettext("Website"),
+    h5: gettext("Mobile web (H5)"),
+    app: gettext("App"),
+  },
+  status: {
+    waiting: gettext("waiting"),
+    active: gettext("active"),
+    closed: gettext("closed"),
+    missed: gettext("missed"),
+    // the workbench's own states of a conversation in its list
+    transferred: gettext("transferred"),
+    loading: gettext("loading"),
+  },
+  "close-reason": {
+    customer: gettext("closed by the customer"),
+    agent: gettext("closed by the agent"),
+    idle: gettext("the customer went quiet"),
+    wait_timeout: gettext("nobody was free in time"),
+    offline: gettext("a message left while nobody could answer"),
+    answered: gettext("answered from the missed list"),
+  },
+  presence: {
+    online: gettext("Online"),
+    away: gettext("Away"),
+    offline: gettext("Offline"),
+  },
+};
+
+/**
+ * The words for a protocol value: `protocolText("channel", "h5")`. A value this page does not know yet (a newer
+ * server) is shown as it is rather than hidden.
+ * @param {"channel" | "status" | "close-reason" | "presence"} kind
+ * @param {string | null | undefined} value
+ */
+export function protocolText(kind, value) {
+  if (!value) return "";
+  return WORDS[kind][value] || value;
+}
+
+/**
+ * A span with a protocol value's words and the value in `data-KIND` (`data-channel="app"`).
+ * @param {"channel" | "status" | "close-reason" | "presence"} kind
+ * @param {string | null | undefined} value
+ * @param {Record<string, any>} [props] more properties of the span (its class)
+ */
+export function protocolTag(kind, value, props = {}) {
+  return el("span", { ...props, [`data-${kind}`]: value || null, text: protocolText(kind, value) });
+}
 
 const ERRORS = {
   not_found: gettext("That conversation is no longer in your business lines (it moved or is gone)."),

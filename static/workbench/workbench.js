@@ -10,7 +10,7 @@ import "./labels.js";
 import "./notes.js";
 import "./search.js";
 import { el } from "../shared/dom.js";
-import { gettext, interpolate, systemMessageText } from "../shared/i18n.js";
+import { gettext, interpolate, pageLanguage, systemMessageText } from "../shared/i18n.js";
 import { ENDED_STATUSES as ENDED, ProtocolClient, uploadAttachment } from "../shared/client.js";
 import { installAlerts } from "./alerts.js";
 import { installMissedAnswer } from "./answer.js";
@@ -21,7 +21,7 @@ import { installKeyboard } from "./keyboard.js";
 import { installPresencePrompt } from "./presence.js";
 import { installReplyTimers } from "./replytimer.js";
 import { installTransfer } from "./transfer.js";
-import { humanError, linkifiedNodes } from "./words.js";
+import { humanError, linkifiedNodes, protocolTag, protocolText } from "./words.js";
 
 const config = JSON.parse(document.getElementById("workbench-config").textContent);
 const TYPING_REPEAT_MS = 3000;
@@ -95,12 +95,12 @@ const client = new ProtocolClient({
 
 function formatTime(iso) {
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? "" : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return Number.isNaN(date.getTime()) ? "" : date.toLocaleTimeString(pageLanguage(), { hour: "2-digit", minute: "2-digit" });
 }
 
 function formatDateTime(iso) {
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? "" : date.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  return Number.isNaN(date.getTime()) ? "" : date.toLocaleString(pageLanguage(), { dateStyle: "medium", timeStyle: "short" });
 }
 
 function customerName(conversation) {
@@ -171,15 +171,7 @@ function isLive(rec) {
 
 /** A conversation status (or statusLabel's own words) as the agent reads it; data-status keeps the protocol value. */
 function statusText(status) {
-  const words = {
-    waiting: gettext("waiting"),
-    active: gettext("active"),
-    closed: gettext("closed"),
-    missed: gettext("missed"),
-    transferred: gettext("transferred"),
-    loading: gettext("loading"),
-  };
-  return words[status] || status;
+  return protocolText("status", status);
 }
 
 function statusLabel(rec) {
@@ -480,7 +472,7 @@ async function openHistory(conversation) {
   state.historyConversationId = conversation.id;
   ui.historyTitle.textContent = interpolate(gettext("Conversation #%(id)s (%(channel)s, %(started)s)"), {
     id: conversation.id,
-    channel: conversation.channel,
+    channel: protocolText("channel", conversation.channel),
     started: formatDateTime(conversation.started_at),
   });
   ui.historyTranscript.replaceChildren(el("li", { class: "wb-empty", text: gettext("Loading…") }));
@@ -555,7 +547,7 @@ function renderList() {
           el("span", { class: "wb-badge", "data-status": status, text: statusText(status) }),
         ),
         el("span", { class: "wb-conv-preview", text: lastText(rec) || " " }),
-        el("span", { class: "wb-conv-meta", text: `#${rec.id} · ${conversation.channel} · ${conversation.business_line}` }),
+        el("span", { class: "wb-conv-meta" }, `#${rec.id} · `, protocolTag("channel", conversation.channel), ` · ${conversation.business_line}`),
       );
       button.addEventListener("click", () => select(rec.id));
       return el("li", {}, button);
@@ -672,11 +664,11 @@ function renderChat() {
   ui.chatTitle.textContent = interpolate(gettext("%(customer)s, conversation #%(id)s"), { customer: customerName(conversation), id: conversation.id });
   const parts = [
     interpolate(gettext("Status: %(status)s"), { status: statusText(statusLabel(rec)) }),
-    interpolate(gettext("Channel: %(channel)s"), { channel: conversation.channel }),
+    interpolate(gettext("Channel: %(channel)s"), { channel: protocolText("channel", conversation.channel) }),
     interpolate(gettext("Business line: %(line)s"), { line: conversation.business_line }),
   ];
   if (conversation.started_at) parts.push(interpolate(gettext("Started %(when)s"), { when: formatDateTime(conversation.started_at) }));
-  if (conversation.close_reason) parts.push(interpolate(gettext("Ended by: %(reason)s"), { reason: conversation.close_reason }));
+  if (conversation.close_reason) parts.push(protocolText("close-reason", conversation.close_reason));
   ui.chatMeta.textContent = parts.join(" · ");
   ui.actions.hidden = !live;
   ui.composer.hidden = !live;
@@ -802,8 +794,8 @@ function renderCustomer() {
   const rows = [
     [gettext("Name"), customer.name || gettext("(not given)")],
     [gettext("Email"), customer.email || gettext("(not given)")],
-    [gettext("Channel"), rec.conversation.channel],
-    [gettext("First channel"), customer.first_channel],
+    [gettext("Channel"), protocolText("channel", rec.conversation.channel)],
+    [gettext("First channel"), protocolText("channel", customer.first_channel)],
     [gettext("External id"), customer.external_id || gettext("(anonymous visitor)")],
     [gettext("First seen"), formatDateTime(customer.first_seen_at)],
     [gettext("Last seen"), formatDateTime(customer.last_seen_at)],
@@ -829,10 +821,13 @@ function renderCustomer() {
           el("span", { class: "wb-conv-name", text: current ? interpolate(gettext("#%(id)s (this one)"), { id: conversation.id }) : `#${conversation.id}` }),
           el("span", { class: "wb-badge", "data-status": conversation.status, text: statusText(conversation.status) }),
         ),
-        el("span", {
-          class: "wb-conv-meta",
-          text: `${formatDateTime(conversation.started_at)} · ${conversation.channel} · ${conversation.agent ? conversation.agent.name : gettext("no agent")}`,
-        }),
+        el(
+          "span",
+          { class: "wb-conv-meta" },
+          `${formatDateTime(conversation.started_at)} · `,
+          protocolTag("channel", conversation.channel),
+          ` · ${conversation.agent ? conversation.agent.name : gettext("no agent")}`,
+        ),
       );
       button.addEventListener("click", () => openHistory(conversation));
       return el("li", {}, button);

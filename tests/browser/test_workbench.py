@@ -70,7 +70,7 @@ def test_an_agent_answers_a_customer_from_the_workbench(agent_page, scripted, te
     details = page.locator("#customer-details")
     expect(details).to_contain_text("Ada Lovelace")
     expect(details).to_contain_text("ada@example.com")
-    expect(details).to_contain_text("app")
+    expect(details).to_contain_text("App")  # the channel, in words (static/workbench/words.js)
     page.locator(f"#history-list [data-history-id='{earlier['id']}']").click()
     expect(page.locator("#history-transcript")).to_contain_text("Do you ship to Norway?")
     screenshot(page, "workbench-1-assigned-with-history")

@@ -406,7 +406,8 @@ def test_the_contact_panel_after_a_transfer_from_another_line_shows_where_the_cu
     expect(page_link).to_have_attribute("href", site_url)
     expect(page_link).to_have_attribute("rel", "noopener noreferrer nofollow")
     expect(contact).to_contain_text(re.compile(r"Chrome \d+ on Linux"))
-    expect(contact).to_contain_text("de-DE")
+    expect(contact.locator("[data-language]")).to_have_attribute("data-language", "de-DE")
+    expect(contact.locator("[data-language]")).to_have_text("German (Germany)")  # named in the agent's language
     expect(contact).to_contain_text("Europe/Berlin")
     expect(contact.locator("[data-earlier]")).to_have_text("1")
     expect(contact).to_contain_text("plan")
@@ -643,6 +644,7 @@ def test_a_busy_workbench(agent_page, scripted, team, screenshot):
     expect(page.locator("#conversation-list .wb-reply-wait.is-late")).to_have_count(2)
     expect(page.locator("#contact-details")).to_contain_text("Order #1234 · Acme Shop")
     expect(page.locator("#notices li")).to_have_count(0)  # the "new conversation" notices cleared themselves
+    page.set_viewport_size({"width": 1920, "height": 1200})  # the README's: a common monitor, every list on one screen
     screenshot(page, "workbench-busy")
     # ... on a laptop's screen and on a large monitor too
     for width, height in ((1366, 768), (2560, 1440)):
