@@ -467,7 +467,8 @@ def test_keyboard_shortcuts_move_between_chats_and_drafts_stay_with_their_chat(a
     expect(composer).to_have_value("Joan, one moment")
     agent_page.conversation(first["id"]).click()
     expect(composer).to_have_value("Your parcel left our warehouse")
-    # ... and a sent reply leaves no draft behind
+    # ... and a sent reply leaves no draft behind (the composer opens once the chat is resumed after the reload)
+    expect(composer).to_be_enabled()
     composer.press("Enter")
     expect(agent_page.transcript_message("Your parcel left our warehouse")).to_be_visible()
     agent_page.conversation(second["id"]).click()
