@@ -48,6 +48,19 @@ class Agent(models.Model):
         return self.display_name
 
 
+class TeamMembership(Agent.business_lines.through):  # type: ignore[name-defined]  # a class Django builds
+    """One agent in one business line's team: Django's own row of the relation (no table of its own), named after
+    the agent, so the business line's team in the admin lists agents rather than "Agent_business_lines object"."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("team member")
+        verbose_name_plural = _("team")
+
+    def __str__(self) -> str:
+        return str(self.agent)
+
+
 class ApiToken(models.Model):
     """A bearer token for the REST API and `/ws/agent/?token=` (`POST /api/auth/token/`).
 

@@ -323,8 +323,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=text)
         metrics.frame_sent(self.role, frame)
 
-    async def send_error(self, code: ErrorCode, message: str, ref: Any = None) -> None:
-        await self.send_frame({"type": "error", "code": code.value, "message": message, "ref": ref})
+    async def send_error(self, code: ErrorCode, message: str, ref: Any = None, *, field: str | None = None) -> None:
+        """An `error` frame; `field` (the refused field's dotted path) only when the refusal names one."""
+        frame: dict[str, Any] = {"type": "error", "code": code.value, "message": message, "ref": ref}
+        if field is not None:
+            frame["field"] = field
+        await self.send_frame(frame)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.participant is None:
@@ -361,7 +365,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             await handler(frame, ref)
         except ChatError as error:
-            await self.send_error(error.code, error.message, ref)
+            await self.send_error(error.code, error.message, ref, field=error.field)
         except Exception as error:
             logger.exception("%s %s: frame %s failed", self.role, self.authenticated.id, frame.get("type"))
             metrics.error_caught("consumer", error)
@@ -551,7 +555,7 @@ class CustomerConsumer(ChatConsumer):
         channel = frame.get("channel", self.customer.first_channel)
         prechat = frame.get("prechat")
         if prechat is not None and not isinstance(prechat, dict):
-            raise ChatError(ErrorCode.INVALID_FIELD, gettext("prechat must be an object"))
+            raise ChatError(ErrorCode.INVALID_FIELD, gettext("prechat must be an object"), field="prechat")
         conversation, _created = await events.call_and_publish(
             lifecycle.conversation_start,
             customer=self.customer,

@@ -85,29 +85,34 @@ _PHONE = re.compile(r"\+?[0-9 ()./-]{4,32}")
 def prechat_answers(*, customer: Customer, prechat: Mapping[str, object]) -> dict[str, str]:
     """The answers to the business line's pre-chat form, checked against it: only the questions it asks, each a
     string of the right shape; a required one answered, or already known of the customer (name, email, phone).
-    Raises `invalid_field` naming what is wrong, before anything is stored."""
+    Raises `invalid_field` naming what is wrong (in `field` too, for clients), before anything is stored."""
     form = customer.business_line.prechat_form
     unknown = sorted(set(prechat) - {field for field, mode in form.items() if mode != "off"})
     if unknown:
-        raise ChatError(ErrorCode.INVALID_FIELD, f"prechat: not asked here: {', '.join(unknown)}")
+        raise ChatError(
+            ErrorCode.INVALID_FIELD, f"prechat: not asked here: {', '.join(unknown)}", field=f"prechat.{unknown[0]}"
+        )
     answers: dict[str, str] = {}
     for field, mode in form.items():
+        path = f"prechat.{field}"
         value = prechat.get(field, "")
         if not isinstance(value, str):
-            raise ChatError(ErrorCode.INVALID_FIELD, f"prechat.{field} must be a string")
+            raise ChatError(ErrorCode.INVALID_FIELD, f"{path} must be a string", field=path)
         value = value.strip()
         limit = _PRECHAT_MAX_CHARS.get(field, settings.CHAT_MAX_BODY_CHARS)
         if len(value) > limit:
-            raise ChatError(ErrorCode.INVALID_FIELD, f"prechat.{field} is longer than {limit} characters")
+            raise ChatError(ErrorCode.INVALID_FIELD, f"{path} is longer than {limit} characters", field=path)
         if field == "email" and value:
             try:
                 validate_email(value)
             except ValidationError:
-                raise ChatError(ErrorCode.INVALID_FIELD, gettext("prechat.email is not an email address")) from None
+                raise ChatError(
+                    ErrorCode.INVALID_FIELD, gettext("prechat.email is not an email address"), field=path
+                ) from None
         if field == "phone" and value and not _PHONE.fullmatch(value):
-            raise ChatError(ErrorCode.INVALID_FIELD, gettext("prechat.phone is not a phone number"))
+            raise ChatError(ErrorCode.INVALID_FIELD, gettext("prechat.phone is not a phone number"), field=path)
         if mode == "required" and not value and not getattr(customer, field, ""):
-            raise ChatError(ErrorCode.INVALID_FIELD, f"prechat.{field} is required")
+            raise ChatError(ErrorCode.INVALID_FIELD, f"{path} is required", field=path)
         if value:
             answers[field] = value
     return answers

@@ -10,11 +10,13 @@ instead of opening an anonymous chat.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
@@ -125,12 +127,36 @@ def h5_page(request: HttpRequest) -> HttpResponse:
     return _chat_page(request, channel=Channel.H5, embedded=False, link_identity=True)
 
 
+# The demo shop prices its catalogue in each language's market, as a shop selling to both would: its currency's
+# symbol and its own amounts (not a conversion); `free` is the order total over which delivery is free.
+DEMO_SHOP_PRICES: dict[str, tuple[str, dict[str, Decimal]]] = {
+    "en": (
+        "$",
+        {"skates": Decimal("129"), "magnet": Decimal("89"), "umbrella": Decimal("24.5"), "free": Decimal("50")},
+    ),
+    "zh-hans": (
+        "¥",
+        {"skates": Decimal("899"), "magnet": Decimal("629"), "umbrella": Decimal("169"), "free": Decimal("350")},
+    ),
+}
+
+
+def demo_shop_prices(language: str) -> dict[str, str]:
+    """The demo shop's prices for a page in `language`, written as its readers write numbers (called inside the
+    language's override): `$1,299.00`, `¥899.00`; whole amounts for the free-delivery threshold."""
+    symbol, amounts = DEMO_SHOP_PRICES.get(language, DEMO_SHOP_PRICES["en"])
+    return {
+        item: symbol + number_format(amount, decimal_pos=0 if item == "free" else 2, use_l10n=True, force_grouping=True)
+        for item, amount in amounts.items()
+    }
+
+
 @require_GET
 def demo_site(request: HttpRequest) -> HttpResponse:
     """`/[?lang=zh-hans]`: the demo company's page, which embeds the widget with its own language as `data-lang`
-    (the browser's when `lang` is not given)."""
+    (the browser's when `lang` is not given), its prices in that language's currency."""
     language = supported_language(request.GET.get("lang", "")) or translation.get_language()
     with translation.override(language):
-        response = render(request, "demo/site.html")
+        response = render(request, "demo/site.html", {"prices": demo_shop_prices(language)})
     response["Content-Language"] = language
     return response

@@ -18,7 +18,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_lazy
 from PIL import Image, UnidentifiedImageError
 
-from agents.models import Agent
+from agents.models import Agent, TeamMembership
 from audit.admin import AuditedModelAdmin
 from routing.models import BusinessLine
 
@@ -74,11 +74,9 @@ class BusinessLineForm(forms.ModelForm):
 class TeamMemberInline(admin.TabularInline):
     """The business line's team, edited from this side of the agent <-> business line relation."""
 
-    model = Agent.business_lines.through
+    model = TeamMembership
     extra = 0
     autocomplete_fields = ["agent"]
-    verbose_name = gettext_lazy("team member")
-    verbose_name_plural = gettext_lazy("team")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("agent")

@@ -5,6 +5,7 @@ field or column added without its translation fails here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 
@@ -252,3 +253,18 @@ def test_the_admins_messages_and_the_rest_errors_are_in_the_readers_language(cli
     refused = client.get("/api/reports/summary/?business_line=nope", HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert refused.status_code == 404
     assert refused.json() == {"code": "business_line_not_found", "message": "未知的业务线。"}
+
+
+@pytest.mark.parametrize("language", ["en", CHINESE])
+def test_a_business_lines_team_lists_its_agents_by_name(client, superuser, world, language):
+    # given: the business line 商城, whose team is the agent 小王
+    client.cookies["django_language"] = language
+    line = world.customer.business_line
+
+    # when: its change page is opened
+    html = client.get(reverse("admin:routing_businessline_change", args=[line.pk])).content.decode()
+
+    # then: each row of the team says the agent's name, not Django's name for the relation's row
+    rows = re.findall(r'<td class="original">\s*<p>(.*?)</p>', html, flags=re.S)
+    assert [" ".join(visible_text(row)) for row in rows] == ["小王"]
+    assert "object (" not in html

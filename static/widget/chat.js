@@ -1144,13 +1144,15 @@ function applyAppearance() {
   }
 }
 
-/** The server's refusal of the form's answers, said for people (the message names the field: docs/protocol.md). */
+/** The server's refusal of the form's answers, said for people: the error's `field` names the refused answer
+ * (`prechat.email`; docs/protocol.md), and an empty answer there is a required one missing. */
 function prechatRefusal(frame) {
-  const message = typeof frame.message === "string" ? frame.message : "";
-  if (message.startsWith("prechat.email")) return gettext("Please check your email address.");
-  if (message.startsWith("prechat.phone")) return gettext("Please check your phone number.");
-  if (message.endsWith("is required")) return gettext("Please fill in the required fields.");
-  return frame.code === "invalid_field" ? gettext("Please check your answers.") : politeError(frame.code);
+  if (frame.code !== "invalid_field") return politeError(frame.code);
+  const input = refusedPrechatField(frame);
+  if (input && !input.value.trim()) return gettext("Please fill in the required fields.");
+  if (frame.field === "prechat.email") return gettext("Please check your email address.");
+  if (frame.field === "prechat.phone") return gettext("Please check your phone number.");
+  return gettext("Please check your answers.");
 }
 
 /** Known answers (the site's identity, the customer's last conversation) fill the form's empty fields. */
@@ -1457,9 +1459,9 @@ document.addEventListener("submit", (event) => {
   }
 }, true);
 
-/** The pre-chat field the server refused (its message names it: docs/protocol.md), if one. */
+/** The pre-chat field the server refused (the error's `field`: docs/protocol.md), if one. */
 function refusedPrechatField(frame) {
-  const match = /^prechat\.(name|email|phone|question)\b/.exec(typeof frame.message === "string" ? frame.message : "");
+  const match = /^prechat\.(name|email|phone|question)$/.exec(typeof frame.field === "string" ? frame.field : "");
   return match ? $(`prechat-${match[1]}`) : null;
 }
 

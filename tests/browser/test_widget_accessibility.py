@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Frame, FrameLocator, Page, expect
+from playwright.sync_api import Browser, Frame, FrameLocator, Locator, Page, expect
 
 from chat.models import Conversation
 from cs_platform.stack import BASE_DIR
@@ -427,6 +427,20 @@ def test_screen_readers_hear_new_messages_typing_and_the_unread_count(
     for count in range(1, 6):
         name = said(language, "%(count)s star", "%(count)s stars", count).replace("%(count)s", str(count))
         expect(group.get_by_role("radio", name=name, exact=True)).to_have_attribute("aria-checked", "false")
+
+    # and each star, chosen or not, is outlined at 3:1 or more on the card (WCAG non-text contrast)
+    card = rgb_hex(chat.locator("#rating-card").evaluate("node => getComputedStyle(node).backgroundColor"))
+    stars = group.get_by_role("radio")
+    assert all(width != "0px" and contrast_ratio(color, card) >= 3 for width, color in star_outlines(stars))
+    stars.nth(2).click()
+    expect(stars.nth(2)).to_have_attribute("aria-checked", "true")
+    assert all(width != "0px" and contrast_ratio(color, card) >= 3 for width, color in star_outlines(stars))
+
+
+def star_outlines(stars: Locator) -> list[tuple[str, str]]:
+    """Each star's computed outline: its width (`1.5px`) and colour (`#868e96`)."""
+    read = "node => [getComputedStyle(node).webkitTextStrokeWidth, getComputedStyle(node).webkitTextStrokeColor]"
+    return [(width, rgb_hex(color)) for width, color in (star.evaluate(read) for star in stars.all())]
 
 
 def rgb_hex(css_color: str) -> str:

@@ -78,24 +78,28 @@ def test_a_required_answer_already_known_of_the_customer_need_not_be_given_again
 
 
 @pytest.mark.parametrize(
-    ("prechat", "message"),
+    ("prechat", "message", "field"),
     [
-        ({"question": "Refund?"}, "prechat.name is required"),
-        ({"name": "Ada"}, "prechat.question is required"),
-        ({"name": "Ada", "question": "?", "email": "not-an-address"}, "prechat.email is not an email address"),
-        ({"name": "Ada", "question": "?", "phone": "call me"}, "prechat.phone is not a phone number"),
-        ({"name": 7, "question": "?"}, "prechat.name must be a string"),
-        ({"name": "x" * 201, "question": "?"}, "prechat.name is longer than 200 characters"),
-        ({"name": "Ada", "question": "?", "company": "Acme"}, "prechat: not asked here: company"),
+        ({"question": "Refund?"}, "prechat.name is required", "prechat.name"),
+        ({"name": "Ada"}, "prechat.question is required", "prechat.question"),
+        (
+            {"name": "Ada", "question": "?", "email": "not-an-address"},
+            "prechat.email is not an email address",
+            "prechat.email",
+        ),
+        ({"name": "Ada", "question": "?", "phone": "call me"}, "prechat.phone is not a phone number", "prechat.phone"),
+        ({"name": 7, "question": "?"}, "prechat.name must be a string", "prechat.name"),
+        ({"name": "x" * 201, "question": "?"}, "prechat.name is longer than 200 characters", "prechat.name"),
+        ({"name": "Ada", "question": "?", "company": "Acme"}, "prechat: not asked here: company", "prechat.company"),
     ],
 )
-def test_bad_answers_are_refused_and_change_nothing(line, prechat, message):
+def test_bad_answers_are_refused_and_change_nothing(line, prechat, message, field):
     customer = CustomerFactory(business_line=line, name="", email="")
 
     with pytest.raises(ChatError) as refusal:
         conversation_start(customer=customer, channel="web", prechat=prechat)
 
-    assert (refusal.value.code, refusal.value.message) == ("invalid_field", message)
+    assert (refusal.value.code, refusal.value.message, refusal.value.field) == ("invalid_field", message, field)
     customer.refresh_from_db()
     assert (customer.name, customer.email, customer.phone) == ("", "", "")
     assert customer.conversations.count() == 0

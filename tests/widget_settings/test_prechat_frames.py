@@ -17,20 +17,22 @@ def customer(db):
 
 
 @pytest.mark.parametrize(
-    ("prechat", "message"),
+    ("prechat", "message", "field"),
     [
-        ("ada@example.com", "prechat must be an object"),
-        ({"question": "Hi"}, "prechat.email is required"),
-        ({"email": ["ada@example.com"]}, "prechat.email must be a string"),
+        ("ada@example.com", "prechat must be an object", "prechat"),
+        ({"question": "Hi"}, "prechat.email is required", "prechat.email"),
+        ({"email": ["ada@example.com"]}, "prechat.email must be a string", "prechat.email"),
     ],
 )
-async def test_a_refused_prechat_is_an_invalid_field_error_and_starts_nothing(customer, prechat, message):
+async def test_a_refused_prechat_is_an_invalid_field_error_naming_the_field_and_starts_nothing(
+    customer, prechat, message, field
+):
     socket = await customer_socket(customer)
     await socket.send_json_to({"type": "conversation.start", "prechat": prechat, "ref": "s"})
 
     error = await expect(socket, "error")
 
-    assert (error["code"], error["message"], error["ref"]) == ("invalid_field", message, "s")
+    assert error == {"type": "error", "code": "invalid_field", "message": message, "ref": "s", "field": field}
     assert await Message.objects.acount() == 0
     await socket.disconnect()
 
