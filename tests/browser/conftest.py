@@ -92,10 +92,13 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
     browser_context.close()
 
 
+PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
 @pytest.fixture
 def phone_context(browser: Browser) -> Iterator[BrowserContext]:
     """A fresh profile on a phone-sized touch screen."""
-    browser_context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    browser_context = browser.new_context(**PHONE)
     browser_context.set_default_timeout(10_000)
     yield browser_context
     browser_context.close()
@@ -111,6 +114,17 @@ def _watched_page(browser_context: BrowserContext) -> Iterator[Page]:
     new_page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
     yield new_page
     assert problems == []
+
+
+def phone_page(browser: Browser, **options: Any) -> Iterator[Page]:
+    """A watched page on a phone of its own (nothing stored from another visit); `options` give its browser's
+    locale, time zone..."""
+    browser_context = browser.new_context(**PHONE, **options)
+    browser_context.set_default_timeout(10_000)
+    try:
+        yield from _watched_page(browser_context)
+    finally:
+        browser_context.close()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from chat.models import Message, Sender
 from customers.models import Customer
 from routing.models import BusinessLine
 from tests.browser.catalog import BROWSER_LOCALE, LANGUAGES, SUFFIX, page_words, words
+from tests.browser.conftest import phone_page
 from tests.browser.content_policy import watch_content_security_policy
 from tests.factories import AgentFactory
 
@@ -37,21 +38,7 @@ def language(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def customers_phone(browser: Browser, language: str) -> Iterator[Page]:
     """A phone in China whose browser speaks `language`; script errors and CSP violations fail the test."""
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-        locale=BROWSER_LOCALE[language],
-        timezone_id=TIME_ZONE,
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    watch_content_security_policy(page, problems)
-    yield page
-    context.close()
-    assert problems == []
+    yield from phone_page(browser, locale=BROWSER_LOCALE[language], timezone_id=TIME_ZONE)
 
 
 def test_the_customer_reads_every_system_message_in_their_language(

@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 from customers.models import Customer
 from examples.h5_link import h5_link
 from tests.browser.catalog import BROWSER_LOCALE, LANGUAGES, SUFFIX, page_words, words
+from tests.browser.conftest import phone_page
 from tests.browser.content_policy import watch_content_security_policy
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,30 +26,14 @@ def language(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def phone_page(browser: Browser, language: str) -> Iterator[Page]:
-    """A phone with a profile of its own (nothing stored from another visit), its browser speaking `language`;
-    script errors and CSP violations fail the test."""
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale=BROWSER_LOCALE[language]
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    watch_content_security_policy(page, problems)
-    yield page
-    context.close()
-    assert problems == []
-
-
 @pytest.fixture
 def first_phone(browser: Browser, language: str) -> Iterator[Page]:
-    yield from phone_page(browser, language)
+    yield from phone_page(browser, locale=BROWSER_LOCALE[language])
 
 
 @pytest.fixture
 def second_phone(browser: Browser, language: str) -> Iterator[Page]:
-    yield from phone_page(browser, language)
+    yield from phone_page(browser, locale=BROWSER_LOCALE[language])
 
 
 def test_a_signed_link_shows_the_same_customers_history_on_two_visits(

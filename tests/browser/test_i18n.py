@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from playwright.sync_api import Browser, Page, expect
 
 from customers.models import Customer
+from tests.browser.conftest import phone_page
 from tests.browser.content_policy import watch_content_security_policy
 from tests.factories import UserFactory
 
@@ -21,17 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def chinese_phone(browser: Browser) -> Iterator[Page]:
     """A phone whose browser asks for Chinese (Accept-Language zh-CN); script errors and CSP violations fail."""
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN"
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    watch_content_security_policy(page, problems)
-    yield page
-    context.close()
-    assert problems == []
+    yield from phone_page(browser, locale="zh-CN")
 
 
 def test_the_widget_speaks_chinese_when_the_page_says_so(
