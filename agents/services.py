@@ -64,7 +64,7 @@ def api_token_issue(*, user: User) -> str:
 def agent_presence_set(*, agent_id: int, status: str) -> Agent:
     """Record the presence the agent chose; going online may let waiting conversations be assigned."""
     if status not in Presence.values:
-        raise ChatError(ErrorCode.INVALID_FIELD, f"status must be one of {', '.join(Presence.values)}")
+        raise ChatError(ErrorCode.INVALID_FIELD, f"status must be one of {', '.join(Presence.values)}", field="status")
     with locks.transaction():
         agent = locks.agent(agent_id=agent_id)
         if agent.presence != status:

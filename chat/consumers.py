@@ -84,23 +84,23 @@ class TokenBucket:
 def _field_int(frame: dict[str, Any], name: str, *, minimum: int = 0, maximum: int = MAX_ID) -> int:
     value = frame.get(name)
     if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
-        raise ChatError(ErrorCode.INVALID_FIELD, f"{name} must be an integer from {minimum} to {maximum}")
+        raise ChatError(ErrorCode.INVALID_FIELD, f"{name} must be an integer from {minimum} to {maximum}", field=name)
     return value
 
 
 def _field_str(frame: dict[str, Any], name: str, *, max_length: int) -> str:
     value = frame.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise ChatError(ErrorCode.INVALID_FIELD, f"{name} must be a non-empty string")
+        raise ChatError(ErrorCode.INVALID_FIELD, f"{name} must be a non-empty string", field=name)
     if len(value) > max_length:
-        raise ChatError(ErrorCode.INVALID_FIELD, f"{name} is longer than {max_length} characters")
+        raise ChatError(ErrorCode.INVALID_FIELD, f"{name} is longer than {max_length} characters", field=name)
     return value
 
 
 def _field_bool(frame: dict[str, Any], name: str, *, default: bool | None = None) -> bool:
     value = frame.get(name, default)
     if not isinstance(value, bool):
-        raise ChatError(ErrorCode.INVALID_FIELD, f"{name} must be true or false")
+        raise ChatError(ErrorCode.INVALID_FIELD, f"{name} must be true or false", field=name)
     return value
 
 
@@ -116,6 +116,7 @@ def _field_attachment_ids(frame: dict[str, Any]) -> list[int]:
         raise ChatError(
             ErrorCode.INVALID_FIELD,
             f"attachment_ids must be a list of at most {settings.CHAT_MAX_ATTACHMENTS} distinct attachment ids",
+            field="attachment_ids",
         )
     return value
 
@@ -126,9 +127,11 @@ def _field_body(frame: dict[str, Any], *, optional: bool = False) -> str:
     if optional and (value is None or value == ""):
         return ""
     if not isinstance(value, str) or not value.strip():
-        raise ChatError(ErrorCode.INVALID_FIELD, gettext("body must be a non-empty string"))
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("body must be a non-empty string"), field="body")
     if len(value) > settings.CHAT_MAX_BODY_CHARS:
-        raise ChatError(ErrorCode.BODY_TOO_LONG, f"body is longer than {settings.CHAT_MAX_BODY_CHARS} characters")
+        raise ChatError(
+            ErrorCode.BODY_TOO_LONG, f"body is longer than {settings.CHAT_MAX_BODY_CHARS} characters", field="body"
+        )
     return value
 
 
@@ -571,7 +574,9 @@ class CustomerConsumer(ChatConsumer):
         comment = frame.get("comment", "")
         if not isinstance(comment, str) or len(comment) > settings.CHAT_MAX_BODY_CHARS:
             raise ChatError(
-                ErrorCode.INVALID_FIELD, f"comment must be text of at most {settings.CHAT_MAX_BODY_CHARS} characters"
+                ErrorCode.INVALID_FIELD,
+                f"comment must be text of at most {settings.CHAT_MAX_BODY_CHARS} characters",
+                field="comment",
             )
         conversation = await events.call_and_publish(
             services.conversation_rate,
@@ -815,7 +820,7 @@ class AgentConsumer(ChatConsumer):
         status = frame.get("status")
         hand_back = _field_bool(frame, "hand_back", default=False)
         if hand_back and status not in ("away", "offline"):
-            raise ChatError(ErrorCode.INVALID_FIELD, "hand_back goes with status away or offline")
+            raise ChatError(ErrorCode.INVALID_FIELD, "hand_back goes with status away or offline", field="hand_back")
         await events.call_and_publish(agent_presence_set, agent_id=self.agent.id, status=status)
         if hand_back:
             await events.call_and_publish(routing.agent_conversations_hand_back, agent_id=self.agent.id)

@@ -393,7 +393,7 @@ def conversation_answer(*, agent_id: int, conversation_id: int, client_msg_id: s
     a pick it is `already_answered`; the same `client_msg_id` again returns the stored answer.
     """
     if not body.strip():
-        raise ChatError(ErrorCode.INVALID_FIELD, gettext("body must be a non-empty string"))
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("body must be a non-empty string"), field="body")
     if len(body) > settings.CHAT_MAX_BODY_CHARS:
         raise ChatError(ErrorCode.BODY_TOO_LONG, f"body is longer than {settings.CHAT_MAX_BODY_CHARS} characters")
     participant = Participant(kind="agent", id=agent_id)
@@ -416,7 +416,11 @@ def conversation_answer(*, agent_id: int, conversation_id: int, client_msg_id: s
             conversation=conversation, sender=Sender.AGENT, body=body, agent_id=agent_id, client_msg_id=client_msg_id
         )
         if answer is None:
-            raise ChatError(ErrorCode.INVALID_FIELD, gettext("client_msg_id was already used in this conversation"))
+            raise ChatError(
+                ErrorCode.INVALID_FIELD,
+                gettext("client_msg_id was already used in this conversation"),
+                field="client_msg_id",
+            )
         conversation.agent_id = agent_id
         if agent_id not in conversation.handler_ids:
             conversation.handler_ids = [*conversation.handler_ids, agent_id]
@@ -541,4 +545,4 @@ def _unanswered_left_message(customer: Customer) -> Conversation | None:
 
 def _require_channel(channel: object) -> None:
     if channel not in Channel.values:
-        raise ChatError(ErrorCode.INVALID_FIELD, f"channel must be one of {', '.join(Channel.values)}")
+        raise ChatError(ErrorCode.INVALID_FIELD, f"channel must be one of {', '.join(Channel.values)}", field="channel")

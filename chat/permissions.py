@@ -68,7 +68,7 @@ _ATTNAMES = [field.attname for field in Conversation._meta.concrete_fields]
 
 def require_conversation_id(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ChatError(ErrorCode.INVALID_FIELD, gettext("conversation_id must be an integer"))
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("conversation_id must be an integer"), field="conversation_id")
     return value
 
 

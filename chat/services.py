@@ -189,6 +189,7 @@ def _attachments_link(message: Message, attachment_ids: Sequence[int]) -> list[A
         raise ChatError(
             ErrorCode.INVALID_FIELD,
             "attachment_ids must be your own uploads to this conversation, not sent before",
+            field="attachment_ids",
         )
     return list(Attachment.objects.filter(message=message).order_by("id"))
 
@@ -276,14 +277,16 @@ def message_send(
             ErrorCode.NOT_ASSIGNED, gettext("Supervisors whisper to the agent; they do not write to the customer")
         )
     if internal and not participant.is_agent:
-        raise ChatError(ErrorCode.INVALID_FIELD, gettext("Only agents write internal notes"))
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("Only agents write internal notes"), field="internal")
     require_conversation_id(conversation_id)
     if len(attachment_ids) > settings.CHAT_MAX_ATTACHMENTS or len(set(attachment_ids)) != len(attachment_ids):
         raise ChatError(
-            ErrorCode.INVALID_FIELD, f"attachment_ids must be at most {settings.CHAT_MAX_ATTACHMENTS} distinct ids"
+            ErrorCode.INVALID_FIELD,
+            f"attachment_ids must be at most {settings.CHAT_MAX_ATTACHMENTS} distinct ids",
+            field="attachment_ids",
         )
     if not body and not attachment_ids:
-        raise ChatError(ErrorCode.INVALID_FIELD, gettext("A message needs a body or attachments"))
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("A message needs a body or attachments"), field="body")
     sender = Sender.AGENT if participant.is_agent else Sender.CUSTOMER
     # Without attachments, the one statement commits on its own: no transaction around it.
     with transaction.atomic() if attachment_ids else nullcontext():
@@ -319,7 +322,11 @@ def message_send(
             Conversation(id=conversation_id, status=appended.status, agent_id=appended.agent_id),
         )
         # Writable, so the insert met an earlier agent's message (before a transfer) under the same id.
-        raise ChatError(ErrorCode.INVALID_FIELD, gettext("client_msg_id was already used in this conversation"))
+        raise ChatError(
+            ErrorCode.INVALID_FIELD,
+            gettext("client_msg_id was already used in this conversation"),
+            field="client_msg_id",
+        )
     if appended.answers_by_email and sender == Sender.AGENT and not internal:
         # An answer to a missed conversation or a left message: emailed if the customer has left (notifications).
         hooks.missed_answered(conversation_id=conversation_id)
@@ -478,7 +485,7 @@ def _stored_files_delete(storage: Storage, names: list[str]) -> None:
 def conversation_rate(*, customer_id: int, conversation_id: int, rating: int, comment: str = "") -> Conversation:
     """The customer rates a conversation that has ended (1 to 5, with an optional comment); rating again replaces it."""
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
-        raise ChatError(ErrorCode.INVALID_FIELD, gettext("rating must be an integer from 1 to 5"))
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("rating must be an integer from 1 to 5"), field="rating")
     with locks.transaction():
         conversation = locks.conversation_for(Participant(kind="customer", id=customer_id), conversation_id)
         if conversation.status != ConversationStatus.CLOSED:

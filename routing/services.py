@@ -279,14 +279,16 @@ def _transfer_note(note: object) -> str:
         return ""
     if not isinstance(note, str) or len(note) > settings.CHAT_MAX_BODY_CHARS:
         raise ChatError(
-            ErrorCode.INVALID_FIELD, f"note must be text of at most {settings.CHAT_MAX_BODY_CHARS} characters"
+            ErrorCode.INVALID_FIELD,
+            f"note must be text of at most {settings.CHAT_MAX_BODY_CHARS} characters",
+            field="note",
         )
     return note.strip()
 
 
 def _transfer_to_agent(conversation: Conversation, to_agent_id: object, *, by: str | None) -> None:
     if not isinstance(to_agent_id, int) or isinstance(to_agent_id, bool) or to_agent_id == conversation.agent_id:
-        raise ChatError(ErrorCode.INVALID_FIELD, gettext("to_agent_id must be another agent's id"))
+        raise ChatError(ErrorCode.INVALID_FIELD, gettext("to_agent_id must be another agent's id"), field="to_agent_id")
     line_id = conversation.business_line_id
     choice = _assignment_choice(line_id, conversation=conversation, only_agent_id=to_agent_id)
     if choice is None:

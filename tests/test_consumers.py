@@ -31,8 +31,9 @@ async def open_socket(path, *, origin=None, host="testserver"):
     return socket
 
 
-async def expect(socket, frame_type, timeout=3, where=lambda frame: True):
-    """The next frame of `frame_type` matching `where`, skipping others (their order is not part of the contract)."""
+async def expect(socket, frame_type, timeout=10, where=lambda frame: True):
+    """The next frame of `frame_type` matching `where`, skipping others (their order is not part of the contract).
+    The wait is only as long as the frame takes; its bound is for a machine busy with other work, not a limit."""
     for _ in range(50):
         frame = await socket.receive_json_from(timeout=timeout)
         if frame["type"] == frame_type and where(frame):
@@ -340,6 +341,35 @@ async def test_bad_input_gets_an_error_frame_and_the_socket_keeps_working(custom
     await socket.send_json_to({"type": "ping", "ref": "still-there"})
     assert (await expect(socket, "pong"))["ref"] == "still-there"
     assert not await Message.objects.filter(conversation__customer=customer).aexists()
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    "frame, field",
+    [
+        ({"type": "message.send", "conversation_id": "1", "client_msg_id": "a", "body": "b"}, "conversation_id"),
+        ({"type": "message.send", "conversation_id": 1, "client_msg_id": "", "body": "b"}, "client_msg_id"),
+        ({"type": "message.send", "conversation_id": 1, "client_msg_id": "a", "body": "  "}, "body"),
+        ({"type": "message.send", "conversation_id": 1, "client_msg_id": "a", "body": "x" * 4001}, "body"),
+        ({"type": "message.send", "conversation_id": 1, "client_msg_id": "a", "attachment_ids": "1"}, "attachment_ids"),
+        ({"type": "sync", "conversation_id": 1, "after_seq": -1}, "after_seq"),
+        ({"type": "conversation.rate", "conversation_id": 1, "rating": 5, "comment": 7}, "comment"),
+        ({"type": "conversation.start", "channel": "fax"}, "channel"),
+    ],
+)
+async def test_a_refused_field_is_named_for_the_client_to_point_at(customer, frame, field):
+    socket = await customer_socket(customer)
+    await socket.send_json_to(frame)
+    error = await expect(socket, "error")
+    assert error["code"] in ("invalid_field", "body_too_long") and error["field"] == field
+    await socket.disconnect()
+
+
+async def test_a_refusal_that_names_no_field_has_no_field_member(customer):
+    socket = await customer_socket(customer)
+    await socket.send_json_to({"type": "sync", "conversation_id": 424242, "after_seq": 0})
+    error = await expect(socket, "error")
+    assert error["code"] == "not_found" and "field" not in error
     await socket.disconnect()
 
 
