@@ -601,8 +601,7 @@ function queueItem(conversation, { idAttribute, action, detail, extra }) {
         el("span", { class: "wb-conv-preview", text: conversation.preview || gettext("(no message yet)") }),
         el("span", { class: "wb-conv-meta", text: `#${conversation.id} · ${conversation.business_line} · ${detail}` }),
       ),
-      button,
-      extra,
+      button || extra ? el("div", { class: "wb-missed-actions" }, button, extra) : null,
     ),
   );
 }

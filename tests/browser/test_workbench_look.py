@@ -219,6 +219,15 @@ HEADINGS = {
 }
 
 
+def overlaps(one: dict[str, float], other: dict[str, float]) -> bool:
+    return (
+        one["x"] < other["x"] + other["width"]
+        and other["x"] < one["x"] + one["width"]
+        and one["y"] < other["y"] + other["height"]
+        and other["y"] < one["y"] + one["height"]
+    )
+
+
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_a_laptop_shows_the_waiting_and_missed_lists_of_a_busy_shift_above_the_fold(
     agent_page, scripted, team, screenshot, language
@@ -258,6 +267,17 @@ def test_a_laptop_shows_the_waiting_and_missed_lists_of_a_busy_shift_above_the_f
     for selector in ("#conversation-list", "#queue-list", "#missed-list"):
         assert page.evaluate(f"getComputedStyle(document.querySelector('{selector}')).overflowY") == "auto"
 
+    # ... and a missed item reads in full: its name not cut, its buttons on a row of their own under the text
+    item = page.locator("#missed-list [data-missed-id]").first
+    item.scroll_into_view_if_needed()
+    name = item.locator(".wb-conv-name")
+    assert name.evaluate("node => node.scrollWidth <= node.clientWidth"), name.inner_text()
+    text = item.locator(".wb-missed-text").bounding_box()
+    for button in (item.locator("[data-pick]"), item.locator("[data-answer]")):
+        expect(button).to_be_visible()
+        box = button.bounding_box()
+        assert not overlaps(box, text), (box, text)
+        assert box["y"] >= text["y"] + text["height"]
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, f"workbench-laptop-busy-{language}")
     assert_accessible(page)
