@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import conditional_escape
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 
 from agents.selectors import agent_for_user, is_supervisor
@@ -25,7 +25,11 @@ from cs_platform.rate_limits import client_address
 
 class AdminSite(admin.AdminSite):
     """Every posted login (the workbench signs in here too) is counted before the password is checked; over the
-    rate the answer is a 429 page with `Retry-After`, whatever the password."""
+    rate the answer is a 429 page with `Retry-After`, whatever the password. Its header and the pages' titles name
+    the product, not Django."""
+
+    site_header = gettext_lazy("Customer service")
+    site_title = gettext_lazy("Customer service")
 
     @method_decorator(never_cache)
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:

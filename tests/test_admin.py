@@ -635,6 +635,20 @@ def test_a_supervisor_keeps_the_admin_home_and_the_site_link(client, supervisor)
     assert '<a href="/">View site</a>' in home.content.decode()
 
 
+@pytest.mark.parametrize(("language", "name"), [("en", "Customer service"), ("zh-hans", "在线客服")])
+def test_the_admin_names_the_product_not_django(client, supervisor, language, name):
+    # given: a supervisor reading the admin in English or in Chinese
+    client.cookies["django_language"] = language
+
+    # when
+    page = client.get(reverse("admin:index")).content.decode()
+
+    # then: its header and its title name the product
+    assert f'<div id="site-name"><a href="/admin/">{name}</a></div>' in page
+    assert f"| {name}</title>" in page
+    assert "Django administration" not in page and "Django 管理" not in page
+
+
 def test_the_transcript_links_the_files_and_the_export_names_them(client, supervisor, attachment_storage):
     # given: a customer who sent two files
     conversation = ConversationFactory(status=ConversationStatus.WAITING)

@@ -40,8 +40,10 @@ const ui = {
   listEmpty: $("conversation-empty"),
   queue: $("queue-list"),
   queueEmpty: $("queue-empty"),
+  queueHeading: $("queue-heading"),
   missed: $("missed-list"),
   missedEmpty: $("missed-empty"),
+  missedHeading: $("missed-heading"),
   chatTitle: $("chat-title"),
   chatMeta: $("chat-meta"),
   actions: $("chat-actions"),
@@ -599,8 +601,7 @@ function queueItem(conversation, { idAttribute, action, detail, extra }) {
         el("span", { class: "wb-conv-preview", text: conversation.preview || gettext("(no message yet)") }),
         el("span", { class: "wb-conv-meta", text: `#${conversation.id} · ${conversation.business_line} · ${detail}` }),
       ),
-      button,
-      extra,
+      button || extra ? el("div", { class: "wb-missed-actions" }, button, extra) : null,
     ),
   );
 }
@@ -609,6 +610,7 @@ function renderQueue() {
   const room = hasRoom();
   const items = state.queue.waiting;
   ui.queueEmpty.hidden = items.length > 0;
+  ui.queueHeading.textContent = interpolate(gettext("Waiting queue (%(count)s)"), { count: items.length });
   ui.queue.replaceChildren(
     ...items.map((conversation) =>
       queueItem(conversation, {
@@ -623,6 +625,7 @@ function renderQueue() {
 function renderMissed() {
   const items = state.queue.missed;
   ui.missedEmpty.hidden = items.length > 0;
+  ui.missedHeading.textContent = interpolate(gettext("Missed conversations and messages (%(count)s)"), { count: items.length });
   ui.missed.replaceChildren(
     ...items.map((conversation) => {
       const left = conversation.close_reason === "offline";

@@ -109,7 +109,7 @@ def test_a_supervisor_switches_the_admin_to_chinese(page, server, screenshot):
     # then: the admin, and the pages linked from it, speak Chinese from now on
     expect(page.locator("#reports-link")).to_have_text("报表")
     expect(page.locator("#monitor-link")).to_have_text("实时监控")
-    expect(page.locator("#site-name")).to_have_text("Django 管理")
+    expect(page.locator("#site-name")).to_have_text("在线客服")
     expect(page.locator("#language-select")).to_have_value("zh-hans")
     expect(page.locator("#content-main")).to_contain_text("聊天：会话与聊天记录")
     expect(page.locator("#content-main")).to_contain_text("业务线")  # the models' names too

@@ -212,6 +212,77 @@ def test_the_workbench_fits_a_laptop_and_a_large_monitor(agent_page, scripted, t
         screenshot(page, f"workbench-{width}x{height}-{language}")
 
 
+LAPTOP = {"width": 1366, "height": 768}
+HEADINGS = {
+    "en": ("Waiting queue (3)", "Missed conversations and messages (3)"),
+    "zh-hans": ("排队列表（3）", "未接会话和留言（3）"),
+}
+
+
+def overlaps(one: dict[str, float], other: dict[str, float]) -> bool:
+    return (
+        one["x"] < other["x"] + other["width"]
+        and other["x"] < one["x"] + one["width"]
+        and one["y"] < other["y"] + other["height"]
+        and other["y"] < one["y"] + one["height"]
+    )
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_a_laptop_shows_the_waiting_and_missed_lists_of_a_busy_shift_above_the_fold(
+    agent_page, scripted, team, screenshot, language
+):
+    # Given Alice on a 1366x768 laptop with four chats, three customers waiting and three left messages
+    team.agent.capacity = 4
+    team.agent.save(update_fields=["capacity"])
+    speak(agent_page, language)
+    page = agent_page.page
+    page.set_viewport_size(LAPTOP)
+    agent_page.open_workbench(team.username)
+    agent_page.set_presence("online")
+    for name in ("Ada Lovelace", "Grace Hopper", "Hedy Lamarr", "Radia Perlman"):
+        scripted(line=team.line, name=name).start_with_agent()
+    for name in ("Joan Clarke", "Mary Jackson", "Dorothy Vaughan"):
+        scripted(line=team.line, name=name).start()
+    for name in ("Katherine Johnson", "Margaret Hamilton", "Frances Allen"):
+        scripted(line=team.line, name=name).request(
+            {"type": "conversation.leave_message", "body": "Please call me back about my order"}, "conversation.state"
+        )
+    expect(page.locator("#conversation-list [data-conversation-id]")).to_have_count(4)
+    expect(page.locator("#queue-list [data-queue-id]")).to_have_count(3)
+    expect(page.locator("#missed-list [data-missed-id]")).to_have_count(3)
+
+    # Then both headings, with their counts, are on the first screen, with no scrolling
+    waiting, missed = HEADINGS[language]
+    for selector, text in (("#queue-heading", waiting), ("#missed-heading", missed)):
+        heading = page.locator(selector)
+        expect(heading).to_have_text(text)
+        box = heading.bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= LAPTOP["height"], (selector, box)
+    assert page.evaluate(
+        "document.scrollingElement.scrollTop === 0 && document.querySelector('.wb-left').scrollTop === 0"
+    )
+
+    # ... each long list scrolling inside itself
+    for selector in ("#conversation-list", "#queue-list", "#missed-list"):
+        assert page.evaluate(f"getComputedStyle(document.querySelector('{selector}')).overflowY") == "auto"
+
+    # ... and a missed item reads in full: its name not cut, its buttons on a row of their own under the text
+    item = page.locator("#missed-list [data-missed-id]").first
+    item.scroll_into_view_if_needed()
+    name = item.locator(".wb-conv-name")
+    assert name.evaluate("node => node.scrollWidth <= node.clientWidth"), name.inner_text()
+    text = item.locator(".wb-missed-text").bounding_box()
+    for button in (item.locator("[data-pick]"), item.locator("[data-answer]")):
+        expect(button).to_be_visible()
+        box = button.bounding_box()
+        assert not overlaps(box, text), (box, text)
+        assert box["y"] >= text["y"] + text["height"]
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, f"workbench-laptop-busy-{language}")
+    assert_accessible(page)
+
+
 def test_protocol_values_read_in_chinese_and_stay_in_data_attributes(agent_page, scripted, team):
     speak(agent_page, "zh-hans")
     bob = AgentFactory(display_name="Bob", business_lines=[team.line])
