@@ -1268,7 +1268,13 @@ el.confirmEndYes.addEventListener("click", () => {
     showToast(gettext("You are offline. Please try again when the connection is back."));
   }
 });
-if (el.minimize) el.minimize.addEventListener("click", () => postParent({ type: "close" }));
+if (el.minimize) {
+  el.minimize.addEventListener("click", () => {
+    // Closed from this click on: a message arriving before the page answers "visibility" stays unread.
+    state.panelOpen = false;
+    postParent({ type: "close" });
+  });
+}
 
 el.leaveForm.addEventListener("submit", (event) => {
   event.preventDefault();

@@ -196,6 +196,7 @@ def test_the_closed_launcher_shows_unread_and_chimes_until_muted_and_receipts_ti
 
     # when: the customer closes the panel and the agent answers
     chat.get_by_role("button", name=text["minimize"]).click()
+    expect(page.get_by_role("button", name=text["open"], exact=True)).to_be_visible()
     agent.say(conversation_id, "It arrives tomorrow.")
 
     # then: the launcher counts it, in the page's language, and one tone plays
@@ -214,6 +215,7 @@ def test_the_closed_launcher_shows_unread_and_chimes_until_muted_and_receipts_ti
     expect(sound).to_have_attribute("aria-pressed", "false")
     assert_added_parts_accessible(page)
     chat.get_by_role("button", name=text["minimize"]).click()
+    expect(page.get_by_role("button", name=text["open"], exact=True)).to_be_visible()
     agent.say(conversation_id, "Anything else?")
 
     # then: the badge says so, silently (the frame asks for a tone before it reports the count)
@@ -243,6 +245,7 @@ def test_a_site_that_says_data_sound_off_gets_no_tone_and_no_switch(
 
     # when: the panel is closed and the agent writes
     chat.get_by_role("button", name=text["minimize"]).click()
+    expect(page.get_by_role("button", name=text["open"], exact=True)).to_be_visible()
     agent.say(conversation_id, "Hello?")
 
     # then: the badge, and no tone
