@@ -90,6 +90,16 @@ def line_agents_publish(business_line_id: int) -> None:
 # The assignment rule
 
 
+def _with_room(agents: list[Agent]) -> tuple[list[Agent], dict[int, int]]:
+    """The agents below their capacity, and each agent's count of active conversations."""
+    load = dict(
+        Conversation.objects.filter(agent__in=agents, status=ConversationStatus.ACTIVE)
+        .values_list("agent_id")
+        .annotate(count=Count("id"))
+    )
+    return [agent for agent in agents if agent.capacity > load.get(agent.id, 0)], load
+
+
 def _assignment_choice(
     business_line_id: int,
     *,
@@ -113,17 +123,16 @@ def _assignment_choice(
     if not candidates:
         return None
     if conversation is None:
+        # An attempt that cannot assign must not hold the queue's head meanwhile: a concurrent attempt that can
+        # would skip it (skip_locked) and serve a younger conversation first. This read is a hint; the check under
+        # the agents' locks below decides.
+        if not _with_room(list(Agent.objects.filter(id__in=candidates)))[0]:
+            return None
         served = queue if queue is not None else waiting_queue(business_line_id=business_line_id)
         conversation = locks.conversation_first(served, skip_locked=True)
         if conversation is None:
             return None
-    agents = locks.agents(candidates)
-    load = dict(
-        Conversation.objects.filter(agent__in=agents, status=ConversationStatus.ACTIVE)
-        .values_list("agent_id")
-        .annotate(count=Count("id"))
-    )
-    with_room = [agent for agent in agents if agent.capacity > load.get(agent.id, 0)]
+    with_room, load = _with_room(locks.agents(candidates))
     if not with_room:
         return None
     chosen = max(
