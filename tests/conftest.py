@@ -119,6 +119,15 @@ def celery_runs_inline() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True, scope="session")
+def quick_password_hashing() -> Iterator[None]:
+    """Users the tests make get their passwords hashed quickly (tests/password_hashing.py)."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["tests.password_hashing.QuickPBKDF2PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
 def redis_prefix_of_this_run() -> Iterator[None]:
     """Keys and channel-layer groups of this run are its own, though other runs share the Redis."""
     import os

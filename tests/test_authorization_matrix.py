@@ -37,7 +37,7 @@ from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.models import Q
-from django.test import Client, override_settings
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.permissions import AllowAny
@@ -740,15 +740,6 @@ def world_state(world: World) -> dict[str, Any]:
     }
 
 
-# Every world makes eight users; hashing their passwords the production way would dominate the run.
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings) -> None:
-    settings.PASSWORD_HASHERS = FAST_HASHERS
-
-
 @pytest.fixture(scope="module")
 def committed_worlds(django_db_setup, django_db_blocker) -> Iterator[list[World]]:
     """Worlds committed outside the tests' transactions, deleted when the module is done (with this run's routing
@@ -765,7 +756,7 @@ def committed_worlds(django_db_setup, django_db_blocker) -> Iterator[list[World]
 def shared_world(committed_worlds, django_db_blocker) -> World:
     """REST and admin cells only read the world: they share one. What a cell writes (a session, a new customer) is
     written in its test's transaction and rolled back."""
-    with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_HASHERS):
+    with django_db_blocker.unblock():
         committed_worlds.append(build_world(target=ConversationStatus.ACTIVE))
     return committed_worlds[-1]
 

@@ -245,7 +245,6 @@ async def test_200_agent_sockets_connecting_and_leaving_at_once_leave_no_presenc
     # Given 50 agents, each on 4 sockets opened at the same moment (a worker restart's reconnect storm)
     if pool_size is not None:
         settings.REDIS_MAX_CONNECTIONS = pool_size  # this test's event loop gets a pool of its own
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # 50 users, made quickly
     agents = await sync_to_async(lambda: [AgentFactory(business_lines=[line]) for _ in range(50)])()
     paths = [await agent_path(agent) for agent in agents] * 4
     sockets = [WebsocketCommunicator(application, path, headers=[(b"host", b"testserver")]) for path in paths]

@@ -189,7 +189,6 @@ def fuzz_settings(settings):
     """No rate limit: the fuzzer sends as fast as it can."""
     settings.CHAT_RATE_PER_SECOND = 1_000_000
     settings.CHAT_RATE_BURST = 1_000_000
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return settings
 
 

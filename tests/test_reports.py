@@ -33,11 +33,6 @@ DAY = {"since": "2026-03-02", "until": "2026-03-03"}  # a day in the business li
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def presence_forgotten() -> Iterator[None]:
     yield
     routing_keys_clear()

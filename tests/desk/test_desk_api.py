@@ -17,11 +17,6 @@ from tests.factories import AgentFactory, BusinessLineFactory, ConversationFacto
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def line():
     return BusinessLineFactory(name="Shop", key="shop")

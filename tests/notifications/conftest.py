@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.routing.conftest import fast_password_hashing, routing_keys_cleared
+from tests.routing.conftest import routing_keys_cleared
 from tests.smtp_server import SmtpInbox
 
 

@@ -23,12 +23,6 @@ def listen() -> Iterator[Callable[..., GroupListener]]:
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(settings) -> None:
-    """Agents are users; hashing their factory passwords the slow production way would dominate these tests."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def routing_keys_cleared() -> Iterator[None]:
     yield
     routing_keys_clear()
