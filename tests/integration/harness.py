@@ -45,6 +45,7 @@ def worker_env(*, database: str, redis_url: str, redis_prefix: str) -> dict[str,
         # limits themselves are tested on workers of their own (test_rate_limits.py).
         WIDGET_SESSION_RATE="none",
         LOGIN_RATE="none",
+        DJANGO_SETTINGS_MODULE="tests.worker_settings",
     )
 
 
