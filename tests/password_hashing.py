@@ -6,6 +6,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 class QuickPBKDF2PasswordHasher(PBKDF2PasswordHasher):
     """Django's own PBKDF2 with few iterations. Its hashes keep the `pbkdf2_sha256` algorithm and name their
-    iteration count, so the Daphne workers a test starts, on the production hashers, check them too."""
+    iteration count, so Django's default hashers check them too; the processes a test starts use this one
+    (tests/worker_settings.py) only so that a sign-in does not re-hash them at full cost."""
 
     iterations = 1000
